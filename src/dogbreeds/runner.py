@@ -1,0 +1,161 @@
+"""Run the numbered notebooks in order with papermill, into one run folder.
+
+Layout of a run folder:
+    run.json              what ran: parameters, versions, status and time of each notebook
+    notebooks/NN_*.ipynb  the executed notebooks
+    results/*.json        results records written by the notebooks
+    figures/              figures saved by the notebooks
+    report/               HTML of each notebook, combined report (HTML, PDF)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from dogbreeds.config import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS = (
+    "01_exploration",
+    "02_preprocessing",
+    "03_scratch_cnn",
+    "04_transfer_learning",
+    "05_comparison",
+)
+MANIFEST = "run.json"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised: names the notebook and the cell."""
+
+    def __init__(self, notebook: str, cell: int | None, error: str, executed: Path):
+        where = f"cell {cell}" if cell is not None else "start-up"
+        super().__init__(
+            f"notebook {notebook} failed in {where}: {error}\n"
+            f"  executed copy (outputs up to the failure): {executed}"
+        )
+        self.notebook, self.cell, self.error, self.executed = notebook, cell, error, executed
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    name: str
+    seconds: float
+    output: Path
+
+
+def select_notebooks(start: str | None = None) -> list[str]:
+    """Notebook names from `start` (a number such as "03" or "3", or a full name) to the end."""
+    if not start:
+        return list(NOTEBOOKS)
+    key = start.strip()
+    for i, name in enumerate(NOTEBOOKS):
+        if name == key or name.split("_")[0] == key.zfill(2):
+            return list(NOTEBOOKS[i:])
+    raise ValueError(f"no notebook {start!r}; choose one of {', '.join(NOTEBOOKS)}")
+
+
+def new_run_dir(root: Path, profile: str) -> Path:
+    """A fresh, time-stamped run folder under `root`."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = root / f"{stamp}-{profile}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def latest_run_dir(root: Path) -> Path:
+    """The most recent run folder under `root` (for --from without --run-dir)."""
+    runs = sorted(p for p in root.glob("*") if (p / MANIFEST).exists())
+    if not runs:
+        raise FileNotFoundError(f"no earlier run under {root}; run without --from first")
+    return runs[-1]
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["tensorflow-cpu", "tensorflow", "keras", "keras-tuner", "numpy", "papermill"]
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def run_notebooks(
+    run_dir: Path,
+    parameters: dict[str, Any],
+    start: str | None = None,
+    kernel_name: str = "python3",
+    notebook_dir: Path = NOTEBOOK_DIR,
+    on_start: Callable[[str, int, int], None] | None = None,
+    on_done: Callable[[NotebookResult], None] | None = None,
+) -> list[NotebookResult]:
+    """Execute the notebooks from `start` on, each in a fresh kernel; stop at the first failure.
+
+    `parameters` are injected into every notebook's `parameters` cell, plus
+    `output_dir` (the run folder). run.json is rewritten after each notebook, so
+    an interrupted run shows what finished and `start` can resume it.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    run_dir = run_dir.resolve()
+    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    manifest_path = run_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"notebooks": {}}
+    manifest.update(
+        parameters=parameters, versions=_versions(), platform=platform.platform(),
+        updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    names = select_notebooks(start)
+    results = []
+    for position, name in enumerate(names, start=1):
+        if on_start:
+            on_start(name, position, len(names))
+        output = run_dir / "notebooks" / f"{name}.ipynb"
+        began = time.perf_counter()
+        entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
+        _write_json_atomic(manifest_path, manifest)
+        try:
+            papermill.execute_notebook(
+                str(notebook_dir / f"{name}.ipynb"), str(output),
+                parameters={**parameters, "output_dir": str(run_dir)},
+                kernel_name=kernel_name, cwd=str(notebook_dir), progress_bar=False,
+            )
+        except PapermillExecutionError as error:
+            cell = error.cell_index + 1  # 1-based, as counted in the executed copy
+            entry.update(status="failed", seconds=round(time.perf_counter() - began, 1),
+                         cell=cell, error=f"{error.ename}: {error.evalue}")
+            _write_json_atomic(manifest_path, manifest)
+            raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output) from None
+        except BaseException as error:  # kernel died, Ctrl-C: record it, then re-raise
+            entry.update(status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+                         seconds=round(time.perf_counter() - began, 1), error=repr(error))
+            _write_json_atomic(manifest_path, manifest)
+            raise
+        seconds = time.perf_counter() - began
+        entry.update(status="done", seconds=round(seconds, 1))
+        _write_json_atomic(manifest_path, manifest)
+        result = NotebookResult(name, seconds, output)
+        results.append(result)
+        if on_done:
+            on_done(result)
+    return results

@@ -1,0 +1,93 @@
+"""The notebook runner (papermill) and the report builder, on tiny notebooks the tests write."""
+
+import json
+
+import nbformat
+import pytest
+
+from dogbreeds import reporting, runner
+
+
+def _write_notebook(path, body, markdown="## Section"):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("profile = 'quick'\noutput_dir = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(markdown),
+        params,
+        nbformat.v4.new_code_cell(body),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def notebook_dir(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name in runner.NOTEBOOKS:
+        _write_notebook(
+            folder / f"{name}.ipynb",
+            "import pathlib\nprint('log line')\n"
+            f"pathlib.Path(output_dir, '{name}.txt').write_text(profile)\n"
+            "from IPython.display import HTML\nHTML('<b>figure-of-" + name + "</b>')",
+            markdown=f"## Story of {name}",
+        )
+    return folder
+
+
+def test_select_notebooks_accepts_numbers_and_names():
+    assert runner.select_notebooks(None) == list(runner.NOTEBOOKS)
+    assert runner.select_notebooks("3")[0] == "03_scratch_cnn"
+    assert runner.select_notebooks("04_transfer_learning") == list(runner.NOTEBOOKS[3:])
+    with pytest.raises(ValueError, match="no notebook '07'"):
+        runner.select_notebooks("07")
+
+
+@pytest.mark.notebook
+def test_run_resume_failure_and_report(tmp_path, notebook_dir):
+    run_dir = tmp_path / "run"
+    started = []
+    results = runner.run_notebooks(
+        run_dir, {"profile": "quick"}, notebook_dir=notebook_dir,
+        on_start=lambda name, i, n: started.append((name, i, n)),
+    )
+    assert [r.name for r in results] == list(runner.NOTEBOOKS)
+    assert started[0] == ("01_exploration", 1, 5)
+    assert (run_dir / "05_comparison.txt").read_text() == "quick"  # output_dir was injected
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert {e["status"] for e in manifest["notebooks"].values()} == {"done"}
+
+    # a failing notebook names itself and the cell, and the manifest records it
+    _write_notebook(notebook_dir / "04_transfer_learning.ipynb", "1 / 0")
+    with pytest.raises(runner.NotebookFailed, match=r"04_transfer_learning failed in cell 4: ZeroDivisionError"):
+        runner.run_notebooks(run_dir, {"profile": "quick"}, start="04", notebook_dir=notebook_dir)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["notebooks"]["04_transfer_learning"]["status"] == "failed"
+    assert manifest["notebooks"]["03_scratch_cnn"]["status"] == "done"  # earlier work kept
+    assert runner.latest_run_dir(tmp_path) == run_dir
+
+    made = reporting.build_report(run_dir, pdf=False)
+    combined = made["report.html"].read_text()
+    assert "Story of 01_exploration" in combined and "figure-of-03_scratch_cnn" in combined
+    assert "log line" not in combined  # progress logs hidden
+    assert "write_text(profile)" not in combined  # code hidden
+    assert "write_text" in made["01_exploration"].read_text()  # per-notebook HTML keeps code
+
+
+def test_find_chromium_error_says_what_to_install(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv(reporting.CHROMIUM_ENV, raising=False)
+    with pytest.raises(reporting.ReportError, match="apt-get install chromium"):
+        reporting.find_chromium()
+
+
+def test_html_to_pdf_prints_a_pdf(tmp_path):
+    try:
+        reporting.find_chromium()
+    except reporting.ReportError:
+        pytest.skip("no Chromium on this machine")
+    html = tmp_path / "page.html"
+    html.write_text("<h1>Hello jury</h1><p>" + "text " * 200 + "</p>")
+    pdf = reporting.html_to_pdf(html, tmp_path / "out" / "page.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
