@@ -242,6 +242,18 @@ def test_resume_sends_a_range_request_and_completes(tmp_path: Path, server: Arch
     assert not (dest / "images.tar.part").exists()
 
 
+def test_a_complete_archive_from_an_earlier_run_is_reused(tmp_path: Path, server: ArchiveServer) -> None:
+    dest = tmp_path / "dogs"
+    dest.mkdir()
+    (dest / "images.tar").write_bytes(ARCHIVES["images.tar"])
+
+    _download(dest, server, parts=("images",))
+
+    assert server.requests == []
+    assert _files_under(dest / "Images") == {k.removeprefix("Images/"): v for k, v in IMAGES.items()}
+    assert not (dest / "images.tar").exists()
+
+
 def test_server_ignoring_range_restarts_from_the_first_byte(tmp_path: Path, server: ArchiveServer) -> None:
     dest = tmp_path / "dogs"
     dest.mkdir()
@@ -277,7 +289,8 @@ def test_checksum_mismatch_raises_and_removes_the_file(tmp_path: Path, server: A
     dest = tmp_path / "dogs"
     wrong = {"images.tar": ArchiveDigest(len(ARCHIVES["images.tar"]), "0" * 64)}
 
-    with pytest.raises(IntegrityError, match=r"images\.tar .* has sha256 [0-9a-f]{64} .*expected 0{64}.*removed"):
+    expected = r"images\.tar .* has sha256 [0-9a-f]{64} .*expected 0{64} .*known digest.*removed"
+    with pytest.raises(IntegrityError, match=expected):
         _download(dest, server, parts=("images",), digests=wrong)
 
     assert sorted(p.name for p in dest.iterdir()) == []
@@ -312,7 +325,7 @@ def test_without_a_known_digest_the_manifest_records_sha256_and_a_later_download
     changed[-1] ^= 0xFF
     server.files["lists.tar"] = bytes(changed)
 
-    with pytest.raises(IntegrityError, match="expected " + DIGESTS["lists.tar"].sha256):
+    with pytest.raises(IntegrityError, match=rf"expected {DIGESTS['lists.tar'].sha256} .*{MANIFEST_NAME}"):
         _download(dest, server, parts=("lists",), digests={})
     assert not (dest / "lists.tar").exists()
     assert missing_parts(dest, ["lists"]) == ["lists"]
@@ -375,6 +388,16 @@ def test_archive_without_the_official_layout_is_rejected(tmp_path: Path, server:
     _assert_nothing_installed(dest)
     assert not (dest / "photos").exists()
     assert not (dest / "images.tar").exists()
+
+
+def test_file_that_is_not_a_tar_archive_is_rejected(tmp_path: Path, server: ArchiveServer) -> None:
+    dest = tmp_path / "dogs"
+    server.files["lists.tar"] = b"<html>moved</html>" * 100
+
+    with pytest.raises(IntegrityError, match=r"lists\.tar is not a readable tar archive"):
+        _download(dest, server, parts=("lists",), digests={})
+
+    assert sorted(p.name for p in dest.iterdir()) == [MANIFEST_NAME]
 
 
 def test_unreachable_server_says_how_to_use_an_existing_copy(tmp_path: Path) -> None:

@@ -137,12 +137,16 @@ def download_stanford_dogs(
     for name in todo:
         part = PARTS[name]
         archive = dest / part.filename
+        url = urljoin(_with_slash(base_url), part.filename)
         recorded = _read_manifest(dest).get(part.filename)
-        known = digests.get(part.filename) or recorded
-        digest = _obtain_archive(urljoin(_with_slash(base_url), part.filename), archive, known, timeout, progress)
         if part.filename in digests:
+            digest = _obtain_archive(url, archive, digests[part.filename], "the known digest", timeout, progress)
             _record_in_manifest(dest, part.filename, digest, "known digest")
-        elif recorded is None:
+        elif recorded is not None:
+            source = f"{dest / MANIFEST_NAME} (delete that entry if the server's file changed on purpose)"
+            _obtain_archive(url, archive, recorded, source, timeout, progress)
+        else:
+            digest = _obtain_archive(url, archive, None, "", timeout, progress)
             _record_in_manifest(dest, part.filename, digest, "Content-Length; sha256 recorded on first download")
         try:
             _extract_part(archive, part, dest, progress)
@@ -176,9 +180,9 @@ def _say(progress: bool, message: str) -> None:
 
 
 def _obtain_archive(
-    url: str, archive: Path, known: ArchiveDigest | None, timeout: float, progress: bool
+    url: str, archive: Path, known: ArchiveDigest | None, known_from: str, timeout: float, progress: bool
 ) -> ArchiveDigest:
-    """A verified copy of ``url`` at ``archive``: reuse a complete one from an earlier run, else download it."""
+    """A copy of ``url`` at ``archive``, matching ``known`` when given: reused from an earlier run or downloaded."""
     if known is not None and archive.is_file() and _digest_of(archive, progress) == known:
         return known
     partial = archive.with_name(archive.name + ".part")
@@ -189,8 +193,8 @@ def _obtain_archive(
         archive.unlink()
         raise IntegrityError(
             f"{archive.name} from {url} has sha256 {digest.sha256} ({digest.size} bytes), expected "
-            f"{known.sha256} ({known.size} bytes). The file was removed; run again to download it afresh. "
-            f"If the server's file changed on purpose, delete its entry in {archive.parent / MANIFEST_NAME}."
+            f"{known.sha256} ({known.size} bytes) from {known_from}. "
+            "The file was removed; run again to download it afresh."
         )
     return digest
 
@@ -270,9 +274,12 @@ def _copy_body(
 ) -> int:
     """Write the response body to ``partial`` from byte ``offset``; return how many bytes the file now holds."""
     received = offset
+    name = partial.name.removesuffix(".part")
     with (
         open(partial, "ab" if offset else "wb") as out,
-        tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=partial.name, disable=not progress) as bar,
+        tqdm(
+            total=total, initial=offset, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress
+        ) as bar,
     ):
         try:
             while chunk := response.read(min(CHUNK_BYTES, total - received)):
@@ -319,7 +326,7 @@ def _record_in_manifest(dest: Path, filename: str, digest: ArchiveDigest, checke
     os.replace(temporary, path)
 
 
-def check_tar_member(member: tarfile.TarInfo, archive_name: str) -> None:
+def _check_tar_member(member: tarfile.TarInfo, archive_name: str) -> None:
     """Raise UnsafeArchiveError unless ``member`` is a plain file or folder with a relative path inside the archive."""
     path = PurePosixPath(member.name)
     if path.is_absolute():
@@ -349,7 +356,7 @@ def _extract_part(archive: Path, part: ArchivePart, dest: Path, progress: bool) 
             with tarfile.open(archive) as tar:
                 members = tar.getmembers()
                 for member in members:
-                    check_tar_member(member, archive.name)
+                    _check_tar_member(member, archive.name)
                 with tqdm(members, desc=f"extracting {archive.name}", unit="file", disable=not progress) as bar:
                     tar.extractall(staging, members=bar, filter="data")
         except (tarfile.TarError, EOFError) as error:
