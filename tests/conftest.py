@@ -1,0 +1,121 @@
+"""Shared fixtures: small synthetic Stanford Dogs folders in the official layout, and real-data paths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dogbreeds.config import REPO_ROOT, SAMPLE_DATA_DIR
+
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+SYNTHETIC_BREEDS = {
+    "n02085620-Chihuahua": 6,
+    "n02086240-Shih-Tzu": 6,
+    "n02106662-German_shepherd": 6,
+}
+"""Label id -> number of images of the default synthetic folder (every third image is official test)."""
+
+BREED_COLORS = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40), (40, 200, 200), (200, 40, 200)]
+
+
+def write_image(path: Path, size: tuple[int, int] = (48, 40), color: Sequence[int] = (200, 120, 40),
+                mode: str = "RGB", image_format: str = "JPEG", seed: int = 0) -> Path:
+    """Write a small noisy image of one color (size is width, height) and return its path."""
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(np.asarray(color, dtype=np.int16) + rng.integers(-20, 21, (size[1], size[0], 3)), 0, 255)
+    image = Image.fromarray(pixels.astype(np.uint8)).convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=image_format)
+    return path
+
+
+def write_voc(path: Path, boxes: Sequence[tuple[int, int, int, int]], size: tuple[int, int] = (48, 40),
+              name: str = "dog") -> Path:
+    """Write a PASCAL VOC annotation (no extension, as Stanford Dogs does) with these (xmin, ymin, xmax, ymax)."""
+    objects = "".join(
+        f"<object><name>{name}</name><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
+        f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>" for xmin, ymin, xmax, ymax in boxes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<annotation><filename>{path.name}</filename><size><width>{size[0]}</width>"
+                    f"<height>{size[1]}</height><depth>3</depth></size>{objects}</annotation>")
+    return path
+
+
+def write_mat_list(path: Path, relative_paths: Sequence[str]) -> Path:
+    """Write an official-style MATLAB list: a `file_list` cell array of relative paths."""
+    from scipy.io import savemat
+
+    cells = np.empty((len(relative_paths), 1), dtype=object)
+    for position, relative in enumerate(relative_paths):
+        cells[position, 0] = np.array([relative])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, {"file_list": cells})
+    return path
+
+
+@pytest.fixture
+def make_dogs_dir(tmp_path: Path) -> Callable[..., Path]:
+    """Build a synthetic data folder in the official layout; returns its root.
+
+    Arguments: `breeds` (label id -> image count), `lists` ("txt", "mat", "both" or None),
+    `test_every` (every n-th image of a breed is in the official test list), `annotations`
+    (one VOC file with two boxes per image), `size` (width, height), `name` (folder name).
+    Each breed's images share one color, so a model can tell them apart.
+    """
+
+    def build(breeds: Mapping[str, int] = SYNTHETIC_BREEDS, *, lists: str | None = "txt", test_every: int = 3,
+              annotations: bool = False, size: tuple[int, int] = (48, 40), name: str = "dogs") -> Path:
+        root = tmp_path / name
+        listed: dict[str, list[str]] = {"train": [], "test": []}
+        for breed_position, (label_id, count) in enumerate(breeds.items()):
+            wnid = label_id.split("-", 1)[0]
+            (root / "Images" / label_id).mkdir(parents=True, exist_ok=True)
+            for number in range(count):
+                file_name = f"{wnid}_{number}.jpg"
+                color = BREED_COLORS[breed_position % len(BREED_COLORS)]
+                write_image(root / "Images" / label_id / file_name, size, color, seed=breed_position * 1000 + number)
+                split = "test" if number % test_every == test_every - 1 else "train"
+                listed[split].append(f"{label_id}/{file_name}")
+                if annotations:
+                    width, height = size
+                    boxes = [(2, 2, width // 2, height // 2), (width // 4, height // 4, width - 2, height - 2)]
+                    write_voc(root / "Annotation" / label_id / Path(file_name).stem, boxes, size)
+        for split, relative_paths in listed.items():
+            if lists in ("txt", "both"):
+                (root / "lists").mkdir(exist_ok=True)
+                (root / "lists" / f"{split}_list.txt").write_text("\n".join(relative_paths) + "\n")
+            if lists in ("mat", "both"):
+                write_mat_list(root / "lists" / f"{split}_list.mat", relative_paths)
+        return root
+
+    return build
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    """The bundled sample: 5 breeds x 30 real photos, 90 train / 60 test."""
+    return SAMPLE_DATA_DIR
+
+
+def _shared_dataset(name: str) -> Path:
+    path = SHARED_DATASETS / name
+    if not (path / "Images").is_dir():
+        pytest.skip(f"{path} is not present on this machine")
+    return path
+
+
+@pytest.fixture
+def photos10_dir() -> Path:
+    """../shared/datasets/stanford-dogs-photos10 (10 breeds x 60 photos); skips the test when absent."""
+    return _shared_dataset("stanford-dogs-photos10")
+
+
+@pytest.fixture
+def crops224_dir() -> Path:
+    """../shared/datasets/stanford-dogs-crops224 (120 breeds, 15,780 crops); skips the test when absent."""
+    return _shared_dataset("stanford-dogs-crops224")
