@@ -506,7 +506,7 @@ def crop_boxes(records: Sequence[ImageRecord], crop: CropChoice | None) -> tuple
             try:
                 box = choose_box(annotation_for(record), crop)
             except AnnotationError as error:
-                problems.append(Problem(record.annotation_path, "bad_annotation", f"{error}; image used uncropped"))
+                problems.append(Problem(record.annotation_path, "bad_annotation", f"{str(error).removeprefix(f'{record.annotation_path}: ')}; image used uncropped"))
         boxes.append(box)
     return boxes, problems
 
