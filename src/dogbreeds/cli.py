@@ -1,0 +1,152 @@
+"""The `dogbreeds` command line (also `python -m dogbreeds`).
+
+Each `data` subcommand is one `add_<name>_command(commands)` function that creates its
+parser and sets `run=<function taking the parsed args, returning an exit code>`;
+`DATA_COMMANDS` lists them. The `data` commands never import TensorFlow.
+
+Exit codes: 0 success, 1 `data scan` found unusable files, 2 wrong usage or data
+folder (a one-line message, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dogbreeds import __version__
+from dogbreeds.config import DATA_DIR_ENV, default_data_dir, resolve_data_dir
+from dogbreeds.data import DataError, discover, summarize
+
+EXIT_OK = 0
+EXIT_PROBLEMS_FOUND = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Subcommands = argparse._SubParsersAction  # what add_subparsers() returns
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """The `--data-dir DIR` option every data command takes."""
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help=f"data folder in the Stanford Dogs layout (Images/<wnid>-<Breed>/*.jpg, optional "
+                             f"Annotation/ and lists/); default: ${DATA_DIR_ENV} if set, else the bundled "
+                             f"sample (now: {default_data_dir()})")
+
+
+def _command_parser(commands: Subcommands, name: str, summary: str, description: str,
+                    examples: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=description, epilog=f"examples:\n{examples}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_summary_command(commands: Subcommands) -> None:
+    """`dogbreeds data summary`: counts of breeds, images and splits."""
+    parser = _command_parser(
+        commands, "summary", "count breeds, images and official split sizes (fast: opens no image)",
+        "Print the number of breeds and images, the official train/test split sizes (when lists/ exists),\n"
+        "images that no list names (not used in splits), annotations, and a per-breed table.",
+        "  dogbreeds data summary\n"
+        "  dogbreeds data summary --data-dir ../shared/datasets/stanford-dogs-crops224\n"
+        "  dogbreeds data summary --json > summary.json")
+    add_data_dir_option(parser)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(run=run_summary)
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """Print the summary of the data folder."""
+    summary = summarize(discover(resolve_data_dir(args.data_dir)))
+    print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.to_text())
+    return EXIT_OK
+
+
+def add_scan_command(commands: Subcommands) -> None:
+    """`dogbreeds data scan`: list unreadable or suspicious files."""
+    parser = _command_parser(
+        commands, "scan", "list unreadable or suspicious files (exit code 1 when a file is unusable)",
+        "Check every image and annotation. Errors are files the loaders skip (not an image, truncated or\n"
+        "corrupt, too small, decompression bomb); warnings are files used with a caveat (PNG data in a .jpg\n"
+        "file, grayscale/CMYK/transparent images converted to RGB, unreadable annotation: image uncropped,\n"
+        "empty breed folder, stray file, list entry with no image). Exit code 1 when there is any error,\n"
+        "0 otherwise (warnings alone do not fail).",
+        "  dogbreeds data scan\n"
+        "  dogbreeds data scan --data-dir ~/stanford-dogs --deep\n"
+        "  dogbreeds data scan --json > problems.json")
+    add_data_dir_option(parser)
+    parser.add_argument("--deep", action="store_true",
+                        help="decode every image completely (slower; finds corruption inside JPEG data)")
+    parser.add_argument("--workers", type=_positive_int, metavar="N", help="threads reading files (default: a few "
+                        "more than the CPU count, at most 8)")
+    parser.add_argument("--max-rows", type=int, default=50, metavar="N",
+                        help="problems shown in the table (default: 50; 0 shows all)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (every problem)")
+    parser.set_defaults(run=run_scan)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """Scan the data folder and print its problems."""
+    from dogbreeds.quality import scan
+
+    report = scan(resolve_data_dir(args.data_dir), deep=args.deep, workers=args.workers,
+                  progress=sys.stderr.isatty())
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text(args.max_rows))
+    return EXIT_PROBLEMS_FOUND if report.errors else EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+DATA_COMMANDS: list[Callable[[Subcommands], None]] = [add_summary_command, add_scan_command]
+"""The `data` subcommands, in the order `dogbreeds data --help` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="dogbreeds",
+        description="Identify a dog's breed from a photo (Stanford Dogs, 120 breeds): data tools.",
+        epilog="examples:\n"
+               "  dogbreeds data summary                   # the bundled sample (5 breeds, 150 photos)\n"
+               "  dogbreeds data summary --data-dir ../shared/datasets/stanford-dogs-crops224\n"
+               "  dogbreeds data scan --data-dir DIR       # list unreadable or suspicious files\n"
+               f"  {DATA_DIR_ENV}=DIR dogbreeds data scan   # the same, folder from the environment\n\n"
+               "Run `dogbreeds data COMMAND --help` for a command's options.\n"
+               "Exit codes: 0 success, 1 scan found unusable files, 2 wrong usage or data folder, 130 interrupted.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+    data = groups.add_parser("data", help="inspect and check a Stanford Dogs data folder",
+                             description="Inspect and check a data folder in the Stanford Dogs layout.",
+                             epilog="Run `dogbreeds data COMMAND --help` for a command's options and examples.")
+    commands = data.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_command in DATA_COMMANDS:
+        add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, --version, or a usage error already printed by argparse
+        return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
+    try:
+        return args.run(args)
+    except DataError as error:
+        print(f"dogbreeds: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dogbreeds: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. `| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

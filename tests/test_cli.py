@@ -1,0 +1,99 @@
+"""Tests of the command line, through main([...]) and as a real `python -m dogbreeds` process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_image
+from dogbreeds import cli
+from dogbreeds.cli import main
+from dogbreeds.config import DATA_DIR_ENV
+
+
+def test_summary_of_bundled_sample_by_default(capsys, monkeypatch):
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    assert main(["data", "summary"]) == 0
+    out = capsys.readouterr().out
+    assert "Breeds           5\n" in out and "Images           150\n" in out
+    assert "Official split   train 90, test 60" in out
+    assert "n02099601-golden_retriever  golden retriever" in out
+
+
+def test_summary_honours_the_environment_and_json(make_dogs_dir, capsys, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(make_dogs_dir(lists=None)))
+    assert main(["data", "summary", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["breeds"], summary["images"], summary["official_split"]) == (3, 18, None)
+
+
+def test_scan_exit_codes_and_table(make_dogs_dir, capsys):
+    root = make_dogs_dir()
+    assert main(["data", "scan", "--data-dir", str(root)]) == 0
+    assert capsys.readouterr().out.startswith("No problems: 18 images")
+    write_image(root / "Images" / "n02085620-Chihuahua" / "gray.jpg", mode="L")
+    assert main(["data", "scan", "--data-dir", str(root)]) == 0  # warnings alone do not fail
+    (root / "Images" / "n02085620-Chihuahua" / "broken.jpg").write_text("not an image")
+    assert main(["data", "scan", "--data-dir", str(root), "--workers", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "1 error(s) (files skipped when loading), 1 warning(s)" in out
+    assert "error     not_an_image  Images/n02085620-Chihuahua/broken.jpg" in out
+    assert main(["data", "scan", "--data-dir", str(root), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"not_an_image": 1, "color_mode": 1}
+
+
+@pytest.mark.parametrize("command", ["summary", "scan"])
+def test_wrong_data_dir_is_one_line_and_exit_code_2(tmp_path, capsys, command):
+    assert main(["data", command, "--data-dir", str(tmp_path / "nowhere")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("dogbreeds: error: data folder") and "does not exist" in captured.err
+
+
+def test_usage_errors_and_help(capsys):
+    assert main([]) == 2
+    assert "required: GROUP" in capsys.readouterr().err
+    assert main(["data"]) == 2
+    assert main(["data", "scan", "--workers", "0"]) == 2
+    assert "must be at least 1" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "examples:" in capsys.readouterr().out
+    assert main(["data", "summary", "--help"]) == 0
+    assert "stanford-dogs-crops224" in capsys.readouterr().out
+
+
+def test_a_data_command_is_one_added_function(monkeypatch, capsys):
+    def add_hello_command(commands):
+        parser = commands.add_parser("hello", help="say hello")
+        parser.add_argument("--name", default="dog")
+        parser.set_defaults(run=lambda args: print(f"hello {args.name}") or 3)
+
+    monkeypatch.setattr(cli, "DATA_COMMANDS", [*cli.DATA_COMMANDS, add_hello_command])
+    assert main(["data", "hello", "--name", "Rex"]) == 3
+    assert capsys.readouterr().out == "hello Rex\n"
+    assert main(["data", "--help"]) == 0
+    assert "say hello" in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_without_tensorflow(tmp_path):
+    program = ("import sys, runpy; sys.argv = ['dogbreeds', 'data', 'summary']; "
+               "code = 0\ntry:\n    runpy.run_module('dogbreeds', run_name='__main__')\n"
+               "except SystemExit as exit:\n    code = exit.code\n"
+               "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\nsys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Images           150" in result.stdout
+
+
+@pytest.mark.shared_data
+def test_summary_of_shared_crops224(crops224_dir, capsys):
+    assert main(["data", "summary", "--data-dir", str(crops224_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Breeds           120\n" in out
+    assert "Images           15,780\n" in out
+    assert "Official split   train 7,200, test 8,580" in out
