@@ -1,0 +1,251 @@
+"""Results records: one JSON file per run, written atomically, read back as a table.
+
+A record holds the run's name and kind, its parameters, test metrics, per-epoch
+history, timings, data counts, seed, library versions, the command or notebook that
+produced it and a UTC timestamp. Values are stored as strict JSON: NumPy scalars and
+arrays become plain numbers and lists, and non-finite floats (NaN, +-inf) become ``null``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import sys
+import tempfile
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema", "run_name", "kind", "timestamp")
+TABLE_SECTIONS = ("params", "metrics", "timings", "data", "versions")
+
+# Name shown in the record -> installed distributions that provide it (first one found wins).
+_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow-cpu", "tensorflow"),
+    "keras": ("keras",),
+    "keras-tuner": ("keras-tuner",),
+    "numpy": ("numpy",),
+    "scikit-learn": ("scikit-learn",),
+    "opencv": ("opencv-python-headless", "opencv-python"),
+    "pillow": ("pillow",),
+    "pandas": ("pandas",),
+}
+
+
+class RecordError(ValueError):
+    """A results record cannot be written or read."""
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of Python and the libraries that shape results (``None`` when not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for label, distributions in _DISTRIBUTIONS.items():
+        versions[label] = next((v for v in map(_installed_version, distributions) if v), None)
+    return versions
+
+
+def make_record(
+    run_name: str,
+    kind: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    history: Mapping[str, Any] | None = None,
+    timings: Mapping[str, Any] | None = None,
+    data_counts: Mapping[str, int] | None = None,
+    num_classes: int | None = None,
+    seed: int | None = None,
+    source: str | None = None,
+    notes: str = "",
+) -> dict[str, Any]:
+    """A JSON-ready results record.
+
+    ``kind`` says what was trained ("scratch", "transfer", "feature_head", "fine_tune",
+    "tuning", ...); ``metrics`` are the test metrics (e.g. top1, top5, macro_f1);
+    ``history`` the per-epoch values from training; ``data_counts`` the number of images
+    per split. ``source`` defaults to the running command (or notebook).
+    """
+    if not run_name or not run_name.strip():
+        raise RecordError("run_name must be a non-empty string naming the run.")
+    if not kind or not kind.strip():
+        raise RecordError("kind must be a non-empty string such as 'scratch' or 'transfer'.")
+    record = {
+        "schema": SCHEMA_VERSION,
+        "run_name": run_name,
+        "kind": kind,
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "source": source if source is not None else _default_source(),
+        "seed": seed,
+        "params": dict(params or {}),
+        "metrics": dict(metrics or {}),
+        "history": dict(history or {}),
+        "timings": dict(timings or {}),
+        "data": {"counts": dict(data_counts or {}), "num_classes": num_classes},
+        "versions": library_versions(),
+        "notes": notes,
+    }
+    return to_jsonable(record)
+
+
+def write_record(record: Mapping[str, Any], folder: str | os.PathLike) -> Path:
+    """Writes ``record`` into ``folder`` under a new, unique, filesystem-safe name; returns the path.
+
+    The file appears complete or not at all: it is written to a temporary file first,
+    then hard-linked to its final name, which never replaces an existing record.
+    """
+    _check_record(record, "the record to write")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = _dumps(record)
+    stamp = re.sub(r"[^0-9T]", "", str(record["timestamp"]))[:15]
+    stem = f"{stamp}-{safe_name(str(record['run_name']))}"
+    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        for attempt in range(1, 10_000):
+            target = folder / (f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json")
+            try:
+                os.link(temp_name, target)
+            except FileExistsError:
+                continue
+            return target
+        raise RecordError(f"Could not find a free file name for {stem!r} in {folder}.")
+    finally:
+        os.unlink(temp_name)
+
+
+def load_record(path: str | os.PathLike) -> dict[str, Any]:
+    """One record, as written by ``write_record``."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RecordError(f"Cannot read results record {path}: {error}") from error
+    _check_record(record, str(path))
+    return record
+
+
+def load_records(folder: str | os.PathLike) -> pd.DataFrame:
+    """All records of ``folder`` as a table: one row per record, nested sections flattened.
+
+    Columns: run_name, kind, timestamp, source, seed, notes, path, then ``params.*``,
+    ``metrics.*``, ``timings.*``, ``data.*`` and ``versions.*``; the per-epoch history
+    stays in the files (``load_record``). Rows are sorted by timestamp.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RecordError(f"Results folder {folder} does not exist; runs create it when they write a record.")
+    base = ["run_name", "kind", "timestamp", "source", "seed", "notes", "path"]
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        record = load_record(path)
+        row = {key: record.get(key) for key in base if key != "path"}
+        row["path"] = str(path)
+        for section in TABLE_SECTIONS:
+            row.update(_flatten(record.get(section) or {}, prefix=f"{section}."))
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=base)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["timestamp", "run_name"], kind="stable").reset_index(drop=True)
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as strict-JSON types; NaN and infinities become ``None``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return [to_jsonable(item) for item in sorted(value)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(value.to_dict() if hasattr(value, "to_dict") else dataclasses.asdict(value))
+    raise RecordError(
+        f"Cannot store a {type(value).__name__} in a results record; convert it to numbers, strings, lists or dicts."
+    )
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Writes ``data`` as strict JSON to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(_dumps(data))
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to letters, digits, dots, dashes and underscores (at most 80), for file names."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return slug[:80] or "run"
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
+
+
+def _check_record(record: Any, where: str) -> None:
+    if not isinstance(record, Mapping):
+        raise RecordError(f"{where} is not a results record (a JSON object was expected).")
+    missing = [key for key in REQUIRED_KEYS if key not in record]
+    if missing:
+        raise RecordError(f"{where} is not a results record: missing {missing}. Build records with make_record().")
+
+
+def _flatten(section: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, prefix=f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _installed_version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _default_source() -> str:
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    if notebook and "ipykernel" in sys.modules:
+        return notebook
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
