@@ -4,8 +4,8 @@ Each `data` subcommand is one `add_<name>_command(commands)` function that creat
 parser and sets `run=<function taking the parsed args, returning an exit code>`;
 `DATA_COMMANDS` lists them. The `data` commands never import TensorFlow.
 
-Exit codes: 0 success, 1 `data scan` found unusable files, 2 wrong usage or data
-folder (a one-line message, no traceback), 130 interrupted.
+Exit codes: 0 success, 1 `data scan` found unusable files, 2 wrong usage, data
+folder or failed download (a one-line message, no traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from dogbreeds import __version__
 from dogbreeds.config import DATA_DIR_ENV, default_data_dir, resolve_data_dir
 from dogbreeds.data import DataError, discover, summarize
+from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, DownloadError, download_stanford_dogs, missing_parts
 
 EXIT_OK = 0
 EXIT_PROBLEMS_FOUND = 1
@@ -104,7 +106,43 @@ def _positive_int(text: str) -> int:
     return value
 
 
-DATA_COMMANDS: list[Callable[[Subcommands], None]] = [add_summary_command, add_scan_command]
+def add_download_command(commands: Subcommands) -> None:
+    """`dogbreeds data download`: fetch and extract the official Stanford Dogs archives."""
+    parser = _command_parser(
+        commands, "download", "download the official Stanford Dogs archives into a folder (needs network)",
+        "Download images.tar (757 MiB), annotation.tar and lists.tar, check each one's size and sha256,\n"
+        "and extract them safely into DIR/Images, DIR/Annotation and DIR/lists. An interrupted download\n"
+        "resumes where it stopped; parts already in DIR are skipped, so running it again does nothing.\n"
+        f"Without network, use an existing copy instead: --data-dir DIR or {DATA_DIR_ENV}=DIR.",
+        "  dogbreeds data download --dest ~/stanford-dogs\n"
+        "  dogbreeds data download --dest ~/stanford-dogs --parts images lists\n"
+        "  dogbreeds data summary --data-dir ~/stanford-dogs")
+    parser.add_argument("--dest", type=Path, metavar="DIR", required=True,
+                        help="folder to put the data in (created if needed; about 1.6 GB during the download)")
+    parser.add_argument("--base-url", default=OFFICIAL_BASE_URL, metavar="URL",
+                        help=f"where the archives are served (default: {OFFICIAL_BASE_URL})")
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), metavar="PART",
+                        help=f"archives to fetch, among {', '.join(PARTS)} (default: all)")
+    parser.set_defaults(run=run_download)
+
+
+def run_download(args: argparse.Namespace) -> int:
+    """Download the missing parts into the destination folder, then name the next command."""
+    dest = args.dest.expanduser()
+    if not missing_parts(dest, args.parts):
+        print(f"Stanford Dogs ({', '.join(args.parts)}) is already in {dest}: nothing to download.")
+    else:
+        try:
+            download_stanford_dogs(dest, args.base_url, args.parts, progress=sys.stderr.isatty())
+        except DownloadError as error:
+            print(f"dogbreeds: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"Stanford Dogs ({', '.join(args.parts)}) is in {dest}.")
+    print(f"Next: dogbreeds data summary --data-dir {shlex.quote(str(dest))}")
+    return EXIT_OK
+
+
+DATA_COMMANDS: list[Callable[[Subcommands], None]] = [add_summary_command, add_scan_command, add_download_command]
 """The `data` subcommands, in the order `dogbreeds data --help` lists them."""
 
 
@@ -123,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
-    data = groups.add_parser("data", help="inspect and check a Stanford Dogs data folder",
+    data = groups.add_parser("data", help="inspect, check or download a Stanford Dogs data folder",
                              description="Inspect and check a data folder in the Stanford Dogs layout.",
                              epilog="Run `dogbreeds data COMMAND --help` for a command's options and examples.")
     commands = data.add_subparsers(dest="command", metavar="COMMAND", required=True)
