@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import io
@@ -17,6 +18,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from dogbreeds import cli
 from dogbreeds.download import (
     MANIFEST_NAME,
     ArchiveDigest,
@@ -166,6 +168,13 @@ def _download(dest: Path, server: ArchiveServer, **options) -> Path:
 
 def _files_under(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago: nothing listens there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _assert_nothing_installed(dest: Path) -> None:
@@ -401,9 +410,7 @@ def test_file_that_is_not_a_tar_archive_is_rejected(tmp_path: Path, server: Arch
 
 
 def test_unreachable_server_says_how_to_use_an_existing_copy(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _closed_port()
 
     with pytest.raises(NetworkUnreachableError, match=r"network looks unreachable.*--data-dir.*DOGBREEDS_DATA_DIR"):
         download_stanford_dogs(tmp_path / "dogs", f"http://127.0.0.1:{port}/", timeout=5.0, progress=False)
@@ -423,3 +430,56 @@ def test_missing_file_on_the_server_is_a_clear_error(tmp_path: Path, server: Arc
 def test_unknown_part_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="choose among images, annotation, lists"):
         download_stanford_dogs(tmp_path, parts=("photos",), progress=False)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_cli_download_installs_the_data_and_names_the_next_command(
+    tmp_path: Path, server: ArchiveServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command checks the official digests; the test archives are checked against their own.
+    monkeypatch.setattr(cli, "download_stanford_dogs", functools.partial(download_stanford_dogs, digests=DIGESTS))
+    dest = tmp_path / "my dogs"
+
+    assert cli.main(["data", "download", "--dest", str(dest), "--base-url", server.url]) == 0
+
+    out = capsys.readouterr().out
+    assert f"Stanford Dogs (images, annotation, lists) is in {dest}." in out
+    assert f"Next: dogbreeds data summary --data-dir '{dest}'" in out
+    assert missing_parts(dest) == []
+    assert _files_under(dest / "Images") == {k.removeprefix("Images/"): v for k, v in IMAGES.items()}
+
+    server.requests.clear()
+    assert cli.main(["data", "download", "--dest", str(dest), "--base-url", server.url, "--parts", "lists"]) == 0
+    assert "is already in" in capsys.readouterr().out
+    assert server.requests == []
+
+
+def test_cli_download_failure_is_one_line_and_exit_code_2(
+    tmp_path: Path, server: ArchiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The test archives are not the official files: their size differs from the official one.
+    code = cli.main(["data", "download", "--dest", str(tmp_path / "dogs"), "--base-url", server.url,
+                     "--parts", "lists"])
+
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("dogbreeds: error: ")
+    assert f"offers {len(ARCHIVES['lists.tar'])} bytes, expected 481280" in captured.err
+    assert "Next:" not in captured.out
+
+
+def test_cli_download_without_network_points_to_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = _closed_port()
+
+    code = cli.main(["data", "download", "--dest", str(tmp_path / "dogs"), "--base-url", f"http://127.0.0.1:{port}/"])
+
+    assert code == 2
+    assert "--data-dir DIR or set DOGBREEDS_DATA_DIR=DIR" in capsys.readouterr().err
+
+
+def test_cli_download_rejects_an_unknown_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["data", "download", "--dest", str(tmp_path), "--parts", "photos"]) == 2
+    assert "invalid choice: 'photos'" in capsys.readouterr().err
