@@ -1,0 +1,203 @@
+"""Training: one seed function and one ``fit`` with early stopping, LR schedule, progress and checkpoints."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from dogbreeds.config import DEFAULT_SEED
+from dogbreeds.records import write_json_atomic
+
+BEST_WEIGHTS_NAME = "best.weights.h5"
+BEST_INFO_NAME = "best.json"
+
+
+class TrainingError(ValueError):
+    """Training was asked for with settings that cannot work."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What ``fit`` did: per-epoch history, the best epoch and the timings."""
+
+    history: dict[str, list[float]]
+    monitor: str
+    best_epoch: int
+    best_value: float
+    epochs_run: int
+    stopped_early: bool
+    wall_time_s: float
+    checkpoint: Path | None = None
+
+    @property
+    def timings(self) -> dict[str, float | int]:
+        """Wall time, epochs run, best epoch (1-based) and seconds per epoch, for a results record."""
+        return {
+            "wall_time_s": self.wall_time_s,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "seconds_per_epoch": self.wall_time_s / max(self.epochs_run, 1),
+        }
+
+
+def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> None:
+    """Seeds Python, NumPy, TensorFlow and Keras; with ``deterministic``, also makes TF ops deterministic.
+
+    Op determinism makes two CPU runs bit-identical (a little slower). On a GPU some ops
+    have no deterministic kernel and raise an error under it: pass ``deterministic=False``.
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def fit(
+    model: keras.Model,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset | None = None,
+    epochs: int = 30,
+    patience: int = 5,
+    *,
+    monitor: str | None = None,
+    reduce_lr_patience: int | None = None,
+    reduce_lr_factor: float = 0.2,
+    min_lr: float = 1e-6,
+    checkpoint_dir: str | os.PathLike | None = None,
+    callbacks: Iterable[keras.callbacks.Callback] = (),
+    progress: bool = True,
+    verbose: int = 0,
+    class_weight: Mapping[int, float] | None = None,
+) -> FitResult:
+    """Trains ``model`` with early stopping (best weights restored) and LR reduction on plateau.
+
+    ``monitor`` defaults to "val_loss" (or "loss" without ``val_ds``). ``reduce_lr_patience``
+    defaults to half of ``patience``. With ``checkpoint_dir`` the best weights so far are
+    written there after each improving epoch (atomically), so an interrupted run keeps them.
+    ``progress`` shows a tqdm bar over epochs; ``verbose`` is passed to Keras (2 = one line per epoch).
+    """
+    if epochs < 1 or patience < 1:
+        raise TrainingError(f"epochs and patience must be >= 1, got epochs={epochs}, patience={patience}.")
+    monitor = monitor or ("val_loss" if val_ds is not None else "loss")
+    if monitor.startswith("val_") and val_ds is None:
+        raise TrainingError(f"monitor={monitor!r} needs validation data: pass val_ds or monitor a training metric.")
+    mode = _mode_for(monitor)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
+    )
+    all_callbacks: list[keras.callbacks.Callback] = [
+        early_stopping,
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor,
+            mode=mode,
+            factor=reduce_lr_factor,
+            patience=reduce_lr_patience if reduce_lr_patience is not None else max(1, patience // 2),
+            min_lr=min_lr,
+        ),
+    ]
+    checkpoint = None
+    if checkpoint_dir is not None:
+        checkpoint = BestWeightsCheckpoint(checkpoint_dir, monitor=monitor, mode=mode)
+        all_callbacks.append(checkpoint)
+    if progress:
+        all_callbacks.append(TqdmProgress())
+    all_callbacks.extend(callbacks)
+
+    start = time.perf_counter()
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=all_callbacks,
+        verbose=verbose,
+        shuffle=False,  # shuffling is the data set's job; Keras ignores it for tf.data and warns
+        class_weight=dict(class_weight) if class_weight is not None else None,
+    )
+    wall_time = time.perf_counter() - start
+
+    values = {name: [float(v) for v in series] for name, series in history.history.items()}
+    if monitor not in values:
+        raise TrainingError(f"Keras logged no {monitor!r}; logged metrics are {sorted(values)}.")
+    scores = values[monitor]
+    best_index = _best_index(scores, mode)
+    return FitResult(
+        history=values,
+        monitor=monitor,
+        best_epoch=best_index + 1,
+        best_value=scores[best_index],
+        epochs_run=len(scores),
+        stopped_early=len(scores) < epochs,
+        wall_time_s=wall_time,
+        checkpoint=checkpoint.weights_path if checkpoint is not None and checkpoint.weights_path.exists() else None,
+    )
+
+
+class BestWeightsCheckpoint(keras.callbacks.Callback):
+    """Writes the best weights so far (``best.weights.h5``) and their epoch (``best.json``) atomically."""
+
+    def __init__(self, directory: str | os.PathLike, monitor: str = "val_loss", mode: str = "min") -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.monitor = monitor
+        self.mode = mode
+        self.best = math.inf if mode == "min" else -math.inf
+
+    @property
+    def weights_path(self) -> Path:
+        return self.directory / BEST_WEIGHTS_NAME
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        value = float(value)
+        if not (value < self.best if self.mode == "min" else value > self.best):
+            return
+        self.best = value
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / f".partial-{os.getpid()}.weights.h5"
+        self.model.save_weights(partial)
+        os.replace(partial, self.weights_path)
+        write_json_atomic(
+            self.directory / BEST_INFO_NAME, {"epoch": epoch + 1, "monitor": self.monitor, "value": value}
+        )
+
+
+class TqdmProgress(keras.callbacks.Callback):
+    """A tqdm bar over epochs showing the latest metrics."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bar: Any = None
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._bar = tqdm(total=self.params.get("epochs"), unit="epoch", desc="training")
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._bar.set_postfix({name: f"{float(v):.4g}" for name, v in (logs or {}).items()}, refresh=False)
+        self._bar.update(1)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._bar.close()
+
+
+def _mode_for(monitor: str) -> str:
+    return "max" if "acc" in monitor or "auc" in monitor or "f1" in monitor else "min"
+
+
+def _best_index(scores: list[float], mode: str) -> int:
+    finite = [(v if math.isfinite(v) else (math.inf if mode == "min" else -math.inf)) for v in scores]
+    return int(np.argmin(finite) if mode == "min" else np.argmax(finite))
