@@ -40,6 +40,9 @@ def test_select_notebooks_accepts_numbers_and_names():
     assert runner.select_notebooks(None) == list(runner.NOTEBOOKS)
     assert runner.select_notebooks("3")[0] == "03_scratch_cnn"
     assert runner.select_notebooks("04_transfer_learning") == list(runner.NOTEBOOKS[3:])
+    assert runner.select_notebooks("2", until="03") == ["02_preprocessing", "03_scratch_cnn"]
+    with pytest.raises(ValueError, match="comes before"):
+        runner.select_notebooks("4", until="2")
     with pytest.raises(ValueError, match="no notebook '07'"):
         runner.select_notebooks("07")
 

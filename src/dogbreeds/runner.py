@@ -52,15 +52,21 @@ class NotebookResult:
     output: Path
 
 
-def select_notebooks(start: str | None = None) -> list[str]:
-    """Notebook names from `start` (a number such as "03" or "3", or a full name) to the end."""
-    if not start:
-        return list(NOTEBOOKS)
-    key = start.strip()
+def _position(key: str) -> int:
+    key = key.strip()
     for i, name in enumerate(NOTEBOOKS):
         if name == key or name.split("_")[0] == key.zfill(2):
-            return list(NOTEBOOKS[i:])
-    raise ValueError(f"no notebook {start!r}; choose one of {', '.join(NOTEBOOKS)}")
+            return i
+    raise ValueError(f"no notebook {key!r}; choose one of {', '.join(NOTEBOOKS)}")
+
+
+def select_notebooks(start: str | None = None, until: str | None = None) -> list[str]:
+    """Notebook names from `start` to `until` included (numbers such as "03" or "3", or full names)."""
+    first = _position(start) if start else 0
+    last = _position(until) if until else len(NOTEBOOKS) - 1
+    if last < first:
+        raise ValueError(f"notebook {until!r} comes before {start!r}")
+    return list(NOTEBOOKS[first : last + 1])
 
 
 def new_run_dir(root: Path, profile: str) -> Path:
@@ -103,12 +109,13 @@ def run_notebooks(
     run_dir: Path,
     parameters: dict[str, Any],
     start: str | None = None,
+    until: str | None = None,
     kernel_name: str = "python3",
     notebook_dir: Path = NOTEBOOK_DIR,
     on_start: Callable[[str, int, int], None] | None = None,
     on_done: Callable[[NotebookResult], None] | None = None,
 ) -> list[NotebookResult]:
-    """Execute the notebooks from `start` on, each in a fresh kernel; stop at the first failure.
+    """Execute the notebooks from `start` to `until`, each in a fresh kernel; stop at the first failure.
 
     `parameters` are injected into every notebook's `parameters` cell, plus
     `output_dir` (the run folder). run.json is rewritten after each notebook, so
@@ -125,7 +132,7 @@ def run_notebooks(
         parameters=parameters, versions=_versions(), platform=platform.platform(),
         updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    names = select_notebooks(start)
+    names = select_notebooks(start, until)
     results = []
     for position, name in enumerate(names, start=1):
         if on_start:
