@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, cohen_kappa_score, f1_score
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 DEFAULT_CALIBRATION_BINS = 15
@@ -119,14 +121,16 @@ def macro_f1(y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray) -> f
 def cohen_kappa(y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray) -> float:
     """Cohen's kappa between true and predicted labels (NaN when undefined: a single class)."""
     labels, probs = check_predictions(y_true, probabilities)
-    return float(
-        cohen_kappa_score(
-            labels,
-            predicted_labels(probs),
-            labels=np.arange(probs.shape[1]),
-            replace_undefined_by=np.nan,
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return float(
+            cohen_kappa_score(
+                labels,
+                predicted_labels(probs),
+                labels=np.arange(probs.shape[1]),
+                replace_undefined_by=np.nan,
+            )
         )
-    )
 
 
 def confusion_matrix(y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray) -> np.ndarray:
