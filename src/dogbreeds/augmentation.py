@@ -8,6 +8,10 @@ it can sit at the front of a model::
 
     model = keras.Sequential([keras.Input((224, 224, 3)), make_augmentation("standard", seed=42), ...])
 
+or be mapped over a ``tf.data`` pipeline with ``training=True``. Careful: a
+direct call without ``training`` (``augmentation(images)``) augments, as Keras'
+augmentation layers default to training mode; ``predict`` and ``evaluate`` do not.
+
 Images are expected with pixel values in 0..255 (before any rescaling) and
 come out as float32 in 0..255.
 
@@ -103,7 +107,12 @@ PRESETS: Mapping[str, AugmentationConfig] = MappingProxyType(
             rotation_degrees=10.0, width_shift=0.1, height_shift=0.1, zoom=0.1, horizontal_flip=True
         ),
         "standard": AugmentationConfig(
-            rotation_degrees=20.0, width_shift=0.2, height_shift=0.2, shear=0.2, zoom=0.2, horizontal_flip=True
+            rotation_degrees=20.0,
+            width_shift=0.2,
+            height_shift=0.2,
+            shear=0.2,
+            zoom=0.2,
+            horizontal_flip=True,
         ),
         "strong": AugmentationConfig(
             rotation_degrees=30.0,
@@ -134,7 +143,9 @@ def resolve_config(preset_or_config: str | AugmentationConfig | Mapping[str, Any
         fields = {field.name for field in dataclasses.fields(AugmentationConfig)}
         unknown = sorted(set(preset_or_config) - fields)
         if unknown:
-            raise AugmentationError(f"Unknown augmentation settings {unknown}; the settings are {sorted(fields)}.")
+            raise AugmentationError(
+                f"Unknown augmentation settings {unknown}; the settings are {sorted(fields)}."
+            )
         return AugmentationConfig(**preset_or_config)
     raise AugmentationError(
         f"Expected a preset name, an AugmentationConfig or a dict, got {type(preset_or_config).__name__}."
@@ -163,7 +174,9 @@ def make_augmentation(
         layers.append(keras.layers.RandomFlip(flip_mode, seed=seed, name="flip"))
     if config.rotation_degrees:
         layers.append(
-            keras.layers.RandomRotation(config.rotation_degrees / 360.0, seed=seed + 1, name="rotation", **common)
+            keras.layers.RandomRotation(
+                config.rotation_degrees / 360.0, seed=seed + 1, name="rotation", **common
+            )
         )
     if config.width_shift or config.height_shift:
         layers.append(
@@ -172,7 +185,9 @@ def make_augmentation(
             )
         )
     if config.shear:
-        layers.append(keras.layers.RandomShear(config.shear, config.shear, seed=seed + 3, name="shear", **common))
+        layers.append(
+            keras.layers.RandomShear(config.shear, config.shear, seed=seed + 3, name="shear", **common)
+        )
     if config.zoom:
         layers.append(keras.layers.RandomZoom(config.zoom, None, seed=seed + 4, name="zoom", **common))
     if config.contrast:

@@ -79,9 +79,7 @@ def to_rgb_array(image: ImageLike) -> np.ndarray:
     if isinstance(image, Image.Image):
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB")).copy()
     if not isinstance(image, np.ndarray):
-        raise InvalidImageError(
-            f"Expected a PIL image or a numpy array, got {type(image).__name__}."
-        )
+        raise InvalidImageError(f"Expected a PIL image or a numpy array, got {type(image).__name__}.")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InvalidImageError(
             f"Expected a uint8 RGB array of shape (height, width, 3), got a {image.dtype} array "
@@ -289,7 +287,9 @@ def _convert_for_luma(color_space: ColorSpace) -> tuple[int, int]:
     return _LUMA_CONVERSIONS[color_space]
 
 
-def _map_luma(image: ImageLike, color_space: ColorSpace, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _map_luma(
+    image: ImageLike, color_space: ColorSpace, transform: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """Apply ``transform`` to the luminance channel (Y of YCrCb, or L of Lab) only."""
     forward, backward = _convert_for_luma(color_space)
     converted = cv2.cvtColor(to_rgb_array(image), forward)
@@ -298,7 +298,7 @@ def _map_luma(image: ImageLike, color_space: ColorSpace, transform: Callable[[np
 
 
 def cv_equalize_luma(image: ImageLike, color_space: ColorSpace = "ycrcb") -> np.ndarray:
-    """Histogram-equalize the luminance only (Y of YCrCb, or L of Lab); the chroma channels, so the hues, stay."""
+    """Histogram-equalize the luminance only (Y of YCrCb, or L of Lab); chroma, so hue, stays."""
     return _map_luma(image, color_space, cv2.equalizeHist)
 
 
@@ -435,5 +435,5 @@ def named_preprocessor(name: str) -> Callable[[ImageLike], np.ndarray]:
 
 
 def apply_named(images: np.ndarray, name: str, *, progress: bool = True) -> np.ndarray:
-    """Apply the preprocessing called ``name`` (see :func:`named_preprocessor`) to an ``(N, H, W, 3)`` batch."""
+    """Apply the preprocessing ``name`` (see :func:`named_preprocessor`) to an ``(N, H, W, 3)`` batch."""
     return map_images(images, named_preprocessor(name), description=name, progress=progress)

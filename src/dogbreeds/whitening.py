@@ -11,16 +11,20 @@ centred training images (one row per image, pixels scaled to [0, 1]) and
   still looks like the image (edges enhanced, flat areas grey) and can feed a CNN.
 
 ``epsilon`` damps the directions whose variance is below it (mostly noise and
-the finest detail) instead of amplifying them without bound. The default, 0.1
-(on [0, 1] pixels), whitens the ~150 strongest of 3,072 directions of 32 x 32
-dog photos fully and keeps the images readable; 0.01 gives a harsher, edge-map look.
+the finest detail) instead of amplifying them without bound; it also keeps the
+transform finite when there are fewer training images than pixel values and
+some directions have no variance at all. The default, 0.1 (on [0, 1] pixels),
+keeps whitened dog photos readable: on 2,000 Stanford Dogs crops at 32 x 32,
+147 of the 3,072 directions have a variance above it. 0.01 (572 above) gives a
+harsher, edge-map look.
 
 Why whole images at a small size rather than patches: the whitening matrix of
 a whole image is a plain matrix product, applied the same way at training and
 inference (and available as a frozen Keras layer), and it is the classic CIFAR
 recipe for scratch CNNs. Its cost is the pixel covariance, ``D x D`` for
-``D = height * width * 3``: 32 x 32 gives D = 3,072 (a 38 MB float32 matrix,
-eigendecomposed in seconds) while 224 x 224 would need about 90 GB. So images
+``D = height * width * 3``: 32 x 32 gives D = 3,072 (75 MB in the float64 used
+here; fitting 2,000 images took 9 to 30 s on 2 busy CPU cores) while 224 x 224
+would need about 90 GB in float32. So images
 are resized to ``image_size`` (e.g. with :func:`dogbreeds.preprocessing.cv_resize`)
 before fitting, and sizes above :data:`MAX_DIMENSIONS` are refused. Patch
 whitening would scale to full resolution but needs a convolution to apply and
@@ -73,8 +77,10 @@ class Whitener:
     ) -> None:
         if method not in METHODS:
             raise WhiteningError(f"Unknown whitening method {method!r}; use one of {METHODS}.")
-        if not epsilon >= 0:
-            raise WhiteningError(f"epsilon must be >= 0, got {epsilon}.")
+        if not epsilon > 0:
+            raise WhiteningError(
+                f"epsilon must be > 0 (it keeps zero-variance directions finite), got {epsilon}."
+            )
         size = (image_size, image_size) if isinstance(image_size, (int, np.integer)) else tuple(image_size)
         if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
             raise WhiteningError(f"image_size is a positive int or (height, width), got {image_size!r}.")
@@ -112,7 +118,9 @@ class Whitener:
 
     def _require_fitted(self) -> None:
         if not self.is_fitted:
-            raise NotFittedError("This Whitener is not fitted yet: call fit(training_images) or Whitener.load(path).")
+            raise NotFittedError(
+                "This Whitener is not fitted yet: call fit(training_images) or Whitener.load(path)."
+            )
 
     @property
     def mean(self) -> np.ndarray:
@@ -134,7 +142,7 @@ class Whitener:
 
     @property
     def whitening_matrix(self) -> np.ndarray:
-        """The matrix applied to centred flattened images: ``(k, D)`` for PCA, symmetric ``(D, D)`` for ZCA."""
+        """Applied to centred flattened images: ``(k, D)`` for PCA, symmetric ``(D, D)`` for ZCA."""
         self._require_fitted()
         return self._whitening
 
@@ -208,8 +216,14 @@ class Whitener:
         whitened = np.asarray(whitened, dtype=np.float64)
         width = len(self._components) if self.method == "pca" else self.dimensions
         if whitened.ndim < 2 or int(np.prod(whitened.shape[1:])) != width:
-            expected = f"(N, {width})" if self.method == "pca" else f"(N, {self.image_size[0]}, {self.image_size[1]}, 3)"
-            raise WhiteningError(f"Expected {self.method.upper()}-whitened values of shape {expected}, got {whitened.shape}.")
+            expected = (
+                f"(N, {width})"
+                if self.method == "pca"
+                else f"(N, {self.image_size[0]}, {self.image_size[1]}, 3)"
+            )
+            raise WhiteningError(
+                f"Expected {self.method.upper()}-whitened values of shape {expected}, got {whitened.shape}."
+            )
         flat = whitened.reshape(len(whitened), width) @ self._coloring.T + self._mean
         return (flat * 255.0).astype(np.float32).reshape(len(flat), *self.image_size, 3)
 
