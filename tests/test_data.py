@@ -60,7 +60,8 @@ def test_discover_reads_layout_and_txt_lists(make_dogs_dir):
     assert index.annotations_dir is None and index.problems == () and index.unlisted == ()
     first = index.records[0]
     assert first.path.is_absolute() and first.path.is_file()
-    assert (first.label_id, first.path.name, first.official_split) == ("n02085620-Chihuahua", "n02085620_0.jpg", "train")
+    assert (first.label_id, first.path.name, first.official_split) == (
+        "n02085620-Chihuahua", "n02085620_0.jpg", "train")
 
 
 def test_discover_reads_mat_lists(make_dogs_dir):
@@ -124,8 +125,10 @@ def test_file_in_both_lists_stays_in_test(make_dogs_dir):
     root = make_dogs_dir()
     with (root / "lists" / "train_list.txt").open("a") as listing:
         listing.write("n02085620-Chihuahua/n02085620_2.jpg\n")  # also in the test list
-    record = next(r for r in discover(root).records if r.path.name == "n02085620_2.jpg")
+    index = discover(root)
+    record = next(r for r in index.records if r.path.name == "n02085620_2.jpg")
     assert record.official_split == "test"
+    assert [(problem.kind, problem.path) for problem in index.problems] == [("listed_twice", record.path)]
 
 
 def test_list_entries_are_normalized(make_dogs_dir):
@@ -261,8 +264,9 @@ def test_read_boxes_two_boxes(tmp_path):
 def test_read_boxes_malformed(tmp_path, xml, message):
     path = tmp_path / "n02085620_0"
     path.write_text(xml)
-    with pytest.raises(AnnotationError, match=message):
+    with pytest.raises(AnnotationError, match=message) as caught:
         read_boxes(path)
+    assert caught.value.path == path and str(caught.value).startswith(f"{path}: ")
 
 
 def test_read_boxes_missing_file(tmp_path):

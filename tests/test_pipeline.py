@@ -19,7 +19,7 @@ SIZE = (16, 20)  # height, width
 
 def collect(dataset):
     """All images and labels of a dataset, as NumPy arrays."""
-    images, labels = zip(*((images.numpy(), labels.numpy()) for images, labels in dataset))
+    images, labels = zip(*((images.numpy(), labels.numpy()) for images, labels in dataset), strict=True)
     return np.concatenate(images), np.concatenate(labels)
 
 
@@ -72,7 +72,7 @@ def test_dataset_batches_types_and_labels(make_dogs_dir):
     assert images.shape == (4, 16, 20, 3) and images.dtype.name == "float32"
     assert labels.dtype.name == "int32"
     all_images, all_labels = collect(dataset)
-    assert all_images.shape == (18, 16, 20, 3) and 0 <= all_images.min() and all_images.max() <= 255
+    assert all_images.shape == (18, 16, 20, 3) and all_images.min() >= 0 and all_images.max() <= 255
     assert all_labels.tolist() == [label_map.encode(record.label_id) for record in records]
     assert np.array_equal(all_images[7], load_resized(records[7].path, SIZE).astype(np.float32))
 

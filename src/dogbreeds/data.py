@@ -22,7 +22,7 @@ import threading
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +65,11 @@ class SplitError(DataError):
 
 class AnnotationError(DataError):
     """A PASCAL VOC annotation is malformed, or its box cannot be used on the image."""
+
+    def __init__(self, reason: str, path: Path | None = None) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.reason = reason
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,9 @@ def discover(data_dir: str | os.PathLike) -> DataIndex:
         raise DataDirError(f"{images_dir} has no breed folder with images; expected "
                            f"{IMAGES_DIRNAME}/<wnid>-<Breed>/<file>.jpg (e.g. n02085620-Chihuahua/n02085620_5927.jpg)")
 
-    list_files, split_of = _read_official_lists(root)
+    list_files, split_of, in_both = _read_official_lists(root)
+    problems += [Problem(images_dir / relative, "listed_twice", "named in both the train and the test list: "
+                         "used as test only") for relative in in_both]
     annotations_dir = root / ANNOTATION_DIRNAME if (root / ANNOTATION_DIRNAME).is_dir() else None
     records = []
     for label_id in sorted(files_by_label):
@@ -261,22 +268,23 @@ def _annotation_names(annotations_dir: Path, label_id: str) -> set[str]:
     return {entry.name for entry in _scan_dir(folder) if entry.is_file()}
 
 
-def _read_official_lists(root: Path) -> tuple[list[Path], dict[str, str]]:
-    """The list files used and each listed relative path's split (`.txt` preferred over `.mat`)."""
+def _read_official_lists(root: Path) -> tuple[list[Path], dict[str, str], list[str]]:
+    """The list files used (`.txt` preferred over `.mat`), each listed path's split, and paths in both lists."""
     lists_dir = root / LISTS_DIRNAME
     used: list[Path] = []
     split_of: dict[str, str] = {}
+    in_both: list[str] = []
     for split in SPLITS:
         for reader, suffix in ((_read_txt_list, ".txt"), (_read_mat_list, ".mat")):
             path = lists_dir / f"{split}_list{suffix}"
             if path.is_file():
                 used.append(path)
                 for relative in reader(path):
-                    # A file named in both lists stays in test: it must never be trained on.
-                    if split == "test" or relative not in split_of:
-                        split_of[relative] = split
+                    if split_of.get(relative, split) != split:
+                        in_both.append(relative)
+                    split_of[relative] = split  # test is read last: a file in both lists is never trained on
                 break
-    return used, split_of
+    return used, split_of, in_both
 
 
 def _normalize_list_entry(entry: str) -> str:
@@ -362,7 +370,7 @@ class Split:
     val: tuple[ImageRecord, ...]
     test: tuple[ImageRecord, ...]
     source: str
-    excluded: tuple[ImageRecord, ...] = field(default=())
+    excluded: tuple[ImageRecord, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Number of records per split."""
@@ -449,9 +457,9 @@ def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
     try:
         root = ElementTree.parse(path).getroot()
     except ElementTree.ParseError as error:
-        raise AnnotationError(f"{path}: malformed XML ({error})") from error
+        raise AnnotationError(f"malformed XML ({error})", path) from error
     except OSError as error:
-        raise AnnotationError(f"{path}: cannot read ({error.strerror or error})") from error
+        raise AnnotationError(f"cannot read ({error.strerror or error})", path) from error
     frame = None
     size = root.find("size")
     if size is not None:
@@ -465,10 +473,10 @@ def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
             continue
         xmin, ymin, xmax, ymax = (_number(bndbox, tag, path) for tag in ("xmin", "ymin", "xmax", "ymax"))
         if xmax <= xmin or ymax <= ymin:
-            raise AnnotationError(f"{path}: empty box xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g}")
+            raise AnnotationError(f"empty box xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g}", path)
         boxes.append(Box(xmin, ymin, xmax, ymax, frame, (obj.findtext("name") or "").strip()))
     if not boxes:
-        raise AnnotationError(f"{path}: no <object><bndbox> in the annotation")
+        raise AnnotationError("no <object><bndbox> in the annotation", path)
     return boxes
 
 
@@ -477,7 +485,7 @@ def _number(parent: ElementTree.Element, tag: str, path: Path) -> float:
     try:
         return float(text)
     except (TypeError, ValueError):
-        raise AnnotationError(f"{path}: <{parent.tag}><{tag}> is {text!r}, not a number") from None
+        raise AnnotationError(f"<{parent.tag}><{tag}> is {text!r}, not a number", path) from None
 
 
 def annotation_for(record: ImageRecord) -> list[Box] | None:
@@ -506,7 +514,8 @@ def crop_boxes(records: Sequence[ImageRecord], crop: CropChoice | None) -> tuple
             try:
                 box = choose_box(annotation_for(record), crop)
             except AnnotationError as error:
-                problems.append(Problem(record.annotation_path, "bad_annotation", f"{str(error).removeprefix(f'{record.annotation_path}: ')}; image used uncropped"))
+                detail = f"{error.reason}; image used uncropped"
+                problems.append(Problem(record.annotation_path, "bad_annotation", detail))
         boxes.append(box)
     return boxes, problems
 

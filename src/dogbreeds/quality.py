@@ -93,7 +93,7 @@ class ScanReport:
         width = max(len("file"), *(len(file) for file in files))
         kind_width = max(len("kind"), *(len(problem.kind) for problem in shown))
         lines += ["", f"{'severity':<8}  {'kind':<{kind_width}}  {'file':<{width}}  detail"]
-        for problem, file in zip(shown, files):
+        for problem, file in zip(shown, files, strict=True):
             lines.append(f"{problem.severity:<8}  {problem.kind:<{kind_width}}  {file:<{width}}  {problem.detail}")
         if len(rows) > len(shown):
             lines.append(f"... and {len(rows) - len(shown):,} more (show all with --max-rows 0, or use --json)")
@@ -157,5 +157,5 @@ def scan(data_dir: str | os.PathLike, deep: bool = False, workers: int | None = 
         try:
             read_boxes(annotation)
         except AnnotationError as error:
-            problems.append(Problem(annotation, "bad_annotation", f"{str(error).removeprefix(f'{annotation}: ')}; its image is used uncropped"))
+            problems.append(Problem(annotation, "bad_annotation", f"{error.reason}; its image is used uncropped"))
     return ScanReport(index.root, len(paths), len(annotations), tuple(problems), deep)
