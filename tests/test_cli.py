@@ -57,8 +57,9 @@ def test_wrong_data_dir_is_one_line_and_exit_code_2(tmp_path, capsys, command):
 
 def test_usage_errors_and_help(capsys):
     assert main([]) == 2
-    assert "required: GROUP" in capsys.readouterr().err
+    assert "required: COMMAND" in capsys.readouterr().err
     assert main(["data"]) == 2
+    assert "required: SUBCOMMAND" in capsys.readouterr().err
     assert main(["data", "scan", "--workers", "0"]) == 2
     assert "must be at least 1" in capsys.readouterr().err
     assert main(["--help"]) == 0
@@ -67,15 +68,18 @@ def test_usage_errors_and_help(capsys):
     assert "stanford-dogs-crops224" in capsys.readouterr().out
 
 
-def test_a_data_command_is_one_added_function(monkeypatch, capsys):
+def test_a_command_is_one_added_function(monkeypatch, capsys):
     def add_hello_command(commands):
         parser = commands.add_parser("hello", help="say hello")
         parser.add_argument("--name", default="dog")
         parser.set_defaults(run=lambda args: print(f"hello {args.name}") or 3)
 
     monkeypatch.setattr(cli, "DATA_COMMANDS", [*cli.DATA_COMMANDS, add_hello_command])
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_hello_command])
     assert main(["data", "hello", "--name", "Rex"]) == 3
     assert capsys.readouterr().out == "hello Rex\n"
+    assert main(["hello"]) == 3
+    assert capsys.readouterr().out == "hello dog\n"
     assert main(["data", "--help"]) == 0
     assert "say hello" in capsys.readouterr().out
 

@@ -1,8 +1,9 @@
 """The `dogbreeds` command line (also `python -m dogbreeds`).
 
-Each `data` subcommand is one `add_<name>_command(commands)` function that creates its
-parser and sets `run=<function taking the parsed args, returning an exit code>`;
-`DATA_COMMANDS` lists them. The `data` commands never import TensorFlow.
+Each command is one `add_<name>_command(commands)` function that creates its parser
+and sets `run=<function taking the parsed args, returning an exit code>`. `COMMANDS`
+lists the top-level commands (`dogbreeds COMMAND`), `DATA_COMMANDS` the subcommands of
+`dogbreeds data`. The `data` commands never import TensorFlow.
 
 Exit codes: 0 success, 1 `data scan` found unusable files, 2 wrong usage, data
 folder or failed download (a one-line message, no traceback), 130 interrupted.
@@ -146,26 +147,36 @@ DATA_COMMANDS: list[Callable[[Subcommands], None]] = [add_summary_command, add_s
 """The `data` subcommands, in the order `dogbreeds data --help` lists them."""
 
 
+def add_data_group(commands: Subcommands) -> None:
+    """`dogbreeds data`: the group of data subcommands (`DATA_COMMANDS`)."""
+    data = commands.add_parser("data", help="inspect, check or download a Stanford Dogs data folder",
+                               description="Inspect, check or download a data folder in the Stanford Dogs layout.",
+                               epilog="Run `dogbreeds data SUBCOMMAND --help` for its options and examples.")
+    subcommands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    for add_command in DATA_COMMANDS:
+        add_command(subcommands)
+
+
+COMMANDS: list[Callable[[Subcommands], None]] = [add_data_group]
+"""The top-level commands, in the order `dogbreeds --help` lists them."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
     parser = argparse.ArgumentParser(
         prog="dogbreeds",
-        description="Identify a dog's breed from a photo (Stanford Dogs, 120 breeds): data tools.",
+        description="Identify a dog's breed from a photo (Stanford Dogs, 120 breeds).",
         epilog="examples:\n"
                "  dogbreeds data summary                   # the bundled sample (5 breeds, 150 photos)\n"
                "  dogbreeds data summary --data-dir ../shared/datasets/stanford-dogs-crops224\n"
                "  dogbreeds data scan --data-dir DIR       # list unreadable or suspicious files\n"
                f"  {DATA_DIR_ENV}=DIR dogbreeds data scan   # the same, folder from the environment\n\n"
-               "Run `dogbreeds data COMMAND --help` for a command's options.\n"
+               "Run `dogbreeds COMMAND --help` for a command's options.\n"
                "Exit codes: 0 success, 1 scan found unusable files, 2 wrong usage or data folder, 130 interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
-    data = groups.add_parser("data", help="inspect, check or download a Stanford Dogs data folder",
-                             description="Inspect and check a data folder in the Stanford Dogs layout.",
-                             epilog="Run `dogbreeds data COMMAND --help` for a command's options and examples.")
-    commands = data.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add_command in DATA_COMMANDS:
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_command in COMMANDS:
         add_command(commands)
     return parser
 
