@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  dogbreeds data scan --data-dir DIR       # list unreadable or suspicious files\n"
                f"  {DATA_DIR_ENV}=DIR dogbreeds data scan   # the same, folder from the environment\n\n"
                "Run `dogbreeds COMMAND --help` for a command's options.\n"
-               "Exit codes: 0 success, 1 scan found unusable files, 2 wrong usage or data folder, 130 interrupted.",
+               "Exit codes: 0 success, 1 scan found unusable files, 2 wrong usage, data folder or failed download,\n"
+               "130 interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
