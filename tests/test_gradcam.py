@@ -31,7 +31,10 @@ def detector_backbone() -> keras.Model:
 
 
 def head_layers() -> list[keras.layers.Layer]:
-    return [keras.layers.GlobalAveragePooling2D(name="pool"), keras.layers.Dense(2, activation="softmax", name="classes")]
+    return [
+        keras.layers.GlobalAveragePooling2D(name="pool"),
+        keras.layers.Dense(2, activation="softmax", name="classes"),
+    ]
 
 
 def set_head_weights(model: keras.Model) -> None:

@@ -40,6 +40,12 @@ def test_figures_do_not_touch_pyplot(predictions):
     assert matplotlib._pylab_helpers.Gcf.get_num_fig_managers() == 0
 
 
+def test_figures_render_as_png_in_notebooks_without_pyplot():
+    from IPython.core.formatters import PNGFormatter
+
+    assert PNGFormatter()(plots.plot_timings({"load": 1.0})).startswith(PNG_SIGNATURE)
+
+
 def test_save_figure_writes_png_atomically_and_creates_folders(tmp_path):
     fig = plots.plot_timings({"load": 1.0})
     target = plots.save_figure(fig, tmp_path / "deep" / "folder" / "timings.png")

@@ -64,8 +64,10 @@ class GradCam:
     def __init__(self, model: keras.Model, layer_name: str | None = None, outputs_probabilities: bool = True):
         if keras.backend.backend() != "tensorflow":
             raise GradCamError(f"Grad-CAM here needs the TensorFlow backend, Keras uses {keras.backend.backend()!r}.")
-        self.model = model
         self.layer_path = find_feature_layer(model, layer_name)
+        if len(model.inputs) != 1:
+            raise GradCamError(f"Model {model.name!r} has {len(model.inputs)} inputs; Grad-CAM needs one image input.")
+        self.model = model
         self.outputs_probabilities = outputs_probabilities
         self._feature_model = _feature_and_output_model(model, self.layer_path)
 
@@ -82,9 +84,9 @@ class GradCam:
     ) -> GradCamResult:
         """Heat maps for a batch of model-ready images (N, H, W, C); default class: the predicted one."""
         batch = self._check_images(images)
-        wanted = None if class_indices is None else np.asarray(class_indices, dtype=np.int64)
-        if wanted is not None and wanted.shape != (len(batch),):
-            raise GradCamError(f"class_indices needs one class per image ({len(batch)}), got shape {wanted.shape}.")
+        if batch_size < 1:
+            raise GradCamError(f"batch_size must be at least 1, got {batch_size}.")
+        wanted = None if class_indices is None else self._check_classes(class_indices, len(batch))
         heatmaps, chosen, probabilities = [], [], []
         starts = range(0, len(batch), batch_size)
         for start in tqdm(starts, desc="Grad-CAM", unit="batch", disable=len(starts) < 2):
@@ -121,6 +123,15 @@ class GradCam:
                 )
         return batch
 
+    def _check_classes(self, class_indices: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
+        wanted = np.asarray(class_indices, dtype=np.int64)
+        if wanted.shape != (count,):
+            raise GradCamError(f"class_indices needs one class per image ({count}), got shape {wanted.shape}.")
+        num_classes = self._feature_model.outputs[1].shape[-1]
+        if wanted.min() < 0 or wanted.max() >= num_classes:
+            raise GradCamError(f"class_indices must lie in 0..{num_classes - 1}, got {wanted.tolist()}.")
+        return wanted
+
     def _explain_batch(
         self, images: np.ndarray, class_indices: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,9 +143,6 @@ class GradCam:
             if class_indices is None:
                 chosen = tf.argmax(predictions, axis=1, output_type=tf.int64)
             else:
-                num_classes = predictions.shape[-1]
-                if class_indices.min() < 0 or class_indices.max() >= num_classes:
-                    raise GradCamError(f"class_indices must lie in 0..{num_classes - 1}.")
                 chosen = tf.constant(class_indices, dtype=tf.int64)
             scores = self._class_scores(predictions, chosen)
         gradients = tape.gradient(scores, features)
@@ -323,7 +331,9 @@ def _feature_and_output_model(model: keras.Model, path: Sequence[str]) -> keras.
         rebuilt = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
         inputs, outputs = rebuilt.inputs, rebuilt.outputs
     if len(outputs) != 1:
-        raise GradCamError(f"Model {model.name!r} has {len(outputs)} outputs; Grad-CAM needs a single-output classifier.")
+        raise GradCamError(
+            f"Model {model.name!r} has {len(outputs)} outputs; Grad-CAM needs a single-output classifier."
+        )
     if len(captured) != 1:
         raise GradCamError(
             f"Layer {target.name!r} is called {len(captured)} times in {model.name!r}; "

@@ -1,14 +1,15 @@
 """The figures of the notebooks and the report, as matplotlib ``Figure`` objects.
 
 Figures are built with the object API (``matplotlib.figure.Figure``), never through
-pyplot, so no global figure state is created or leaked; a notebook shows a returned
-figure with ``display(fig)`` (or as a cell's last value) and :func:`save_figure`
-writes it as a PNG. Inputs are plain: arrays, file paths, dicts and DataFrames from
+pyplot, so no global figure state is created or leaked. A notebook shows a returned
+figure as a cell's last value or with ``display(fig)``, pyplot imported or not, and
+:func:`save_figure` writes it as a PNG. Inputs are plain: arrays, file paths, dicts and DataFrames from
 :mod:`dogbreeds.evaluation`.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -38,6 +39,15 @@ _BAR_HEIGHT_INCHES = 0.22
 
 class PlotInputError(ValueError):
     """Data a plot cannot be drawn from."""
+
+
+class NotebookFigure(Figure):
+    """A Figure that Jupyter renders as a PNG even when pyplot's inline backend is not loaded."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DEFAULT_DPI, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = DEFAULT_DPI) -> Path:
@@ -424,9 +434,9 @@ def plot_timings(
     return fig
 
 
-def _new_figure(**options) -> Figure:
-    """A Figure with its own Agg canvas (no pyplot), so text sizes are measured without redrawing."""
-    fig = Figure(**options)
+def _new_figure(**options) -> NotebookFigure:
+    """A figure with its own Agg canvas (no pyplot), so text sizes are measured without redrawing."""
+    fig = NotebookFigure(**options)
     FigureCanvasAgg(fig)
     return fig
 
@@ -494,7 +504,8 @@ def _correct_caption(item: GalleryItem) -> str:
 
 
 def _missed_caption(item: GalleryItem) -> str:
-    return f"#{item.index}: {item.predicted_breed} {item.confidence:.0%}\n(true breed {item.true_class_probability:.0%})"
+    return (f"#{item.index}: {item.predicted_breed} {item.confidence:.0%}\n"
+            f"(true breed {item.true_class_probability:.0%})")
 
 
 def _false_alarm_caption(item: GalleryItem) -> str:
