@@ -170,7 +170,8 @@ def gradcam_heatmap(
 def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
     """The photo (RGB or grey, values 0..255) blended with the coloured heat map, as uint8 RGB.
 
-    The heat map is resized to the photo, so it may come from a smaller model input.
+    The heat map is stretched over the whole photo, so it may come from a smaller model
+    input; pass the photo as the model saw it (after any crop, before resizing).
     """
     if not 0.0 <= alpha <= 1.0:
         raise GradCamError(f"alpha must be in [0, 1], got {alpha}.")

@@ -367,7 +367,11 @@ def plot_gradcam_grid(
     colormap: str = "jet",
     cell_size: float = 2.4,
 ) -> Figure:
-    """Each photo beside itself with its Grad-CAM heat map (0..1, any size) laid over it."""
+    """Each photo beside itself with its Grad-CAM heat map laid over it.
+
+    Heat maps (0..1, any size) are stretched over the whole photo: pass photos as the
+    model saw them (after any crop).
+    """
     if len(images) == 0 or len(images) != len(heatmaps):
         raise PlotInputError(f"Give one heat map per image: {len(images)} images, {len(heatmaps)} heat maps.")
     if titles is not None and len(titles) != len(images):
