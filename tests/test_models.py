@@ -92,7 +92,7 @@ def test_every_optimizer_trains_one_step(optimizer):
     model = build_scratch_cnn(CNNConfig(filters=(4,), dense_units=4, optimizer=optimizer), 3, (8, 8, 3))
     before = [w.copy() for w in model.get_weights()]
     assert np.isfinite(one_step_loss(model))
-    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -213,7 +213,7 @@ def test_unfreeze_last_trains_n_layers_and_keeps_batch_norm_in_inference_mode():
     after = {name: backbone.get_layer(name).get_weights() for name in before}
     np.testing.assert_array_equal(after["conv1"][0], before["conv1"][0])
     assert not np.allclose(after["conv3"][0], before["conv3"][0])
-    for old, new in zip(before["bn2"], after["bn2"]):  # gamma, beta, moving mean, moving variance
+    for old, new in zip(before["bn2"], after["bn2"], strict=True):  # gamma, beta, moving mean, moving variance
         np.testing.assert_array_equal(new, old)
 
 

@@ -58,7 +58,8 @@ def test_record_round_trip_with_numpy_and_non_finite_values(tmp_path):
 def test_record_holds_versions_timestamp_and_source():
     record = sample_record()
     versions = record["versions"]
-    assert set(versions) >= {"python", "tensorflow", "keras", "numpy", "keras-tuner", "scikit-learn", "opencv", "pillow"}
+    expected = {"python", "tensorflow", "keras", "numpy", "keras-tuner", "scikit-learn", "opencv", "pillow"}
+    assert set(versions) >= expected
     assert versions["numpy"] == np.__version__
     assert library_versions()["keras"] == versions["keras"]
     assert record["timestamp"].endswith("+00:00")

@@ -38,9 +38,9 @@ def train_tiny_cnn(seed: int) -> list[np.ndarray]:
 
 def test_set_seed_makes_trainings_identical():
     first, second, other = train_tiny_cnn(7), train_tiny_cnn(7), train_tiny_cnn(8)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert any(not np.array_equal(a, c) for a, c in zip(first, other))
+    assert any(not np.array_equal(a, c) for a, c in zip(first, other, strict=True))
 
 
 def test_early_stopping_restores_the_best_epoch_and_reduces_lr(tmp_path):
@@ -65,7 +65,9 @@ def test_checkpoint_keeps_the_best_weights_on_disk(tmp_path):
     set_seed(0)
     model = build_feature_head(4, 2, dropout=0.0, learning_rate=0.05)
     train, val = toy_split(), toy_split(seed=1)
-    result = fit(model, train, val, epochs=6, patience=6, monitor="val_accuracy", checkpoint_dir=tmp_path, progress=False)
+    result = fit(
+        model, train, val, epochs=6, patience=6, monitor="val_accuracy", checkpoint_dir=tmp_path, progress=False
+    )
     assert result.checkpoint == tmp_path / BEST_WEIGHTS_NAME
     info = json.loads((tmp_path / BEST_INFO_NAME).read_text())
     assert info == {"epoch": result.best_epoch, "monitor": "val_accuracy", "value": pytest.approx(result.best_value)}
@@ -73,7 +75,7 @@ def test_checkpoint_keeps_the_best_weights_on_disk(tmp_path):
     fresh = build_feature_head(4, 2, dropout=0.0)
     fresh.optimizer.build(fresh.trainable_variables)  # the file also holds the optimizer state
     fresh.load_weights(result.checkpoint)
-    for a, b in zip(fresh.get_weights(), model.get_weights()):
+    for a, b in zip(fresh.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert fresh.evaluate(val, verbose=0, return_dict=True)["accuracy"] == pytest.approx(result.best_value)
 

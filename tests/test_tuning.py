@@ -10,6 +10,8 @@ import tensorflow as tf
 from dogbreeds.models import CNNConfig, build_scratch_cnn
 from dogbreeds.training import set_seed
 from dogbreeds.tuning import (
+    DEFAULT_SPACE,
+    QUICK_SPACE,
     CNNHyperModel,
     ExistingSearchError,
     SearchError,
@@ -110,6 +112,14 @@ def test_single_choices_are_fixed_and_filters_round_trip():
 def test_bad_search_spaces_are_refused(space, message):
     with pytest.raises(SearchError, match=message):
         CNNHyperModel(3, (32, 32, 3), space)
+
+
+@pytest.mark.parametrize("space", [DEFAULT_SPACE, QUICK_SPACE])
+def test_bundled_spaces_are_valid_and_quick_is_smaller(space):
+    hypermodel = CNNHyperModel(120, (64, 64, 3), space)
+    assert set(hypermodel.space) == set(space)
+    assert set(QUICK_SPACE) <= set(DEFAULT_SPACE)
+    assert all(set(QUICK_SPACE[name]) <= set(DEFAULT_SPACE[name]) for name in QUICK_SPACE)
 
 
 def test_loss_settings_are_checked_together():

@@ -126,7 +126,7 @@ def cached_features(
     if cached is not None:
         return CachedFeatures(features=cached[0], labels=cached[1], key=key, path=path, from_cache=True)
 
-    data = dataset() if callable(dataset) and not isinstance(dataset, tf.data.Dataset) else dataset
+    data = dataset() if callable(dataset) else dataset
     features, found_labels = extract_features(
         extractor, data, flip=flip, desc=f"{backbone} features{' (flipped)' if flip else ''}"
     )

@@ -84,7 +84,7 @@ def make_record(
         "schema": SCHEMA_VERSION,
         "run_name": run_name,
         "kind": kind,
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": source if source is not None else _default_source(),
         "seed": seed,
         "params": dict(params or {}),

@@ -39,6 +39,14 @@ DEFAULT_SPACE: dict[str, tuple[Any, ...]] = {
     "learning_rate": (3e-3, 1e-3, 3e-4),
 }
 
+# A reduced space for the quick (CPU) profile: the axes that matter most, few values each.
+QUICK_SPACE: dict[str, tuple[Any, ...]] = {
+    "filters": ((32, 64, 128), (32, 64, 64, 64)),
+    "activation": ("relu", "elu"),
+    "dropout": (0.25, 0.5),
+    "learning_rate": (1e-3, 3e-4),
+}
+
 
 class SearchError(RuntimeError):
     """A hyperparameter search cannot be set up or did not produce a result."""
@@ -57,7 +65,7 @@ class CNNHyperModel(kt.HyperModel):
 
     ``space`` maps ``CNNConfig`` settings to the values to try (``DEFAULT_SPACE`` when
     None); pass a reduced one for quick runs. A setting with a single value is fixed; a
-    setting not in ``space`` keeps its value from ``base``.
+    setting not in ``space`` keeps its value from ``base`` (the baseline ``CNNConfig()`` when None).
     """
 
     def __init__(
@@ -66,15 +74,15 @@ class CNNHyperModel(kt.HyperModel):
         input_shape: tuple[int, int, int],
         space: Mapping[str, Sequence[Any]] | None = None,
         *,
-        base: CNNConfig = CNNConfig(),
+        base: CNNConfig | None = None,
         augmentation: keras.Layer | None = None,
     ) -> None:
         super().__init__(name="scratch_cnn")
         self.num_classes = num_classes
         self.input_shape = tuple(input_shape)
-        self.base = base
+        self.base = base if base is not None else CNNConfig()
         self.augmentation = augmentation
-        self.space = _checked_space(space if space is not None else DEFAULT_SPACE, base)
+        self.space = _checked_space(space if space is not None else DEFAULT_SPACE, self.base)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         values = {}
@@ -192,7 +200,8 @@ def trials_dataframe(tuner: kt.Tuner) -> pd.DataFrame:
 def best_config(tuner: kt.Tuner) -> CNNConfig:
     """The ``CNNConfig`` of the best completed trial of a ``CNNHyperModel`` search."""
     if not isinstance(tuner.hypermodel, CNNHyperModel):
-        raise SearchError(f"best_config needs a CNNHyperModel search, this one tuned {type(tuner.hypermodel).__name__}.")
+        tuned = type(tuner.hypermodel).__name__
+        raise SearchError(f"best_config needs a CNNHyperModel search, this one tuned {tuned}.")
     _check_some_completed(list(tuner.oracle.trials.values()))
     return tuner.hypermodel.config_from(tuner.get_best_hyperparameters(1)[0])
 
@@ -222,7 +231,7 @@ def _checked_space(space: Mapping[str, Sequence[Any]], base: CNNConfig) -> dict[
     loss_choices = {name: checked.get(name, (getattr(base, name),)) for name in _LOSS_SETTINGS}
     for combination in itertools.product(*loss_choices.values()):
         try:
-            dataclasses.replace(base, **dict(zip(loss_choices, combination)))
+            dataclasses.replace(base, **dict(zip(loss_choices, combination, strict=True)))
         except ModelConfigError as error:
             raise SearchError(f"The search space combines settings that cannot work together: {error}") from error
     for name, choices in checked.items():
