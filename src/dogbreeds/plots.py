@@ -74,6 +74,8 @@ def plot_learning_curves(
 ) -> Figure:
     """One panel per metric: training vs validation by epoch, best validation epoch marked.
 
+    The best epoch has the lowest value for a loss, the highest for any other metric.
+
     ``history`` is a Keras ``History`` or its ``.history`` dict (``loss``, ``val_loss``, ...).
     """
     logs = getattr(history, "history", history)
@@ -102,7 +104,7 @@ def plot_learning_curves(
 
 
 def plot_images_per_breed(counts: Mapping[str, int] | pd.Series, title: str = "Images per breed") -> Figure:
-    """Horizontal bars, one per breed, most images first, with the mean as a dashed line."""
+    """Horizontal bars, one per breed, most images at the top, with the mean as a dashed line."""
     series = pd.Series(counts, dtype=float).sort_values(ascending=True)
     if series.empty:
         raise PlotInputError("counts is empty; give one image count per breed.")
@@ -401,7 +403,11 @@ def plot_histogram_comparison(
     labels: tuple[str, str] = ("before", "after"),
     bins: int = 64,
 ) -> Figure:
-    """Two images (top) and their per-channel intensity histograms (bottom), e.g. around a preprocessing step."""
+    """Two images (top) and their per-channel intensity histograms (bottom), e.g. around a preprocessing step.
+
+    uint8 images are binned over 0..255; float images over their own range and shown
+    stretched to it (e.g. after normalisation).
+    """
     fig = _new_figure(figsize=(10.0, 7.0), layout="constrained")
     with sns.axes_style("whitegrid"):
         axes = fig.subplots(2, 2, height_ratios=(1.3, 1))
