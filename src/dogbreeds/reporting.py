@@ -169,3 +169,11 @@ def build_report(run_dir: Path, pdf: bool = True) -> dict[str, Path]:
     if pdf:
         made["report.pdf"] = html_to_pdf(made["report.html"], out / "report.pdf")
     return made
+
+
+def publish(made: dict[str, Path], target: Path) -> Path:
+    """Copy a built report into `target` (the repository's report/ folder), replacing the previous one."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in made.values():
+        _write_atomic(target / path.name, path.read_bytes())
+    return target

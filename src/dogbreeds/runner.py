@@ -33,6 +33,10 @@ NOTEBOOKS = (
 MANIFEST = "run.json"
 
 
+class RunError(ValueError):
+    """A run cannot start or resume as asked (the message says why)."""
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised: names the notebook and the cell."""
 
@@ -57,7 +61,7 @@ def _position(key: str) -> int:
     for i, name in enumerate(NOTEBOOKS):
         if name == key or name.split("_")[0] == key.zfill(2):
             return i
-    raise ValueError(f"no notebook {key!r}; choose one of {', '.join(NOTEBOOKS)}")
+    raise RunError(f"no notebook {key!r}; choose one of {', '.join(NOTEBOOKS)}")
 
 
 def select_notebooks(start: str | None = None, until: str | None = None) -> list[str]:
@@ -65,7 +69,7 @@ def select_notebooks(start: str | None = None, until: str | None = None) -> list
     first = _position(start) if start else 0
     last = _position(until) if until else len(NOTEBOOKS) - 1
     if last < first:
-        raise ValueError(f"notebook {until!r} comes before {start!r}")
+        raise RunError(f"notebook {until!r} comes before {start!r}")
     return list(NOTEBOOKS[first : last + 1])
 
 
@@ -81,8 +85,14 @@ def latest_run_dir(root: Path) -> Path:
     """The most recent run folder under `root` (for --from without --run-dir)."""
     runs = sorted(p for p in root.glob("*") if (p / MANIFEST).exists())
     if not runs:
-        raise FileNotFoundError(f"no earlier run under {root}; run without --from first")
+        raise RunError(f"no earlier run under {root} to resume; run without --from first")
     return runs[-1]
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The run.json of a run folder (empty for a new folder)."""
+    path = Path(run_dir) / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -127,7 +137,7 @@ def run_notebooks(
     run_dir = run_dir.resolve()
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     manifest_path = run_dir / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"notebooks": {}}
+    manifest = read_manifest(run_dir) or {"notebooks": {}}
     manifest.update(
         parameters=parameters, versions=_versions(), platform=platform.platform(),
         updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
