@@ -175,8 +175,13 @@ def test_backbone_features_on_the_bundled_sample(tmp_path, monkeypatch):
     built = []
     real_build = features_module.build_backbone
     monkeypatch.setattr(features_module, "build_backbone", lambda *a, **k: built.append(1) or real_build(*a, **k))
-    first = backbone_features("mobilenet_v2", records, label_map, image_size=(32, 32), batch_size=8, cache_dir=tmp_path)
+    features_module.feature_extractor.cache_clear()
+    options = dict(image_size=(32, 32), batch_size=8, cache_dir=tmp_path)
+    first = backbone_features("mobilenet_v2", records, label_map, **options)
     assert first.features.shape == (len(records), 1280) and np.all(np.isfinite(first.features))
     assert first.features.std() > 0
-    again = backbone_features("mobilenet_v2", records, label_map, image_size=(32, 32), cache_dir=tmp_path)
-    assert again.from_cache and len(built) == 1  # the backbone is not even built on a hit
+    again = backbone_features("mobilenet_v2", records, label_map, **options)
+    assert again.from_cache and len(built) == 1  # nothing is built or computed on a hit
+    flipped = backbone_features("mobilenet_v2", records, label_map, flip=True, **options)
+    assert not flipped.from_cache and len(built) == 1  # the flipped pass reuses the backbone
+    assert not np.allclose(flipped.features, first.features)

@@ -128,7 +128,7 @@ def cached_features(
 
     data = dataset() if callable(dataset) else dataset
     features, found_labels = extract_features(
-        extractor, data, flip=flip, desc=f"{backbone} features{' (flipped)' if flip else ''}"
+        extractor, data, flip=flip, desc=f"{backbone} features{' (flipped)' if flip else ''}", total=len(files)
     )
     expected = np.asarray(labels, dtype=np.int32)
     if features.shape[0] != len(files) or not np.array_equal(found_labels, expected):
@@ -170,12 +170,8 @@ def backbone_features(
         "annotations": files_fingerprint(annotations) if annotations else None,
     }
 
-    @functools.cache
-    def backbone() -> keras.Model:
-        return build_backbone(name, include_top=False, pooling="avg", input_shape=(*size, 3))
-
     def extract(images: tf.Tensor) -> Any:
-        return backbone().predict_on_batch(preprocess(name, images))
+        return feature_extractor(name, size)(images)
 
     return cached_features(
         extract,
@@ -193,28 +189,49 @@ def backbone_features(
     )
 
 
+@functools.lru_cache(maxsize=1)
+def feature_extractor(name: str, image_size: tuple[int, int]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """A compiled function mapping 0..255 images to pooled features of backbone ``name``.
+
+    The last one built is kept, so the train, test and flipped passes share one backbone.
+    """
+    backbone = build_backbone(name, include_top=False, pooling="avg", input_shape=(*image_size, 3))
+
+    @tf.function(reduce_retracing=True)
+    def extract(images: tf.Tensor) -> tf.Tensor:
+        return backbone(preprocess(name, images), training=False)
+
+    return extract
+
+
 def extract_features(
-    extractor: Extractor, dataset: tf.data.Dataset, *, flip: bool = False, desc: str = "features"
+    extractor: Extractor,
+    dataset: tf.data.Dataset,
+    *,
+    flip: bool = False,
+    desc: str = "features",
+    total: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(features, labels) of every batch of ``dataset``, with a progress bar; no caching."""
-    batches = int(dataset.cardinality())
+    """(features, labels) of every batch of ``dataset``; no caching. ``total`` images sizes the progress bar."""
     feature_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []
-    for images, batch_labels in tqdm(dataset, total=batches if batches > 0 else None, unit="batch", desc=desc):
-        if flip:
-            images = tf.image.flip_left_right(images)
-        if isinstance(extractor, keras.Model):
-            output = extractor.predict_on_batch(images)
-        else:
-            output = extractor(images)
-        values = np.asarray(keras.ops.convert_to_numpy(output), dtype=np.float32)
-        if values.ndim != 2:
-            raise FeatureCacheError(
-                f"The extractor returned shape {values.shape}; it must return one vector per image "
-                "(build the backbone with global pooling)."
-            )
-        feature_parts.append(values)
-        label_parts.append(np.asarray(batch_labels, dtype=np.int32).reshape(-1))
+    with tqdm(total=total, unit="img", desc=desc) as bar:
+        for images, batch_labels in dataset:
+            if flip:
+                images = tf.image.flip_left_right(images)
+            if isinstance(extractor, keras.Model):
+                output = extractor.predict_on_batch(images)
+            else:
+                output = extractor(images)
+            values = np.asarray(keras.ops.convert_to_numpy(output), dtype=np.float32)
+            if values.ndim != 2:
+                raise FeatureCacheError(
+                    f"The extractor returned shape {values.shape}; it must return one vector per image "
+                    "(build the backbone with global pooling)."
+                )
+            feature_parts.append(values)
+            label_parts.append(np.asarray(batch_labels, dtype=np.int32).reshape(-1))
+            bar.update(len(values))
     if not feature_parts:
         raise FeatureCacheError("The data set is empty: there is nothing to extract features from.")
     return np.concatenate(feature_parts), np.concatenate(label_parts)

@@ -270,9 +270,10 @@ def build_transfer_model(
     """Frozen ``backbone`` + global pooling (if it does not pool) + dropout + softmax, compiled.
 
     The pipeline is image (0..255) -> ``augmentation`` -> ``preprocess`` (the backbone's
-    own input scaling; a layer, or a callable wrapped in a Lambda layer) -> backbone,
-    called with ``training=False`` so its batch norm layers stay in inference mode even
-    when fine-tuned (see ``unfreeze_last``).
+    own input scaling; a layer, or a callable wrapped in a Lambda layer, which makes a
+    saved ``.keras`` file load only with ``safe_mode=False``; weight files are unaffected)
+    -> backbone, called with ``training=False`` so its batch norm layers stay in inference
+    mode even when fine-tuned (see ``unfreeze_last``).
     """
     _check_num_classes(num_classes)
     if not 0.0 <= dropout < 1.0:
