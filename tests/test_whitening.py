@@ -11,7 +11,7 @@ from scipy.ndimage import gaussian_filter
 
 from dogbreeds import preprocessing as pp
 from dogbreeds.config import SAMPLE_DATA_DIR
-from dogbreeds.whitening import MAX_DIMENSIONS, NotFittedError, Whitener, WhiteningError
+from dogbreeds.whitening import MAX_DIMENSIONS, NotFittedError, Whitener, WhiteningError, covariance_check
 
 SIZE = 8  # 8 x 8 x 3 = 192 pixel values per image
 TINY_EPSILON = 1e-7  # far below the smallest variance of the synthetic images
@@ -216,3 +216,39 @@ def test_zca_keeps_the_look_of_real_photos() -> None:
     whitened = whitener.transform(images).reshape(len(images), -1)
     correlations = [np.corrcoef(a, b - whitener.mean.reshape(-1))[0, 1] for a, b in zip(whitened, inputs)]
     assert np.median(correlations) > 0.6
+
+
+def test_with_method_switches_pca_and_zca_without_refitting(
+    fitted: dict[str, Whitener], correlated_images: np.ndarray
+) -> None:
+    switched = fitted["zca"].with_method("pca")
+    assert switched.method == "pca" and fitted["zca"].method == "zca"
+    assert np.allclose(switched.transform(correlated_images), fitted["pca"].transform(correlated_images), atol=1e-3)
+    assert np.allclose(switched.with_method("zca").whitening_matrix, fitted["zca"].whitening_matrix)
+    with pytest.raises(NotFittedError):
+        Whitener().with_method("pca")
+
+
+@pytest.mark.parametrize("method", ["pca", "zca"])
+def test_covariance_check_on_training_and_held_out_images(method: str, correlated_images: np.ndarray) -> None:
+    train, held_out = correlated_images[:1000], correlated_images[1000:1100]
+    whitener = Whitener(method, epsilon=0.01, image_size=SIZE).fit(train, progress=False)
+    check = covariance_check(whitener, train, components=12)
+    assert check.covariance.shape == (12, 12) and check.max_off_diagonal < 1e-5
+    assert check.max_expected_error < 1e-5, "diag(lambda / (lambda + epsilon)) on the fitting images"
+    assert np.allclose(check.expected_variances, whitener.eigenvalues[:12] / (whitener.eigenvalues[:12] + 0.01))
+    assert 0.9 < check.mean_variance < 1.0 and check.max_identity_error == pytest.approx(
+        1 - check.expected_variances.min(), abs=1e-5)
+    unseen = covariance_check(whitener, held_out, components=12)
+    assert unseen.max_off_diagonal > 100 * check.max_off_diagonal  # 100 images do not share the fit's statistics
+    assert set(check.to_dict()) == {"components", "max_off_diagonal", "mean_variance", "max_identity_error",
+                                    "max_expected_error"} and check.to_dict()["components"] == 12
+
+
+def test_covariance_check_refuses_too_few_images_or_components(fitted: dict[str, Whitener],
+                                                               correlated_images: np.ndarray) -> None:
+    assert covariance_check(fitted["pca"], correlated_images, components=500).covariance.shape == (192, 192)
+    with pytest.raises(WhiteningError, match="at least 2 images"):
+        covariance_check(fitted["zca"], correlated_images[:1])
+    with pytest.raises(WhiteningError, match="components must be at least 1"):
+        covariance_check(fitted["zca"], correlated_images, components=0)

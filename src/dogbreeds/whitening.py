@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -207,6 +208,16 @@ class Whitener:
         """:meth:`fit` then :meth:`transform` on the same images."""
         return self.fit(images, progress=progress).transform(images)
 
+    def with_method(self, method: Method) -> Whitener:
+        """A fitted whitener of ``method`` sharing this one's statistics (PCA and ZCA differ only in the last step).
+
+        Saves a second fit, whose eigendecomposition dominates the cost.
+        """
+        self._require_fitted()
+        other = Whitener(method, self.epsilon, self.image_size, self.n_components)
+        other._set_state(self._mean, self._eigenvalues, self._components)
+        return other
+
     def inverse_transform(self, whitened: np.ndarray) -> np.ndarray:
         """Images (float32, 0..255 scale, not clipped) back from whitened values.
 
@@ -318,3 +329,60 @@ class Whitener:
             )
             whitener._set_state(data["mean"], data["eigenvalues"], data["components"])
         return whitener
+
+
+@dataclass(frozen=True)
+class CovarianceCheck:
+    """The covariance of whitened images along the leading principal directions, and what theory expects.
+
+    On the fitting images it is ``diag(lambda / (lambda + epsilon))``: zero off the
+    diagonal (decorrelated) and close to 1 on it wherever the variance ``lambda`` is
+    well above ``epsilon``; on other images it shows how well the statistics carry over.
+    """
+
+    covariance: np.ndarray
+    expected_variances: np.ndarray
+
+    @property
+    def max_off_diagonal(self) -> float:
+        """Largest absolute covariance between two different directions (0: fully decorrelated)."""
+        return float(np.abs(self.covariance - np.diag(np.diag(self.covariance))).max(initial=0.0))
+
+    @property
+    def mean_variance(self) -> float:
+        """Mean of the diagonal (1: unit variance)."""
+        return float(np.diag(self.covariance).mean())
+
+    @property
+    def max_identity_error(self) -> float:
+        """Largest absolute entry of ``covariance - identity``."""
+        return float(np.abs(self.covariance - np.eye(len(self.covariance))).max())
+
+    @property
+    def max_expected_error(self) -> float:
+        """Largest distance of the diagonal from ``lambda / (lambda + epsilon)``."""
+        return float(np.abs(np.diag(self.covariance) - self.expected_variances).max())
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The summary numbers, JSON-ready."""
+        return {"components": len(self.covariance), "max_off_diagonal": self.max_off_diagonal,
+                "mean_variance": self.mean_variance, "max_identity_error": self.max_identity_error,
+                "max_expected_error": self.max_expected_error}
+
+
+def covariance_check(whitener: Whitener, images: np.ndarray, components: int = 32) -> CovarianceCheck:
+    """Whiten ``images`` with ``whitener`` and measure their covariance along its ``components`` leading directions.
+
+    ZCA output is projected onto the principal directions first (ZCA is PCA rotated
+    back), so one check serves both methods.
+    """
+    if len(images) < 2:
+        raise WhiteningError(f"The covariance needs at least 2 images, got {len(images)}.")
+    if components < 1:
+        raise WhiteningError(f"components must be at least 1, got {components}.")
+    kept = min(components, len(whitener.components))
+    whitened = whitener.transform(images).reshape(len(images), -1).astype(np.float64)
+    coordinates = whitened[:, :kept] if whitener.method == "pca" else whitened @ whitener.components[:kept].T
+    eigenvalues = whitener.eigenvalues[:kept]
+    return CovarianceCheck(np.atleast_2d(np.cov(coordinates, rowvar=False)),
+                           eigenvalues / (eigenvalues + whitener.epsilon))
