@@ -69,7 +69,8 @@ def classifier(name: str) -> keras.Model:
 
 
 def test_registry_lists_every_backbone_with_consistent_specs():
-    assert set(BACKBONES) == {"mobilenet_v2", "efficientnet_lite0", "vgg16", "resnet50", "xception", "inception_v3", "efficientnet_b0"}
+    assert set(BACKBONES) == {"mobilenet_v2", "efficientnet_lite0", "vgg16", "resnet50", "xception", "inception_v3",
+                              "efficientnet_b0"}
     assert get_backbone("xception").input_size == 299
     assert get_backbone("resnet50").feature_dim == 2048
     assert [name for name, spec in BACKBONES.items() if spec.offline] == PORTED
@@ -97,7 +98,8 @@ def test_preprocessing_values_and_no_in_place_change():
     torch_scaled = preprocess("mobilenet_v2", images)
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(torch_scaled[0, 0, 0], (np.array([0, 127, 255]) / 255 - mean) / std, rtol=1e-5)
-    np.testing.assert_allclose(preprocess("vgg16", images)[0, 0, 0], [255 - 103.939, 127 - 116.779, 0 - 123.68], rtol=1e-5)
+    caffe_bgr = [255 - 103.939, 127 - 116.779, 0 - 123.68]
+    np.testing.assert_allclose(preprocess("vgg16", images)[0, 0, 0], caffe_bgr, rtol=1e-5)
     np.testing.assert_allclose(preprocess("efficientnet_lite0", images)[0, 0, 0], [-127 / 128, 0, 1], rtol=1e-6)
     np.testing.assert_array_equal(images, [[[[0, 127, 255]]]])  # the caller's array is untouched
     as_tensor = preprocess("mobilenet_v2", keras.ops.convert_to_tensor(images.astype("uint8")))
@@ -156,7 +158,8 @@ def test_ported_backbone_classifies_real_photos(name, photos):
     # ImageNet's dog breeds are 151-268; the dingo (273) is a wild dog, so its own class counts too.
     assert all(label in IMAGENET_DOG_CLASSES or label == true for label, true in zip(top1[1:], dog_classes)), \
         decode_imagenet_predictions(probabilities[1:])
-    assert all(true in best for true, best in zip(dog_classes, top5[1:])), decode_imagenet_predictions(probabilities[1:])
+    assert all(true in best for true, best in zip(dog_classes, top5[1:])), \
+        decode_imagenet_predictions(probabilities[1:])
     assert probabilities[0, CAT_CLASSES.start:CAT_CLASSES.stop].sum() > 0.8
 
 
@@ -174,6 +177,13 @@ def test_headless_backbone_gives_the_classifier_features(name, photos):
     feature_map = build_backbone(name, pooling=None, input_shape=(160, 160, 3))
     assert feature_map.output.shape == (None, 5, 5, spec.feature_dim)
     assert build_backbone(name, pooling="max", input_shape=(96, 128, 3)).output.shape == (None, spec.feature_dim)
+
+
+@pytest.mark.parametrize("name", PORTED)
+def test_torch_name_map_covers_exactly_the_layers_with_weights(name):
+    spec = get_backbone(name)
+    model = backbones.build_inverted_residual_net(spec.network, name, True, None, (32, 32, 3))
+    assert set(spec.torch_names()) == {layer.name for layer in model.layers if layer.weights}
 
 
 def test_bad_build_arguments_are_refused():

