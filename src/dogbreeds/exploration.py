@@ -175,7 +175,7 @@ def split_table(split: Split) -> pd.DataFrame:
 
 
 def problem_table(problems: Iterable[Problem], root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Problems grouped by kind and severity: how many files, and one example file (relative to `root`) with its detail."""
+    """Problems grouped by kind and severity: how many files, one example file (relative to `root`) and its detail."""
     groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
     for problem in problems:
         groups[problem.kind, problem.severity].append(problem)

@@ -444,6 +444,78 @@ def plot_timings(
     return fig
 
 
+
+def plot_image_sizes(sizes: pd.DataFrame, title: str = "Image sizes") -> Figure:
+    """Width against height, one dot per image (left), and the aspect ratios (right), square marked.
+
+    ``sizes`` has ``width``, ``height`` and ``aspect_ratio`` columns (see
+    :func:`dogbreeds.exploration.image_sizes`).
+    """
+    _require_columns(sizes, ("width", "height", "aspect_ratio"))
+    if sizes.empty:
+        raise PlotInputError("sizes is empty; give one row per image.")
+    fig, axes = _figure(11.0, 4.2, ncols=2)
+    scatter, histogram = axes[0]
+    scatter.scatter(sizes["width"], sizes["height"], s=10, alpha=0.4, color=_TRAIN_COLOR, edgecolors="none")
+    side = float(max(sizes["width"].max(), sizes["height"].max()))
+    scatter.plot([0, side], [0, side], color="black", linestyle="--", linewidth=1, label="square")
+    scatter.set(xlim=(0, side * 1.05), ylim=(0, side * 1.05), xlabel="width (px)", ylabel="height (px)",
+                title=f"{title}: {len(sizes):,} images")
+    scatter.legend(loc="lower right")
+    sns.histplot(sizes["aspect_ratio"], ax=histogram, bins=30, color=_TRAIN_COLOR)
+    median = float(sizes["aspect_ratio"].median())
+    histogram.axvline(1.0, color="black", linestyle="--", linewidth=1, label="square (1.0)")
+    histogram.axvline(median, color=_VALIDATION_COLOR, linewidth=2, label=f"median {median:.2f}")
+    histogram.set(xlabel="aspect ratio (width / height)", ylabel="images", title="Aspect ratios")
+    histogram.legend(loc="upper right")
+    return fig
+
+
+def plot_box_statistics(boxes: pd.DataFrame, title: str = "Bounding boxes") -> Figure:
+    """Images by number of boxes (left) and the first and largest box's share of the image area (right).
+
+    ``boxes`` comes from :func:`dogbreeds.exploration.box_statistics`. An empty table
+    (a data folder without annotations) draws the same empty panels with a note saying so.
+    """
+    _require_columns(boxes, ("boxes", "first_box_fraction", "largest_box_fraction"))
+    fig, axes = _figure(11.0, 3.8, ncols=2)
+    counts_ax, share_ax = axes[0]
+    counts_ax.set(xlabel="boxes in the image", ylabel="images", title=f"{title}: boxes per image")
+    share_ax.set(xlim=(0, 1), xlabel="box area / image area", ylabel="images", title="How much of the photo is dog")
+    if boxes.empty:
+        for ax in (counts_ax, share_ax):
+            ax.text(0.5, 0.5, "no annotations in this data folder\n(no Annotation/ folder)", ha="center",
+                    va="center", color=_NEUTRAL_COLOR, transform=ax.transAxes)
+        return fig
+    per_count = boxes["boxes"].value_counts().sort_index()
+    bars = counts_ax.bar(per_count.index.astype(int), per_count.to_numpy(), color=_TRAIN_COLOR)
+    counts_ax.bar_label(bars, padding=2, fontsize="small")
+    counts_ax.set_xticks(per_count.index.astype(int))
+    edges = np.linspace(0, 1, 21)
+    share_ax.hist(boxes["first_box_fraction"], bins=edges, color=_TRAIN_COLOR, alpha=0.6, label="first box")
+    share_ax.hist(boxes["largest_box_fraction"], bins=edges, histtype="step", linewidth=2, color=_VALIDATION_COLOR,
+                  label="largest box")
+    share_ax.legend(loc="upper left")
+    return fig
+
+
+def plot_covariance_matrices(matrices: Mapping[str, np.ndarray], title: str = "Covariance") -> Figure:
+    """Square matrices side by side as heat maps, on one colour scale centred on 0 (identity: a clean diagonal)."""
+    if not matrices:
+        raise PlotInputError("matrices is empty; give panel title -> square matrix.")
+    for name, matrix in matrices.items():
+        shape = np.shape(matrix)
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise PlotInputError(f"The matrix {name!r} must be square, got shape {shape}.")
+    limit = max(1.0, *(float(np.abs(matrix).max()) for matrix in matrices.values()))
+    fig, axes = _figure(4.2 * len(matrices) + 0.8, 4.0, ncols=len(matrices), style="white")
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        image = ax.imshow(np.asarray(matrix, dtype=float), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set(title=name, xlabel="direction", ylabel="direction")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="covariance")
+    fig.suptitle(title)
+    return fig
+
 def _new_figure(**options) -> NotebookFigure:
     """A figure with its own Agg canvas (no pyplot), so text sizes are measured without redrawing."""
     fig = NotebookFigure(**options)
