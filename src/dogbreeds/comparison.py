@@ -1,0 +1,325 @@
+"""Notebook 05's logic: the table of all trained models, the best one, and the advice for the shelter.
+
+Inputs are the results table of :func:`dogbreeds.records.load_records` and plain
+arrays of labels and probabilities; nothing here trains or loads a model.
+
+    table = comparison_table(load_records(results_dir), data_dir=settings.data_dir)
+    best = choose_best(table)                       # by validation accuracy when recorded
+    advice = shelter_advice(val_true, val_probs, test_true, test_probs, target_accuracy=0.95)
+    Markdown(shelter_markdown(advice, best.model, num_classes=120))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dogbreeds.data import ImageRecord
+from dogbreeds.evaluation import (
+    DEFAULT_THRESHOLDS,
+    check_predictions,
+    confidence_threshold_table,
+    predicted_labels,
+    top_k_accuracy,
+)
+
+MODEL_KINDS = ("scratch", "transfer")
+"""Record kinds that are complete models to compare (ablation, tuning and preprocessing records are not)."""
+
+COLUMNS = {
+    "model": "params.model",
+    "kind": "kind",
+    "run_name": "run_name",
+    "top1": "metrics.top1",
+    "top5": "metrics.top5",
+    "macro_f1": "metrics.macro_f1",
+    "kappa": "metrics.kappa",
+    "ece": "metrics.ece",
+    "val_top1": "metrics.val_top1",
+    "parameters": "params.parameters",
+    "train_seconds": "timings.train_seconds",
+    "inference_ms_per_image": "timings.inference_ms_per_image",
+    "model_path": "params.model_path",
+}
+"""Comparison table column -> results-record column. Records lacking an optional one get NaN there."""
+
+REQUIRED_COLUMNS = ("model", "top1", "top5", "macro_f1", "kappa", "parameters", "train_seconds",
+                    "inference_ms_per_image")
+
+DEFAULT_TARGET_ACCURACY = 0.95
+DEFAULT_MIN_KEPT = 5
+
+
+class ComparisonError(ValueError):
+    """The results cannot be compared as asked; the message says what to run or fix."""
+
+
+class NoModelRecordsError(ComparisonError):
+    """No scratch or transfer model has been recorded yet."""
+
+
+def comparison_table(records: pd.DataFrame, data_dir: str | os.PathLike | None = None,
+                     num_classes: int | None = None) -> pd.DataFrame:
+    """One row per model (records of kind scratch or transfer), best test top-1 first.
+
+    Only records of the same data folder and number of breeds are kept when these are
+    given, and of several records with the same kind and run name the latest wins (a
+    resumed or re-run notebook rewrites its records). Columns: see :data:`COLUMNS`.
+    """
+    models = records[records["kind"].isin(MODEL_KINDS)] if "kind" in records else records.iloc[0:0]
+    if data_dir is not None and "params.data_dir" in models:
+        models = models[models["params.data_dir"] == str(data_dir)]
+    if num_classes is not None and "data.num_classes" in models:
+        models = models[models["data.num_classes"] == num_classes]
+    if models.empty:
+        where = f" for data {data_dir}" if data_dir is not None else ""
+        raise NoModelRecordsError(
+            f"No model results records (kind {' or '.join(MODEL_KINDS)}){where}: notebooks 03 (scratch CNN) and "
+            "04 (transfer learning) write them. Run them first, e.g. `dogbreeds run --until 05`, or with the "
+            "same output_dir and data_dir as this notebook."
+        )
+    models = models.sort_values("timestamp", kind="stable").drop_duplicates(["kind", "run_name"], keep="last")
+    missing = [f"{COLUMNS[name]} ({name})" for name in REQUIRED_COLUMNS if COLUMNS[name] not in models]
+    if missing:
+        raise ComparisonError(f"Model records lack {', '.join(missing)}; every scratch/transfer record must "
+                              "carry them (see notebooks 03 and 04).")
+    table = pd.DataFrame({name: models.get(column, np.nan) for name, column in COLUMNS.items()})
+    incomplete = table.loc[table[list(REQUIRED_COLUMNS)].isna().any(axis=1), "run_name"].tolist()
+    if incomplete:
+        raise ComparisonError(f"Model records {incomplete} have empty values in {list(REQUIRED_COLUMNS)}; "
+                              "re-run the notebook that wrote them.")
+    table["parameters"] = table["parameters"].astype("int64")
+    return table.sort_values(["top1", "run_name"], ascending=[False, True]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class BestModel:
+    """The model chosen from a comparison table, and on what grounds."""
+
+    run_name: str
+    model: str
+    kind: str
+    criterion: str  # "validation top-1" or "test top-1"
+    score: float
+    model_path: str | None  # saved bundle, relative to the run's output folder
+
+    @property
+    def chosen_on_test(self) -> bool:
+        """True when no validation accuracy was recorded, so the test set picked the model (optimistic)."""
+        return self.criterion.startswith("test")
+
+
+def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
+    """The model with the best validation top-1 when every candidate recorded one, else the best test top-1.
+
+    Ties go to the higher test top-1, then to the smaller model. ``saved_only`` keeps
+    the models saved as a bundle (``model_path``), the ones that can be reloaded.
+    """
+    candidates = table[table["model_path"].notna()] if saved_only else table
+    if candidates.empty:
+        raise ComparisonError(
+            "No model in the comparison was saved as a bundle (params.model_path); notebook 04 saves the best "
+            "transfer model. Run notebook 04 with the same output_dir."
+        )
+    by_validation = candidates["val_top1"].notna().all()
+    key = "val_top1" if by_validation else "top1"
+    ranked = candidates.sort_values([key, "top1", "parameters", "run_name"], ascending=[False, False, True, True])
+    row = ranked.iloc[0]
+    return BestModel(
+        run_name=str(row["run_name"]), model=str(row["model"]), kind=str(row["kind"]),
+        criterion="validation top-1" if by_validation else "test top-1", score=float(row[key]),
+        model_path=None if pd.isna(row["model_path"]) else str(row["model_path"]),
+    )
+
+
+def probabilities_from_top_k(predictions: Sequence[Sequence[tuple[str, float]]],
+                             class_names: Sequence[str]) -> np.ndarray:
+    """An N x C probability array from per-photo lists of (breed, probability).
+
+    Breeds left out of a photo's list get 0, so pass every class (top_k = C) for exact
+    calibration numbers; top-1 and top-k up to the list length are exact either way.
+    """
+    position = {name: index for index, name in enumerate(class_names)}
+    probabilities = np.zeros((len(predictions), len(class_names)), dtype=np.float64)
+    for row, ranked in enumerate(predictions):
+        for breed, probability in ranked:
+            if breed not in position:
+                raise ComparisonError(
+                    f"The model predicts breed {breed!r}, which is not among this run's {len(class_names)} breeds "
+                    f"(e.g. {list(class_names)[:3]}); the saved model was trained on other breeds. Re-run "
+                    "notebook 04 with the same data_dir and breeds."
+                )
+            probabilities[row, position[breed]] = probability
+    return probabilities
+
+
+def worst_breed(per_breed: pd.DataFrame) -> str:
+    """The breed with the lowest accuracy in a :func:`dogbreeds.evaluation.per_breed_accuracy` table.
+
+    Ties go to the breed with more test photos (more evidence), then alphabetical order.
+    """
+    rated = per_breed.dropna(subset=["accuracy"])
+    if rated.empty:
+        raise ComparisonError("No breed has test photos, so none can be called the worst.")
+    return str(rated.sort_values(["accuracy", "n", "breed"], ascending=[True, False, True]).iloc[0]["breed"])
+
+
+def pick_photos(records: Sequence[ImageRecord], count: int, seed: int) -> list[ImageRecord]:
+    """``count`` photos spread over the breeds (one per breed in turn), seeded and in a stable order."""
+    if count < 1:
+        raise ComparisonError(f"count must be at least 1, got {count}.")
+    rng = np.random.default_rng(seed)
+    by_breed: dict[str, list[ImageRecord]] = {}
+    for record in sorted(records, key=lambda r: (r.label_id, str(r.path))):
+        by_breed.setdefault(record.label_id, []).append(record)
+    queues = {label: [group[i] for i in rng.permutation(len(group))] for label, group in by_breed.items()}
+    labels = sorted(queues)
+    breeds = [labels[i] for i in rng.permutation(len(labels))]
+    picked: list[ImageRecord] = []
+    while len(picked) < count and any(queues.values()):
+        for label in breeds:
+            if queues[label] and len(picked) < count:
+                picked.append(queues[label].pop(0))
+    return picked
+
+
+@dataclass(frozen=True)
+class ShelterAdvice:
+    """What the shelter can expect, and where to put the confidence threshold.
+
+    The threshold is chosen on validation photos (the lowest one whose automatic labels
+    reach ``target_accuracy`` on at least ``min_kept`` of them, or on all when there are fewer) and then measured on the
+    test photos, so the test numbers are an honest estimate. ``threshold`` is None when
+    no threshold reaches the target: then every photo goes to a human.
+    """
+
+    n_test: int
+    top1: float
+    top5: float
+    overconfidence: float  # mean top confidence - top-1 accuracy on test (> 0: over-confident)
+    target_accuracy: float
+    threshold: float | None
+    validation_accuracy: float | None  # accuracy of the automatic labels on validation at the threshold
+    automatic_share: float  # share of test photos labelled automatically
+    automatic_accuracy: float | None  # accuracy on those photos (None when none is kept)
+    best_validation_accuracy: float | None  # the highest accuracy any threshold gave on validation
+
+    @property
+    def human_share(self) -> float:
+        """Share of test photos a person has to label."""
+        return 1.0 - self.automatic_share
+
+
+def shelter_advice(
+    val_true: Sequence[int] | np.ndarray,
+    val_probabilities: np.ndarray,
+    test_true: Sequence[int] | np.ndarray,
+    test_probabilities: np.ndarray,
+    target_accuracy: float = DEFAULT_TARGET_ACCURACY,
+    min_kept: int = DEFAULT_MIN_KEPT,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+) -> ShelterAdvice:
+    """Expected accuracy and the auto-labelling threshold, chosen on validation, measured on test."""
+    if not 0 < target_accuracy <= 1:
+        raise ComparisonError(f"target_accuracy must be in (0, 1], got {target_accuracy}.")
+    if min_kept < 1:
+        raise ComparisonError(f"min_kept must be at least 1, got {min_kept}.")
+    val_labels, val_probs = check_predictions(val_true, val_probabilities)
+    test_labels, test_probs = check_predictions(test_true, test_probabilities)
+    validation = confidence_threshold_table(val_labels, val_probs, thresholds)
+    trusted = validation[validation["n_kept"] >= min(min_kept, len(val_labels))]
+    reached = trusted[trusted["selective_accuracy"] >= target_accuracy].sort_values("threshold")
+    best_validation = float(trusted["selective_accuracy"].max()) if not trusted.empty else None
+    top1 = top_k_accuracy(test_labels, test_probs, k=1)
+    common = {
+        "n_test": len(test_labels), "top1": top1, "top5": top_k_accuracy(test_labels, test_probs, k=5),
+        "overconfidence": float(test_probs.max(axis=1).mean() - top1), "target_accuracy": target_accuracy,
+        "best_validation_accuracy": best_validation,
+    }
+    if reached.empty:
+        return ShelterAdvice(threshold=None, validation_accuracy=None, automatic_share=0.0,
+                             automatic_accuracy=None, **common)
+    chosen = reached.iloc[0]
+    kept = test_probs.max(axis=1) >= chosen["threshold"]
+    hits = predicted_labels(test_probs) == test_labels
+    return ShelterAdvice(
+        threshold=float(chosen["threshold"]), validation_accuracy=float(chosen["selective_accuracy"]),
+        automatic_share=float(kept.mean()),
+        automatic_accuracy=float(hits[kept].mean()) if kept.any() else None, **common,
+    )
+
+
+def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transfer: bool = True) -> str:
+    """The conclusion for the shelter, in plain words, from the measured numbers."""
+    lines = [
+        "### Recommendation for the shelter",
+        "",
+        (f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
+         f"(out of {num_classes}) first for **{advice.top1:.0%}** of the dogs, and has it among its five "
+         f"suggestions for **{advice.top5:.0%}**."),
+        "",
+    ]
+    if advice.threshold is None:
+        best = ("" if advice.best_validation_accuracy is None
+                else f" (the best any threshold reached was {advice.best_validation_accuracy:.0%})")
+        lines.append(
+            f"**Automatic labelling: not yet.** No confidence threshold kept the automatic labels at "
+            f"{advice.target_accuracy:.0%} accuracy on the validation photos{best}. Use the model to *suggest* its "
+            "five most likely breeds to the person labelling each photo, and send every photo to a person."
+        )
+    else:
+        kept = (f"with **{advice.automatic_accuracy:.0%}** of them correct" if advice.automatic_accuracy is not None
+                else "(none of the test photos was that confident)")
+        lines.append(
+            f"**Automatic labelling above a confidence of {advice.threshold:.2f}.** This threshold was chosen on the "
+            f"validation photos, where the automatic labels reached {advice.validation_accuracy:.0%} "
+            f"(target {advice.target_accuracy:.0%}). On the test photos it labels **{advice.automatic_share:.0%}** of "
+            f"the dogs automatically, {kept}, and sends **{advice.human_share:.0%}** to a person, who sees the "
+            "model's five suggestions."
+        )
+    lines += ["", _calibration_sentence(advice.overconfidence), ""]
+    if transfer:
+        lines.append(
+            "**Caveat.** The backbone was pre-trained on ImageNet, and Stanford Dogs was built from ImageNet "
+            "photos: the backbone has very likely seen many of these test photos during pre-training, so the "
+            "numbers above are optimistic. Shelter photos (other cameras, lighting, mixed breeds, breeds outside "
+            f"the {num_classes} learnt) will score lower: check the threshold on a few hundred of the shelter's own "
+            "labelled photos before relying on it, and always let a person correct a label."
+        )
+    else:
+        lines.append(
+            "**Caveat.** Shelter photos (other cameras, lighting, mixed breeds, breeds outside the "
+            f"{num_classes} learnt) will score lower than these test photos: check the threshold on the shelter's "
+            "own labelled photos before relying on it."
+        )
+    return "\n".join(lines)
+
+
+def _calibration_sentence(overconfidence: float) -> str:
+    if abs(overconfidence) < 0.05:
+        return (f"**Confidence.** The model's confidence matches its accuracy closely (on average it is "
+                f"{abs(overconfidence):.0%} {'above' if overconfidence >= 0 else 'below'}), so its percentages can "
+                "be read as probabilities.")
+    if overconfidence > 0:
+        return (f"**Confidence.** The model is over-confident: its average confidence is {overconfidence:.0%} "
+                "above its accuracy, so a displayed percentage overstates the chance of being right.")
+    return (f"**Confidence.** The model is under-confident: its average confidence is {-overconfidence:.0%} "
+            "below its accuracy, so it is right more often than its percentages say.")
+
+
+def resolve_model_path(best: BestModel, output_dir: str | os.PathLike) -> Path:
+    """The saved bundle folder of a model (its ``model_path`` is relative to the run's output folder)."""
+    if best.model_path is None:
+        raise ComparisonError(f"Model {best.run_name!r} was not saved as a bundle; choose with saved_only=True.")
+    folder = Path(output_dir) / best.model_path
+    if not folder.is_dir():
+        raise ComparisonError(
+            f"The saved model of {best.run_name!r} is missing: {folder} does not exist. Re-run notebook 04 "
+            "with this output_dir."
+        )
+    return folder

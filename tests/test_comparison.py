@@ -1,0 +1,272 @@
+"""Comparison of trained models and the shelter advice, on results records the tests write themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dogbreeds.comparison import (
+    BestModel,
+    ComparisonError,
+    NoModelRecordsError,
+    choose_best,
+    comparison_table,
+    pick_photos,
+    probabilities_from_top_k,
+    resolve_model_path,
+    shelter_advice,
+    shelter_markdown,
+    worst_breed,
+)
+from dogbreeds.data import ImageRecord
+from dogbreeds.records import load_records, make_record, write_record
+
+DATA_DIR = "/data/dogs"
+
+
+def write_model(folder: Path, run_name: str, kind: str, top1: float, *, parameters: int = 1000,
+                val_top1: float | None = None, model_path: str | None = None, timestamp: str | None = None,
+                data_dir: str = DATA_DIR, num_classes: int = 5, **extra_metrics: float) -> Path:
+    params = {"model": run_name.replace("_", " "), "parameters": parameters, "data_dir": data_dir}
+    if model_path is not None:
+        params["model_path"] = model_path
+    metrics = {"top1": top1, "top5": min(1.0, top1 + 0.3), "macro_f1": top1 - 0.02, "kappa": top1 - 0.1,
+               **extra_metrics}
+    if val_top1 is not None:
+        metrics["val_top1"] = val_top1
+    record = make_record(run_name, kind, params=params, metrics=metrics,
+                         timings={"train_seconds": 10.0 * top1, "inference_ms_per_image": 2.5},
+                         num_classes=num_classes, source="test")
+    if timestamp is not None:
+        record["timestamp"] = timestamp
+    return write_record(record, folder)
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    folder = tmp_path / "results"
+    write_model(folder, "scratch_cnn_best", "scratch", 0.40, parameters=50_000, val_top1=0.45)
+    write_model(folder, "mobilenet_v2_head", "transfer", 0.80, parameters=2_300_000, val_top1=0.85, ece=0.05)
+    write_model(folder, "mobilenet_v2_finetune_30", "transfer", 0.85, parameters=2_300_000, val_top1=0.82,
+                ece=0.08, model_path="models/best_transfer")
+    write_record(make_record("no_whitening", "ablation", metrics={"top1": 0.9}), folder)
+    write_record(make_record("pillow_vs_opencv", "preprocessing", timings={"resize": 1.0}), folder)
+    return folder
+
+
+def test_table_holds_one_row_per_model_best_test_top1_first(results: Path) -> None:
+    table = comparison_table(load_records(results), data_dir=DATA_DIR, num_classes=5)
+
+    assert table["run_name"].tolist() == ["mobilenet_v2_finetune_30", "mobilenet_v2_head", "scratch_cnn_best"]
+    assert set(table["kind"]) == {"scratch", "transfer"}  # the ablation's 0.9 is not a model
+    scratch = table.set_index("run_name").loc["scratch_cnn_best"]
+    assert scratch["top1"] == pytest.approx(0.40)
+    assert scratch["top5"] == pytest.approx(0.70)
+    assert scratch["parameters"] == 50_000
+    assert scratch["train_seconds"] == pytest.approx(4.0)
+    assert np.isnan(scratch["ece"]) and pd.isna(scratch["model_path"])
+    assert table["parameters"].dtype == np.int64
+
+
+def test_table_keeps_the_latest_record_of_a_rerun_model(tmp_path: Path) -> None:
+    write_model(tmp_path, "head", "transfer", 0.5, timestamp="2026-01-01T10:00:00+00:00")
+    write_model(tmp_path, "head", "transfer", 0.7, timestamp="2026-01-01T11:00:00+00:00")
+    write_model(tmp_path, "head", "transfer", 0.6, timestamp="2026-01-01T09:00:00+00:00")
+
+    table = comparison_table(load_records(tmp_path))
+
+    assert table["top1"].tolist() == [pytest.approx(0.7)]
+
+
+def test_table_keeps_only_records_of_the_same_data_and_breeds(tmp_path: Path) -> None:
+    write_model(tmp_path, "here", "transfer", 0.5)
+    write_model(tmp_path, "other_data", "transfer", 0.9, data_dir="/elsewhere")
+    write_model(tmp_path, "other_breeds", "transfer", 0.9, num_classes=120)
+
+    table = comparison_table(load_records(tmp_path), data_dir=Path(DATA_DIR), num_classes=5)
+
+    assert table["run_name"].tolist() == ["here"]
+    with pytest.raises(NoModelRecordsError, match="for data /nowhere"):
+        comparison_table(load_records(tmp_path), data_dir="/nowhere")
+
+
+def test_no_model_records_says_which_notebooks_to_run(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NoModelRecordsError, match="notebooks 03 .* and 04"):
+        comparison_table(load_records(tmp_path / "empty"))
+    write_record(make_record("no_whitening", "ablation", metrics={"top1": 0.9}), tmp_path / "other")
+    with pytest.raises(NoModelRecordsError, match="dogbreeds run --until 05"):
+        comparison_table(load_records(tmp_path / "other"))
+
+
+def test_records_missing_a_contract_field_are_named(tmp_path: Path) -> None:
+    write_record(make_record("bare", "scratch", params={"model": "bare"}, metrics={"top1": 0.5}), tmp_path)
+    with pytest.raises(ComparisonError, match=r"metrics\.top5 \(top5\).*timings\.train_seconds"):
+        comparison_table(load_records(tmp_path))
+    write_model(tmp_path / "holes", "complete", "scratch", 0.5)
+    record = make_record("holey2", "scratch", params={"model": "x", "parameters": 1},
+                         metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None},
+                         timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0})
+    write_record(record, tmp_path / "holes")
+    with pytest.raises(ComparisonError, match=r"\['holey2'\] have empty values"):
+        comparison_table(load_records(tmp_path / "holes"))
+
+
+def test_best_model_is_chosen_on_validation_when_every_model_has_it(results: Path) -> None:
+    table = comparison_table(load_records(results))
+
+    best = choose_best(table)
+    assert (best.run_name, best.criterion, best.chosen_on_test) == ("mobilenet_v2_head", "validation top-1", False)
+    assert best.score == pytest.approx(0.85)
+    assert best.model_path is None
+
+    saved = choose_best(table, saved_only=True)
+    assert saved.run_name == "mobilenet_v2_finetune_30"
+    assert saved.model_path == "models/best_transfer"
+    assert saved.kind == "transfer" and saved.model == "mobilenet v2 finetune 30"
+
+
+def test_best_model_falls_back_to_test_top1_and_says_so(tmp_path: Path) -> None:
+    write_model(tmp_path, "a", "scratch", 0.6, val_top1=0.9)
+    write_model(tmp_path, "b", "transfer", 0.7)
+
+    best = choose_best(comparison_table(load_records(tmp_path)))
+
+    assert (best.run_name, best.criterion, best.chosen_on_test) == ("b", "test top-1", True)
+
+
+def test_best_model_ties_go_to_the_smaller_model(tmp_path: Path) -> None:
+    write_model(tmp_path, "big", "transfer", 0.7, parameters=5000)
+    write_model(tmp_path, "small", "transfer", 0.7, parameters=100)
+
+    assert choose_best(comparison_table(load_records(tmp_path))).run_name == "small"
+
+
+def test_saved_only_without_a_bundle_asks_for_notebook_04(tmp_path: Path) -> None:
+    write_model(tmp_path, "a", "scratch", 0.6)
+    with pytest.raises(ComparisonError, match="Run notebook 04"):
+        choose_best(comparison_table(load_records(tmp_path)), saved_only=True)
+
+
+def test_resolve_model_path_checks_the_folder(tmp_path: Path) -> None:
+    best = BestModel("m", "M", "transfer", "test top-1", 0.5, "models/best_transfer")
+    with pytest.raises(ComparisonError, match="is missing"):
+        resolve_model_path(best, tmp_path)
+    (tmp_path / "models" / "best_transfer").mkdir(parents=True)
+    assert resolve_model_path(best, tmp_path) == tmp_path / "models" / "best_transfer"
+    with pytest.raises(ComparisonError, match="not saved"):
+        resolve_model_path(BestModel("m", "M", "scratch", "test top-1", 0.5, None), tmp_path)
+
+
+def test_probabilities_from_top_k_fill_the_named_columns() -> None:
+    names = ["beagle", "dingo", "Samoyed"]
+    predictions = [[("dingo", 0.7), ("beagle", 0.2), ("Samoyed", 0.1)], [("Samoyed", 0.6)]]
+
+    probabilities = probabilities_from_top_k(predictions, names)
+
+    np.testing.assert_allclose(probabilities, [[0.2, 0.7, 0.1], [0.0, 0.0, 0.6]])
+    with pytest.raises(ComparisonError, match="'pug'.*other breeds"):
+        probabilities_from_top_k([[("pug", 1.0)]], names)
+
+
+def test_worst_breed_is_lowest_accuracy_then_more_photos() -> None:
+    per_breed = pd.DataFrame({"breed": ["a", "b", "c", "d"], "n": [4, 2, 5, 0],
+                              "accuracy": [0.5, 0.25, 0.25, np.nan]})
+    assert worst_breed(per_breed) == "c"
+    with pytest.raises(ComparisonError):
+        worst_breed(per_breed.iloc[3:])
+
+
+def test_pick_photos_spreads_over_breeds_and_is_seeded() -> None:
+    records = [ImageRecord(Path(f"/img/{label}/{i}.jpg"), label) for label in ("x", "y", "z") for i in range(4)]
+    picked = pick_photos(records, 5, seed=1)
+
+    assert len(picked) == len(set(picked)) == 5
+    assert {r.label_id for r in picked[:3]} == {"x", "y", "z"}
+    assert picked == pick_photos(list(reversed(records)), 5, seed=1)
+    assert len(pick_photos(records, 50, seed=1)) == 12
+    with pytest.raises(ComparisonError):
+        pick_photos(records, 0, seed=1)
+
+
+def confident_predictions(correct: list[bool], confidence: list[float], classes: int = 4):
+    """Labels and probabilities with the given top confidence, right or wrong as told."""
+    labels = np.arange(len(correct)) % classes
+    probabilities = np.zeros((len(correct), classes))
+    for row, (right, top) in enumerate(zip(correct, confidence)):
+        predicted = labels[row] if right else (labels[row] + 1) % classes
+        probabilities[row] = (1 - top) / (classes - 1)
+        probabilities[row, predicted] = top
+    return labels, probabilities
+
+
+def test_shelter_threshold_is_chosen_on_validation_and_measured_on_test() -> None:
+    # Validation: the 6 photos at >= 0.8 are all right; lower ones are half wrong.
+    val = confident_predictions([True] * 6 + [False, True, False, True],
+                                [0.95, 0.9, 0.9, 0.85, 0.8, 0.8, 0.7, 0.6, 0.5, 0.4])
+    # Test: 4 of 10 photos at >= 0.8, 3 of them right; 5 right in all.
+    test = confident_predictions([True, True, True, False, True, True, False, False, False, False],
+                                 [0.99, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.3])
+
+    advice = shelter_advice(*val, *test, target_accuracy=0.95, min_kept=5)
+
+    assert advice.threshold == pytest.approx(0.75)  # lowest grid threshold keeping only the sure six
+    assert advice.validation_accuracy == pytest.approx(1.0)
+    assert advice.automatic_share == pytest.approx(0.4)
+    assert advice.human_share == pytest.approx(0.6)
+    assert advice.automatic_accuracy == pytest.approx(0.75)
+    assert advice.top1 == pytest.approx(0.5)
+    assert advice.top5 == pytest.approx(1.0)  # 4 classes: top-5 holds them all
+    assert advice.overconfidence == pytest.approx(np.mean([0.99, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.3]) - 0.5)
+    assert advice.n_test == 10
+
+
+def test_shelter_threshold_needs_enough_validation_photos() -> None:
+    # Only 2 validation photos are right and sure; min_kept=5 does not trust them.
+    val = confident_predictions([True, True, False, True, False, False], [0.95, 0.9, 0.6, 0.5, 0.5, 0.4])
+    test = confident_predictions([True, False], [0.9, 0.8])
+
+    advice = shelter_advice(*val, *test, target_accuracy=0.95, min_kept=5)
+
+    assert advice.threshold is None and advice.automatic_share == 0.0 and advice.human_share == 1.0
+    assert advice.automatic_accuracy is None
+    assert advice.best_validation_accuracy == pytest.approx(0.6)  # threshold 0.45 keeps 5, 3 of them right
+    assert shelter_advice(*val, *test, target_accuracy=0.95, min_kept=2).threshold == pytest.approx(0.65)
+
+
+def test_shelter_advice_rejects_bad_settings() -> None:
+    val = confident_predictions([True], [0.9])
+    with pytest.raises(ComparisonError, match="target_accuracy"):
+        shelter_advice(*val, *val, target_accuracy=1.5)
+    with pytest.raises(ComparisonError, match="min_kept"):
+        shelter_advice(*val, *val, min_kept=0)
+
+
+def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() -> None:
+    val = confident_predictions([True] * 6, [0.9] * 6)
+    test = confident_predictions([True, True, True, False], [0.9, 0.9, 0.4, 0.9])
+    advice = shelter_advice(*val, *test, target_accuracy=0.9)
+
+    text = shelter_markdown(advice, "MobileNetV2 fine-tuned", num_classes=120)
+
+    assert "**75%** of the dogs" in text  # top-1: 3 of 4
+    assert "confidence of 0.00" in text  # every validation photo is right: no need to hold any back
+    assert "labels **100%**" in text and "sends **0%** to a person" in text
+    assert "ImageNet" in text and "optimistic" in text
+    assert "out of 120" in text
+    assert "ImageNet" not in shelter_markdown(advice, "CNN", num_classes=120, transfer=False)
+
+
+def test_shelter_markdown_without_a_threshold_sends_everything_to_a_person() -> None:
+    val = confident_predictions([False, True, False, True, False], [0.9, 0.9, 0.8, 0.7, 0.6])
+    test = confident_predictions([True, False], [0.9, 0.8])
+    advice = shelter_advice(*val, *test, target_accuracy=0.95)
+
+    text = shelter_markdown(advice, "CNN", num_classes=5, transfer=False)
+
+    assert "not yet" in text and "send every photo to a person" in text
+    assert "the best any threshold reached was 40%" in text  # all 5 kept (min_kept), 2 right
+    assert "over-confident" in text  # mean confidence 0.85, accuracy 0.5
