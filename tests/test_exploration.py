@@ -163,3 +163,15 @@ def test_pick_examples_is_seeded_and_balanced(sample_dir):
     assert len(pick_examples(records[:2], per_breed=5, seed=0)) == 2
     with pytest.raises(ExplorationError, match="per_breed"):
         pick_examples(records, 0, seed=0)
+
+
+def test_pick_examples_can_draw_fewer_breeds(sample_dir):
+    records = discover(sample_dir).records
+    picked = pick_examples(records, per_breed=2, seed=4, max_breeds=2)
+    label_ids = [record.label_id for record in picked]
+    assert len(picked) == 4 and len(set(label_ids)) == 2 and label_ids == sorted(label_ids)
+    assert len({record.label_id for record in pick_examples(records, 1, seed=4, max_breeds=9)}) == 5
+    draws = {tuple(sorted({r.label_id for r in pick_examples(records, 1, seed=s, max_breeds=2)})) for s in range(8)}
+    assert len(draws) > 1, "the breeds shown depend on the seed"
+    with pytest.raises(ExplorationError, match="max_breeds"):
+        pick_examples(records, 1, seed=0, max_breeds=0)

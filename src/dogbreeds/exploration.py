@@ -197,15 +197,24 @@ def _relative(path: Path, root: str | os.PathLike | None) -> str:
         return str(path)
 
 
-def pick_examples(records: Sequence[ImageRecord], per_breed: int, seed: int) -> list[ImageRecord]:
-    """Up to `per_breed` records of each breed, drawn with `seed`, grouped by breed in label order."""
+def pick_examples(records: Sequence[ImageRecord], per_breed: int, seed: int,
+                  max_breeds: int | None = None) -> list[ImageRecord]:
+    """Up to `per_breed` records of each breed, drawn with `seed`, grouped by breed in label order.
+
+    `max_breeds` keeps that many breeds, also drawn with `seed` (a grid of 120 breeds is unreadable).
+    """
     if per_breed < 1:
         raise ExplorationError(f"per_breed must be at least 1, got {per_breed}.")
+    if max_breeds is not None and max_breeds < 1:
+        raise ExplorationError(f"max_breeds must be at least 1 (or None for all), got {max_breeds}.")
     by_breed: dict[str, list[ImageRecord]] = defaultdict(list)
     for record in sorted(records, key=lambda record: (record.label_id, str(record.path))):
         by_breed[record.label_id].append(record)
     rng = random.Random(seed)
-    return [record for label_id in sorted(by_breed)
+    label_ids = sorted(by_breed)
+    if max_breeds is not None and max_breeds < len(label_ids):
+        label_ids = sorted(rng.sample(label_ids, max_breeds))
+    return [record for label_id in label_ids
             for record in rng.sample(by_breed[label_id], min(per_breed, len(by_breed[label_id])))]
 
 
