@@ -17,6 +17,7 @@ from dogbreeds.exploration import (
     class_balance,
     describe_boxes,
     describe_sizes,
+    enlarged_share,
     image_sizes,
     images_per_breed,
     orientation_shares,
@@ -56,6 +57,9 @@ def test_describe_sizes_and_orientation_on_known_sizes():
     shares = orientation_shares(sizes)
     assert list(shares.index) == ["landscape", "square", "portrait"]
     assert shares.to_dict() == {"landscape": 0.25, "square": 0.5, "portrait": 0.25}
+    assert [enlarged_share(sizes, side) for side in (98, 99, 201, 301)] == [0.0, 0.25, 0.75, 1.0]
+    with pytest.raises(ExplorationError, match="side"):
+        enlarged_share(sizes, 0)
 
 
 def test_describe_sizes_refuses_an_empty_table():

@@ -88,6 +88,14 @@ def orientation_shares(sizes: pd.DataFrame, tolerance: float = 0.05) -> pd.Serie
     return pd.Series(kinds).value_counts(normalize=True).reindex(["landscape", "square", "portrait"], fill_value=0.0)
 
 
+def enlarged_share(sizes: pd.DataFrame, side: int) -> float:
+    """Share of images whose short side is below `side` pixels: resizing to `side` must enlarge them."""
+    _require_rows(sizes, ("width", "height"), "image_sizes(records)")
+    if side < 1:
+        raise ExplorationError(f"side is a size in pixels (at least 1), got {side}.")
+    return float((np.minimum(sizes["width"], sizes["height"]) < side).mean())
+
+
 def box_statistics(records: Sequence[ImageRecord], *, problems: ProblemLog | None = None,
                    progress: bool = True) -> pd.DataFrame:
     """One row per annotated image: its number of boxes and the first and largest box's share of the image area.
