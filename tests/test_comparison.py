@@ -13,8 +13,10 @@ from dogbreeds.comparison import (
     ComparisonError,
     NoModelRecordsError,
     choose_best,
+    comparison_markdown,
     comparison_table,
     pick_photos,
+    predict_split,
     probabilities_from_top_k,
     resolve_model_path,
     shelter_advice,
@@ -22,6 +24,7 @@ from dogbreeds.comparison import (
     worst_breed,
 )
 from dogbreeds.data import ImageRecord
+from dogbreeds.pipeline import LabelMap
 from dogbreeds.records import load_records, make_record, write_record
 
 DATA_DIR = "/data/dogs"
@@ -185,11 +188,70 @@ def test_pick_photos_spreads_over_breeds_and_is_seeded() -> None:
     picked = pick_photos(records, 5, seed=1)
 
     assert len(picked) == len(set(picked)) == 5
-    assert {r.label_id for r in picked[:3]} == {"x", "y", "z"}
-    assert picked == pick_photos(list(reversed(records)), 5, seed=1)
-    assert len(pick_photos(records, 50, seed=1)) == 12
+    assert {records[i].label_id for i in picked[:3]} == {"x", "y", "z"}
+    reversed_records = list(reversed(records))
+    assert [reversed_records[i] for i in pick_photos(reversed_records, 5, seed=1)] == [records[i] for i in picked]
+    assert sorted(pick_photos(records, 50, seed=1)) == list(range(12))
     with pytest.raises(ComparisonError):
         pick_photos(records, 0, seed=1)
+
+
+class FakePredictor:
+    """Answers predict_paths from a table path -> probabilities over its own breed order."""
+
+    def __init__(self, breeds: list[str], table: dict[str, list[float]]) -> None:
+        self.breeds, self.table, self.calls = breeds, table, []
+
+    def predict_paths(self, paths, top_k=5):
+        self.calls.append(top_k)
+        ranked = []
+        for path in paths:
+            probabilities = self.table[Path(path).name]
+            order = np.argsort(probabilities)[::-1][:top_k]
+            ranked.append([(self.breeds[i], probabilities[i]) for i in order])
+        return ranked
+
+
+def test_predict_split_puts_probabilities_in_label_map_order() -> None:
+    label_map = LabelMap(("n02088364-beagle", "n02115641-dingo", "n02111889-Samoyed"))
+    records = [ImageRecord(Path("/x/a.jpg"), "n02115641-dingo"), ImageRecord(Path("/x/b.jpg"), "n02111889-Samoyed")]
+    predictor = FakePredictor(["Samoyed", "beagle", "dingo"], {"a.jpg": [0.1, 0.3, 0.6], "b.jpg": [0.5, 0.4, 0.1]})
+
+    result = predict_split(predictor, records, label_map)
+
+    assert predictor.calls == [3]
+    np.testing.assert_array_equal(result.labels, [1, 2])
+    np.testing.assert_allclose(result.probabilities, [[0.3, 0.6, 0.1], [0.4, 0.1, 0.5]])
+    assert result.paths == (Path("/x/a.jpg"), Path("/x/b.jpg"))
+
+
+def test_predict_split_rejects_a_model_of_other_breeds() -> None:
+    label_map = LabelMap(("n02088364-beagle", "n02115641-dingo", "n02111889-Samoyed"))
+    records = [ImageRecord(Path("/x/a.jpg"), "n02115641-dingo")]
+    with pytest.raises(ComparisonError, match=r"knows \[2\] breeds but this run has 3"):
+        predict_split(FakePredictor(["beagle", "dingo"], {"a.jpg": [0.4, 0.6]}), records, label_map)
+    with pytest.raises(ComparisonError, match="empty"):
+        predict_split(FakePredictor([], {}), [], label_map)
+
+
+def test_comparison_markdown_weighs_transfer_against_scratch(results: Path) -> None:
+    text = comparison_markdown(comparison_table(load_records(results)))
+
+    assert text.startswith("**Best model: mobilenet v2 head** (transfer), chosen on its validation top-1 (85%).")
+    # best scratch: 40% top-1, 50,000 parameters, 4 s; best transfer (by validation): 80%, 2.3 M, 8 s
+    assert "reaches 80% test top-1 against 40%" in text
+    assert "40 percentage points more" in text
+    assert "46.0 times the parameters" in text
+    assert "8 s of training against 4 s" in text
+    assert "2.5 ms against 2.5 ms per photo" in text
+
+
+def test_comparison_markdown_with_one_kind_and_no_validation(tmp_path: Path) -> None:
+    write_model(tmp_path, "a", "transfer", 0.7)
+    text = comparison_markdown(comparison_table(load_records(tmp_path)))
+
+    assert "chosen on its test top-1 (70%)" in text and "slightly optimistic" in text
+    assert "Only transfer models were recorded" in text
 
 
 def confident_predictions(correct: list[bool], confidence: list[float], classes: int = 4):

@@ -1,12 +1,14 @@
 """Notebook 05's logic: the table of all trained models, the best one, and the advice for the shelter.
 
-Inputs are the results table of :func:`dogbreeds.records.load_records` and plain
-arrays of labels and probabilities; nothing here trains or loads a model.
+Inputs are the results table of :func:`dogbreeds.records.load_records`, a loaded
+prediction bundle and plain arrays of labels and probabilities; nothing here trains.
 
     table = comparison_table(load_records(results_dir), data_dir=settings.data_dir)
     best = choose_best(table)                       # by validation accuracy when recorded
-    advice = shelter_advice(val_true, val_probs, test_true, test_probs, target_accuracy=0.95)
-    Markdown(shelter_markdown(advice, best.model, num_classes=120))
+    saved = choose_best(table, saved_only=True)     # the best model that can be reloaded
+    test = predict_split(load_bundle(resolve_model_path(saved, output_dir)), split.test, label_map)
+    advice = shelter_advice(val.labels, val.probabilities, test.labels, test.probabilities, 0.95)
+    Markdown(shelter_markdown(advice, saved.model, num_classes=len(label_map)))
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,7 @@ from dogbreeds.evaluation import (
     predicted_labels,
     top_k_accuracy,
 )
+from dogbreeds.pipeline import LabelMap
 
 MODEL_KINDS = ("scratch", "transfer")
 """Record kinds that are complete models to compare (ablation, tuning and preprocessing records are not)."""
@@ -169,23 +173,88 @@ def worst_breed(per_breed: pd.DataFrame) -> str:
     return str(rated.sort_values(["accuracy", "n", "breed"], ascending=[True, False, True]).iloc[0]["breed"])
 
 
-def pick_photos(records: Sequence[ImageRecord], count: int, seed: int) -> list[ImageRecord]:
-    """``count`` photos spread over the breeds (one per breed in turn), seeded and in a stable order."""
+def pick_photos(records: Sequence[ImageRecord], count: int, seed: int) -> list[int]:
+    """Positions in ``records`` of ``count`` photos spread over the breeds (one per breed in turn), seeded."""
     if count < 1:
         raise ComparisonError(f"count must be at least 1, got {count}.")
     rng = np.random.default_rng(seed)
-    by_breed: dict[str, list[ImageRecord]] = {}
-    for record in sorted(records, key=lambda r: (r.label_id, str(r.path))):
-        by_breed.setdefault(record.label_id, []).append(record)
+    by_breed: dict[str, list[int]] = {}
+    for position in sorted(range(len(records)), key=lambda i: (records[i].label_id, str(records[i].path))):
+        by_breed.setdefault(records[position].label_id, []).append(position)
     queues = {label: [group[i] for i in rng.permutation(len(group))] for label, group in by_breed.items()}
     labels = sorted(queues)
     breeds = [labels[i] for i in rng.permutation(len(labels))]
-    picked: list[ImageRecord] = []
+    picked: list[int] = []
     while len(picked) < count and any(queues.values()):
         for label in breeds:
             if queues[label] and len(picked) < count:
                 picked.append(queues[label].pop(0))
     return picked
+
+
+class TopKPredictor(Protocol):
+    """What :func:`predict_split` needs from a model: ``dogbreeds.predict.Predictor`` has it."""
+
+    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[tuple[str, float]]]:
+        ...
+
+
+@dataclass(frozen=True)
+class SplitPredictions:
+    """A model's probabilities for the photos of one split, with their true label ids and files."""
+
+    labels: np.ndarray  # (N,) label ids of the label map
+    probabilities: np.ndarray  # (N, C), columns in label-map order
+    paths: tuple[Path, ...]
+
+
+def predict_split(predictor: TopKPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:
+    """Every breed's probability for each photo of ``records``, in the columns of ``label_map``.
+
+    The model must know exactly the breeds of the label map (the run's breeds).
+    """
+    if not records:
+        raise ComparisonError("No photos to predict: the split is empty.")
+    names = list(label_map.names)
+    ranked = predictor.predict_paths([record.path for record in records], top_k=len(names))
+    known = {len(breeds) for breeds in ranked}
+    if known != {len(names)}:
+        raise ComparisonError(
+            f"The saved model knows {sorted(known)} breeds but this run has {len(names)}; it was trained on other "
+            "breeds. Re-run notebook 04 with the same data_dir and breeds."
+        )
+    return SplitPredictions(
+        labels=np.array([label_map.encode(record.label_id) for record in records], dtype=np.int64),
+        probabilities=probabilities_from_top_k(ranked, names),
+        paths=tuple(Path(record.path) for record in records),
+    )
+
+
+def comparison_markdown(table: pd.DataFrame) -> str:
+    """What the comparison table says, in words: the best model, and transfer against scratch when both exist."""
+    best = choose_best(table)
+    lines = [f"**Best model: {best.model}** ({best.kind}), chosen on its {best.criterion} ({best.score:.0%})."]
+    if best.chosen_on_test:
+        lines.append("No validation accuracy was recorded for every model, so the test set picked it: its test "
+                     "numbers are then slightly optimistic.")
+    kinds = set(table["kind"])
+    if kinds != set(MODEL_KINDS):
+        lines.append(f"Only {' and '.join(sorted(kinds))} models were recorded, so there is nothing to weigh them "
+                     "against here.")
+        return " ".join(lines)
+    row = {kind: table.set_index("run_name").loc[choose_best(table[table["kind"] == kind]).run_name]
+           for kind in MODEL_KINDS}
+    scratch, transfer = row["scratch"], row["transfer"]
+    gap = 100 * (transfer["top1"] - scratch["top1"])
+    lines.append(
+        f"The best transfer model ({transfer['model']}) reaches {transfer['top1']:.0%} test top-1 against "
+        f"{scratch['top1']:.0%} for the best CNN trained from scratch ({scratch['model']}), "
+        f"{abs(gap):.0f} percentage points {'more' if gap >= 0 else 'less'}, with "
+        f"{transfer['parameters'] / scratch['parameters']:.1f} times the parameters, "
+        f"{transfer['train_seconds']:.0f} s of training against {scratch['train_seconds']:.0f} s, and "
+        f"{transfer['inference_ms_per_image']:.1f} ms against {scratch['inference_ms_per_image']:.1f} ms per photo."
+    )
+    return " ".join(lines)
 
 
 @dataclass(frozen=True)
