@@ -1,0 +1,297 @@
+"""Prediction bundles: a trained breed classifier saved with everything needed to use it on new photos.
+
+A bundle is a folder that loads in a fresh process, with no training code:
+
+    model.keras          RGB images (0..255, at the bundle's size) in, breed probabilities out;
+                         the backbone's input scaling is inside (a BackbonePreprocessing layer)
+    label_map.json       the breeds in output order (``pipeline.LabelMap``)
+    preprocessing.json   how photos must be prepared: image size, backbone, crop, class names
+
+    save_bundle(model, label_map, BundleMeta(image_size=(160, 160), backbone="mobilenet_v2"), folder)
+    predictor = load_bundle(folder)
+    predictor.predict_paths(["rex.jpg"])   # [[BreedScore("Samoyed", 0.93), ...]]
+
+Photos are loaded the way the training pipeline loads them (``images.load_resized``:
+Pillow decode, RGB, bilinear resize to the bundle size, aspect ratio not kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import keras
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from dogbreeds.backbones import get_backbone, preprocess
+from dogbreeds.data import CropChoice
+from dogbreeds.images import load_resized
+from dogbreeds.pipeline import LabelMap, LabelMapError
+from dogbreeds.records import RecordError, write_json_atomic
+
+BUNDLE_FORMAT = 1
+MODEL_FILE = "model.keras"
+LABEL_MAP_FILE = "label_map.json"
+PREPROCESSING_FILE = "preprocessing.json"
+BUNDLE_FILES = (MODEL_FILE, LABEL_MAP_FILE, PREPROCESSING_FILE)
+PREDICT_BATCH_SIZE = 32
+
+
+class BundleError(Exception):
+    """A prediction bundle cannot be saved or loaded (the message says what to do)."""
+
+
+class PredictionInputError(ValueError):
+    """Images or options given to a Predictor that it cannot use."""
+
+
+@keras.saving.register_keras_serializable(package="dogbreeds")
+class BackbonePreprocessing(keras.layers.Layer):
+    """The input scaling of a registry backbone (``backbones.preprocess``) as a saveable layer.
+
+    Unlike a Lambda layer it reloads from a ``.keras`` file in safe mode, in any process
+    that has imported ``dogbreeds.predict``.
+    """
+
+    def __init__(self, backbone: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        get_backbone(backbone)  # an unknown name fails here, listing the valid ones
+        self.backbone = backbone
+
+    def call(self, inputs: Any) -> Any:
+        return preprocess(self.backbone, inputs)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "backbone": self.backbone}
+
+
+class BreedScore(NamedTuple):
+    """One breed and the model's probability for it."""
+
+    breed: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class BundleMeta:
+    """How photos must be prepared for the bundled model, and what it is.
+
+    ``image_size`` is (height, width); ``crop``/``crop_margin`` are the training crop
+    (None: whole photos; a model trained on dog boxes expects photos framed on the dog);
+    ``extra`` holds any JSON-ready facts worth keeping (run name, validation accuracy...).
+    """
+
+    image_size: tuple[int, int]
+    backbone: str | None = None
+    crop: CropChoice | None = None
+    crop_margin: float = 0.0
+    model_name: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        size = tuple(int(side) for side in self.image_size)
+        if len(size) != 2 or min(size) < 1:
+            raise BundleError(f"image_size must be (height, width) in pixels, got {self.image_size!r}.")
+        object.__setattr__(self, "image_size", size)
+        if self.backbone is not None:
+            get_backbone(self.backbone)
+
+    def to_dict(self, class_names: Sequence[str]) -> dict[str, Any]:
+        """The preprocessing.json content (class names in output order)."""
+        return {
+            "format": BUNDLE_FORMAT,
+            "model_name": self.model_name,
+            "backbone": self.backbone,
+            "image_size": list(self.image_size),
+            "input": "RGB, 0..255, resized with Pillow bilinear to image_size (height, width), aspect ratio not kept",
+            "crop": self.crop,
+            "crop_margin": self.crop_margin,
+            "class_names": list(class_names),
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> BundleMeta:
+        """Read back what ``to_dict`` wrote."""
+        return cls(
+            image_size=tuple(values["image_size"]),
+            backbone=values.get("backbone"),
+            crop=values.get("crop"),
+            crop_margin=float(values.get("crop_margin", 0.0)),
+            model_name=values.get("model_name", ""),
+            extra=dict(values.get("extra") or {}),
+        )
+
+
+class Predictor:
+    """A loaded bundle: photos or image arrays in, top-k breeds with probabilities out."""
+
+    def __init__(self, model: keras.Model, label_map: LabelMap, meta: BundleMeta) -> None:
+        _check_model(model, label_map, meta)
+        self.model = model
+        self.label_map = label_map
+        self.meta = meta
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Readable breed names in the model's output order."""
+        return self.label_map.names
+
+    def load_photo(self, path: str | os.PathLike) -> np.ndarray:
+        """A photo as the model takes it: uint8 (height, width, 3). Raises ``images.ImageLoadError``."""
+        return load_resized(path, self.meta.image_size)
+
+    def probabilities(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """(N, classes) probabilities for RGB images with values 0..255.
+
+        ``images`` is a batch (N, H, W, 3) or a list of (H, W, 3) arrays; images of
+        another size are resized as photos are (Pillow bilinear on uint8 pixels).
+        """
+        batch = self._as_batch(images)
+        parts = []
+        starts = range(0, len(batch), PREDICT_BATCH_SIZE)
+        for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 2):
+            output = self.model.predict_on_batch(batch[start : start + PREDICT_BATCH_SIZE])
+            parts.append(np.asarray(keras.ops.convert_to_numpy(output), dtype=np.float64))
+        return np.concatenate(parts)
+
+    def predict_arrays(self, images: np.ndarray | Sequence[np.ndarray], top_k: int = 5) -> list[list[BreedScore]]:
+        """For each image, its ``top_k`` breeds, most probable first."""
+        return self.top_breeds(self.probabilities(images), top_k)
+
+    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[BreedScore]]:
+        """For each photo file, its ``top_k`` breeds. Raises ``images.ImageLoadError`` on an unusable file."""
+        photos = [self.load_photo(path) for path in tqdm(paths, desc="loading photos", unit="photo",
+                                                            disable=len(paths) < 50)]
+        return self.predict_arrays(photos, top_k)
+
+    def top_breeds(self, probabilities: np.ndarray, top_k: int = 5) -> list[list[BreedScore]]:
+        """The ``top_k`` (capped at the number of breeds) breeds of each row of ``probabilities``."""
+        if top_k < 1:
+            raise PredictionInputError(f"top_k must be at least 1, got {top_k}.")
+        names = self.class_names
+        order = np.argsort(-probabilities, axis=1, kind="stable")[:, : min(top_k, len(names))]
+        return [[BreedScore(names[i], float(row[i])) for i in best] for row, best in zip(probabilities, order)]
+
+    def _as_batch(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        if len(images) == 0:
+            raise PredictionInputError("No images to predict: the batch is empty.")
+        height, width = self.meta.image_size
+        if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1:] == (height, width, 3):
+            return images.astype(np.float32)
+        return np.stack([self._fit(image, position) for position, image in enumerate(images)])
+
+    def _fit(self, image: np.ndarray, position: int) -> np.ndarray:
+        pixels = np.asarray(image)
+        if pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise PredictionInputError(
+                f"Image {position} has shape {pixels.shape}; expected (height, width, 3) RGB values 0..255 "
+                "(load files with Predictor.load_photo or predict_paths)."
+            )
+        height, width = self.meta.image_size
+        if pixels.shape[:2] == (height, width):
+            return pixels.astype(np.float32)
+        photo = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        return np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def save_bundle(model: keras.Model, label_map: LabelMap, meta: BundleMeta, folder: str | os.PathLike) -> Path:
+    """Write ``model``, its label map and ``meta`` as a bundle folder; returns the folder.
+
+    The bundle is written into a temporary sibling folder and then moved into place, so
+    ``folder`` holds either the previous complete bundle or the new one, never a mix.
+    """
+    _check_model(model, label_map, meta)
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.partial-"))
+    try:
+        model.save(staging / MODEL_FILE)
+        label_map.save(staging / LABEL_MAP_FILE)
+        write_json_atomic(staging / PREPROCESSING_FILE, meta.to_dict(label_map.names))
+        _make_readable(staging)
+        _move_into_place(staging, folder)
+    except RecordError as error:
+        raise BundleError(f"Cannot store the bundle metadata: {error}") from error
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return folder
+
+
+def load_bundle(folder: str | os.PathLike) -> Predictor:
+    """The Predictor of a bundle folder written by ``save_bundle``. Raises ``BundleError``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(f"No bundle folder at {folder}; pass the folder that holds {', '.join(BUNDLE_FILES)} "
+                          "(a run writes one to <run folder>/models/best_transfer).")
+    missing = [name for name in BUNDLE_FILES if not (folder / name).is_file()]
+    if missing:
+        raise BundleError(f"{folder} is not a complete bundle: {', '.join(missing)} missing. "
+                          "Save it again with dogbreeds.predict.save_bundle.")
+    meta = _read_meta(folder / PREPROCESSING_FILE)
+    try:
+        label_map = LabelMap.load(folder / LABEL_MAP_FILE)
+    except LabelMapError as error:
+        raise BundleError(str(error)) from error
+    try:
+        model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
+    except Exception as error:  # Keras raises ValueError, TypeError, OSError... on a bad or unsafe file
+        raise BundleError(f"Cannot load {folder / MODEL_FILE}: {error}. Build models with BackbonePreprocessing "
+                          "rather than a Lambda layer, and save them with save_bundle.") from error
+    return Predictor(model, label_map, meta)
+
+
+def _read_meta(path: Path) -> BundleMeta:
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise BundleError(f"Cannot read {path}: {error}") from error
+    if not isinstance(values, dict) or values.get("format") != BUNDLE_FORMAT:
+        found = values.get("format") if isinstance(values, dict) else None
+        raise BundleError(f"{path} has bundle format {found!r}; this dogbreeds reads format {BUNDLE_FORMAT}. "
+                          "Save the bundle again with this version.")
+    try:
+        return BundleMeta.from_dict(values)
+    except (KeyError, TypeError, ValueError) as error:
+        raise BundleError(f"{path} is not valid bundle metadata ({type(error).__name__}: {error}).") from error
+
+
+def _check_model(model: keras.Model, label_map: LabelMap, meta: BundleMeta) -> None:
+    outputs = int(model.output_shape[-1])
+    if outputs != len(label_map):
+        raise BundleError(f"The model outputs {outputs} classes but the label map has {len(label_map)} breeds; "
+                          "save the label map the model was trained with.")
+    expected = tuple(model.input_shape[1:3])
+    if any(want is not None and want != got for want, got in zip(expected, meta.image_size)):
+        raise BundleError(f"The model takes {expected} images but the metadata says image_size "
+                          f"{meta.image_size}; give the size the model was trained at.")
+
+
+def _make_readable(folder: Path) -> None:
+    """Temporary files are private (0600); a bundle is meant to be shared: folder 0755, files 0644."""
+    folder.chmod(0o755)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``staging``; an existing bundle is moved aside first, then deleted."""
+    if not folder.exists():
+        os.replace(staging, folder)
+        return
+    previous = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.previous-"))
+    os.replace(folder, previous / folder.name)
+    os.replace(staging, folder)
+    shutil.rmtree(previous)
