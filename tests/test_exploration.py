@@ -128,6 +128,7 @@ def test_images_per_breed_and_class_balance(make_dogs_dir):
     balance = class_balance(counts)
     assert balance.to_dict() == {"breeds": 3, "images": 10, "fewest": 2, "median": 3.0, "most": 5,
                                  "imbalance_ratio": 2.5}
+    assert isinstance(balance["images"], int) and isinstance(balance["imbalance_ratio"], float)
     with pytest.raises(ExplorationError, match="no records"):
         images_per_breed([])
 

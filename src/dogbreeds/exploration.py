@@ -158,12 +158,15 @@ def images_per_breed(records: Iterable[ImageRecord]) -> pd.Series:
 
 
 def class_balance(counts: pd.Series) -> pd.Series:
-    """Breeds, images, fewest, median and most images a breed, and the imbalance ratio (most / fewest)."""
+    """Breeds, images, fewest, median and most images a breed, and the imbalance ratio (most / fewest).
+
+    Counts stay integers (the Series has dtype object), so a displayed table shows them as such.
+    """
     if counts.empty or counts.min() < 1:
         raise ExplorationError("counts needs at least one breed with images; use images_per_breed(records).")
     return pd.Series({"breeds": len(counts), "images": int(counts.sum()), "fewest": int(counts.min()),
                       "median": float(counts.median()), "most": int(counts.max()),
-                      "imbalance_ratio": float(counts.max() / counts.min())})
+                      "imbalance_ratio": float(counts.max() / counts.min())}, dtype=object)
 
 
 def split_table(split: Split) -> pd.DataFrame:
