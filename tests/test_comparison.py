@@ -254,6 +254,14 @@ def test_comparison_markdown_with_one_kind_and_no_validation(tmp_path: Path) -> 
     assert "Only transfer models were recorded" in text
 
 
+def test_comparison_markdown_calls_a_tie_a_tie(tmp_path: Path) -> None:
+    write_model(tmp_path, "cnn", "scratch", 0.701, parameters=10)
+    write_model(tmp_path, "head", "transfer", 0.698, parameters=20)
+
+    assert "reaches 70% test top-1 against 70% for the best CNN trained from scratch (cnn), as much," in \
+        comparison_markdown(comparison_table(load_records(tmp_path)))
+
+
 def confident_predictions(correct: list[bool], confidence: list[float], classes: int = 4):
     """Labels and probabilities with the given top confidence, right or wrong as told."""
     labels = np.arange(len(correct)) % classes
@@ -318,7 +326,8 @@ def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() 
     assert "confidence of 0.00" in text  # every validation photo is right: no need to hold any back
     assert "labels **100%**" in text and "sends **0%** to a person" in text
     assert "ImageNet" in text and "optimistic" in text
-    assert "out of 120" in text
+    assert "out of 120" in text and "among its five suggestions for **100%**" in text
+    assert "among its five" not in shelter_markdown(advice, "CNN", num_classes=5)  # top-5 of 5 says nothing
     assert "ImageNet" not in shelter_markdown(advice, "CNN", num_classes=120, transfer=False)
 
 

@@ -245,11 +245,11 @@ def comparison_markdown(table: pd.DataFrame) -> str:
     row = {kind: table.set_index("run_name").loc[choose_best(table[table["kind"] == kind]).run_name]
            for kind in MODEL_KINDS}
     scratch, transfer = row["scratch"], row["transfer"]
-    gap = 100 * (transfer["top1"] - scratch["top1"])
+    gap = round(100 * (transfer["top1"] - scratch["top1"]))
+    difference = "as much" if gap == 0 else f"{abs(gap)} percentage points {'more' if gap > 0 else 'less'}"
     lines.append(
         f"The best transfer model ({transfer['model']}) reaches {transfer['top1']:.0%} test top-1 against "
-        f"{scratch['top1']:.0%} for the best CNN trained from scratch ({scratch['model']}), "
-        f"{abs(gap):.0f} percentage points {'more' if gap >= 0 else 'less'}, with "
+        f"{scratch['top1']:.0%} for the best CNN trained from scratch ({scratch['model']}), {difference}, with "
         f"{transfer['parameters'] / scratch['parameters']:.1f} times the parameters, "
         f"{transfer['train_seconds']:.0f} s of training against {scratch['train_seconds']:.0f} s, and "
         f"{transfer['inference_ms_per_image']:.1f} ms against {scratch['inference_ms_per_image']:.1f} ms per photo."
@@ -329,8 +329,8 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
         "### Recommendation for the shelter",
         "",
         (f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
-         f"(out of {num_classes}) first for **{advice.top1:.0%}** of the dogs, and has it among its five "
-         f"suggestions for **{advice.top5:.0%}**."),
+         f"(out of {num_classes}) first for **{advice.top1:.0%}** of the dogs"
+         + (f", and has it among its five suggestions for **{advice.top5:.0%}**." if num_classes > 5 else ".")),
         "",
     ]
     if advice.threshold is None:
