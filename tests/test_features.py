@@ -51,6 +51,12 @@ def toy_data(tmp_path):
     return images, labels, files
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def run(extractor, images, labels, files, cache_dir, **overrides):
     settings = dict(backbone="toy", files=files, labels=labels, image_size=(8, 8), crop=None, flip=False)
     settings.update(overrides)
@@ -71,6 +77,7 @@ def test_second_call_is_a_cache_hit(toy_data, tmp_path):
     assert second.key == first.key and second.path == first.path
     np.testing.assert_array_equal(second.features, first.features)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [first.path.name]  # no temp files
+    assert first.path.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 @pytest.mark.parametrize(
@@ -185,3 +192,5 @@ def test_backbone_features_on_the_bundled_sample(tmp_path, monkeypatch):
     flipped = backbone_features("mobilenet_v2", records, label_map, flip=True, **options)
     assert not flipped.from_cache and len(built) == 1  # the flipped pass reuses the backbone
     assert not np.allclose(flipped.features, first.features)
+    monkeypatch.setattr(features_module, "_code_fingerprint", lambda: "edited loading code")
+    assert not backbone_features("mobilenet_v2", records, label_map, **options).from_cache

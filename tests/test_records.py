@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,9 @@ def test_file_names_are_unique_and_safe(tmp_path):
     assert first.name.endswith("-etc-passwd-scratch-ReLU.json")
     assert second.name.endswith("-etc-passwd-scratch-ReLU-2.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, second.name])  # no temp files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert first.stat().st_mode & 0o777 == 0o666 & ~umask  # not the 0600 of a private temp file
     assert safe_name("...") == "run"
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
+import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,10 +31,19 @@ from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.config import REPO_ROOT
 from dogbreeds.data import CropChoice, ImageRecord
 from dogbreeds.pipeline import LabelMap, make_dataset
-from dogbreeds.records import safe_name, to_jsonable
+from dogbreeds.records import safe_name, to_jsonable, write_bytes_atomic
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
 CACHE_FORMAT = 1
+# The code that turns image files into backbone features; editing any of it invalidates the
+# cached features of ``backbone_features`` (a fixed weight port must not reuse old features).
+_FEATURE_CODE_MODULES = (
+    "dogbreeds.data",
+    "dogbreeds.images",
+    "dogbreeds.pipeline",
+    "dogbreeds.backbones",
+    "dogbreeds.torch_weights",
+)
 
 Extractor = keras.Model | Callable[[tf.Tensor], Any]
 
@@ -158,7 +168,8 @@ def backbone_features(
 
     The backbone is built only on a cache miss. ``image_size`` defaults to the backbone's
     input size; ``crop``/``crop_margin`` are passed to ``make_dataset`` (and the annotation
-    files join the cache key when cropping); ``flip`` mirrors the images first.
+    files join the cache key when cropping); ``flip`` mirrors the images first. The cache
+    key also covers the weights and the source of the loading and backbone modules.
     """
     spec = get_backbone(name)
     size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
@@ -166,6 +177,7 @@ def backbone_features(
     annotations = [r.annotation_path for r in records if r.annotation_path is not None] if crop else []
     extra = {
         "weights": spec.weights,
+        "code": _code_fingerprint(),
         "crop_margin": crop_margin,
         "annotations": files_fingerprint(annotations) if annotations else None,
     }
@@ -253,12 +265,13 @@ def _load(path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _save(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, features=features, labels=labels, meta=np.array(json.dumps(to_jsonable(meta))))
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, features=features, labels=labels, meta=np.array(json.dumps(to_jsonable(meta))))
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in _FEATURE_CODE_MODULES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    return digest.hexdigest()

@@ -17,7 +17,7 @@ import platform
 import re
 import shlex
 import sys
-import tempfile
+import uuid
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -110,22 +110,18 @@ def write_record(record: Mapping[str, Any], folder: str | os.PathLike) -> Path:
     text = _dumps(record)
     stamp = re.sub(r"[^0-9T]", "", str(record["timestamp"]))[:15]
     stem = f"{stamp}-{safe_name(str(record['run_name']))}"
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
+    temp = _write_temp(folder, ".record-", text.encode("utf-8"))
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
         for attempt in range(1, 10_000):
             target = folder / (f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json")
             try:
-                os.link(temp_name, target)
+                os.link(temp, target)
             except FileExistsError:
                 continue
             return target
         raise RecordError(f"Could not find a free file name for {stem!r} in {folder}.")
     finally:
-        os.unlink(temp_name)
+        temp.unlink()
 
 
 def load_record(path: str | os.PathLike) -> dict[str, Any]:
@@ -196,16 +192,23 @@ def to_jsonable(value: Any) -> Any:
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Writes ``data`` as strict JSON to ``path`` through a temporary file and ``os.replace``."""
+    """Writes ``data`` as strict JSON to ``path`` atomically (see ``write_bytes_atomic``)."""
+    write_bytes_atomic(path, _dumps(data).encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> None:
+    """Writes ``content`` to a temporary file beside ``path``, then renames it over ``path``.
+
+    Readers see the old file or the new one, never a partial one. The file mode follows
+    the umask, like any newly created file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    temp = _write_temp(path.parent, f".{path.name}.", content)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(_dumps(data))
-        os.replace(temp_name, path)
+        os.replace(temp, path)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 
@@ -213,6 +216,20 @@ def safe_name(name: str) -> str:
     """``name`` reduced to letters, digits, dots, dashes and underscores (at most 80), for file names."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     return slug[:80] or "run"
+
+
+def _write_temp(folder: Path, prefix: str, content: bytes) -> Path:
+    temp = folder / f"{prefix}{uuid.uuid4().hex}.partial"
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
 
 
 def _dumps(data: Any) -> str:
