@@ -1,0 +1,111 @@
+"""Notebook 05 on the bundled sample, after 01-04: the comparison table, the figures and the shelter advice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from dogbreeds import runner
+
+from .conftest import TEST_PARAMETERS, load_results
+
+pytestmark = pytest.mark.notebook
+
+NOTEBOOK = "05_comparison"
+FIGURES = ("model_comparison", "confusion_matrix", "per_breed_accuracy", "error_gallery_worst_breed",
+           "reliability", "confidence_thresholds", "prediction_1", "prediction_2", "prediction_3", "prediction_4")
+
+
+@pytest.fixture(scope="module")
+def run_dir(executed) -> Path:
+    return executed(NOTEBOOK)
+
+
+@pytest.fixture(scope="module")
+def advice(run_dir: Path) -> dict:
+    records = load_results(run_dir, NOTEBOOK)
+    assert [r["run_name"] for r in records] == ["shelter_advice"]
+    return records[0]
+
+
+def model_records(run_dir: Path) -> list[dict]:
+    records = [json.loads(p.read_text()) for p in sorted((run_dir / "results").glob("*.json"))]
+    return [r for r in records if r["kind"] in ("scratch", "transfer")]
+
+
+def test_notebook_ran_without_errors(run_dir: Path) -> None:
+    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+
+
+def test_figures_were_saved(run_dir: Path) -> None:
+    folder = run_dir / "figures" / NOTEBOOK
+    for name in FIGURES:
+        path = folder / f"{name}.png"
+        assert path.is_file() and path.stat().st_size > 2_000, name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_comparison_table_lists_every_model_with_its_recorded_numbers(run_dir: Path) -> None:
+    table = pd.read_csv(run_dir / "figures" / NOTEBOOK / "model_comparison.csv")
+    recorded = {r["run_name"]: r for r in model_records(run_dir)}
+
+    assert sorted(table["run_name"]) == sorted(recorded)
+    assert {"scratch", "transfer"} <= set(table["kind"])
+    assert table["top1"].is_monotonic_decreasing
+    for row in table.itertuples():
+        record = recorded[row.run_name]
+        assert row.top1 == pytest.approx(record["metrics"]["top1"])
+        assert row.parameters == record["params"]["parameters"] > 0
+        assert row.train_seconds == pytest.approx(record["timings"]["train_seconds"])
+        assert 0 <= row.top1 <= row.top5 <= 1
+
+
+def test_threshold_table_is_consistent(run_dir: Path, advice: dict) -> None:
+    thresholds = pd.read_csv(run_dir / "figures" / NOTEBOOK / "confidence_thresholds.csv")
+    n_test = advice["data"]["counts"]["test"]
+
+    assert thresholds["n_kept"].iloc[0] == n_test  # threshold 0 keeps every photo
+    assert thresholds["n_kept"].is_monotonic_decreasing
+    assert thresholds["selective_accuracy"].iloc[0] == pytest.approx(advice["metrics"]["top1"])
+
+
+def test_shelter_advice_record_is_consistent(run_dir: Path, advice: dict) -> None:
+    metrics, params = advice["metrics"], advice["params"]
+    studied = {r["run_name"]: r for r in model_records(run_dir)}[params["studied_run"]]
+
+    assert studied["kind"] == "transfer" and (run_dir / studied["params"]["model_path"]).is_dir()
+    assert metrics["n"] == metrics["n_test"] == advice["data"]["counts"]["test"] > 0
+    assert metrics["num_classes"] == advice["data"]["num_classes"] == TEST_PARAMETERS["breeds"]
+    assert 0 <= metrics["top1"] <= metrics["top5"] <= 1
+    assert metrics["human_share"] == pytest.approx(1 - metrics["automatic_share"])
+    assert params["target_accuracy"] == 0.95
+    if metrics["threshold"] is None:
+        assert metrics["automatic_share"] == 0 and metrics["automatic_accuracy"] is None
+    else:
+        assert metrics["validation_accuracy"] >= params["target_accuracy"]
+        assert 0 <= metrics["automatic_share"] <= 1
+    label_map = json.loads((run_dir / studied["params"]["model_path"] / "label_map.json").read_text())
+    assert params["worst_breed"] in label_map["names"]
+
+
+def test_conclusion_states_the_measured_numbers(run_dir: Path, advice: dict) -> None:
+    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
+    markdown = "\n".join(o["data"]["text/markdown"] for c in notebook.cells if c.cell_type == "code"
+                         for o in c.outputs if "text/markdown" in o.get("data", {}))
+
+    assert "### Recommendation for the shelter" in markdown
+    assert f"first for **{advice['metrics']['top1']:.0%}** of the dogs" in markdown
+    assert f"sends **{advice['metrics']['human_share']:.0%}** to a person" in markdown or "not yet" in markdown
+    assert "ImageNet" in markdown and "optimistic" in markdown
+    assert "**Best model: " in markdown
+
+
+def test_without_model_records_the_notebook_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(runner.NotebookFailed, match="NoModelRecordsError.*notebooks 03 .*and 04"):
+        runner.run_notebooks(tmp_path, TEST_PARAMETERS, start=NOTEBOOK, until=NOTEBOOK)
