@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dogbreeds import __version__
-from dogbreeds.config import DATA_DIR_ENV, REPO_ROOT, default_data_dir, resolve_data_dir
+from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED, REPO_ROOT, default_data_dir, resolve_data_dir
 from dogbreeds.data import DataError, discover, summarize
 from dogbreeds.runner import RunError
 from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, DownloadError, download_stanford_dogs, missing_parts
@@ -274,7 +274,144 @@ def add_report_command(commands: Subcommands) -> None:
     parser.set_defaults(run=lambda args: _build_report(args.run_dir, pdf=not args.no_pdf))
 
 
-COMMANDS: list[Callable[[Subcommands], None]] = [add_data_group, add_run_command, add_report_command]
+def add_bench_command(commands: Subcommands) -> None:
+    """`dogbreeds bench transfer|scratch|throughput`: benchmarks on real data, results into benchmarks/results/."""
+    bench = commands.add_parser(
+        "bench", help="benchmark transfer learning, the scratch CNN or pipeline throughput on real data",
+        description="Benchmarks on real data. Each writes results records (kind 'benchmark', the command in\n"
+                    "'source') into --results-dir (default: benchmarks/results/) and prints a table.",
+        epilog="Run `dogbreeds bench BENCHMARK --help` for its options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    benchmarks = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+
+    transfer = _command_parser(
+        benchmarks, "transfer", "frozen backbones + heads, flip TTA, ensembles: 120-breed top-1 / top-5",
+        "Features of each backbone on the official train list (cached in .cache/features), a stratified\n"
+        "validation hold-out for early stopping, one row per variant scored on the official test list.",
+        "  dogbreeds bench transfer --data-dir ../shared/datasets/stanford-dogs-crops224\n"
+        "  dogbreeds bench transfer --data-dir DIR --backbones mobilenet_v2 --variants mobilenet_v2/logreg")
+    add_data_dir_option(transfer)
+    transfer.add_argument("--backbones", nargs="+", default=["mobilenet_v2", "efficientnet_lite0"], metavar="NAME",
+                          help="backbones whose variants run (default: mobilenet_v2 efficientnet_lite0)")
+    transfer.add_argument("--variants", nargs="+", metavar="NAME", help="run only these variants (default: all)")
+    transfer.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
+                          help="share of each breed's training images held out for early stopping (default: 0.1)")
+    transfer.add_argument("--cache-dir", type=Path, metavar="DIR", help="feature cache (default: .cache/features)")
+    _add_bench_options(transfer, run_bench_transfer)
+
+    scratch = _command_parser(
+        benchmarks, "scratch", "scratch CNN with augmentation on the official split: top-1 / top-5",
+        "Train the benchmark's scratch CNN (4 conv blocks, batch norm, augmentation) on the official train\n"
+        "list with early stopping on a stratified hold-out, and score it on the official test list.",
+        "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10\n"
+        "  dogbreeds bench scratch --data-dir DIR --image-size 96 --epochs 40")
+    add_data_dir_option(scratch)
+    scratch.add_argument("--image-size", type=_positive_int, default=128, metavar="N", help="input side (default: 128)")
+    scratch.add_argument("--epochs", type=_positive_int, default=80, metavar="N", help="most epochs (default: 80)")
+    scratch.add_argument("--patience", type=_positive_int, default=20, metavar="N",
+                         help="epochs without validation improvement before stopping (default: 20)")
+    scratch.add_argument("--augmentation", default="standard", metavar="PRESET",
+                         help="augmentation preset: none, light, standard or strong (default: standard)")
+    _add_bench_options(scratch, run_bench_scratch)
+
+    throughput = _command_parser(
+        benchmarks, "throughput", "images/s of the file pipeline + backbone vs the backbone on preloaded tensors",
+        "Time the feature pipeline (tf.data: parallel Pillow decode, resize, prefetch, then the backbone)\n"
+        "against the same compiled backbone on the same images already in memory; report the ratio.",
+        "  dogbreeds bench throughput --data-dir ../shared/datasets/stanford-dogs-crops224\n"
+        "  dogbreeds bench throughput --backbone efficientnet_lite0 --images 256")
+    add_data_dir_option(throughput)
+    throughput.add_argument("--backbone", default="mobilenet_v2", metavar="NAME", help="default: mobilenet_v2")
+    throughput.add_argument("--images", type=_positive_int, default=512, metavar="N", help="images timed (default: 512)")
+    throughput.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="default: 64")
+    throughput.add_argument("--repeats", type=_positive_int, default=3, metavar="N",
+                            help="timed passes of each, best kept (default: 3)")
+    _add_bench_options(throughput, run_bench_throughput)
+
+
+def _add_bench_options(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
+    """Options every benchmark takes; remembers the parser's options to write the command into records."""
+    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results", metavar="DIR",
+                        help="where the results records go (default: benchmarks/results/)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
+    options = [(action.dest, action.option_strings[-1], action.default) for action in parser._actions
+               if action.option_strings and action.dest != "help"]
+    parser.set_defaults(run=lambda args: _run_bench(args, run), bench_options=options)
+
+
+def _bench_command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this benchmark: `dogbreeds bench NAME` and every option not at its default."""
+    words = ["dogbreeds", "bench", args.benchmark]
+    for dest, flag, default in args.bench_options:
+        value = getattr(args, dest)
+        if value == default:
+            continue
+        values = value if isinstance(value, list) else [value]
+        words += [flag, *(str(item) for item in values)]
+    return shlex.join(words)
+
+
+def _run_bench(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
+    """Run one benchmark; its setting errors become a one-line message and exit code 2."""
+    from dogbreeds.backbones import BackboneError
+    from dogbreeds.bench import BenchError
+    from dogbreeds.transfer import TransferError
+
+    try:
+        return run(args)
+    except (BenchError, TransferError, BackboneError) as error:
+        print(f"dogbreeds: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run_bench_transfer(args: argparse.Namespace) -> int:
+    """Run the transfer benchmark and print its table."""
+    from dogbreeds.bench import BenchError, bench_transfer, default_transfer_variants, format_table
+
+    variants = default_transfer_variants(args.backbones)
+    if args.variants:
+        unknown = sorted(set(args.variants) - {variant.name for variant in variants})
+        if unknown:
+            raise BenchError(f"Unknown variant(s) {unknown}; choose among: {', '.join(v.name for v in variants)}.")
+        variants = [variant for variant in variants if variant.name in args.variants]
+    table = bench_transfer(resolve_data_dir(args.data_dir), variants=variants, val_fraction=args.val_fraction,
+                           cache_dir=args.cache_dir, results_dir=args.results_dir, seed=args.seed,
+                           source=_bench_command_line(args), progress=sys.stderr.isatty())
+    print(format_table(table))
+    print(f"records: {args.results_dir}")
+    return EXIT_OK
+
+
+def run_bench_scratch(args: argparse.Namespace) -> int:
+    """Run the scratch CNN benchmark and print its scores."""
+    from dogbreeds.bench import bench_scratch
+
+    result = bench_scratch(resolve_data_dir(args.data_dir), image_size=args.image_size, epochs=args.epochs,
+                           patience=args.patience, augmentation=args.augmentation, results_dir=args.results_dir,
+                           seed=args.seed, source=_bench_command_line(args), progress=sys.stderr.isatty())
+    metrics, timings = result["metrics"], result["timings"]
+    print(f"scratch CNN: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, macro F1 {metrics['macro_f1']:.3f} "
+          f"on {metrics['n']} test images; {timings['epochs_run']} epochs in {timings['train_seconds']:.0f} s")
+    print(f"record: {result['record']}")
+    return EXIT_OK
+
+
+def run_bench_throughput(args: argparse.Namespace) -> int:
+    """Run the throughput benchmark and print images per second and their ratio."""
+    from dogbreeds.bench import bench_throughput
+
+    result = bench_throughput(resolve_data_dir(args.data_dir), backbone=args.backbone, images=args.images,
+                              batch_size=args.batch_size, repeats=args.repeats, results_dir=args.results_dir,
+                              source=_bench_command_line(args), progress=sys.stderr.isatty())
+    metrics = result["metrics"]
+    print(f"{args.backbone}: pipeline {metrics['pipeline_images_per_s']:.1f} img/s, model only "
+          f"{metrics['model_images_per_s']:.1f} img/s, ratio {metrics['ratio']:.2f}")
+    print(f"record: {result['record']}")
+    return EXIT_OK
+
+
+COMMANDS: list[Callable[[Subcommands], None]] = [add_data_group, add_run_command, add_report_command,
+                                                 add_bench_command]
 """The top-level commands, in the order `dogbreeds --help` lists them."""
 
 

@@ -1,0 +1,417 @@
+"""Benchmarks on real data, behind `dogbreeds bench transfer|scratch|throughput`.
+
+- :func:`bench_transfer`: frozen ImageNet backbones + heads on the official train list,
+  scored on the official test list; one variant per table row (head kind, flip
+  training/test-time augmentation, ensembles of backbones, ImageNet-head start).
+- :func:`bench_scratch`: the scratch CNN with augmentation on the official split.
+- :func:`bench_throughput`: images per second of the file pipeline feeding a backbone
+  against the same backbone on preloaded tensors.
+
+Each writes results records (``kind="benchmark"``, the command in ``source``) into a
+results folder, by default ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from dogbreeds.config import DEFAULT_SEED, REPO_ROOT
+from dogbreeds.data import Split, discover, split_records
+from dogbreeds.evaluation import evaluate
+from dogbreeds.models import CNNConfig, count_params
+from dogbreeds.pipeline import LabelMap
+from dogbreeds.records import make_record, write_record
+from dogbreeds.transfer import (
+    FeatureSet,
+    TrainedHead,
+    average_probabilities,
+    concat_features,
+    imagenet_head_weights,
+    imagenet_zero_shot_head,
+    predict_with_flip,
+    split_features,
+    stack_features,
+    train_head,
+)
+
+DEFAULT_RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+BENCH_KIND = "benchmark"
+DEFAULT_BACKBONES = ("mobilenet_v2", "efficientnet_lite0")
+TABLE_COLUMNS = ("variant", "top1", "top5", "macro_f1", "train_s", "feature_s", "predict_s")
+
+
+class BenchError(ValueError):
+    """A benchmark was asked for with data or settings it cannot run on."""
+
+
+@dataclass(frozen=True)
+class TransferVariant:
+    """One row of the transfer benchmark.
+
+    ``backbones``: one, or several for an ensemble (``ensemble="concat"`` joins their
+    features under one head, ``"average"`` averages the probabilities of one head per
+    backbone). ``head``: "logreg", "keras", or "imagenet" (the backbone's own ImageNet
+    classifier over the breeds, untrained). ``flip_train`` adds mirrored training images,
+    ``flip_tta`` averages predictions on original and mirrored test images;
+    ``imagenet_start`` starts a keras head from the ImageNet classifier's weights.
+    """
+
+    name: str
+    backbones: tuple[str, ...]
+    head: Literal["logreg", "keras", "imagenet"]
+    ensemble: Literal["concat", "average"] = "concat"
+    flip_train: bool = False
+    flip_tta: bool = False
+    imagenet_start: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.backbones:
+            raise BenchError(f"Variant {self.name!r} names no backbone.")
+        if self.head not in ("logreg", "keras", "imagenet"):
+            raise BenchError(f"Variant {self.name!r}: unknown head {self.head!r} (logreg, keras or imagenet).")
+        if self.imagenet_start and self.head != "keras":
+            raise BenchError(f"Variant {self.name!r}: imagenet_start needs a keras head.")
+        if (self.head == "imagenet" or self.imagenet_start) and self.ensemble == "concat" and len(self.backbones) > 1:
+            raise BenchError(f"Variant {self.name!r}: ImageNet heads of several backbones can only be averaged.")
+
+    @property
+    def uses_flips(self) -> bool:
+        return self.flip_train or self.flip_tta
+
+    def params(self) -> dict[str, Any]:
+        """The variant's settings, for a results record."""
+        return {"variant": self.name, "backbones": list(self.backbones), "head": self.head,
+                "ensemble": self.ensemble if len(self.backbones) > 1 else None, "flip_train": self.flip_train,
+                "flip_tta": self.flip_tta, "imagenet_start": self.imagenet_start}
+
+
+def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> list[TransferVariant]:
+    """Each backbone alone (logreg, keras, + flip TTA, + flip training), then ensembles and ImageNet heads."""
+    variants: list[TransferVariant] = []
+    for name in backbones:
+        variants += [
+            TransferVariant(f"{name}/logreg", (name,), "logreg"),
+            TransferVariant(f"{name}/keras", (name,), "keras"),
+            TransferVariant(f"{name}/keras+tta", (name,), "keras", flip_tta=True),
+            TransferVariant(f"{name}/keras+fliptrain+tta", (name,), "keras", flip_train=True, flip_tta=True),
+        ]
+    if len(backbones) > 1:
+        joined = "+".join(backbones)
+        variants += [
+            TransferVariant(f"concat({joined})/keras+fliptrain+tta", tuple(backbones), "keras",
+                            flip_train=True, flip_tta=True),
+            TransferVariant(f"average({joined})/keras+fliptrain+tta", tuple(backbones), "keras", "average",
+                            flip_train=True, flip_tta=True),
+        ]
+    for name in backbones:
+        variants.append(TransferVariant(f"{name}/imagenet-head", (name,), "imagenet", flip_tta=True))
+    if backbones:
+        variants.append(TransferVariant(f"average({'+'.join(backbones)})/imagenet-start+fliptrain+tta",
+                                        tuple(backbones), "keras", "average", flip_train=True, flip_tta=True,
+                                        imagenet_start=True))
+    return variants
+
+
+@dataclass
+class _BackboneFeatures:
+    """One backbone's train / val / test features, plain and mirrored (when needed)."""
+
+    plain: dict[str, FeatureSet]
+    flipped: dict[str, FeatureSet] | None
+
+
+def bench_transfer(
+    data_dir: str | os.PathLike,
+    *,
+    variants: Sequence[TransferVariant] | None = None,
+    val_fraction: float = 0.1,
+    image_size: tuple[int, int] | None = None,
+    batch_size: int = 64,
+    head_epochs: int = 200,
+    logreg_c: float = 0.1,
+    cache_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
+    seed: int = DEFAULT_SEED,
+    source: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Score transfer-learning variants on the official test list; one record and table row per variant.
+
+    Features of the official train list are computed (or loaded from the cache) once per
+    backbone, then ``val_fraction`` of each breed is held out (seeded, stratified) for
+    the early stopping of keras heads; every head trains on the same remaining rows.
+    ``feature_s`` is the time to get a variant's features in this run (from the cache
+    when ``features_cached`` is true in the record).
+    """
+    variants = list(variants) if variants is not None else default_transfer_variants()
+    if not variants:
+        raise BenchError("No variant to run.")
+    split, label_map = _official_split(data_dir)
+    needs_flips: dict[str, bool] = {}
+    for variant in variants:
+        for name in variant.backbones:
+            needs_flips[name] = needs_flips.get(name, False) or variant.uses_flips
+    features = {
+        name: _BackboneFeatures(
+            split_features(name, split, label_map, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir),
+            split_features(name, split, label_map, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir,
+                           flip=True) if flips else None,
+        )
+        for name, flips in needs_flips.items()
+    }
+    train_rows, val_rows = _stratified_rows(next(iter(features.values())).plain["train"].labels, val_fraction, seed)
+    counts = {"train": len(train_rows), "val": len(val_rows), "test": len(split.test)}
+    rows = []
+    for variant in tqdm(variants, desc="transfer variants", unit="variant", disable=not progress):
+        outcome = _run_variant(variant, features, train_rows, val_rows, label_map, head_epochs=head_epochs,
+                               logreg_c=logreg_c, seed=seed, progress=progress)
+        metrics = evaluate(outcome["labels"], outcome["probabilities"], label_map.names)
+        record = make_record(
+            f"transfer-{variant.name}", BENCH_KIND,
+            params={"bench": "transfer", "data_dir": str(Path(data_dir).resolve()), **variant.params(),
+                    "image_size": list(image_size) if image_size else "backbone default",
+                    "val_fraction": val_fraction, "head_params": outcome["head_params"]},
+            metrics=metrics, history=outcome["history"], timings=outcome["timings"],
+            data_counts=counts, num_classes=len(label_map), seed=seed, source=source,
+        )
+        path = write_record(record, results_dir)
+        rows.append({"variant": variant.name, "top1": metrics["top1"], "top5": metrics["top5"],
+                     "macro_f1": metrics["macro_f1"], "train_s": outcome["timings"]["train_seconds"],
+                     "feature_s": outcome["timings"]["feature_seconds"],
+                     "predict_s": outcome["timings"]["predict_seconds"], "record": str(path)})
+    return pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "record"])
+
+
+def _official_split(data_dir: str | os.PathLike) -> tuple[Split, LabelMap]:
+    """All images of the official train list (no validation carved yet) and the official test list."""
+    index = discover(data_dir)
+    if not index.has_official_split:
+        raise BenchError(f"{data_dir} has no lists/ folder; the benchmarks need the official train/test lists.")
+    split = split_records(index, val_fraction=0.0)
+    if not split.train or not split.test:
+        raise BenchError(f"{data_dir}: the official lists give {len(split.train)} train and {len(split.test)} "
+                         "test images; both must be non-empty.")
+    return split, LabelMap.from_records(list(split.train) + list(split.test))
+
+
+def _stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of a seeded, stratified (train, validation) split of ``labels``."""
+    rows = np.arange(len(labels))
+    if fraction == 0:
+        return rows, rows[:0]
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError as error:
+        raise BenchError(f"Cannot hold out a stratified {fraction:.0%} of {len(labels)} training images for "
+                         f"validation: {error}. Lower --val-fraction or use more images per breed.") from error
+    return np.sort(train), np.sort(val)
+
+
+def _run_variant(
+    variant: TransferVariant, features: dict[str, _BackboneFeatures], train_rows: np.ndarray, val_rows: np.ndarray,
+    label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int, progress: bool,
+) -> dict[str, Any]:
+    """Train the variant's head(s) and predict the test set: probabilities, labels, timings, history."""
+    groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
+    probabilities, train_seconds, predict_seconds, history, head_params = [], 0.0, 0.0, {}, []
+    for group in groups:
+        parts = [features[name] for name in group]
+        train = concat_features([part.plain["train"] for part in parts])
+        test = concat_features([part.plain["test"] for part in parts])
+        flipped_train = concat_features([part.flipped["train"] for part in parts]) if variant.flip_train else None
+        flipped_test = concat_features([part.flipped["test"] for part in parts]) if variant.flip_tta else None
+        fit_rows = train.subset(train_rows)
+        if flipped_train is not None:
+            fit_rows = stack_features([fit_rows, flipped_train.subset(train_rows)])
+        val = train.subset(val_rows) if len(val_rows) else None
+        head = _make_head(variant, group[0], fit_rows, val, label_map, head_epochs=head_epochs,
+                          logreg_c=logreg_c, seed=seed, progress=progress)
+        start = time.perf_counter()
+        probabilities.append(_predict(head, test, flipped_test))
+        predict_seconds += time.perf_counter() - start
+        train_seconds += head.train_seconds
+        history.update({f"{'+'.join(group)}/{key}": values for key, values in head.history.items()})
+        head_params.append({"backbones": list(group), "kind": head.kind, "best_epoch": head.best_epoch, **head.params})
+    feature_sets = [features[name].plain for name in variant.backbones]
+    if variant.uses_flips:
+        feature_sets += [features[name].flipped for name in variant.backbones]
+    feature_seconds = sum(part["train"].seconds + part["test"].seconds for part in feature_sets)
+    return {
+        "probabilities": average_probabilities(probabilities),
+        "labels": test.labels,
+        "history": history,
+        "head_params": head_params,
+        "timings": {"train_seconds": train_seconds, "feature_seconds": feature_seconds,
+                    "predict_seconds": predict_seconds,
+                    "features_cached": all(part[key].from_cache for part in feature_sets for key in part)},
+    }
+
+
+def _make_head(variant: TransferVariant, backbone: str, train: FeatureSet, val: FeatureSet | None,
+               label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int, progress: bool) -> TrainedHead:
+    if variant.head == "imagenet":
+        return imagenet_zero_shot_head(backbone, label_map)
+    initial = imagenet_head_weights(backbone, label_map) if variant.imagenet_start else None
+    return train_head(train, val, kind=variant.head, num_classes=len(label_map), epochs=head_epochs,
+                      initial_weights=initial, c=logreg_c, seed=seed, progress=progress)
+
+
+def _predict(head: TrainedHead, test: FeatureSet, flipped: FeatureSet | None) -> np.ndarray:
+    return head.predict_proba(test) if flipped is None else predict_with_flip(head, test, flipped)
+
+
+SCRATCH_CONFIG = CNNConfig(filters=(32, 64, 128, 256), kernel_size=3, batch_norm=True, dropout=0.4,
+                           pooling="gap", dense_units=0, learning_rate=1e-3)
+"""The scratch CNN of the benchmark: four conv blocks with batch norm, global average pooling, dropout."""
+
+
+def bench_scratch(
+    data_dir: str | os.PathLike,
+    *,
+    image_size: int = 128,
+    epochs: int = 80,
+    patience: int = 20,
+    batch_size: int = 32,
+    config: CNNConfig = SCRATCH_CONFIG,
+    augmentation: str = "standard",
+    val_fraction: float = 0.15,
+    results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
+    seed: int = DEFAULT_SEED,
+    source: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train the scratch CNN with ``augmentation`` on the official train list, score it on the test list.
+
+    ``val_fraction`` of each breed's training images is held out (seeded, stratified) for
+    early stopping (best weights restored). Returns the test metrics, timings and the
+    record's path.
+    """
+    from dogbreeds.augmentation import make_augmentation
+    from dogbreeds.models import build_scratch_cnn
+    from dogbreeds.pipeline import make_dataset
+    from dogbreeds.training import fit, set_seed
+
+    set_seed(seed)
+    index = discover(data_dir)
+    if not index.has_official_split:
+        raise BenchError(f"{data_dir} has no lists/ folder; the benchmarks need the official train/test lists.")
+    split = split_records(index, val_fraction=val_fraction, seed=seed)
+    if not split.val:
+        raise BenchError("The scratch benchmark needs validation images for early stopping: use val_fraction > 0.")
+    label_map = LabelMap.from_records(list(split.train) + list(split.val) + list(split.test))
+    size = (image_size, image_size)
+    train_ds = make_dataset(split.train, label_map, size, batch_size, shuffle=True, seed=seed)
+    val_ds = make_dataset(split.val, label_map, size, batch_size)
+    test_ds = make_dataset(split.test, label_map, size, batch_size)
+    model = build_scratch_cnn(config, len(label_map), (*size, 3), make_augmentation(augmentation, seed))
+    result = fit(model, train_ds, val_ds, epochs=epochs, patience=patience, progress=progress)
+    start = time.perf_counter()
+    probabilities = model.predict(test_ds, verbose=0)
+    predict_seconds = time.perf_counter() - start
+    labels = np.array([label_map.encode(record.label_id) for record in split.test])
+    metrics = evaluate(labels, probabilities, label_map.names)
+    timings = {**result.timings, "train_seconds": result.wall_time_s, "predict_seconds": predict_seconds}
+    record = make_record(
+        "scratch-cnn", BENCH_KIND,
+        params={"bench": "scratch", "data_dir": str(Path(data_dir).resolve()), "image_size": image_size,
+                "max_epochs": epochs, "patience": patience, "batch_size": batch_size, "augmentation": augmentation,
+                "val_fraction": val_fraction, "config": config.to_dict(),
+                "parameters": count_params(model).total},
+        metrics=metrics, history=result.history, timings=timings, data_counts=split.counts(),
+        num_classes=len(label_map), seed=seed, source=source,
+    )
+    return {"metrics": metrics, "timings": timings, "record": write_record(record, results_dir)}
+
+
+def bench_throughput(
+    data_dir: str | os.PathLike,
+    *,
+    backbone: str = "mobilenet_v2",
+    images: int = 512,
+    batch_size: int = 64,
+    image_size: tuple[int, int] | None = None,
+    repeats: int = 3,
+    results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
+    source: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Images per second of the feature pipeline against the same backbone on preloaded tensors.
+
+    The pipeline reads ``images`` files (spread over the breeds) with ``pipeline.make_dataset``
+    (parallel decode and resize, prefetch) and runs ``features.feature_extractor`` on each
+    batch; model-only runs the same compiled extractor on the same images already in
+    memory. Each is timed ``repeats`` times after a warm-up, alternating, and the best pass
+    counts. ``ratio`` = pipeline / model-only images per second (1.0: loading costs nothing).
+    """
+    import tensorflow as tf
+
+    from dogbreeds.backbones import get_backbone
+    from dogbreeds.features import feature_extractor
+    from dogbreeds.images import load_images_array
+    from dogbreeds.pipeline import make_dataset
+
+    if images < batch_size:
+        raise BenchError(f"images ({images}) must be at least one batch ({batch_size}).")
+    if repeats < 1:
+        raise BenchError(f"repeats must be at least 1, got {repeats}.")
+    spec = get_backbone(backbone)
+    size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
+    records = sorted(discover(data_dir).records, key=lambda record: (record.label_id, str(record.path)))
+    if len(records) < images:
+        raise BenchError(f"{data_dir} holds {len(records)} images; ask for at most that many (--images).")
+    chosen = [records[int(position)] for position in np.linspace(0, len(records) - 1, images)]
+    label_map = LabelMap.from_records(chosen)
+    extract = feature_extractor(backbone, size)
+    preloaded = load_images_array(chosen, size, progress=progress).astype(np.float32)
+    batches = [tf.constant(preloaded[start:start + batch_size]) for start in range(0, images, batch_size)]
+    dataset = make_dataset(chosen, label_map, size, batch_size, shuffle=False, cache=False)
+
+    def model_only() -> None:
+        for batch in batches:
+            extract(batch).numpy()
+
+    def pipeline() -> None:
+        for batch, _labels in dataset:
+            extract(batch).numpy()
+
+    extract(batches[0]).numpy()  # trace and warm up
+    passes: dict[str, list[float]] = {"model_only_seconds": [], "pipeline_seconds": []}
+    for _ in tqdm(range(repeats), desc="throughput passes", unit="pass", disable=not progress):
+        for key, run in (("model_only_seconds", model_only), ("pipeline_seconds", pipeline)):
+            start = time.perf_counter()
+            run()
+            passes[key].append(time.perf_counter() - start)
+    model_ips = images / min(passes["model_only_seconds"])
+    pipeline_ips = images / min(passes["pipeline_seconds"])
+    metrics = {"pipeline_images_per_s": pipeline_ips, "model_images_per_s": model_ips,
+               "ratio": pipeline_ips / model_ips}
+    record = make_record(
+        f"throughput-{backbone}", BENCH_KIND,
+        params={"bench": "throughput", "data_dir": str(Path(data_dir).resolve()), "backbone": backbone,
+                "images": images, "batch_size": batch_size, "image_size": list(size), "repeats": repeats,
+                "cpu_count": os.cpu_count()},
+        metrics=metrics, timings=passes, data_counts={"images": images}, num_classes=len(label_map),
+        source=source,
+    )
+    return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """The transfer table as Markdown: scores in percent, timings in seconds."""
+    lines = ["| variant | top-1 | top-5 | macro F1 | train s | feature s | predict s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in table.itertuples():
+        lines.append(f"| {row.variant} | {row.top1:.1%} | {row.top5:.1%} | {row.macro_f1:.3f} | {row.train_s:.1f} "
+                     f"| {row.feature_s:.1f} | {row.predict_s:.1f} |")
+    return "\n".join(lines)
