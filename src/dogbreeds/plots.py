@@ -246,6 +246,45 @@ def plot_model_comparison(
     return fig
 
 
+def plot_ablation(
+    table: pd.DataFrame,
+    metrics: Sequence[str] = ("val_accuracy", "test_accuracy"),
+    label_column: str = "variant",
+    reference: str | None = "baseline",
+    title: str = "Ablation study",
+) -> Figure:
+    """Grouped horizontal bars, one group per row in table order (first at the top), one bar per metric.
+
+    A ``<metric>_std`` column, when present, draws error bars (NaN: none). A dashed line
+    per metric marks the value of the ``reference`` row, so each bar reads as better or worse.
+    """
+    _require_columns(table, (label_column, *metrics))
+    if table.empty:
+        raise PlotInputError("table is empty; give one row per variant.")
+    labels = table[label_column].astype(str).tolist()
+    if reference is not None and reference not in labels:
+        raise PlotInputError(f"The reference {reference!r} is not in the {label_column!r} column: {labels}.")
+    positions = np.arange(len(table))[::-1]
+    height = 0.8 / len(metrics)
+    fig, axes = _figure(8.0, max(2.5, 0.3 * len(table) * len(metrics) + 1.2))
+    ax = axes[0, 0]
+    palette = sns.color_palette("colorblind", len(metrics))
+    for offset, (metric, color) in enumerate(zip(metrics, palette)):
+        values = table[metric].to_numpy(dtype=float)
+        std_column = f"{metric}_std"
+        errors = np.nan_to_num(table[std_column].to_numpy(dtype=float)) if std_column in table else None
+        bars = ax.barh(positions - (offset - (len(metrics) - 1) / 2) * height, values, height=height, xerr=errors,
+                       color=color, label=metric.replace("_", " "), error_kw={"elinewidth": 1, "capsize": 2})
+        ax.bar_label(bars, fmt="%.2f", padding=3, fontsize="x-small")
+        if reference is not None:
+            ax.axvline(values[labels.index(reference)], color=color, linestyle="--", linewidth=1)
+    ax.set_yticks(positions, labels)
+    upper = float(np.nanmax(table[list(metrics)].to_numpy(dtype=float)))
+    ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title + (f" (dashed: {reference})" if reference else ""))
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
 def plot_reliability_diagram(table: pd.DataFrame, title: str = "Reliability diagram") -> Figure:
     """Accuracy vs confidence per bin (top) and photos per bin (bottom), ECE and MCE in the title.
 

@@ -1,0 +1,413 @@
+"""Controlled ablations of the scratch CNN: each variant changes one thing against its control.
+
+A :class:`Variant` is data: the ``CNNConfig`` settings it changes, the image
+preprocessing it applies, its augmentation preset, whether it whitens the images.
+Every variant trains on the same in-memory images (:mod:`dogbreeds.arrays`), for
+several seeds, with the same procedure (:func:`train_and_evaluate`: seeded, early
+stopping on the validation loss, best weights kept), and is summarised as one tidy
+row: validation and test accuracy (mean and std over seeds), epochs and training time.
+
+Whitening arms run at the whitening size: ZCA needs the pixel covariance, a D x D
+matrix with D = side x side x 3, which is practical at 32 px, not at the CNN's usual
+size. So the ZCA arm and its control (the baseline at that size) both train at
+``whitening_size``, and whitening is the only difference between them. The whitener
+is fitted on the train split only and applied to every split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from dogbreeds.arrays import SplitArrays, predict_timed
+from dogbreeds.augmentation import AugmentationError, make_augmentation, resolve_config
+from dogbreeds.evaluation import evaluate
+from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn, count_params
+from dogbreeds.preprocessing import PreprocessingError, apply_named, named_preprocessor
+from dogbreeds.training import FitResult, fit, set_seed
+from dogbreeds.whitening import Whitener
+
+if TYPE_CHECKING:
+    import keras
+
+DEFAULT_PATIENCE = 5
+"""Epochs without a better validation loss before training stops."""
+
+EVALUATION_KEYS = ("top1", "top5", "macro_f1", "kappa", "ece", "mce")
+"""The ``evaluate()`` metrics averaged over seeds in a variant's record."""
+
+TABLE_COLUMNS = (
+    "variant", "change", "control", "val_accuracy", "val_accuracy_std", "test_accuracy", "test_accuracy_std",
+    "test_delta", "seeds", "epochs", "train_seconds", "image_size", "parameters",
+)
+
+
+class AblationError(ValueError):
+    """A variant or an ablation study that cannot be run as described."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of the ablation study, described by what differs from the baseline.
+
+    ``config``: ``CNNConfig`` settings that differ from the base config.
+    ``preprocessing``: a :mod:`dogbreeds.preprocessing` name applied to every split.
+    ``augmentation``: a :mod:`dogbreeds.augmentation` preset, active during training only.
+    ``whitening``: ZCA whitening fitted on the train split (needs ``at_whitening_size``).
+    ``at_whitening_size``: train at the whitening size instead of the arrays' size.
+    ``control``: the variant this one is compared with (None for the baseline itself).
+    """
+
+    name: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    preprocessing: str = "none"
+    augmentation: str = "none"
+    whitening: bool = False
+    at_whitening_size: bool = False
+    control: str | None = "baseline"
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise AblationError("A variant needs a non-empty name.")
+        object.__setattr__(self, "config", dict(self.config))
+        known = {setting.name for setting in dataclasses.fields(CNNConfig)}
+        unknown = sorted(set(self.config) - known)
+        if unknown:
+            raise AblationError(f"Variant {self.name!r}: unknown CNNConfig setting(s) {unknown}; "
+                                f"valid ones are {sorted(known)}.")
+        try:
+            self.cnn_config()
+            named_preprocessor(self.preprocessing)
+            resolve_config(self.augmentation)
+        except (ModelConfigError, PreprocessingError, AugmentationError) as error:
+            raise AblationError(f"Variant {self.name!r}: {error}") from error
+        if self.whitening and not self.at_whitening_size:
+            raise AblationError(
+                f"Variant {self.name!r}: whitening is fitted at the whitening size; set at_whitening_size=True."
+            )
+        if self.control == self.name:
+            raise AblationError(f"Variant {self.name!r} cannot be its own control; use control=None.")
+
+    def cnn_config(self, base: CNNConfig | None = None) -> CNNConfig:
+        """The CNN settings of this variant: ``base`` (the baseline ``CNNConfig()`` when None) with ``config``."""
+        return dataclasses.replace(base or CNNConfig(), **self.config)
+
+    def settings(self, image_size: int, base: CNNConfig | None = None) -> dict[str, Any]:
+        """Everything that defines this arm, as plain values: CNN settings, inputs, image size."""
+        return {
+            **self.cnn_config(base).to_dict(),
+            "preprocessing": self.preprocessing,
+            "augmentation": self.augmentation,
+            "whitening": "zca" if self.whitening else "none",
+            "image_size": image_size,
+        }
+
+
+BASELINE = Variant("baseline", control=None)
+
+VARIANTS: tuple[Variant, ...] = (
+    BASELINE,
+    Variant("equalized", preprocessing="equalize_luma"),
+    Variant("augmented", augmentation="standard"),
+    Variant("sgd", config={"optimizer": "sgd", "learning_rate": 1e-2}),  # SGD's usual rate, 10x Adam's
+    Variant("label_smoothing", config={"loss": "categorical_crossentropy", "label_smoothing": 0.1}),
+    Variant("elu", config={"activation": "elu"}),
+    Variant("no_dropout", config={"dropout": 0.0}),
+    Variant("no_batch_norm", config={"batch_norm": False}),
+    Variant("flatten", config={"pooling": "flatten"}),
+    Variant("wider", config={"filters": (64, 128, 256)}),
+    Variant("deeper", config={"filters": (32, 64, 128, 256)}),
+    Variant("baseline_small", at_whitening_size=True),
+    Variant("zca", whitening=True, at_whitening_size=True, control="baseline_small"),
+)
+"""The study: the baseline, one arm per change, and the whitening pair at the whitening size."""
+
+
+def describe_change(settings: Mapping[str, Any], control_settings: Mapping[str, Any] | None) -> str:
+    """What differs from the control, e.g. ``"dropout: 0.3 -> 0.0"`` (``"reference"`` without a control)."""
+    if control_settings is None:
+        return "reference"
+    changes = [f"{key}: {_shown(control_settings.get(key))} -> {_shown(value)}"
+               for key, value in settings.items() if control_settings.get(key) != value]
+    return ", ".join(changes) or "no change"
+
+
+def _shown(value: Any) -> str:
+    return "-".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+class VariantInputs:
+    """The images each variant trains on, derived once from the loaded arrays and shared between variants.
+
+    Order of the steps: preprocessing (at the arrays' size), resizing to the whitening
+    size, ZCA whitening. Whitened values are multiplied by 255 because the CNN divides
+    its input by 255 (it expects pixels), so the network sees the whitened values themselves.
+    """
+
+    def __init__(self, arrays: SplitArrays, whitening_size: int, *, progress: bool = True) -> None:
+        if whitening_size < 1:
+            raise AblationError(f"whitening_size must be >= 1, got {whitening_size}.")
+        self.arrays = arrays
+        self.whitening_size = whitening_size
+        self.progress = progress
+        self._derived: dict[tuple[str, bool, bool], SplitArrays] = {}
+
+    def image_size(self, variant: Variant) -> int:
+        """The side, in pixels, of the images ``variant`` trains on."""
+        return self.whitening_size if variant.at_whitening_size else self.arrays.input_shape[0]
+
+    def for_variant(self, variant: Variant) -> SplitArrays:
+        """The train, validation and test arrays for ``variant`` (computed on first use)."""
+        key = (variant.preprocessing, variant.at_whitening_size, variant.whitening)
+        if key not in self._derived:
+            data = self.arrays
+            if variant.preprocessing != "none":
+                data = data.map_images(lambda images: apply_named(images, variant.preprocessing,
+                                                                  progress=self.progress))
+            if variant.at_whitening_size and data.input_shape[:2] != (self.whitening_size, self.whitening_size):
+                data = data.resized(self.whitening_size, progress=self.progress)
+            if variant.whitening:
+                whitener = Whitener("zca", image_size=self.whitening_size).fit(data.train.images,
+                                                                               progress=self.progress)
+                data = data.map_images(lambda images: whitener.transform(images) * 255.0)
+            self._derived[key] = data
+        return self._derived[key]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model trained by :func:`train_and_evaluate`, with its validation and test results."""
+
+    model: keras.Model
+    config: CNNConfig
+    seed: int
+    fit: FitResult
+    val_metrics: dict[str, Any]
+    test_metrics: dict[str, Any]
+    test_probabilities: np.ndarray
+    inference_ms_per_image: float
+
+    @property
+    def parameters(self) -> int:
+        """Number of parameters of the model (trainable and not)."""
+        return count_params(self.model).total
+
+
+def train_and_evaluate(
+    config: CNNConfig,
+    data: SplitArrays,
+    *,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    patience: int = DEFAULT_PATIENCE,
+    augmentation: str = "none",
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+) -> TrainedModel:
+    """Build the scratch CNN for ``config``, train it on ``data`` (seeded) and evaluate it.
+
+    Training stops early when the validation loss has not improved for ``patience``
+    epochs, and keeps the best weights. Validation and test metrics are those of
+    :func:`dogbreeds.evaluation.evaluate`; inference time is measured on the test split.
+    """
+    import keras
+
+    keras.backend.clear_session()  # many models in one process: start each from a blank Keras state
+    set_seed(seed)
+    preset = None if resolve_config(augmentation).is_identity else make_augmentation(augmentation, seed=seed)
+    model = build_scratch_cnn(config, data.num_classes, data.input_shape, augmentation=preset)
+    result = fit(
+        model, data.train.dataset(batch_size, shuffle_seed=seed), data.val.dataset(batch_size),
+        epochs=epochs, patience=patience, checkpoint_dir=checkpoint_dir, progress=progress,
+    )
+    val = predict_timed(model, data.val.images, batch_size)
+    test = predict_timed(model, data.test.images, batch_size)
+    return TrainedModel(
+        model=model, config=config, seed=seed, fit=result,
+        val_metrics=evaluate(data.val.labels, val.probabilities, data.class_names),
+        test_metrics=evaluate(data.test.labels, test.probabilities, data.class_names),
+        test_probabilities=test.probabilities, inference_ms_per_image=test.ms_per_image,
+    )
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """What one seed of a variant gave (the model itself is not kept)."""
+
+    seed: int
+    val_metrics: dict[str, Any]
+    test_metrics: dict[str, Any]
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int
+    train_seconds: float
+    inference_ms_per_image: float
+
+    @classmethod
+    def from_trained(cls, trained: TrainedModel) -> SeedRun:
+        return cls(
+            seed=trained.seed, val_metrics=trained.val_metrics, test_metrics=trained.test_metrics,
+            history=trained.fit.history, epochs_run=trained.fit.epochs_run, best_epoch=trained.fit.best_epoch,
+            train_seconds=trained.fit.wall_time_s, inference_ms_per_image=trained.inference_ms_per_image,
+        )
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """All seeds of one variant, its settings and how they differ from its control."""
+
+    variant: Variant
+    settings: dict[str, Any]
+    change: str
+    parameters: int
+    runs: tuple[SeedRun, ...]
+
+    def _values(self, split: str, key: str) -> list[float | None]:
+        return [getattr(run, f"{split}_metrics").get(key) for run in self.runs]
+
+    def metrics(self) -> dict[str, Any]:
+        """Test metrics of ``evaluate()`` averaged over seeds, plus ``top1_std``, ``val_top1``, ``val_top1_std``."""
+        first = self.runs[0].test_metrics
+        metrics: dict[str, Any] = {"n": first["n"], "num_classes": first["num_classes"]}
+        metrics.update({key: _mean(self._values("test", key)) for key in EVALUATION_KEYS})
+        metrics["top1_std"] = _std(self._values("test", "top1"))
+        metrics["val_top1"] = _mean(self._values("val", "top1"))
+        metrics["val_top1_std"] = _std(self._values("val", "top1"))
+        return metrics
+
+    def row(self) -> dict[str, Any]:
+        """The variant's line in the ablation table (std is NaN with a single seed)."""
+        metrics = self.metrics()
+        return {
+            "variant": self.variant.name,
+            "change": self.change,
+            "control": self.variant.control,
+            "val_accuracy": metrics["val_top1"],
+            "val_accuracy_std": metrics["val_top1_std"],
+            "test_accuracy": metrics["top1"],
+            "test_accuracy_std": metrics["top1_std"],
+            "seeds": len(self.runs),
+            "epochs": _mean([run.epochs_run for run in self.runs]),
+            "train_seconds": _mean([run.train_seconds for run in self.runs]),
+            "image_size": self.settings["image_size"],
+            "parameters": self.parameters,
+        }
+
+    def record_fields(self) -> dict[str, Any]:
+        """``metrics``, ``history`` (first seed), ``timings`` and ``params`` for a results record."""
+        return {
+            "metrics": self.metrics(),
+            "history": self.runs[0].history,
+            "timings": {
+                "train_seconds": _mean([run.train_seconds for run in self.runs]),
+                "epochs_run": _mean([run.epochs_run for run in self.runs]),
+                "inference_ms_per_image": _mean([run.inference_ms_per_image for run in self.runs]),
+            },
+            "params": {
+                "variant": self.variant.name,
+                "change": self.change,
+                "control": self.variant.control,
+                "settings": self.settings,
+                "parameters": self.parameters,
+                "seeds": [run.seed for run in self.runs],
+                "per_seed": [
+                    {"seed": run.seed, "val_top1": run.val_metrics["top1"], "test_top1": run.test_metrics["top1"],
+                     "epochs_run": run.epochs_run, "best_epoch": run.best_epoch}
+                    for run in self.runs
+                ],
+            },
+        }
+
+
+def run_variant(
+    variant: Variant,
+    inputs: VariantInputs,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    control: Variant | None = None,
+    base: CNNConfig | None = None,
+    patience: int = DEFAULT_PATIENCE,
+    progress: bool = True,
+) -> VariantResult:
+    """Train ``variant`` once per seed on its inputs and gather the results (compared with ``control``)."""
+    if not seeds:
+        raise AblationError("Give at least one seed.")
+    if (control is None) != (variant.control is None) or (control and control.name != variant.control):
+        raise AblationError(f"Variant {variant.name!r} is compared with {variant.control!r}; pass that variant "
+                            f"as control, got {control.name if control else None!r}.")
+    data = inputs.for_variant(variant)
+    config = variant.cnn_config(base)
+    runs, parameters = [], 0
+    for seed in seeds:
+        trained = train_and_evaluate(config, data, seed=seed, epochs=epochs, batch_size=batch_size,
+                                     patience=patience, augmentation=variant.augmentation, progress=progress)
+        runs.append(SeedRun.from_trained(trained))
+        parameters = trained.parameters
+    settings = variant.settings(inputs.image_size(variant), base)
+    control_settings = control.settings(inputs.image_size(control), base) if control else None
+    return VariantResult(variant, settings, describe_change(settings, control_settings), parameters, tuple(runs))
+
+
+def run_ablation(
+    variants: Sequence[Variant],
+    inputs: VariantInputs,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    base: CNNConfig | None = None,
+    patience: int = DEFAULT_PATIENCE,
+    on_result: Callable[[VariantResult], Any] | None = None,
+    progress: bool = True,
+) -> list[VariantResult]:
+    """Run every variant in order; ``on_result`` gets each result as soon as it is ready (e.g. to record it)."""
+    by_name = {variant.name: variant for variant in variants}
+    if len(by_name) != len(variants):
+        raise AblationError("Variant names must be unique.")
+    missing = sorted({v.control for v in variants if v.control is not None} - set(by_name))
+    if missing:
+        raise AblationError(f"Control variant(s) {missing} are not in the study; add them or change the controls.")
+    results = []
+    bar = tqdm(variants, desc="ablation", unit="variant", disable=not progress)
+    for variant in bar:
+        bar.set_postfix_str(variant.name)
+        control = by_name[variant.control] if variant.control is not None else None
+        result = run_variant(variant, inputs, seeds=seeds, epochs=epochs, batch_size=batch_size, control=control,
+                             base=base, patience=patience, progress=False)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def ablation_table(results: Sequence[VariantResult]) -> pd.DataFrame:
+    """One row per variant, in study order; ``test_delta`` is the test accuracy minus the control's."""
+    if not results:
+        raise AblationError("No results to tabulate; run the ablation first.")
+    table = pd.DataFrame([result.row() for result in results])
+    test_accuracy = dict(zip(table["variant"], table["test_accuracy"]))
+    table["test_delta"] = [accuracy - test_accuracy.get(control, math.nan) if control is not None else math.nan
+                           for control, accuracy in zip(table["control"], table["test_accuracy"])]
+    return table[list(TABLE_COLUMNS)]
+
+
+def _mean(values: Sequence[float | int | None]) -> float:
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _std(values: Sequence[float | int | None]) -> float:
+    """Sample standard deviation (n - 1); NaN with fewer than two values."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(np.std(finite, ddof=1)) if len(finite) >= 2 else math.nan

@@ -1,0 +1,191 @@
+"""Ablation study: variants as data, their inputs, seeded training, tidy rows, table and bar chart."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dogbreeds.ablation import (
+    BASELINE,
+    TABLE_COLUMNS,
+    VARIANTS,
+    AblationError,
+    Variant,
+    VariantInputs,
+    ablation_table,
+    describe_change,
+    run_ablation,
+    run_variant,
+    train_and_evaluate,
+)
+from dogbreeds.arrays import LabeledImages, SplitArrays
+from dogbreeds.models import CNNConfig
+from dogbreeds.plots import PlotInputError, plot_ablation
+from dogbreeds.preprocessing import apply_named
+from dogbreeds.whitening import Whitener
+
+TINY = CNNConfig(filters=(4,), dense_units=8, dropout=0.0, batch_norm=False, learning_rate=1e-2)
+COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220]])
+
+
+def colour_arrays(size: int = 8, per_class: tuple[int, int, int] = (8, 3, 4)) -> SplitArrays:
+    """Three breeds, one colour each, with noise: a CNN separates them in a few epochs."""
+    rng = np.random.default_rng(0)
+
+    def part(per_breed: int) -> LabeledImages:
+        labels = np.repeat(np.arange(3), per_breed)
+        noise = rng.integers(-30, 31, (len(labels), size, size, 3))
+        images = np.clip(COLOURS[labels][:, None, None, :] + noise, 0, 255).astype(np.uint8)
+        return LabeledImages(images, labels)
+
+    return SplitArrays(*(part(n) for n in per_class), class_names=("red", "green", "blue"))
+
+
+def changed_keys(variant: Variant, study: tuple[Variant, ...] = VARIANTS) -> set[str]:
+    control = next(v for v in study if v.name == variant.control)
+    size = {False: 64, True: 32}
+    mine, theirs = variant.settings(size[variant.at_whitening_size]), control.settings(size[control.at_whitening_size])
+    return {key for key in mine if mine[key] != theirs[key]}
+
+
+def test_each_variant_changes_one_thing_against_its_control():
+    names = [variant.name for variant in VARIANTS]
+    assert len(set(names)) == len(names) and names[0] == "baseline" and BASELINE.control is None
+    expected = {
+        "equalized": {"preprocessing"}, "augmented": {"augmentation"}, "sgd": {"optimizer", "learning_rate"},
+        "label_smoothing": {"loss", "label_smoothing"}, "elu": {"activation"}, "no_dropout": {"dropout"},
+        "no_batch_norm": {"batch_norm"}, "flatten": {"pooling"}, "wider": {"filters"}, "deeper": {"filters"},
+        "baseline_small": {"image_size"}, "zca": {"whitening"},
+    }
+    assert {variant.name: changed_keys(variant) for variant in VARIANTS[1:]} == expected
+    assert next(v for v in VARIANTS if v.name == "zca").control == "baseline_small"
+
+
+def test_describe_change_names_each_setting_with_old_and_new_value():
+    wider = next(v for v in VARIANTS if v.name == "wider")
+    assert describe_change(wider.settings(64), BASELINE.settings(64)) == "filters: 32-64-128 -> 64-128-256"
+    no_dropout = Variant("no_dropout", config={"dropout": 0.0})
+    assert describe_change(no_dropout.settings(64), BASELINE.settings(64)) == "dropout: 0.3 -> 0.0"
+    assert describe_change(BASELINE.settings(64), None) == "reference"
+    assert describe_change(BASELINE.settings(64), BASELINE.settings(64)) == "no change"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"config": {"width": 3}}, r"unknown CNNConfig setting\(s\) \['width'\]"),
+        ({"config": {"dropout": 1.5}}, "dropout must be in"),
+        ({"preprocessing": "sharpen"}, "Unknown preprocessing 'sharpen'"),
+        ({"augmentation": "wild"}, "Unknown augmentation preset 'wild'"),
+        ({"whitening": True}, "set at_whitening_size=True"),
+        ({"control": "odd"}, "cannot be its own control"),
+    ],
+)
+def test_invalid_variants_are_refused_with_the_reason(options, message):
+    with pytest.raises(AblationError, match=message):
+        Variant("odd", **options)
+
+
+def test_variant_inputs_derive_each_kind_of_input_once():
+    arrays = colour_arrays()
+    inputs = VariantInputs(arrays, whitening_size=4, progress=False)
+    plain = inputs.for_variant(BASELINE)
+    assert plain is arrays and inputs.for_variant(Variant("elu", config={"activation": "elu"})) is arrays
+    equalized = inputs.for_variant(Variant("eq", preprocessing="equalize_luma"))
+    assert np.array_equal(equalized.test.images, apply_named(arrays.test.images, "equalize_luma", progress=False))
+    small = inputs.for_variant(Variant("small", at_whitening_size=True))
+    assert small.input_shape == (4, 4, 3) and inputs.image_size(Variant("small", at_whitening_size=True)) == 4
+    assert inputs.image_size(BASELINE) == 8
+    zca = Variant("zca", whitening=True, at_whitening_size=True, control="small")
+    whitened = inputs.for_variant(zca)
+    assert inputs.for_variant(zca) is whitened
+    # fitted on the train split only, scaled by 255 for the CNN's 1/255 rescaling
+    whitener = Whitener("zca", image_size=4).fit(small.train.images, progress=False)
+    assert np.allclose(whitened.test.images, whitener.transform(small.test.images) * 255.0, atol=1e-3)
+    assert abs(float(whitened.train.images.mean())) < 1e-2 * float(np.abs(whitened.train.images).mean())
+    assert np.array_equal(whitened.val.labels, arrays.val.labels)
+
+
+def test_train_and_evaluate_learns_colours_and_is_reproducible(tmp_path):
+    arrays = colour_arrays()
+    first = train_and_evaluate(TINY, arrays, seed=3, epochs=8, batch_size=8, progress=False,
+                               checkpoint_dir=tmp_path / "best")
+    assert first.test_metrics["top1"] == 1.0 and first.val_metrics["top1"] == 1.0
+    assert set(first.test_metrics) >= {"top1", "top5", "macro_f1", "kappa", "ece"}
+    assert first.test_probabilities.shape == (12, 3) and first.inference_ms_per_image > 0
+    assert 1 <= first.fit.best_epoch <= first.fit.epochs_run <= 8
+    assert first.parameters == first.model.count_params()
+    assert (tmp_path / "best" / "best.weights.h5").is_file()
+    again = train_and_evaluate(TINY, arrays, seed=3, epochs=8, batch_size=8, progress=False)
+    assert again.fit.history == first.fit.history
+    assert np.allclose(again.test_probabilities, first.test_probabilities)
+
+
+def test_run_variant_averages_seeds_into_one_row_and_record():
+    inputs = VariantInputs(colour_arrays(), whitening_size=4, progress=False)
+    variant = Variant("elu", config={"activation": "elu"})
+    result = run_variant(variant, inputs, seeds=[1, 2], epochs=2, batch_size=8, control=BASELINE, base=TINY)
+    row = result.row()
+    per_seed = [run.test_metrics["top1"] for run in result.runs]
+    assert row["seeds"] == 2 and row["test_accuracy"] == pytest.approx(np.mean(per_seed))
+    assert row["test_accuracy_std"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert row["val_accuracy"] == pytest.approx(np.mean([run.val_metrics["top1"] for run in result.runs]))
+    assert row["change"] == "activation: relu -> elu" and row["image_size"] == 8 and row["epochs"] == 2
+    assert row["parameters"] > 0 and row["train_seconds"] > 0
+    fields = result.record_fields()
+    assert fields["metrics"]["top1"] == row["test_accuracy"] and fields["params"]["seeds"] == [1, 2]
+    assert fields["params"]["settings"]["filters"] == [4] and len(fields["history"]["loss"]) == 2
+    assert [entry["test_top1"] for entry in fields["params"]["per_seed"]] == per_seed
+    single = run_variant(BASELINE, inputs, seeds=[1], epochs=1, batch_size=8, base=TINY)
+    assert math.isnan(single.row()["test_accuracy_std"]) and single.row()["change"] == "reference"
+    with pytest.raises(AblationError, match="compared with 'baseline'"):
+        run_variant(variant, inputs, seeds=[1], epochs=1, batch_size=8)
+    with pytest.raises(AblationError, match="at least one seed"):
+        run_variant(BASELINE, inputs, seeds=[], epochs=1, batch_size=8)
+
+
+def test_run_ablation_reports_each_result_and_tables_deltas_against_controls():
+    inputs = VariantInputs(colour_arrays(), whitening_size=4, progress=False)
+    study = (BASELINE, Variant("small", at_whitening_size=True),
+             Variant("zca", whitening=True, at_whitening_size=True, control="small"))
+    seen = []
+    results = run_ablation(study, inputs, seeds=[5], epochs=2, batch_size=8, base=TINY, on_result=seen.append,
+                           progress=False)
+    assert [r.variant.name for r in seen] == ["baseline", "small", "zca"] and seen == results
+    table = ablation_table(results)
+    assert list(table.columns) == list(TABLE_COLUMNS) and table["variant"].tolist() == ["baseline", "small", "zca"]
+    accuracy = table.set_index("variant")["test_accuracy"]
+    delta = table.set_index("variant")["test_delta"]
+    assert math.isnan(delta["baseline"])
+    assert delta["small"] == pytest.approx(accuracy["small"] - accuracy["baseline"])
+    assert delta["zca"] == pytest.approx(accuracy["zca"] - accuracy["small"])
+    assert table.set_index("variant").loc["zca", "change"] == "whitening: none -> zca"
+    with pytest.raises(AblationError, match=r"Control variant\(s\) \['small'\]"):
+        run_ablation(study[::2], inputs, seeds=[5], epochs=1, batch_size=8)
+    with pytest.raises(AblationError, match="unique"):
+        run_ablation((BASELINE, BASELINE), inputs, seeds=[5], epochs=1, batch_size=8)
+    with pytest.raises(AblationError, match="No results"):
+        ablation_table([])
+
+
+def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
+    table = pd.DataFrame({
+        "variant": ["baseline", "wider", "deeper"], "val_accuracy": [0.5, 0.6, 0.4],
+        "test_accuracy": [0.45, 0.55, 0.35], "test_accuracy_std": [0.05, float("nan"), 0.02],
+    })
+    fig = plot_ablation(table)
+    ax = fig.axes[0]
+    widths = sorted(round(patch.get_width(), 2) for patch in ax.patches)
+    assert widths == sorted([0.5, 0.6, 0.4, 0.45, 0.55, 0.35])
+    rows_top_down = [label.get_text() for _, label in sorted(zip(ax.get_yticks(), ax.get_yticklabels()),
+                                                             key=lambda pair: -pair[0])]
+    assert rows_top_down == ["baseline", "wider", "deeper"]  # table order, first row at the top
+    reference_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert sorted(reference_lines) == [0.45, 0.5]
+    with pytest.raises(PlotInputError, match="reference 'none'"):
+        plot_ablation(table, reference="none")
+    with pytest.raises(PlotInputError):
+        plot_ablation(table.drop(columns="val_accuracy"))
