@@ -92,14 +92,20 @@ def test_box_statistics_clips_boxes_reads_size_from_header_and_logs_bad_files(ma
         "<annotation><object><bndbox><xmin>24</xmin><ymin>0</ymin><xmax>60</xmax><ymax>40</ymax>"
         "</bndbox></object></annotation>")
     (annotations / "n02085620_1").write_text("<annotation><object>")
+    # An annotation without <size> whose image is broken: the size cannot be read.
+    (root / "Images" / CHIHUAHUA / "n02085620_9.jpg").write_bytes(b"broken")
+    (annotations / "n02085620_9").write_text(
+        "<annotation><object><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax>"
+        "</bndbox></object></annotation>")
     problems = ProblemLog()
     boxes = box_statistics(discover(root).records, problems=problems, progress=False)
     [row] = boxes.to_dict("records")
     assert row["boxes"] == 1 and (row["image_width"], row["image_height"]) == (48, 40)
     assert row["first_box_fraction"] == pytest.approx(0.5) == row["largest_box_fraction"]
-    [problem] = problems.problems
-    assert problem.kind == "bad_annotation" and problem.path.name == "n02085620_1"
-    assert "malformed XML" in problem.detail and problem.severity == "warning"
+    bad_annotation, broken_image = problems.problems
+    assert bad_annotation.kind == "bad_annotation" and bad_annotation.path.name == "n02085620_1"
+    assert bad_annotation.detail.startswith("malformed XML") and bad_annotation.severity == "warning"
+    assert broken_image.path.name == "n02085620_9.jpg" and broken_image.severity == "error"
 
 
 def test_box_statistics_without_annotations_is_an_empty_table(sample_dir):

@@ -102,8 +102,9 @@ def box_statistics(records: Sequence[ImageRecord], *, problems: ProblemLog | Non
 
     The image size comes from the annotation (`<size>`), else from the image header.
     Boxes are clipped to the image. Records without an annotation are left out (the
-    table is empty, with its columns, when none has one); unreadable annotations and
-    images are added to `problems` as warnings (their images are used uncropped).
+    table is empty, with its columns, when none has one), and so are those whose
+    annotation (a warning: the image is used uncropped) or image (an error) cannot be
+    read; both go to `problems`.
     """
     rows = []
     annotated = [record for record in records if record.annotation_path is not None]
@@ -111,9 +112,14 @@ def box_statistics(records: Sequence[ImageRecord], *, problems: ProblemLog | Non
         try:
             boxes = annotation_for(record)
             width, height = boxes[0].frame or _header_size(record.path)
-        except (AnnotationError, ImageLoadError) as error:
+        except AnnotationError as error:
+            detail = str(error).removeprefix(f"{record.annotation_path}: ")
             if problems is not None:
-                problems.add(Problem(record.annotation_path, "bad_annotation", f"{error}; image used uncropped"))
+                problems.add(Problem(record.annotation_path, "bad_annotation", f"{detail}; image used uncropped"))
+            continue
+        except ImageLoadError as error:
+            if problems is not None:
+                problems.add(error.to_problem())
             continue
         fractions = [_clipped_area(box.xmin, box.ymin, box.xmax, box.ymax, width, height) / (width * height)
                      for box in boxes]
