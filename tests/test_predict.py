@@ -16,7 +16,9 @@ from PIL import Image
 from conftest import write_image
 from dogbreeds.backbones import preprocess
 from dogbreeds.cli import main
+from dogbreeds.features import feature_extractor
 from dogbreeds.images import ImageLoadError, load_resized
+from dogbreeds.models import build_feature_head, count_params
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.predict import (
     BackbonePreprocessing,
@@ -25,6 +27,7 @@ from dogbreeds.predict import (
     BundleMeta,
     PredictionInputError,
     Predictor,
+    image_classifier,
     load_bundle,
     save_bundle,
 )
@@ -86,6 +89,22 @@ def test_unknown_backbone_is_refused_with_the_valid_names():
         BackbonePreprocessing("resnet9000")
     with pytest.raises(KeyError, match="Unknown backbone"):
         BundleMeta(image_size=SIZE, backbone="resnet9000")
+
+
+def test_image_classifier_gives_the_head_probabilities_straight_from_images():
+    size = (32, 32)
+    images = np.random.default_rng(2).uniform(0, 255, (4, *size, 3)).astype("float32")
+    keras.utils.set_random_seed(5)
+    head = build_feature_head(1280, 3, dropout=0.3)
+    expected = head.predict_on_batch(np.asarray(feature_extractor("mobilenet_v2", size)(images)))
+    model = image_classifier("mobilenet_v2", head, size)
+    np.testing.assert_allclose(model.predict_on_batch(images), expected, atol=1e-5)
+    assert np.ptp(expected[:, 0]) > 1e-4  # the images are told apart
+    assert count_params(model).trainable == 1280 * 3 + 3  # the backbone is frozen
+    with pytest.raises(BundleError, match="takes 512 features but mobilenet_v2 gives 1280"):
+        image_classifier("mobilenet_v2", build_feature_head(512, 3), size)
+    with pytest.raises(BundleError, match="hidden layer"):
+        image_classifier("mobilenet_v2", build_feature_head(1280, 3, hidden=8), size)
 
 
 def test_bundle_files_and_metadata(bundle):
@@ -194,3 +213,36 @@ def test_a_lambda_model_is_refused_at_load_time(tmp_path):
 def test_predictor_checks_its_parts():
     with pytest.raises(BundleError, match="label map"):
         Predictor(colour_model(), LabelMap(("a", "b")), BundleMeta(SIZE))
+
+
+def test_cli_prints_top_breeds_and_asks_a_human_under_the_threshold(bundle, photos, capsys):
+    assert main(["predict", "--model", str(bundle), str(photos["red"]), str(photos["blue"]), "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6
+    assert lines[0].startswith(f"{photos['red']}: red dog (") and lines[1].startswith("  1. red dog")
+    assert lines[2].startswith("  2. ") and lines[3].startswith(f"{photos['blue']}: blue dog (")
+    assert main(["predict", "--model", str(bundle), str(photos["green"]), "--threshold", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"{photos['green']}: ask a human (best guess green dog at ")
+
+
+def test_cli_json_keeps_photo_order_and_reports_unreadable_photos(bundle, photos, tmp_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    code = main(["predict", "--model", str(bundle), "--json", str(photos["green"]), str(broken), str(photos["red"])])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"dogbreeds: error: {broken}")
+    answers = json.loads(captured.out)
+    assert [answer["photo"] for answer in answers] == [str(photos["green"]), str(broken), str(photos["red"])]
+    assert answers[0]["breed"] == "green dog" and answers[0]["ask_human"] is False and len(answers[0]["top_k"]) == 3
+    assert set(answers[1]) == {"photo", "error"} and answers[2]["breed"] == "red dog"
+    probabilities = [score["probability"] for score in answers[2]["top_k"]]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(1, abs=1e-5)
+
+
+def test_cli_bundle_and_usage_errors_exit_2(tmp_path, photos, capsys):
+    assert main(["predict", "--model", str(tmp_path / "nowhere"), str(photos["red"])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "No bundle folder" in captured.err
+    assert main(["predict", "--model", str(tmp_path), str(photos["red"]), "--threshold", "1.5"]) == 2
+    assert "must be between 0 and 1" in capsys.readouterr().err

@@ -5,8 +5,9 @@ and sets `run=<function taking the parsed args, returning an exit code>`. `COMMA
 lists the top-level commands (`dogbreeds COMMAND`), `DATA_COMMANDS` the subcommands of
 `dogbreeds data`. The `data` commands never import TensorFlow.
 
-Exit codes: 0 success, 1 `data scan` found unusable files, 2 wrong usage, data
-folder or failed download (a one-line message, no traceback), 130 interrupted.
+Exit codes: 0 success, 1 `data scan` found unusable files or `predict` could not read a
+photo, 2 wrong usage, data folder, model bundle or failed download (a one-line message,
+no traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -410,8 +411,84 @@ def run_bench_throughput(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_predict_command(commands: Subcommands) -> None:
+    """`dogbreeds predict`: the most likely breeds of dog photos, from a saved model bundle."""
+    parser = _command_parser(
+        commands, "predict", "name the most likely breeds of dog photos with a saved model",
+        "Load a model bundle (a folder with model.keras, label_map.json and preprocessing.json, such as\n"
+        "<run folder>/models/best_transfer written by notebook 04) and print, for each photo, its top-k\n"
+        "breeds with the model's confidence. When the best breed's confidence is under --threshold, the\n"
+        "answer is 'ask a human'. A photo that cannot be read is reported and the others are still\n"
+        "predicted; the exit code is then 1.",
+        "  dogbreeds predict --model runs/20261122-101500-quick/models/best_transfer rex.jpg\n"
+        "  dogbreeds predict --model DIR --top-k 3 --threshold 0.8 photos/*.jpg\n"
+        "  dogbreeds predict --model DIR --json rex.jpg > rex.json")
+    parser.add_argument("--model", type=Path, required=True, metavar="DIR", help="the model bundle folder")
+    parser.add_argument("photos", type=Path, nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, ...)")
+    parser.add_argument("--top-k", type=_positive_int, default=5, metavar="K",
+                        help="breeds listed per photo (default: 5)")
+    parser.add_argument("--threshold", type=_probability, default=0.5, metavar="P",
+                        help="under this confidence in the best breed, answer 'ask a human' (default: 0.5)")
+    parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    parser.set_defaults(run=run_predict)
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Predict each photo's breeds; exit 2 for an unusable bundle, 1 when a photo could not be read."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are noise here
+    from dogbreeds.images import ImageLoadError
+    from dogbreeds.predict import BundleError, load_bundle
+
+    try:
+        predictor = load_bundle(args.model)
+    except BundleError as error:
+        print(f"dogbreeds: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    photos, unreadable = {}, {}
+    for path in args.photos:
+        try:
+            photos[path] = predictor.load_photo(path)
+        except ImageLoadError as error:
+            print(f"dogbreeds: error: {error}", file=sys.stderr)
+            unreadable[path] = error.reason
+    ranked = dict(zip(photos, predictor.predict_arrays(list(photos.values()), args.top_k))) if photos else {}
+    answers = [{"photo": str(path), "error": unreadable[path]} if path in unreadable
+               else _breed_answer(path, ranked[path], args.threshold) for path in args.photos]
+    if args.json:
+        print(json.dumps(answers, indent=2))
+    else:
+        for answer in answers:
+            if "error" not in answer:
+                _print_answer(answer, args.threshold)
+    return EXIT_PROBLEMS_FOUND if unreadable else EXIT_OK
+
+
+def _breed_answer(path: Path, scores: Sequence[tuple[str, float]], threshold: float) -> dict[str, object]:
+    """One photo's answer: its breed, or None and ask_human when the best confidence is under threshold."""
+    best, confidence = scores[0]
+    sure = confidence >= threshold
+    return {"photo": str(path), "breed": best if sure else None, "ask_human": not sure,
+            "top_k": [{"breed": breed, "probability": probability} for breed, probability in scores]}
+
+
+def _print_answer(answer: dict, threshold: float) -> None:
+    best = answer["top_k"][0]
+    verdict = (f"{best['breed']} ({best['probability']:.1%})" if not answer["ask_human"] else
+               f"ask a human (best guess {best['breed']} at {best['probability']:.1%}, under {threshold:.0%})")
+    print(f"{answer['photo']}: {verdict}")
+    for rank, score in enumerate(answer["top_k"], start=1):
+        print(f"  {rank}. {score['breed']:<30} {score['probability']:6.1%}")
+
+
 COMMANDS: list[Callable[[Subcommands], None]] = [add_data_group, add_run_command, add_report_command,
-                                                 add_bench_command]
+                                                 add_bench_command, add_predict_command]
 """The top-level commands, in the order `dogbreeds --help` lists them."""
 
 
@@ -425,10 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
                "  dogbreeds data summary --data-dir ../shared/datasets/stanford-dogs-crops224\n"
                "  dogbreeds data scan --data-dir DIR       # list unreadable or suspicious files\n"
                f"  {DATA_DIR_ENV}=DIR dogbreeds data scan   # the same, folder from the environment\n"
-               "  dogbreeds run                            # notebooks 01-05 + report, quick profile\n\n"
+               "  dogbreeds run                            # notebooks 01-05 + report, quick profile\n"
+               "  dogbreeds predict --model DIR photo.jpg  # breeds of a photo, with a saved model\n\n"
                "Run `dogbreeds COMMAND --help` for a command's options.\n"
-               "Exit codes: 0 success, 1 scan found unusable files, 2 wrong usage, data folder or failed download,\n"
-               "130 interrupted.",
+               "Exit codes: 0 success, 1 scan found unusable files or predict could not read a photo, 2 wrong usage,\n"
+               "data folder, model bundle or failed download, 130 interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -31,9 +31,10 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from dogbreeds.backbones import get_backbone, preprocess
+from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.data import CropChoice
 from dogbreeds.images import load_resized
+from dogbreeds.models import build_transfer_model
 from dogbreeds.pipeline import LabelMap, LabelMapError
 from dogbreeds.records import RecordError, write_json_atomic
 
@@ -74,6 +75,27 @@ class BackbonePreprocessing(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "backbone": self.backbone}
+
+
+def image_classifier(backbone: str, head: keras.Model, image_size: tuple[int, int]) -> keras.Model:
+    """The deployable image model of a head trained on cached ``backbone`` features.
+
+    ImageNet ``backbone`` (pooled, at ``image_size``) with its scaling inside
+    (:class:`BackbonePreprocessing`) and the softmax layer (``predictions``) of ``head``:
+    it gives the head's probabilities straight from 0..255 images, and saves as a bundle.
+    """
+    spec = get_backbone(backbone)
+    if any(layer.name == "hidden" for layer in head.layers):
+        raise BundleError("The head has a hidden layer; only a dropout + softmax head (hidden=None) "
+                          "can sit on the backbone of a transfer model.")
+    kernel, bias = head.get_layer("predictions").get_weights()
+    if kernel.shape[0] != spec.feature_dim:
+        raise BundleError(f"The head takes {kernel.shape[0]} features but {backbone} gives {spec.feature_dim}; "
+                          "pass the backbone whose features trained it.")
+    model = build_transfer_model(build_backbone(backbone, input_shape=(*image_size, 3)), kernel.shape[1],
+                                 preprocess=BackbonePreprocessing(backbone))
+    model.get_layer("predictions").set_weights([kernel, bias])
+    return model
 
 
 class BreedScore(NamedTuple):
