@@ -7,6 +7,7 @@ A bundle is a folder that loads in a fresh process, with no training code:
     label_map.json       the breeds in output order (``pipeline.LabelMap``)
     preprocessing.json   how photos must be prepared: image size, backbone, crop, class names
 
+    model = image_classifier("mobilenet_v2", head, (160, 160))  # a head trained on cached features
     save_bundle(model, label_map, BundleMeta(image_size=(160, 160), backbone="mobilenet_v2"), folder)
     predictor = load_bundle(folder)
     predictor.predict_paths(["rex.jpg"])   # [[BreedScore("Samoyed", 0.93), ...]]

@@ -1,0 +1,120 @@
+"""Notebook 04 (transfer learning) on the bundled sample with the test parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from dogbreeds.predict import load_bundle
+from dogbreeds.study import Study
+
+from .conftest import TEST_PARAMETERS, load_results
+
+NOTEBOOK = "04_transfer_learning"
+HEADS = ("mobilenet_v2_head", "efficientnet_lite0_head")  # the two backbones whose weights install offline
+DEPTHS = (10, 30)
+FEATURES = 1280  # both backbones' pooled feature size
+IMAGE_SIZE = 160  # the quick profile's transfer image size
+
+
+def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
+    """The Markdown outputs and the error outputs of the executed notebook."""
+    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
+    found = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    markdown = [output["data"]["text/markdown"] for output in found if "text/markdown" in output.get("data", {})]
+    return markdown, [output for output in found if output["output_type"] == "error"]
+
+
+def the_records(run_dir: Path) -> dict[str, dict]:
+    records = {record["run_name"]: record for record in load_results(run_dir, NOTEBOOK)}
+    assert {record["kind"] for record in records.values()} == {"transfer"}
+    return records
+
+
+def study_data(tmp_path: Path):
+    """The run's split and label map, as the notebook's Study made them."""
+    overrides = {key: TEST_PARAMETERS[key] for key in ("breeds", "image_size", "epochs", "tuner_trials")}
+    study = Study.start(NOTEBOOK, TEST_PARAMETERS["profile"], output_dir=tmp_path, seed=TEST_PARAMETERS["seed"],
+                        seeded=False, **overrides)
+    return study.data()
+
+
+@pytest.mark.notebook
+def test_one_record_per_variant_with_consistent_metrics(executed):
+    run_dir = executed(NOTEBOOK)
+    markdown, errors = outputs(run_dir)
+    assert errors == []
+    records = the_records(run_dir)
+    tuned = sorted(name for name in records if "_finetune_" in name)
+    assert set(records) == {*HEADS, *tuned} and len(tuned) == len(DEPTHS)
+    [tuned_backbone] = {records[name]["params"]["backbone"] for name in tuned}
+    assert tuned == sorted(f"{tuned_backbone}_finetune_{depth}" for depth in DEPTHS)
+    # The fine-tuned backbone is the one whose head did best on validation (the first one on a tie).
+    head_val = [records[name]["metrics"]["val_top1"] for name in HEADS]
+    assert tuned_backbone == HEADS[head_val.index(max(head_val))].removesuffix("_head")
+
+    for name, record in records.items():
+        metrics, params, timings = record["metrics"], record["params"], record["timings"]
+        assert metrics["n"] == record["data"]["counts"]["test"] > 0
+        assert metrics["num_classes"] == record["data"]["num_classes"] == TEST_PARAMETERS["breeds"]
+        for key in ("top1", "top5", "macro_f1", "ece", "val_top1"):
+            assert 0.0 <= metrics[key] <= 1.0, (name, key)
+        assert metrics["top1"] <= metrics["top5"] and -1.0 <= metrics["kappa"] <= 1.0
+        assert metrics["top1"] > 1 / TEST_PARAMETERS["breeds"]  # ImageNet features beat chance even briefly trained
+        assert params["image_size"] == [IMAGE_SIZE, IMAGE_SIZE] and params["model"]
+        assert params["parameters"] > params["trainable_parameters"] > 0
+        assert timings["train_seconds"] > 0 and timings["inference_ms_per_image"] > 0
+        assert len(record["history"]["loss"]) == len(record["history"]["val_loss"]) >= 1
+
+    classes = TEST_PARAMETERS["breeds"]
+    for name in HEADS:
+        assert records[name]["params"]["trainable_parameters"] == FEATURES * classes + classes  # the softmax only
+        assert len(records[name]["history"]["loss"]) <= TEST_PARAMETERS["epochs"]
+    trainable = [records[name]["params"]["trainable_parameters"] for name in
+                 (f"{tuned_backbone}_head", *(f"{tuned_backbone}_finetune_{depth}" for depth in DEPTHS))]
+    assert trainable == sorted(trainable) and len(set(trainable)) == len(trainable)  # deeper trains more weights
+    assert all(records[name]["params"]["parameters"] == records[f"{tuned_backbone}_head"]["params"]["parameters"]
+               for name in tuned)
+    assert any("Saved for prediction" in text for text in markdown)
+
+
+@pytest.mark.notebook
+def test_best_model_by_validation_is_saved_and_reproduces_its_test_accuracy(executed, tmp_path):
+    run_dir = executed(NOTEBOOK)
+    records = the_records(run_dir)
+    saved = [record for record in records.values() if "model_path" in record["params"]]
+    assert len(saved) == 1 and saved[0]["params"]["model_path"] == "models/best_transfer"
+    best = saved[0]
+    assert best["metrics"]["val_top1"] == max(record["metrics"]["val_top1"] for record in records.values())
+
+    bundle = run_dir / best["params"]["model_path"]
+    meta = json.loads((bundle / "preprocessing.json").read_text())
+    data = study_data(tmp_path)
+    assert meta["image_size"] == [IMAGE_SIZE, IMAGE_SIZE] and meta["backbone"] == best["params"]["backbone"]
+    assert meta["class_names"] == list(data.label_map.names) and meta["extra"]["run_name"] == best["run_name"]
+
+    predictor = load_bundle(bundle)
+    ranked = predictor.predict_paths([record.path for record in data.split.test], top_k=1)
+    labels = [data.label_map.encode(record.label_id) for record in data.split.test]
+    hits = [scores[0].breed == data.label_map.names[label] for scores, label in zip(ranked, labels)]
+    assert sum(hits) / len(hits) == pytest.approx(best["metrics"]["top1"])
+
+
+@pytest.mark.notebook
+def test_figures_and_results_table(executed):
+    run_dir = executed(NOTEBOOK)
+    records = the_records(run_dir)
+    figures = run_dir / "figures" / NOTEBOOK
+    expected = [f"learning_curves_{name}.png" for name in records] + ["transfer_comparison.png",
+                                                                      "gradcam_best_model.png"]
+    for name in expected:
+        assert (figures / name).stat().st_size > 10_000, name
+    table = pd.read_csv(figures / "transfer_results.csv", index_col="run_name")
+    assert set(table.index) == set(records)
+    for name, record in records.items():
+        assert table.loc[name, "top1"] == pytest.approx(record["metrics"]["top1"])
+        assert table.loc[name, "val_top1"] == pytest.approx(record["metrics"]["val_top1"])
