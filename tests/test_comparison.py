@@ -141,11 +141,14 @@ def test_best_model_falls_back_to_test_top1_and_says_so(tmp_path: Path) -> None:
     assert (best.run_name, best.criterion, best.chosen_on_test) == ("b", "test top-1", True)
 
 
-def test_best_model_ties_go_to_the_smaller_model(tmp_path: Path) -> None:
+def test_best_model_ties_go_to_the_smaller_model_never_to_the_test_score(tmp_path: Path) -> None:
     write_model(tmp_path, "big", "transfer", 0.7, parameters=5000)
     write_model(tmp_path, "small", "transfer", 0.7, parameters=100)
-
     assert choose_best(comparison_table(load_records(tmp_path))).run_name == "small"
+
+    write_model(tmp_path / "val", "big_better_on_test", "transfer", 0.9, parameters=5000, val_top1=1.0)
+    write_model(tmp_path / "val", "small", "transfer", 0.6, parameters=100, val_top1=1.0)
+    assert choose_best(comparison_table(load_records(tmp_path / "val"))).run_name == "small"
 
 
 def test_saved_only_without_a_bundle_asks_for_notebook_04(tmp_path: Path) -> None:
@@ -291,7 +294,7 @@ def test_shelter_threshold_is_chosen_on_validation_and_measured_on_test() -> Non
     assert advice.top1 == pytest.approx(0.5)
     assert advice.top5 == pytest.approx(1.0)  # 4 classes: top-5 holds them all
     assert advice.overconfidence == pytest.approx(np.mean([0.99, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.3]) - 0.5)
-    assert advice.n_test == 10
+    assert (advice.n_validation, advice.n_test) == (10, 10)
 
 
 def test_shelter_threshold_needs_enough_validation_photos() -> None:
@@ -323,10 +326,11 @@ def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() 
     text = shelter_markdown(advice, "MobileNetV2 fine-tuned", num_classes=120)
 
     assert "**75%** of the dogs" in text  # top-1: 3 of 4
-    assert "confidence of 0.00" in text  # every validation photo is right: no need to hold any back
+    assert "Automatic labelling of every photo" in text  # every validation photo is right: none held back
     assert "labels **100%**" in text and "sends **0%** to a person" in text
     assert "ImageNet" in text and "optimistic" in text
     assert "out of 120" in text and "among its five suggestions for **100%**" in text
+    assert "Not confirmed on the test photos" in text and "6 validation photos were too few" in text
     assert "among its five" not in shelter_markdown(advice, "CNN", num_classes=5)  # top-5 of 5 says nothing
     assert "ImageNet" not in shelter_markdown(advice, "CNN", num_classes=120, transfer=False)
 
@@ -340,4 +344,19 @@ def test_shelter_markdown_without_a_threshold_sends_everything_to_a_person() -> 
 
     assert "not yet" in text and "send every photo to a person" in text
     assert "the best any threshold reached was 40%" in text  # all 5 kept (min_kept), 2 right
+    assert "Not confirmed" not in text
     assert "over-confident" in text  # mean confidence 0.85, accuracy 0.5
+
+
+def test_shelter_markdown_with_a_threshold_confirmed_on_test() -> None:
+    val = confident_predictions([True] * 6 + [False] * 4, [0.9] * 6 + [0.5] * 4)
+    test = confident_predictions([True, True, True, False], [0.95, 0.9, 0.85, 0.3])
+    advice = shelter_advice(*val, *test, target_accuracy=0.95)
+
+    text = shelter_markdown(advice, "CNN", num_classes=10, transfer=False)
+
+    assert advice.threshold == pytest.approx(0.55)
+    assert "above a confidence of 0.55" in text and "the 10 validation photos" in text
+    assert "labels **75%** of the dogs automatically, with **100%** of them correct" in text
+    assert "sends **25%** to a person" in text
+    assert "Not confirmed" not in text

@@ -121,7 +121,7 @@ class BestModel:
 def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
     """The model with the best validation top-1 when every candidate recorded one, else the best test top-1.
 
-    Ties go to the higher test top-1, then to the smaller model. ``saved_only`` keeps
+    Ties go to the smaller model (never to the test score), as notebook 04 does. ``saved_only`` keeps
     the models saved as a bundle (``model_path``), the ones that can be reloaded.
     """
     candidates = table[table["model_path"].notna()] if saved_only else table
@@ -132,7 +132,7 @@ def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
         )
     by_validation = candidates["val_top1"].notna().all()
     key = "val_top1" if by_validation else "top1"
-    ranked = candidates.sort_values([key, "top1", "parameters", "run_name"], ascending=[False, False, True, True])
+    ranked = candidates.sort_values([key, "parameters", "run_name"], ascending=[False, True, True])
     row = ranked.iloc[0]
     return BestModel(
         run_name=str(row["run_name"]), model=str(row["model"]), kind=str(row["kind"]),
@@ -267,6 +267,7 @@ class ShelterAdvice:
     no threshold reaches the target: then every photo goes to a human.
     """
 
+    n_validation: int
     n_test: int
     top1: float
     top5: float
@@ -306,7 +307,7 @@ def shelter_advice(
     best_validation = float(trusted["selective_accuracy"].max()) if not trusted.empty else None
     top1 = top_k_accuracy(test_labels, test_probs, k=1)
     common = {
-        "n_test": len(test_labels), "top1": top1, "top5": top_k_accuracy(test_labels, test_probs, k=5),
+        "n_validation": len(val_labels), "n_test": len(test_labels), "top1": top1, "top5": top_k_accuracy(test_labels, test_probs, k=5),
         "overconfidence": float(test_probs.max(axis=1).mean() - top1), "target_accuracy": target_accuracy,
         "best_validation_accuracy": best_validation,
     }
@@ -342,15 +343,23 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
             "five most likely breeds to the person labelling each photo, and send every photo to a person."
         )
     else:
+        heading = ("Automatic labelling of every photo" if advice.threshold == 0
+                   else f"Automatic labelling above a confidence of {advice.threshold:.2f}")
         kept = (f"with **{advice.automatic_accuracy:.0%}** of them correct" if advice.automatic_accuracy is not None
                 else "(none of the test photos was that confident)")
         lines.append(
-            f"**Automatic labelling above a confidence of {advice.threshold:.2f}.** This threshold was chosen on the "
-            f"validation photos, where the automatic labels reached {advice.validation_accuracy:.0%} "
-            f"(target {advice.target_accuracy:.0%}). On the test photos it labels **{advice.automatic_share:.0%}** of "
-            f"the dogs automatically, {kept}, and sends **{advice.human_share:.0%}** to a person, who sees the "
-            "model's five suggestions."
+            f"**{heading}.** This threshold was chosen on the {advice.n_validation} validation photos, where the "
+            f"automatic labels reached {advice.validation_accuracy:.0%} (target {advice.target_accuracy:.0%}). On the "
+            f"test photos it labels **{advice.automatic_share:.0%}** of the dogs automatically, {kept}, and sends "
+            f"**{advice.human_share:.0%}** to a person, who sees the model's suggestions."
         )
+        if advice.automatic_accuracy is not None and advice.automatic_accuracy < advice.target_accuracy:
+            lines += ["", (
+                f"**Not confirmed on the test photos:** their automatic labels fall short of the "
+                f"{advice.target_accuracy:.0%} target, so {advice.n_validation} validation photos were too few to "
+                "set the threshold. Until a larger labelled set confirms a threshold, send every photo to a person, "
+                "with the model's suggestions."
+            )]
     lines += ["", _calibration_sentence(advice.overconfidence), ""]
     if transfer:
         lines.append(
