@@ -348,7 +348,7 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
         kept = (f"with **{advice.automatic_accuracy:.0%}** of them correct" if advice.automatic_accuracy is not None
                 else "(none of the test photos was that confident)")
         lines.append(
-            f"**{heading}.** This threshold was chosen on the {advice.n_validation} validation photos, where the "
+            f"**{heading}.** This was decided on the {advice.n_validation} validation photos, where the "
             f"automatic labels reached {advice.validation_accuracy:.0%} (target {advice.target_accuracy:.0%}). On the "
             f"test photos it labels **{advice.automatic_share:.0%}** of the dogs automatically, {kept}, and sends "
             f"**{advice.human_share:.0%}** to a person, who sees the model's suggestions."
