@@ -16,9 +16,11 @@ from dogbreeds.ablation import (
     Variant,
     VariantInputs,
     ablation_table,
+    ablation_verdicts,
     describe_change,
     run_ablation,
     run_variant,
+    summarize_ablation,
     train_and_evaluate,
 )
 from dogbreeds.arrays import LabeledImages, SplitArrays
@@ -157,6 +159,7 @@ def test_run_ablation_reports_each_result_and_tables_deltas_against_controls():
     assert [r.variant.name for r in seen] == ["baseline", "small", "zca"] and seen == results
     table = ablation_table(results)
     assert list(table.columns) == list(TABLE_COLUMNS) and table["variant"].tolist() == ["baseline", "small", "zca"]
+    assert (table["test_images"] == 12).all() and table["image_size"].tolist() == [8, 4, 4]
     accuracy = table.set_index("variant")["test_accuracy"]
     delta = table.set_index("variant")["test_delta"]
     assert math.isnan(delta["baseline"])
@@ -183,9 +186,47 @@ def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
     rows_top_down = [label.get_text() for _, label in sorted(zip(ax.get_yticks(), ax.get_yticklabels()),
                                                              key=lambda pair: -pair[0])]
     assert rows_top_down == ["baseline", "wider", "deeper"]  # table order, first row at the top
+    val_bars, test_bars = (c for c in ax.containers if type(c).__name__ == "BarContainer")
+    assert val_bars.errorbar is None  # no val_accuracy_std column
+    assert test_bars.errorbar is not None  # test_accuracy_std: error bars, NaN drawn as none
     reference_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert sorted(reference_lines) == [0.45, 0.5]
     with pytest.raises(PlotInputError, match="reference 'none'"):
         plot_ablation(table, reference="none")
     with pytest.raises(PlotInputError):
         plot_ablation(table.drop(columns="val_accuracy"))
+
+
+def made_table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "variant": ["baseline", "good", "bad", "same", "small", "zca"],
+        "change": ["reference", "a: 1 -> 2", "b: 1 -> 2", "c: 1 -> 2", "image_size: 64 -> 32", "whitening: none -> zca"],
+        "control": [None, "baseline", "baseline", "baseline", "baseline", "small"],
+        "test_accuracy": [0.50, 0.60, 0.40, 0.52, 0.50, 0.55],
+        "test_accuracy_std": [0.01, 0.01, 0.01, 0.01, 0.05, 0.05],
+        "test_delta": [math.nan, 0.10, -0.10, 0.02, 0.0, 0.05],
+        "test_images": [100] * 6,
+        "seeds": [3] * 6,
+    })
+
+
+def test_verdicts_count_a_difference_only_above_the_noise():
+    judged = ablation_verdicts(made_table()).set_index("variant")
+    assert judged["verdict"].to_dict() == {"baseline": "reference", "good": "better", "bad": "worse",
+                                           "same": "tie", "small": "tie", "zca": "tie"}
+    # two photos (0.02) or twice the spread of the difference, whichever is larger
+    assert judged.loc["same", "noise"] == pytest.approx(max(0.02, 2 * math.hypot(0.01, 0.01)))
+    assert judged.loc["zca", "noise"] == pytest.approx(2 * math.hypot(0.05, 0.05))
+    two_photos = made_table().assign(test_accuracy_std=math.nan, test_images=36)
+    two_photos.loc[1, "test_delta"] = 14 / 36 - 12 / 36  # exactly two photos, not exactly 2 / 36 in floats
+    assert ablation_verdicts(two_photos).set_index("variant").loc["good", "verdict"] == "tie"
+    with pytest.raises(AblationError, match="test_images"):
+        ablation_verdicts(made_table().drop(columns="test_images"))
+
+
+def test_summary_lists_better_worse_and_ties_with_the_noise_level():
+    text = summarize_ablation(made_table())
+    assert "Better than its control: **good** (a: 1 -> 2; +10.0%)." in text
+    assert "Worse than its control: **bad** (b: 1 -> 2; -10.0%)." in text
+    assert "**same**" in text.split("Ties")[1] and "**zca**" in text.split("Ties")[1]
+    assert "one test photo is 1.0% of test accuracy" in text and "over 3 seeds" in text

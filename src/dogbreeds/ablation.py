@@ -46,8 +46,11 @@ EVALUATION_KEYS = ("top1", "top5", "macro_f1", "kappa", "ece", "mce")
 
 TABLE_COLUMNS = (
     "variant", "change", "control", "val_accuracy", "val_accuracy_std", "test_accuracy", "test_accuracy_std",
-    "test_delta", "seeds", "epochs", "train_seconds", "image_size", "parameters",
+    "test_delta", "seeds", "epochs", "train_seconds", "image_size", "parameters", "test_images",
 )
+
+
+_TOLERANCE = 1e-9  # a difference of exactly the noise level (e.g. two photos) is a tie despite rounding
 
 
 class AblationError(ValueError):
@@ -300,6 +303,7 @@ class VariantResult:
             "train_seconds": _mean([run.train_seconds for run in self.runs]),
             "image_size": self.settings["image_size"],
             "parameters": self.parameters,
+            "test_images": metrics["n"],
         }
 
     def record_fields(self) -> dict[str, Any]:
@@ -400,6 +404,56 @@ def ablation_table(results: Sequence[VariantResult]) -> pd.DataFrame:
     table["test_delta"] = [accuracy - test_accuracy.get(control, math.nan) if control is not None else math.nan
                            for control, accuracy in zip(table["control"], table["test_accuracy"])]
     return table[list(TABLE_COLUMNS)]
+
+
+def ablation_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with ``noise`` and ``verdict`` columns: "better", "worse" or "tie" against the control.
+
+    A difference counts only when it is larger than the noise: two test photos' worth
+    of accuracy (``2 / test_images``), or with several seeds twice the standard deviation
+    of the difference, whichever is larger. The reference row's verdict is "reference".
+    """
+    missing = sorted({"variant", "control", "test_delta", "test_accuracy_std", "test_images"} - set(table.columns))
+    if missing:
+        raise AblationError(f"The table lacks {missing}; build it with ablation_table().")
+    std = dict(zip(table["variant"], table["test_accuracy_std"]))
+    noise, verdicts = [], []
+    for row in table.itertuples():
+        spread = math.hypot(row.test_accuracy_std, std.get(row.control, math.nan))
+        level = max(2.0 / row.test_images, 2.0 * spread if math.isfinite(spread) else 0.0)
+        noise.append(level)
+        if not isinstance(row.control, str):  # None (or NaN once in a table): the reference
+            verdicts.append("reference")
+        elif row.test_delta > level + _TOLERANCE:
+            verdicts.append("better")
+        elif row.test_delta < -level - _TOLERANCE:
+            verdicts.append("worse")
+        else:
+            verdicts.append("tie")
+    return table.assign(noise=noise, verdict=verdicts)
+
+
+def summarize_ablation(table: pd.DataFrame) -> str:
+    """What the ablation shows, in Markdown, from the measured table (see :func:`ablation_verdicts`)."""
+    judged = ablation_verdicts(table)
+    compared = judged[judged["verdict"] != "reference"]
+
+    def listed(verdict: str) -> str:
+        rows = compared[compared["verdict"] == verdict].sort_values("test_delta", ascending=verdict == "worse")
+        return ", ".join(f"**{row.variant}** ({row.change}; {row.test_delta:+.1%})" for row in rows.itertuples()) \
+            or "none"
+
+    per_photo = 1.0 / float(judged["test_images"].iloc[0])
+    low, high = judged["noise"].min(), judged["noise"].max()
+    threshold = f"{low:.1%}" if math.isclose(low, high) else f"{low:.1%} to {high:.1%}"
+    return "\n".join([
+        f"- Better than its control: {listed('better')}.",
+        f"- Worse than its control: {listed('worse')}.",
+        f"- Ties (difference within the noise): {listed('tie')}.",
+        f"- Noise level: one test photo is {per_photo:.1%} of test accuracy; differences under {threshold} "
+        f"(two photos, or twice the spread over {int(judged['seeds'].max())} seeds when there are several) "
+        "are read as ties.",
+    ])
 
 
 def _mean(values: Sequence[float | int | None]) -> float:

@@ -271,8 +271,8 @@ def plot_ablation(
     palette = sns.color_palette("colorblind", len(metrics))
     for offset, (metric, color) in enumerate(zip(metrics, palette)):
         values = table[metric].to_numpy(dtype=float)
-        std_column = f"{metric}_std"
-        errors = np.nan_to_num(table[std_column].to_numpy(dtype=float)) if std_column in table else None
+        spread = table[f"{metric}_std"].to_numpy(dtype=float) if f"{metric}_std" in table else np.array([np.nan])
+        errors = np.nan_to_num(spread) if np.isfinite(spread).any() else None
         bars = ax.barh(positions - (offset - (len(metrics) - 1) / 2) * height, values, height=height, xerr=errors,
                        color=color, label=metric.replace("_", " "), error_kw={"elinewidth": 1, "capsize": 2})
         ax.bar_label(bars, fmt="%.2f", padding=3, fontsize="x-small")
