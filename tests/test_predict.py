@@ -150,6 +150,20 @@ def test_predict_paths_names_the_dominant_colour_with_sorted_probabilities(bundl
     assert len(everything) == 3 and sum(score.probability for score in everything) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_photos_and_arrays_are_predicted_in_batches(bundle, photos, monkeypatch):
+    predictor = load_bundle(bundle)
+    paths = [photos["red"], photos["green"], photos["blue"]]
+    whole = predictor.probabilities(np.stack([predictor.load_photo(path) for path in paths]))
+    monkeypatch.setattr("dogbreeds.predict.PREDICT_BATCH_SIZE", 2)
+    batched = predictor.predict_paths(paths, top_k=3)
+    for row, scores in zip(whole, batched):
+        assert [score.probability for score in scores] == pytest.approx(sorted(row, reverse=True), abs=1e-6)
+    np.testing.assert_allclose(predictor.probabilities([predictor.load_photo(path) for path in paths]), whole,
+                               atol=1e-6)
+    with pytest.raises(PredictionInputError, match="list of paths is empty"):
+        predictor.predict_paths([])
+
+
 def test_arrays_are_resized_like_photos(bundle, photos):
     predictor = load_bundle(bundle)
     photo = np.asarray(Image.open(photos["blue"]).convert("RGB"))
@@ -182,7 +196,8 @@ def test_save_refuses_a_model_that_does_not_fit_its_label_map_or_size(tmp_path):
 
 
 def test_saving_again_replaces_the_whole_bundle(bundle):
-    save_bundle(conv_model(), LabelMap(("n00000004-x", "n00000005-y", "n00000006-z")), BundleMeta(SIZE, "mobilenet_v2"), bundle)
+    new_breeds = LabelMap(("n00000004-x", "n00000005-y", "n00000006-z"))
+    save_bundle(conv_model(), new_breeds, BundleMeta(SIZE, "mobilenet_v2"), bundle)
     predictor = load_bundle(bundle)
     assert predictor.class_names == ("x", "y", "z") and predictor.meta.backbone == "mobilenet_v2"
     assert sorted(p.name for p in bundle.parent.iterdir()) == ["bundle"]

@@ -181,12 +181,11 @@ class Predictor:
         ``images`` is a batch (N, H, W, 3) or a list of (H, W, 3) arrays; images of
         another size are resized as photos are (Pillow bilinear on uint8 pixels).
         """
-        batch = self._as_batch(images)
-        parts = []
-        starts = range(0, len(batch), PREDICT_BATCH_SIZE)
-        for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 2):
-            output = self.model.predict_on_batch(batch[start : start + PREDICT_BATCH_SIZE])
-            parts.append(np.asarray(keras.ops.convert_to_numpy(output), dtype=np.float64))
+        if len(images) == 0:
+            raise PredictionInputError("No images to predict: the batch is empty.")
+        starts = range(0, len(images), PREDICT_BATCH_SIZE)
+        parts = [self._predict_batch(self._as_batch(images[start : start + PREDICT_BATCH_SIZE], start))
+                 for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 2)]
         return np.concatenate(parts)
 
     def predict_arrays(self, images: np.ndarray | Sequence[np.ndarray], top_k: int = 5) -> list[list[BreedScore]]:
@@ -194,10 +193,16 @@ class Predictor:
         return self.top_breeds(self.probabilities(images), top_k)
 
     def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[BreedScore]]:
-        """For each photo file, its ``top_k`` breeds. Raises ``images.ImageLoadError`` on an unusable file."""
-        photos = [self.load_photo(path) for path in tqdm(paths, desc="loading photos", unit="photo",
-                                                            disable=len(paths) < 50)]
-        return self.predict_arrays(photos, top_k)
+        """For each photo file, its ``top_k`` breeds. Raises ``images.ImageLoadError`` on an unusable file.
+
+        Photos are read one batch at a time, so a long list never sits in memory whole.
+        """
+        if len(paths) == 0:
+            raise PredictionInputError("No photos to predict: the list of paths is empty.")
+        starts = range(0, len(paths), PREDICT_BATCH_SIZE)
+        parts = [self.probabilities([self.load_photo(path) for path in paths[start : start + PREDICT_BATCH_SIZE]])
+                 for start in tqdm(starts, desc="predicting photos", unit="batch", disable=len(starts) < 2)]
+        return self.top_breeds(np.concatenate(parts), top_k)
 
     def top_breeds(self, probabilities: np.ndarray, top_k: int = 5) -> list[list[BreedScore]]:
         """The ``top_k`` (capped at the number of breeds) breeds of each row of ``probabilities``."""
@@ -207,13 +212,15 @@ class Predictor:
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, : min(top_k, len(names))]
         return [[BreedScore(names[i], float(row[i])) for i in best] for row, best in zip(probabilities, order)]
 
-    def _as_batch(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        if len(images) == 0:
-            raise PredictionInputError("No images to predict: the batch is empty.")
+    def _predict_batch(self, batch: np.ndarray) -> np.ndarray:
+        output = self.model.predict_on_batch(batch)
+        return np.asarray(keras.ops.convert_to_numpy(output), dtype=np.float64)
+
+    def _as_batch(self, images: np.ndarray | Sequence[np.ndarray], first: int = 0) -> np.ndarray:
         height, width = self.meta.image_size
         if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1:] == (height, width, 3):
             return images.astype(np.float32)
-        return np.stack([self._fit(image, position) for position, image in enumerate(images)])
+        return np.stack([self._fit(image, first + offset) for offset, image in enumerate(images)])
 
     def _fit(self, image: np.ndarray, position: int) -> np.ndarray:
         pixels = np.asarray(image)
