@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.benchmark: per-image timings and ratios against a baseline library."""
+"""Tests of dogbreeds.timing: per-image timings and ratios against a baseline library."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dogbreeds.benchmark import TIMING_COLUMNS, BenchmarkError, compare_libraries, seconds_per_image
+from dogbreeds.timing import TIMING_COLUMNS, TimingError, compare_libraries, seconds_per_image
 
 
 def sleeper(seconds: float):
@@ -41,9 +41,9 @@ def test_compare_libraries_measures_ratios_against_the_baseline():
 
 
 def test_bad_requests_are_refused_with_advice():
-    with pytest.raises(BenchmarkError, match=r"no task has a 'Pillow' implementation.*\['OpenCV'\]"):
+    with pytest.raises(TimingError, match=r"no task has a 'Pillow' implementation.*\['OpenCV'\]"):
         compare_libraries({"blur": {"OpenCV": sleeper(0)}}, [0], progress=False)
-    with pytest.raises(BenchmarkError, match="images is empty"):
+    with pytest.raises(TimingError, match="images is empty"):
         seconds_per_image(sleeper(0), [])
-    with pytest.raises(BenchmarkError, match="repeats must be at least 1"):
+    with pytest.raises(TimingError, match="repeats must be at least 1"):
         seconds_per_image(sleeper(0), [0], repeats=0)

@@ -19,16 +19,16 @@ from tqdm.auto import tqdm
 TIMING_COLUMNS = ("task", "library", "ms_per_image", "time_ratio")
 
 
-class BenchmarkError(ValueError):
+class TimingError(ValueError):
     """A timing was asked for in a way that cannot be measured or compared."""
 
 
 def seconds_per_image(function: Callable[[Any], Any], images: Sequence[Any], repeats: int = 3) -> float:
     """Best of `repeats` timed passes of `function` over `images`, in seconds per image (after one warm-up pass)."""
     if len(images) == 0:
-        raise BenchmarkError("images is empty; give at least one image to time the function on.")
+        raise TimingError("images is empty; give at least one image to time the function on.")
     if repeats < 1:
-        raise BenchmarkError(f"repeats must be at least 1, got {repeats}.")
+        raise TimingError(f"repeats must be at least 1, got {repeats}.")
 
     def one_pass() -> None:
         for image in images:
@@ -47,7 +47,7 @@ def compare_libraries(tasks: Mapping[str, Mapping[str, Callable[[Any], Any]]], i
     baseline; empty when the task has no baseline implementation).
     """
     if not any(baseline in implementations for implementations in tasks.values()):
-        raise BenchmarkError(f"no task has a {baseline!r} implementation to compare against; "
+        raise TimingError(f"no task has a {baseline!r} implementation to compare against; "
                              f"libraries given: {sorted({name for impl in tasks.values() for name in impl})}.")
     jobs = [(task, library, function) for task, implementations in tasks.items()
             for library, function in implementations.items()]
