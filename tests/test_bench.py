@@ -31,7 +31,8 @@ def test_default_variants_cover_heads_flips_and_ensembles():
     names = [variant.name for variant in default_transfer_variants(("a", "b"))]
     assert names[:4] == ["a/logreg", "a/keras", "a/keras+tta", "a/keras+fliptrain+tta"]
     assert "concat(a+b)/keras+fliptrain+tta" in names and "average(a+b)/keras+fliptrain+tta" in names
-    assert "b/imagenet-head" in names and len(names) == len(set(names))
+    assert "b/imagenet-head+tta" in names and "average(a+b)/imagenet-head+tta" in names
+    assert len(names) == len(set(names))
     assert all(len(v.backbones) == 1 for v in default_transfer_variants(("a",)) if v.ensemble == "concat")
 
 

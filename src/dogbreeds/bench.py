@@ -95,7 +95,7 @@ class TransferVariant:
 
 
 def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> list[TransferVariant]:
-    """Each backbone alone (logreg, keras, + flip TTA, + flip training), then ensembles and ImageNet heads."""
+    """Each backbone alone (logreg, keras, + flip TTA, + flip training), ensembles, then ImageNet-head variants."""
     variants: list[TransferVariant] = []
     for name in backbones:
         variants += [
@@ -113,20 +113,38 @@ def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> l
                             flip_train=True, flip_tta=True),
         ]
     for name in backbones:
-        variants.append(TransferVariant(f"{name}/imagenet-head", (name,), "imagenet", flip_tta=True))
-    if backbones:
-        variants.append(TransferVariant(f"average({'+'.join(backbones)})/imagenet-start+fliptrain+tta",
-                                        tuple(backbones), "keras", "average", flip_train=True, flip_tta=True,
-                                        imagenet_start=True))
+        variants.append(TransferVariant(f"{name}/imagenet-head+tta", (name,), "imagenet", flip_tta=True))
+    if len(backbones) > 1:
+        joined = "+".join(backbones)
+        variants += [
+            TransferVariant(f"average({joined})/imagenet-head+tta", tuple(backbones), "imagenet", "average",
+                            flip_tta=True),
+            TransferVariant(f"average({joined})/imagenet-start+fliptrain+tta", tuple(backbones), "keras",
+                            "average", flip_train=True, flip_tta=True, imagenet_start=True),
+        ]
     return variants
 
 
 @dataclass
-class _BackboneFeatures:
-    """One backbone's train / val / test features, plain and mirrored (when needed)."""
+class _FeatureStore:
+    """Train and test features of each backbone, plain or mirrored, computed (or loaded) on first use."""
 
-    plain: dict[str, FeatureSet]
-    flipped: dict[str, FeatureSet] | None
+    split: Split
+    label_map: LabelMap
+    image_size: tuple[int, int] | None
+    batch_size: int
+    cache_dir: str | os.PathLike | None
+
+    def __post_init__(self) -> None:
+        self._sets: dict[tuple[str, bool], dict[str, FeatureSet]] = {}
+
+    def get(self, backbone: str, part: str, flipped: bool = False) -> FeatureSet:
+        """The ``part`` ("train" or "test") features of ``backbone``, of mirrored images when ``flipped``."""
+        if (backbone, flipped) not in self._sets:
+            self._sets[backbone, flipped] = split_features(
+                backbone, self.split, self.label_map, image_size=self.image_size, flip=flipped,
+                batch_size=self.batch_size, cache_dir=self.cache_dir)
+        return self._sets[backbone, flipped][part]
 
 
 def bench_transfer(
@@ -156,23 +174,13 @@ def bench_transfer(
     if not variants:
         raise BenchError("No variant to run.")
     split, label_map = _official_split(data_dir)
-    needs_flips: dict[str, bool] = {}
-    for variant in variants:
-        for name in variant.backbones:
-            needs_flips[name] = needs_flips.get(name, False) or variant.uses_flips
-    features = {
-        name: _BackboneFeatures(
-            split_features(name, split, label_map, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir),
-            split_features(name, split, label_map, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir,
-                           flip=True) if flips else None,
-        )
-        for name, flips in needs_flips.items()
-    }
-    train_rows, val_rows = _stratified_rows(next(iter(features.values())).plain["train"].labels, val_fraction, seed)
+    store = _FeatureStore(split, label_map, image_size, batch_size, cache_dir)
+    train_labels = np.array([label_map.encode(record.label_id) for record in split.train])
+    train_rows, val_rows = _stratified_rows(train_labels, val_fraction, seed)
     counts = {"train": len(train_rows), "val": len(val_rows), "test": len(split.test)}
     rows = []
     for variant in tqdm(variants, desc="transfer variants", unit="variant", disable=not progress):
-        outcome = _run_variant(variant, features, train_rows, val_rows, label_map, head_epochs=head_epochs,
+        outcome = _run_variant(variant, store, train_rows, val_rows, label_map, head_epochs=head_epochs,
                                logreg_c=logreg_c, seed=seed, progress=progress)
         metrics = evaluate(outcome["labels"], outcome["probabilities"], label_map.names)
         record = make_record(
@@ -184,6 +192,9 @@ def bench_transfer(
             data_counts=counts, num_classes=len(label_map), seed=seed, source=source,
         )
         path = write_record(record, results_dir)
+        if progress:
+            tqdm.write(f"{variant.name}: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, "
+                       f"macro F1 {metrics['macro_f1']:.3f} ({path.name})")
         rows.append({"variant": variant.name, "top1": metrics["top1"], "top5": metrics["top5"],
                      "macro_f1": metrics["macro_f1"], "train_s": outcome["timings"]["train_seconds"],
                      "feature_s": outcome["timings"]["feature_seconds"],
@@ -219,21 +230,21 @@ def _stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def _run_variant(
-    variant: TransferVariant, features: dict[str, _BackboneFeatures], train_rows: np.ndarray, val_rows: np.ndarray,
+    variant: TransferVariant, store: _FeatureStore, train_rows: np.ndarray, val_rows: np.ndarray,
     label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int, progress: bool,
 ) -> dict[str, Any]:
     """Train the variant's head(s) and predict the test set: probabilities, labels, timings, history."""
     groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
     probabilities, train_seconds, predict_seconds, history, head_params = [], 0.0, 0.0, {}, []
     for group in groups:
-        parts = [features[name] for name in group]
-        train = concat_features([part.plain["train"] for part in parts])
-        test = concat_features([part.plain["test"] for part in parts])
-        flipped_train = concat_features([part.flipped["train"] for part in parts]) if variant.flip_train else None
-        flipped_test = concat_features([part.flipped["test"] for part in parts]) if variant.flip_tta else None
+        train = concat_features([store.get(name, "train") for name in group])
+        test = concat_features([store.get(name, "test") for name in group])
         fit_rows = train.subset(train_rows)
-        if flipped_train is not None:
+        if variant.flip_train:
+            flipped_train = concat_features([store.get(name, "train", flipped=True) for name in group])
             fit_rows = stack_features([fit_rows, flipped_train.subset(train_rows)])
+        flipped_test = concat_features([store.get(name, "test", flipped=True) for name in group]) \
+            if variant.flip_tta else None
         val = train.subset(val_rows) if len(val_rows) else None
         head = _make_head(variant, group[0], fit_rows, val, label_map, head_epochs=head_epochs,
                           logreg_c=logreg_c, seed=seed, progress=progress)
@@ -243,18 +254,16 @@ def _run_variant(
         train_seconds += head.train_seconds
         history.update({f"{'+'.join(group)}/{key}": values for key, values in head.history.items()})
         head_params.append({"backbones": list(group), "kind": head.kind, "best_epoch": head.best_epoch, **head.params})
-    feature_sets = [features[name].plain for name in variant.backbones]
-    if variant.uses_flips:
-        feature_sets += [features[name].flipped for name in variant.backbones]
-    feature_seconds = sum(part["train"].seconds + part["test"].seconds for part in feature_sets)
+    used = [store.get(name, part) for name in variant.backbones for part in ("train", "test")]
+    used += [store.get(name, "train", flipped=True) for name in variant.backbones if variant.flip_train]
+    used += [store.get(name, "test", flipped=True) for name in variant.backbones if variant.flip_tta]
     return {
         "probabilities": average_probabilities(probabilities),
         "labels": test.labels,
         "history": history,
         "head_params": head_params,
-        "timings": {"train_seconds": train_seconds, "feature_seconds": feature_seconds,
-                    "predict_seconds": predict_seconds,
-                    "features_cached": all(part[key].from_cache for part in feature_sets for key in part)},
+        "timings": {"train_seconds": train_seconds, "feature_seconds": sum(part.seconds for part in used),
+                    "predict_seconds": predict_seconds, "features_cached": all(part.from_cache for part in used)},
     }
 
 

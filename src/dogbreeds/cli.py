@@ -377,7 +377,7 @@ def run_bench_transfer(args: argparse.Namespace) -> int:
         variants = [variant for variant in variants if variant.name in args.variants]
     table = bench_transfer(resolve_data_dir(args.data_dir), variants=variants, val_fraction=args.val_fraction,
                            cache_dir=args.cache_dir, results_dir=args.results_dir, seed=args.seed,
-                           source=_bench_command_line(args), progress=sys.stderr.isatty())
+                           source=_bench_command_line(args), progress=True)
     print(format_table(table))
     print(f"records: {args.results_dir}")
     return EXIT_OK
@@ -389,7 +389,7 @@ def run_bench_scratch(args: argparse.Namespace) -> int:
 
     result = bench_scratch(resolve_data_dir(args.data_dir), image_size=args.image_size, epochs=args.epochs,
                            patience=args.patience, augmentation=args.augmentation, results_dir=args.results_dir,
-                           seed=args.seed, source=_bench_command_line(args), progress=sys.stderr.isatty())
+                           seed=args.seed, source=_bench_command_line(args), progress=True)
     metrics, timings = result["metrics"], result["timings"]
     print(f"scratch CNN: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, macro F1 {metrics['macro_f1']:.3f} "
           f"on {metrics['n']} test images; {timings['epochs_run']} epochs in {timings['train_seconds']:.0f} s")
@@ -403,7 +403,7 @@ def run_bench_throughput(args: argparse.Namespace) -> int:
 
     result = bench_throughput(resolve_data_dir(args.data_dir), backbone=args.backbone, images=args.images,
                               batch_size=args.batch_size, repeats=args.repeats, results_dir=args.results_dir,
-                              source=_bench_command_line(args), progress=sys.stderr.isatty())
+                              source=_bench_command_line(args), progress=True)
     metrics = result["metrics"]
     print(f"{args.backbone}: pipeline {metrics['pipeline_images_per_s']:.1f} img/s, model only "
           f"{metrics['model_images_per_s']:.1f} img/s, ratio {metrics['ratio']:.2f}")
