@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from dogbreeds.comparison import (
+    ACCURACY_COLUMNS,
+    COST_COLUMNS,
     BestModel,
     ComparisonError,
     NoModelRecordsError,
@@ -18,6 +20,7 @@ from dogbreeds.comparison import (
     pick_photos,
     predict_split,
     probabilities_from_top_k,
+    readable_table,
     resolve_model_path,
     shelter_advice,
     shelter_markdown,
@@ -149,6 +152,31 @@ def test_best_model_ties_go_to_the_smaller_model_never_to_the_test_score(tmp_pat
     write_model(tmp_path / "val", "big_better_on_test", "transfer", 0.9, parameters=5000, val_top1=1.0)
     write_model(tmp_path / "val", "small", "transfer", 0.6, parameters=100, val_top1=1.0)
     assert choose_best(comparison_table(load_records(tmp_path / "val"))).run_name == "small"
+
+
+def test_equal_models_go_to_the_saved_one(tmp_path: Path) -> None:
+    write_model(tmp_path, "a_unsaved", "transfer", 0.9, parameters=100, val_top1=1.0)
+    write_model(tmp_path, "b_saved", "transfer", 0.8, parameters=100, val_top1=1.0, model_path="models/b")
+
+    table = comparison_table(load_records(tmp_path))
+
+    assert choose_best(table).run_name == choose_best(table, saved_only=True).run_name == "b_saved"
+
+
+def test_readable_table_has_short_headings_and_millions(results: Path) -> None:
+    shown = readable_table(comparison_table(load_records(results)))
+
+    assert shown.index.tolist() == ["mobilenet v2 finetune 30", "mobilenet v2 head", "scratch cnn best"]
+    assert shown.columns.tolist() == ["kind", "top-1", "top-5", "macro F1", "kappa", "ECE", "parameters (M)",
+                                      "training (s)", "ms / photo"]
+    assert shown.loc["mobilenet v2 head", "parameters (M)"] == pytest.approx(2.3)
+    assert shown.loc["scratch cnn best", "parameters (M)"] == pytest.approx(0.05)
+    assert shown.loc["mobilenet v2 head", "macro F1"] == pytest.approx(0.78)
+    cost = readable_table(comparison_table(load_records(results)), COST_COLUMNS)
+    assert cost.columns.tolist() == ["kind", "parameters (M)", "training (s)", "ms / photo"]
+    assert readable_table(comparison_table(load_records(results)), ACCURACY_COLUMNS).columns[-1] == "ECE"
+    with pytest.raises(ComparisonError, match="Cannot display"):
+        readable_table(comparison_table(load_records(results)), ["run_time"])
 
 
 def test_saved_only_without_a_bundle_asks_for_notebook_04(tmp_path: Path) -> None:

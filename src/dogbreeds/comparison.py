@@ -52,6 +52,15 @@ COLUMNS = {
 }
 """Comparison table column -> results-record column. Records lacking an optional one get NaN there."""
 
+DISPLAY_COLUMNS = {
+    "kind": "kind", "top1": "top-1", "top5": "top-5", "macro_f1": "macro F1", "kappa": "kappa", "ece": "ECE",
+    "parameters": "parameters (M)", "train_seconds": "training (s)", "inference_ms_per_image": "ms / photo",
+}
+"""Comparison table column -> short heading of :func:`readable_table`."""
+
+ACCURACY_COLUMNS = ("kind", "top1", "top5", "macro_f1", "kappa", "ece")
+COST_COLUMNS = ("kind", "parameters", "train_seconds", "inference_ms_per_image")
+
 REQUIRED_COLUMNS = ("model", "top1", "top5", "macro_f1", "kappa", "parameters", "train_seconds",
                     "inference_ms_per_image")
 
@@ -121,7 +130,7 @@ class BestModel:
 def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
     """The model with the best validation top-1 when every candidate recorded one, else the best test top-1.
 
-    Ties go to the smaller model (never to the test score), as notebook 04 does. ``saved_only`` keeps
+    Ties go to the smaller model (never to the test score), as notebook 04 does, then to a saved one. ``saved_only`` keeps
     the models saved as a bundle (``model_path``), the ones that can be reloaded.
     """
     candidates = table[table["model_path"].notna()] if saved_only else table
@@ -132,13 +141,30 @@ def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
         )
     by_validation = candidates["val_top1"].notna().all()
     key = "val_top1" if by_validation else "top1"
-    ranked = candidates.sort_values([key, "parameters", "run_name"], ascending=[False, True, True])
+    ranked = candidates.assign(saved=candidates["model_path"].notna()).sort_values(
+        [key, "parameters", "saved", "run_name"], ascending=[False, True, False, True])
     row = ranked.iloc[0]
     return BestModel(
         run_name=str(row["run_name"]), model=str(row["model"]), kind=str(row["kind"]),
         criterion="validation top-1" if by_validation else "test top-1", score=float(row[key]),
         model_path=None if pd.isna(row["model_path"]) else str(row["model_path"]),
     )
+
+
+def readable_table(table: pd.DataFrame, columns: Sequence[str] = (*ACCURACY_COLUMNS, *COST_COLUMNS[1:])
+                   ) -> pd.DataFrame:
+    """Some columns of the comparison table for display: one row per model, short headings, rounded.
+
+    Parameters are shown in millions; ``columns`` are names of :data:`DISPLAY_COLUMNS`.
+    """
+    unknown = [column for column in columns if column not in DISPLAY_COLUMNS]
+    if unknown:
+        raise ComparisonError(f"Cannot display {unknown}; choose among {list(DISPLAY_COLUMNS)}.")
+    shown = table.set_index("model")[list(columns)].rename(columns=DISPLAY_COLUMNS)
+    if "parameters (M)" in shown:
+        shown["parameters (M)"] = shown["parameters (M)"] / 1e6
+    return shown.round({"top-1": 3, "top-5": 3, "macro F1": 3, "kappa": 3, "ECE": 3, "parameters (M)": 2,
+                        "training (s)": 1, "ms / photo": 1})
 
 
 def probabilities_from_top_k(predictions: Sequence[Sequence[tuple[str, float]]],
