@@ -22,6 +22,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from dogbreeds.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
@@ -97,6 +98,7 @@ def plot_learning_curves(
                 ax.scatter(epochs[best], values[best], s=80, facecolors="none", edgecolors=color, zorder=3,
                            label=f"best: {values[best]:.3f} (epoch {best + 1})")
         ax.set(xlabel="epoch", ylabel=name, title=name.replace("_", " "))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
@@ -240,7 +242,7 @@ def plot_model_comparison(
     upper = float(np.nanmax(table[list(metrics)].to_numpy()))
     ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title)
     if len(metrics) > 1:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # beside the bars, never on them
     else:
         ax.set_xlabel(metrics[0])
     return fig
