@@ -301,3 +301,12 @@ def test_keras_weight_constants_match_installed_keras():
         source = Path(module.__file__).read_text()
         weights = get_backbone(name).weights
         assert f'file_hash="{weights.top_md5}"' in source and f'file_hash="{weights.notop_md5}"' in source, name
+
+
+def test_missing_weights_reason_says_which_backbones_can_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("DOGBREEDS_ALLOW_DOWNLOAD", raising=False)
+    assert backbones.missing_weights_reason("mobilenet_v2") is None
+    assert backbones.missing_weights_reason("efficientnet_lite0") is None
+    reason = backbones.missing_weights_reason("resnet50")
+    assert reason is not None and "resnet50" in reason.lower() and str(tmp_path) in reason

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
-from dogbreeds.torch_weights import PackagedWeights
+from dogbreeds.torch_weights import PackagedWeights, WeightsFileNotFoundError
 
 ALLOW_DOWNLOAD_ENV = "DOGBREEDS_ALLOW_DOWNLOAD"
 IMAGENET_CLASSES = 1000
@@ -508,6 +508,16 @@ def get_backbone(name: str) -> BackboneSpec:
         return BACKBONES[name]
     except KeyError:
         raise UnknownBackboneError(f"Unknown backbone '{name}'. Choose one of: {', '.join(BACKBONES)}.") from None
+
+
+def missing_weights_reason(name: str) -> str | None:
+    """None when the backbone's ImageNet weights are on this machine; otherwise why not, and how to fix it."""
+    spec = get_backbone(name)
+    try:
+        spec.weights.locate() if spec.offline else resolve_keras_weights(spec.weights, include_top=False)
+    except (WeightsFileNotFoundError, MissingWeightsError) as missing:
+        return str(missing)
+    return None
 
 
 def preprocess(name: str, images: Any) -> Any:
