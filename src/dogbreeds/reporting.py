@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from dogbreeds.records import write_bytes_atomic
+
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ENV = "DOGBREEDS_CHROMIUM"
@@ -40,14 +42,6 @@ class ReportError(RuntimeError):
     """The report could not be built; the message says why and what to do."""
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
 def _html_exporter(hide_code: bool):
     from nbconvert import HTMLExporter
 
@@ -60,7 +54,7 @@ def _html_exporter(hide_code: bool):
 def export_notebook_html(notebook: Path, out_html: Path) -> Path:
     """HTML of one executed notebook, code included, images embedded."""
     body, _ = _html_exporter(hide_code=False).from_notebook_node(nbformat.read(notebook, as_version=4))
-    _write_atomic(out_html, body.encode())
+    write_bytes_atomic(out_html, body.encode())
     return out_html
 
 
@@ -96,7 +90,7 @@ def build_combined_html(notebooks: list[Path], out_html: Path, title: str, prefa
         raise ReportError("no executed notebooks to build a report from")
     node = combine_notebooks(notebooks, title, preface_markdown)
     body, _ = _html_exporter(hide_code=True).from_notebook_node(node)
-    _write_atomic(out_html, body.encode())
+    write_bytes_atomic(out_html, body.encode())
     return out_html
 
 
@@ -127,7 +121,7 @@ def html_to_pdf(html: Path, out_pdf: Path, timeout: float = 180) -> Path:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0 or not tmp_pdf.exists() or tmp_pdf.stat().st_size == 0:
             raise ReportError(f"Chromium could not print {html} (exit {done.returncode}): {done.stderr[-800:]}")
-        _write_atomic(out_pdf, tmp_pdf.read_bytes())
+        write_bytes_atomic(out_pdf, tmp_pdf.read_bytes())
     return out_pdf
 
 
@@ -175,5 +169,5 @@ def publish(made: dict[str, Path], target: Path) -> Path:
     """Copy a built report into `target` (the repository's report/ folder), replacing the previous one."""
     target.mkdir(parents=True, exist_ok=True)
     for path in made.values():
-        _write_atomic(target / path.name, path.read_bytes())
+        write_bytes_atomic(target / path.name, path.read_bytes())
     return target

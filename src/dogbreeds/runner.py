@@ -11,9 +11,7 @@ Layout of a run folder:
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -95,13 +93,6 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
-    os.replace(tmp, path)
-
-
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -134,6 +125,8 @@ def run_notebooks(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from dogbreeds.records import write_json_atomic
+
     run_dir = run_dir.resolve()
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     manifest_path = run_dir / MANIFEST
@@ -150,7 +143,7 @@ def run_notebooks(
         output = run_dir / "notebooks" / f"{name}.ipynb"
         began = time.perf_counter()
         entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
-        _write_json_atomic(manifest_path, manifest)
+        write_json_atomic(manifest_path, manifest)
         try:
             papermill.execute_notebook(
                 str(notebook_dir / f"{name}.ipynb"), str(output),
@@ -161,16 +154,16 @@ def run_notebooks(
             cell = error.cell_index + 1  # 1-based, as counted in the executed copy
             entry.update(status="failed", seconds=round(time.perf_counter() - began, 1),
                          cell=cell, error=f"{error.ename}: {error.evalue}")
-            _write_json_atomic(manifest_path, manifest)
+            write_json_atomic(manifest_path, manifest)
             raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output) from None
         except BaseException as error:  # kernel died, Ctrl-C: record it, then re-raise
             entry.update(status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
                          seconds=round(time.perf_counter() - began, 1), error=repr(error))
-            _write_json_atomic(manifest_path, manifest)
+            write_json_atomic(manifest_path, manifest)
             raise
         seconds = time.perf_counter() - began
         entry.update(status="done", seconds=round(seconds, 1))
-        _write_json_atomic(manifest_path, manifest)
+        write_json_atomic(manifest_path, manifest)
         result = NotebookResult(name, seconds, output)
         results.append(result)
         if on_done:
