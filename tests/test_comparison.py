@@ -358,7 +358,7 @@ def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() 
     assert "labels **100%**" in text and "sends **0%** to a person" in text
     assert "ImageNet" in text and "optimistic" in text
     assert "out of 120" in text and "among its five suggestions for **100%**" in text
-    assert "Not confirmed on the test photos" in text and "6 validation photos were too few" in text
+    assert "Not confirmed on the test photos" in text and "set on 6 validation photos does not hold" in text
     assert "among its five" not in shelter_markdown(advice, "CNN", num_classes=5)  # top-5 of 5 says nothing
     assert "ImageNet" not in shelter_markdown(advice, "CNN", num_classes=120, transfer=False)
 
@@ -388,3 +388,14 @@ def test_shelter_markdown_with_a_threshold_confirmed_on_test() -> None:
     assert "labels **75%** of the dogs automatically, with **100%** of them correct" in text
     assert "sends **25%** to a person" in text
     assert "Not confirmed" not in text
+
+
+def test_shares_close_to_the_ends_are_not_rounded_to_them() -> None:
+    val = confident_predictions([True] * 6, [0.9] * 6, classes=10)
+    test = confident_predictions([True] * 249 + [False], [0.9] * 250, classes=10)  # 249 of 250: 99.6%
+    advice = shelter_advice(*val, *test, target_accuracy=0.9)
+
+    text = shelter_markdown(advice, "CNN", num_classes=10)
+
+    assert "first for **99.6%** of the dogs" in text
+    assert "**100%** of the dogs automatically" in text

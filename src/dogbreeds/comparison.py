@@ -259,7 +259,8 @@ def predict_split(predictor: TopKPredictor, records: Sequence[ImageRecord], labe
 def comparison_markdown(table: pd.DataFrame) -> str:
     """What the comparison table says, in words: the best model, and transfer against scratch when both exist."""
     best = choose_best(table)
-    lines = [f"**Best model: {best.model}** ({best.kind}), chosen on its {best.criterion} ({best.score:.0%})."]
+    lines = [(f"**Best model: {best.model}** ({best.kind}), chosen on its {best.criterion} "
+              f"({_percent(best.score)}).")]
     if best.chosen_on_test:
         lines.append("No validation accuracy was recorded for every model, so the test set picked it: its test "
                      "numbers are then slightly optimistic.")
@@ -274,8 +275,9 @@ def comparison_markdown(table: pd.DataFrame) -> str:
     gap = round(100 * (transfer["top1"] - scratch["top1"]))
     difference = "as much" if gap == 0 else f"{abs(gap)} percentage points {'more' if gap > 0 else 'less'}"
     lines.append(
-        f"The best transfer model ({transfer['model']}) reaches {transfer['top1']:.0%} test top-1 against "
-        f"{scratch['top1']:.0%} for the best CNN trained from scratch ({scratch['model']}), {difference}, with "
+        f"The best transfer model ({transfer['model']}) reaches {_percent(transfer['top1'])} test top-1 against "
+        f"{_percent(scratch['top1'])} for the best CNN trained from scratch ({scratch['model']}), {difference}, "
+        "with "
         f"{transfer['parameters'] / scratch['parameters']:.1f} times the parameters, "
         f"{transfer['train_seconds']:.0f} s of training against {scratch['train_seconds']:.0f} s, and "
         f"{transfer['inference_ms_per_image']:.1f} ms against {scratch['inference_ms_per_image']:.1f} ms per photo."
@@ -356,35 +358,35 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
         "### Recommendation for the shelter",
         "",
         (f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
-         f"(out of {num_classes}) first for **{advice.top1:.0%}** of the dogs"
-         + (f", and has it among its five suggestions for **{advice.top5:.0%}**." if num_classes > 5 else ".")),
+         f"(out of {num_classes}) first for **{_percent(advice.top1)}** of the dogs"
+         + (f", and has it among its five suggestions for **{_percent(advice.top5)}**." if num_classes > 5 else ".")),
         "",
     ]
     if advice.threshold is None:
         best = ("" if advice.best_validation_accuracy is None
-                else f" (the best any threshold reached was {advice.best_validation_accuracy:.0%})")
+                else f" (the best any threshold reached was {_percent(advice.best_validation_accuracy)})")
         lines.append(
             f"**Automatic labelling: not yet.** No confidence threshold kept the automatic labels at "
-            f"{advice.target_accuracy:.0%} accuracy on the validation photos{best}. Use the model to *suggest* its "
-            "five most likely breeds to the person labelling each photo, and send every photo to a person."
+            f"{_percent(advice.target_accuracy)} accuracy on the validation photos{best}. Use the model to *suggest* "
+            "its five most likely breeds to the person labelling each photo, and send every photo to a person."
         )
     else:
         heading = ("Automatic labelling of every photo" if advice.threshold == 0
                    else f"Automatic labelling above a confidence of {advice.threshold:.2f}")
-        kept = (f"with **{advice.automatic_accuracy:.0%}** of them correct" if advice.automatic_accuracy is not None
-                else "(none of the test photos was that confident)")
+        kept = ("(none of the test photos was that confident)" if advice.automatic_accuracy is None
+                else f"with **{_percent(advice.automatic_accuracy)}** of them correct")
         lines.append(
-            f"**{heading}.** This was decided on the {advice.n_validation} validation photos, where the "
-            f"automatic labels reached {advice.validation_accuracy:.0%} (target {advice.target_accuracy:.0%}). On the "
-            f"test photos it labels **{advice.automatic_share:.0%}** of the dogs automatically, {kept}, and sends "
-            f"**{advice.human_share:.0%}** to a person, who sees the model's suggestions."
+            f"**{heading}.** This was decided on the {advice.n_validation} validation photos, where the automatic "
+            f"labels reached {_percent(advice.validation_accuracy)} (target {_percent(advice.target_accuracy)}). On "
+            f"the test photos it labels **{_percent(advice.automatic_share)}** of the dogs automatically, {kept}, and "
+            f"sends **{_percent(advice.human_share)}** to a person, who sees the model's suggestions."
         )
         if advice.automatic_accuracy is not None and advice.automatic_accuracy < advice.target_accuracy:
             lines += ["", (
-                f"**Not confirmed on the test photos:** their automatic labels fall short of the "
-                f"{advice.target_accuracy:.0%} target, so {advice.n_validation} validation photos were too few to "
-                "set the threshold. Until a larger labelled set confirms a threshold, send every photo to a person, "
-                "with the model's suggestions."
+                f"**Not confirmed on the test photos:** there the automatic labels fall short of the "
+                f"{_percent(advice.target_accuracy)} target, so a threshold set on {advice.n_validation} validation "
+                "photos does not hold. Confirm one on a larger labelled set (the table above shows the trade-off on "
+                "the test photos); until then, let a person check every photo, with the model's suggestions."
             )]
     lines += ["", _calibration_sentence(advice.overconfidence), ""]
     if transfer:
@@ -402,6 +404,11 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
             "own labelled photos before relying on it."
         )
     return "\n".join(lines)
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percentage, with one decimal where rounding would claim 0% or 100%."""
+    return f"{share:.1%}" if 0 < share < 0.005 or 0.995 <= share < 1 else f"{share:.0%}"
 
 
 def _calibration_sentence(overconfidence: float) -> str:
