@@ -30,8 +30,12 @@ PRINT_CSS = """
   .jp-Notebook { padding: 0 1.5em; }
   .report-section { break-before: page; }
   img { max-width: 100%; height: auto; }
-  table { font-size: 0.85em; border-collapse: collapse; }
-  th, td { padding: 2px 6px; }
+  /* Wide tables wrap inside the page instead of hiding columns behind a scroll bar. */
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+  .jp-RenderedHTMLCommon table { table-layout: auto; width: 100%; font-size: 0.68em; border-collapse: collapse; }
+  .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
+    padding: 2px 3px; white-space: normal; overflow-wrap: anywhere; max-width: 20em;
+  }
   .jp-Cell, .jp-OutputArea-output { break-inside: avoid; }
   @page { size: A4; margin: 14mm 12mm; }
 </style>
@@ -80,7 +84,9 @@ def combine_notebooks(notebooks: list[Path], title: str, preface_markdown: str) 
     combined.cells.append(nbformat.v4.new_markdown_cell(f"{PRINT_CSS}\n# {title}\n\n{preface_markdown}"))
     for path in notebooks:
         combined.cells.append(nbformat.v4.new_markdown_cell('<div class="report-section"></div>'))
-        combined.cells.extend(_report_cells(nbformat.read(path, as_version=4)))
+        for number, cell in enumerate(_report_cells(nbformat.read(path, as_version=4))):
+            cell["id"] = f"{path.stem}-{number}"  # cell ids are unique per notebook only
+            combined.cells.append(cell)
     return combined
 
 
