@@ -39,8 +39,10 @@ def test_default_variants_cover_heads_flips_and_ensembles():
 def test_variant_settings_are_checked():
     with pytest.raises(BenchError, match="no backbone"):
         TransferVariant("x", (), "keras")
-    with pytest.raises(BenchError, match="needs a keras head"):
+    with pytest.raises(BenchError, match="need a keras head"):
         TransferVariant("x", ("a",), "logreg", imagenet_start=True)
+    with pytest.raises(BenchError, match="need a keras head"):
+        TransferVariant("x", ("a",), "imagenet", refit=True)
     with pytest.raises(BenchError, match="only be averaged"):
         TransferVariant("x", ("a", "b"), "imagenet")
 
@@ -48,8 +50,8 @@ def test_variant_settings_are_checked():
 def test_bench_transfer_writes_one_record_per_variant(dogs_dir, tmp_path):
     variants = [
         TransferVariant("mobilenet_v2/logreg", ("mobilenet_v2",), "logreg"),
-        TransferVariant("mobilenet_v2/keras+fliptrain+tta", ("mobilenet_v2",), "keras", flip_train=True,
-                        flip_tta=True),
+        TransferVariant("mobilenet_v2/keras+fliptrain+tta+refit", ("mobilenet_v2",), "keras", flip_train=True,
+                        flip_tta=True, refit=True),
         TransferVariant("mobilenet_v2/imagenet-head", ("mobilenet_v2",), "imagenet"),
     ]
     results = tmp_path / "results"
@@ -66,8 +68,9 @@ def test_bench_transfer_writes_one_record_per_variant(dogs_dir, tmp_path):
     assert first["metrics"]["top1"] == table["top1"][0]
     assert first["params"]["head"] == "logreg" and first["timings"]["features_cached"] is False
     keras_record = load_record(table["record"][1])
-    assert keras_record["params"]["flip_train"] and keras_record["history"]
-    assert keras_record["params"]["head_params"][0]["epochs_run"] <= 3
+    assert keras_record["params"]["flip_train"] and keras_record["params"]["refit"] and keras_record["history"]
+    head_params = keras_record["params"]["head_params"][0]
+    assert head_params["refit_rows"] == 2 * 18 and head_params["epochs_run"] <= 3
     assert keras_record["timings"]["train_seconds"] > 0 and keras_record["timings"]["feature_seconds"] > 0
     assert load_record(table["record"][2])["timings"]["train_seconds"] == 0
     assert format_table(table).count("\n") == 4 and "| mobilenet_v2/logreg |" in format_table(table)

@@ -104,6 +104,20 @@ def test_keras_head_stops_early_on_validation_loss_and_learns():
         head.predict_proba(np.zeros((2, 5)))
 
 
+def test_refit_trains_a_fresh_head_on_train_and_validation_rows_for_the_best_epoch_count():
+    train, val = clusters(per_class=20, seed=2), clusters(per_class=5, seed=2)
+    settings = dict(kind="keras", epochs=60, patience=3, learning_rate=1e-2, batch_size=16, progress=False)
+    plain = train_head(train, val, **settings)
+    refit = train_head(train, val, refit_on=val, **settings)
+    assert refit.best_epoch == plain.best_epoch and refit.history == plain.history
+    assert refit.params["max_epochs"] == plain.best_epoch and refit.params["refit_rows"] == 100
+    assert refit.params["early_stopping_epochs_run"] == plain.params["epochs_run"]
+    assert refit.train_seconds > plain.train_seconds * 0.5
+    assert accuracy(refit.predict_proba(val), val.labels) > 0.9
+    with pytest.raises(TransferError, match="refit_on needs val"):
+        train_head(train, kind="keras", refit_on=val, progress=False)
+
+
 def test_train_head_rejects_bad_requests():
     train = clusters()
     with pytest.raises(TransferError, match="Unknown head kind"):

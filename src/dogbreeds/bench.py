@@ -62,7 +62,8 @@ class TransferVariant:
     backbone). ``head``: "logreg", "keras", or "imagenet" (the backbone's own ImageNet
     classifier over the breeds, untrained). ``flip_train`` adds mirrored training images,
     ``flip_tta`` averages predictions on original and mirrored test images;
-    ``imagenet_start`` starts a keras head from the ImageNet classifier's weights.
+    ``imagenet_start`` starts a keras head from the ImageNet classifier's weights;
+    ``refit`` retrains a keras head on train + validation rows for its early-stopped epoch count.
     """
 
     name: str
@@ -72,14 +73,15 @@ class TransferVariant:
     flip_train: bool = False
     flip_tta: bool = False
     imagenet_start: bool = False
+    refit: bool = False
 
     def __post_init__(self) -> None:
         if not self.backbones:
             raise BenchError(f"Variant {self.name!r} names no backbone.")
         if self.head not in ("logreg", "keras", "imagenet"):
             raise BenchError(f"Variant {self.name!r}: unknown head {self.head!r} (logreg, keras or imagenet).")
-        if self.imagenet_start and self.head != "keras":
-            raise BenchError(f"Variant {self.name!r}: imagenet_start needs a keras head.")
+        if (self.imagenet_start or self.refit) and self.head != "keras":
+            raise BenchError(f"Variant {self.name!r}: imagenet_start and refit need a keras head.")
         if (self.head == "imagenet" or self.imagenet_start) and self.ensemble == "concat" and len(self.backbones) > 1:
             raise BenchError(f"Variant {self.name!r}: ImageNet heads of several backbones can only be averaged.")
 
@@ -91,7 +93,7 @@ class TransferVariant:
         """The variant's settings, for a results record."""
         return {"variant": self.name, "backbones": list(self.backbones), "head": self.head,
                 "ensemble": self.ensemble if len(self.backbones) > 1 else None, "flip_train": self.flip_train,
-                "flip_tta": self.flip_tta, "imagenet_start": self.imagenet_start}
+                "flip_tta": self.flip_tta, "imagenet_start": self.imagenet_start, "refit": self.refit}
 
 
 def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> list[TransferVariant]:
@@ -111,6 +113,8 @@ def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> l
                             flip_train=True, flip_tta=True),
             TransferVariant(f"average({joined})/keras+fliptrain+tta", tuple(backbones), "keras", "average",
                             flip_train=True, flip_tta=True),
+            TransferVariant(f"average({joined})/keras+fliptrain+tta+refit", tuple(backbones), "keras", "average",
+                            flip_train=True, flip_tta=True, refit=True),
         ]
     for name in backbones:
         variants.append(TransferVariant(f"{name}/imagenet-head+tta", (name,), "imagenet", flip_tta=True))
@@ -239,15 +243,16 @@ def _run_variant(
     for group in groups:
         train = concat_features([store.get(name, "train") for name in group])
         test = concat_features([store.get(name, "test") for name in group])
-        fit_rows = train.subset(train_rows)
+        fit_rows, val = train.subset(train_rows), train.subset(val_rows) if len(val_rows) else None
+        refit_rows = val
         if variant.flip_train:
             flipped_train = concat_features([store.get(name, "train", flipped=True) for name in group])
             fit_rows = stack_features([fit_rows, flipped_train.subset(train_rows)])
+            refit_rows = stack_features([val, flipped_train.subset(val_rows)]) if val is not None else None
         flipped_test = concat_features([store.get(name, "test", flipped=True) for name in group]) \
             if variant.flip_tta else None
-        val = train.subset(val_rows) if len(val_rows) else None
-        head = _make_head(variant, group[0], fit_rows, val, label_map, head_epochs=head_epochs,
-                          logreg_c=logreg_c, seed=seed, progress=progress)
+        head = _make_head(variant, group[0], fit_rows, val, refit_rows if variant.refit else None, label_map,
+                          head_epochs=head_epochs, logreg_c=logreg_c, seed=seed, progress=progress)
         start = time.perf_counter()
         probabilities.append(_predict(head, test, flipped_test))
         predict_seconds += time.perf_counter() - start
@@ -268,12 +273,13 @@ def _run_variant(
 
 
 def _make_head(variant: TransferVariant, backbone: str, train: FeatureSet, val: FeatureSet | None,
-               label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int, progress: bool) -> TrainedHead:
+               refit_on: FeatureSet | None, label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int,
+               progress: bool) -> TrainedHead:
     if variant.head == "imagenet":
         return imagenet_zero_shot_head(backbone, label_map)
     initial = imagenet_head_weights(backbone, label_map) if variant.imagenet_start else None
     return train_head(train, val, kind=variant.head, num_classes=len(label_map), epochs=head_epochs,
-                      initial_weights=initial, c=logreg_c, seed=seed, progress=progress)
+                      initial_weights=initial, refit_on=refit_on, c=logreg_c, seed=seed, progress=progress)
 
 
 def _predict(head: TrainedHead, test: FeatureSet, flipped: FeatureSet | None) -> np.ndarray:

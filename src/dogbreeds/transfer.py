@@ -205,6 +205,7 @@ def train_head(
     patience: int = 10,
     batch_size: int = 64,
     initial_weights: tuple[np.ndarray, np.ndarray] | None = None,
+    refit_on: FeatureSet | None = None,
     c: float = 1.0,
     max_iter: int = 1000,
     seed: int = DEFAULT_SEED,
@@ -215,7 +216,9 @@ def train_head(
     ``kind="keras"``: dropout + dense softmax (``models.build_feature_head``) trained with
     Adam and early stopping on ``val`` loss (best weights restored; without ``val`` it
     runs all ``epochs``). ``initial_weights`` = (kernel, bias) starts the softmax layer
-    from given weights, e.g. :func:`imagenet_head_weights`.
+    from given weights, e.g. :func:`imagenet_head_weights`. With ``refit_on`` (usually the
+    validation rows), a fresh head is then trained on ``train`` + ``refit_on`` for the best
+    epoch count found by early stopping, so no labelled image is left out of the final head.
     ``kind="logreg"``: standardised features + scikit-learn multinomial logistic
     regression with inverse regularisation strength ``c`` (``val`` is not used).
     ``num_classes`` defaults to the largest label + 1 over ``train`` and ``val``.
@@ -235,11 +238,20 @@ def train_head(
         raise TransferError("train holds a single class; a classifier needs at least two.")
     if kind == "logreg":
         return _train_logreg(train, num_classes, c=c, max_iter=max_iter, seed=seed)
-    return _train_keras_head(
-        train, val, num_classes, dropout=dropout, hidden=hidden, learning_rate=learning_rate,
-        label_smoothing=label_smoothing, epochs=epochs, patience=patience, batch_size=batch_size,
-        initial_weights=initial_weights, seed=seed, progress=progress,
-    )
+    settings = dict(dropout=dropout, hidden=hidden, learning_rate=learning_rate, label_smoothing=label_smoothing,
+                    patience=patience, batch_size=batch_size, initial_weights=initial_weights, seed=seed,
+                    progress=progress)
+    head = _train_keras_head(train, val, num_classes, epochs=epochs, **settings)
+    if refit_on is None:
+        return head
+    if val is None:
+        raise TransferError("refit_on needs val: the refit uses the epoch count chosen by early stopping on val.")
+    refit = _train_keras_head(stack_features([train, refit_on]), None, num_classes, epochs=head.best_epoch,
+                              **settings)
+    refit.params |= {"refit_rows": len(train) + len(refit_on), "early_stopping_epochs_run": head.params["epochs_run"]}
+    refit.train_seconds += head.train_seconds
+    refit.history, refit.best_epoch = head.history, head.best_epoch
+    return refit
 
 
 def _train_logreg(train: FeatureSet, num_classes: int, *, c: float, max_iter: int, seed: int) -> TrainedHead:
