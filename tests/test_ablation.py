@@ -197,15 +197,15 @@ def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
         plot_ablation(table.drop(columns="val_accuracy"))
 
 
-def made_table() -> pd.DataFrame:
+def made_table(test_images: int = 10_000) -> pd.DataFrame:
     return pd.DataFrame({
         "variant": ["baseline", "good", "bad", "same", "small", "zca"],
         "change": ["reference", "a: 1 -> 2", "b: 1 -> 2", "c: 1 -> 2", "image_size: 64 -> 32", "whitening: none -> zca"],
         "control": [None, "baseline", "baseline", "baseline", "baseline", "small"],
-        "test_accuracy": [0.50, 0.60, 0.40, 0.52, 0.50, 0.55],
+        "test_accuracy": [0.50, 0.60, 0.40, 0.51, 0.50, 0.55],
         "test_accuracy_std": [0.01, 0.01, 0.01, 0.01, 0.05, 0.05],
-        "test_delta": [math.nan, 0.10, -0.10, 0.02, 0.0, 0.05],
-        "test_images": [100] * 6,
+        "test_delta": [math.nan, 0.10, -0.10, 0.01, 0.0, 0.05],
+        "test_images": [test_images] * 6,
         "seeds": [3] * 6,
     })
 
@@ -214,12 +214,18 @@ def test_verdicts_count_a_difference_only_above_the_noise():
     judged = ablation_verdicts(made_table()).set_index("variant")
     assert judged["verdict"].to_dict() == {"baseline": "reference", "good": "better", "bad": "worse",
                                            "same": "tie", "small": "tie", "zca": "tie"}
-    # two photos (0.02) or twice the spread of the difference, whichever is larger
-    assert judged.loc["same", "noise"] == pytest.approx(max(0.02, 2 * math.hypot(0.01, 0.01)))
+    assert math.isnan(judged.loc["baseline", "noise"])
+    # 10,000 photos: the seeds' spread dominates the binomial standard error (2 x 0.0070)
+    assert judged.loc["same", "noise"] == pytest.approx(2 * math.hypot(0.01, 0.01))
     assert judged.loc["zca", "noise"] == pytest.approx(2 * math.hypot(0.05, 0.05))
-    two_photos = made_table().assign(test_accuracy_std=math.nan, test_images=36)
-    two_photos.loc[1, "test_delta"] = 14 / 36 - 12 / 36  # exactly two photos, not exactly 2 / 36 in floats
-    assert ablation_verdicts(two_photos).set_index("variant").loc["good", "verdict"] == "tie"
+    # 100 photos, one seed: twice the binomial standard error of the difference
+    few = ablation_verdicts(made_table(100).assign(test_accuracy_std=math.nan)).set_index("variant")
+    assert few.loc["good", "noise"] == pytest.approx(2 * math.sqrt((0.6 * 0.4 + 0.5 * 0.5) / 100))
+    assert few.loc["good", "verdict"] == few.loc["bad", "verdict"] == "tie"  # 10 points on 100 photos: noise
+    # accuracies of 0 or 1 have no binomial spread: two photos is the least difference that counts
+    perfect = made_table(36).assign(test_accuracy=1.0, test_accuracy_std=math.nan, test_delta=0.0)
+    judged = ablation_verdicts(perfect).set_index("variant")
+    assert judged.loc["same", "noise"] == pytest.approx(2 / 36) and judged.loc["same", "verdict"] == "tie"
     with pytest.raises(AblationError, match="test_images"):
         ablation_verdicts(made_table().drop(columns="test_images"))
 
@@ -229,4 +235,4 @@ def test_summary_lists_better_worse_and_ties_with_the_noise_level():
     assert "Better than its control: **good** (a: 1 -> 2; +10.0%)." in text
     assert "Worse than its control: **bad** (b: 1 -> 2; -10.0%)." in text
     assert "**same**" in text.split("Ties")[1] and "**zca**" in text.split("Ties")[1]
-    assert "one test photo is 1.0% of test accuracy" in text and "over 3 seeds" in text
+    assert "with 10000 test photos (one photo is 0.01%)" in text and "over the 3 seeds" in text

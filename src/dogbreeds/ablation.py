@@ -70,7 +70,7 @@ class Variant:
     """
 
     name: str
-    config: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict, hash=False)
     preprocessing: str = "none"
     augmentation: str = "none"
     whitening: bool = False
@@ -409,22 +409,29 @@ def ablation_table(results: Sequence[VariantResult]) -> pd.DataFrame:
 def ablation_verdicts(table: pd.DataFrame) -> pd.DataFrame:
     """The table with ``noise`` and ``verdict`` columns: "better", "worse" or "tie" against the control.
 
-    A difference counts only when it is larger than the noise: two test photos' worth
-    of accuracy (``2 / test_images``), or with several seeds twice the standard deviation
-    of the difference, whichever is larger. The reference row's verdict is "reference".
+    A difference counts only when it is larger than the noise, the largest of: twice the
+    standard error of the difference between two accuracies on ``test_images`` photos
+    (binomial, about a 95 % band), twice the standard deviation of the difference over
+    seeds (with several seeds), and two photos. The reference row gets "reference" and no noise.
     """
-    missing = sorted({"variant", "control", "test_delta", "test_accuracy_std", "test_images"} - set(table.columns))
+    missing = sorted({"variant", "control", "test_accuracy", "test_delta", "test_accuracy_std", "test_images"}
+                     - set(table.columns))
     if missing:
         raise AblationError(f"The table lacks {missing}; build it with ablation_table().")
+    accuracy = dict(zip(table["variant"], table["test_accuracy"]))
     std = dict(zip(table["variant"], table["test_accuracy_std"]))
     noise, verdicts = [], []
     for row in table.itertuples():
-        spread = math.hypot(row.test_accuracy_std, std.get(row.control, math.nan))
-        level = max(2.0 / row.test_images, 2.0 * spread if math.isfinite(spread) else 0.0)
-        noise.append(level)
         if not isinstance(row.control, str):  # None (or NaN once in a table): the reference
+            noise.append(math.nan)
             verdicts.append("reference")
-        elif row.test_delta > level + _TOLERANCE:
+            continue
+        n, mine, theirs = row.test_images, row.test_accuracy, accuracy[row.control]
+        standard_error = math.sqrt(mine * (1 - mine) / n + theirs * (1 - theirs) / n)
+        spread = math.hypot(row.test_accuracy_std, std[row.control])
+        level = max(2.0 * standard_error, 2.0 * spread if math.isfinite(spread) else 0.0, 2.0 / n)
+        noise.append(level)
+        if row.test_delta > level + _TOLERANCE:
             verdicts.append("better")
         elif row.test_delta < -level - _TOLERANCE:
             verdicts.append("worse")
@@ -443,15 +450,17 @@ def summarize_ablation(table: pd.DataFrame) -> str:
         return ", ".join(f"**{row.variant}** ({row.change}; {row.test_delta:+.1%})" for row in rows.itertuples()) \
             or "none"
 
-    per_photo = 1.0 / float(judged["test_images"].iloc[0])
-    low, high = judged["noise"].min(), judged["noise"].max()
+    photos = int(judged["test_images"].iloc[0])
+    low, high = compared["noise"].min(), compared["noise"].max()
     threshold = f"{low:.1%}" if math.isclose(low, high) else f"{low:.1%} to {high:.1%}"
+    seeds = int(judged["seeds"].max())
+    spread = f" or twice the spread over the {seeds} seeds," if seeds > 1 else ""
     return "\n".join([
         f"- Better than its control: {listed('better')}.",
         f"- Worse than its control: {listed('worse')}.",
         f"- Ties (difference within the noise): {listed('tie')}.",
-        f"- Noise level: one test photo is {per_photo:.1%} of test accuracy; differences under {threshold} "
-        f"(two photos, or twice the spread over {int(judged['seeds'].max())} seeds when there are several) "
+        f"- Noise level: with {photos} test photos (one photo is {1 / photos:.2%}), differences under {threshold} "
+        f"(twice the standard error of a difference between two accuracies,{spread} depending on the accuracies) "
         "are read as ties.",
     ])
 

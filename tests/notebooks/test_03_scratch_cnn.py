@@ -70,10 +70,13 @@ def test_ablation_records_and_table_agree(executed):
         else:
             delta = record["metrics"]["top1"] - ablations[control]["metrics"]["top1"]
             assert table.loc[name, "test_delta"] == pytest.approx(delta)
-            assert table.loc[name, "verdict"] == ("tie" if abs(delta) <= 2 / TEST_PHOTOS + 1e-9 else
+            mine, theirs = record["metrics"]["top1"], ablations[control]["metrics"]["top1"]
+            noise = max(2 * math.sqrt((mine * (1 - mine) + theirs * (1 - theirs)) / TEST_PHOTOS), 2 / TEST_PHOTOS)
+            assert table.loc[name, "noise"] == pytest.approx(noise)  # one seed: binomial noise only
+            assert table.loc[name, "verdict"] == ("tie" if abs(delta) <= noise + 1e-9 else
                                                   "better" if delta > 0 else "worse")
     summary = next(text for text in markdown if text.startswith("- Better than its control"))
-    assert f"one test photo is {1 / TEST_PHOTOS:.1%}" in summary
+    assert f"with {TEST_PHOTOS} test photos (one photo is {1 / TEST_PHOTOS:.2%})" in summary
     figures = run_dir / "figures" / NOTEBOOK
     for name in ("ablation", "learning_curves_best"):
         assert (figures / f"{name}.png").stat().st_size > 5_000, name
