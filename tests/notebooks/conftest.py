@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from dogbreeds import runner
@@ -38,3 +39,11 @@ def load_results(run_dir: Path, notebook: str) -> list[dict]:
     """The results records a notebook wrote (records name their notebook in params)."""
     records = [json.loads(p.read_text()) for p in sorted((run_dir / "results").glob("*.json"))]
     return [r for r in records if r["params"].get("notebook") == notebook]
+
+
+def notebook_outputs(run_dir: Path, notebook: str) -> tuple[list[str], list[dict]]:
+    """The Markdown outputs and the error outputs of an executed notebook."""
+    executed_notebook = nbformat.read(run_dir / "notebooks" / f"{notebook}.ipynb", as_version=4)
+    found = [output for cell in executed_notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    markdown = [output["data"]["text/markdown"] for output in found if "text/markdown" in output.get("data", {})]
+    return markdown, [output for output in found if output["output_type"] == "error"]

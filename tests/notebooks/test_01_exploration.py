@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 
 from dogbreeds import runner
 
-from .conftest import TEST_PARAMETERS, load_results
+from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 
 NOTEBOOK = "01_exploration"
 FIGURES = ("images_per_breed", "image_sizes", "bounding_boxes", "examples")
@@ -19,10 +18,7 @@ FIGURES = ("images_per_breed", "image_sizes", "bounding_boxes", "examples")
 
 def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
     """The Markdown outputs and the error outputs of the executed notebook."""
-    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    found = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    markdown = [output["data"]["text/markdown"] for output in found if "text/markdown" in output.get("data", {})]
-    return markdown, [output for output in found if output["output_type"] == "error"]
+    return notebook_outputs(run_dir, NOTEBOOK)
 
 
 def the_record(run_dir: Path) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +16,7 @@ from dogbreeds.predict import load_bundle
 from dogbreeds.study import Study
 from dogbreeds.tuning import QUICK_SPACE
 
-from .conftest import TEST_PARAMETERS, load_results
+from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 
 NOTEBOOK = "03_scratch_cnn"
 TEST_PHOTOS = 36  # the official test list of the sample: 12 photos a breed, 3 breeds
@@ -25,10 +24,7 @@ TEST_PHOTOS = 36  # the official test list of the sample: 12 photos a breed, 3 b
 
 def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
     """The Markdown outputs and the error outputs of the executed notebook."""
-    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    found = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    markdown = [output["data"]["text/markdown"] for output in found if "text/markdown" in output.get("data", {})]
-    return markdown, [output for output in found if output["output_type"] == "error"]
+    return notebook_outputs(run_dir, NOTEBOOK)
 
 
 def records_by_name(run_dir: Path) -> dict[str, dict]:

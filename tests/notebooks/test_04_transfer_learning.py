@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 
 from dogbreeds.predict import load_bundle
 from dogbreeds.study import Study
 
-from .conftest import TEST_PARAMETERS, load_results
+from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 
 NOTEBOOK = "04_transfer_learning"
 HEADS = ("mobilenet_v2_head", "efficientnet_lite0_head")  # the two backbones whose weights install offline
@@ -23,10 +22,7 @@ IMAGE_SIZE = 160  # the quick profile's transfer image size
 
 def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
     """The Markdown outputs and the error outputs of the executed notebook."""
-    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    found = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    markdown = [output["data"]["text/markdown"] for output in found if "text/markdown" in output.get("data", {})]
-    return markdown, [output for output in found if output["output_type"] == "error"]
+    return notebook_outputs(run_dir, NOTEBOOK)
 
 
 def the_records(run_dir: Path) -> dict[str, dict]:
