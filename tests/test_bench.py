@@ -98,6 +98,17 @@ def test_bench_scratch_trains_and_records_the_run(dogs_dir, tmp_path):
     assert record["metrics"] == result["metrics"] and result["metrics"]["n"] == 9
 
 
+def test_bench_scratch_without_validation_monitors_a_training_metric(dogs_dir, tmp_path):
+    small = CNNConfig(filters=(4,), dense_units=0)
+    with pytest.raises(BenchError, match="does not fit val_fraction"):
+        bench_scratch(dogs_dir, image_size=8, config=small, val_fraction=0.0, results_dir=tmp_path)
+    result = bench_scratch(dogs_dir, image_size=8, epochs=1, batch_size=8, config=small, val_fraction=0.0,
+                           monitor="loss", results_dir=tmp_path, progress=False)
+    record = load_record(result["record"])
+    assert record["data"]["counts"] == {"train": 18, "val": 0, "test": 9}
+    assert record["params"]["monitor"] == "loss" and "val_loss" not in record["history"]
+
+
 def test_bench_throughput_reports_the_ratio_of_both_speeds(dogs_dir, tmp_path):
     result = bench_throughput(dogs_dir, images=8, batch_size=4, image_size=(32, 32), repeats=2,
                               results_dir=tmp_path, progress=False)

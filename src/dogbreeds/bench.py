@@ -301,6 +301,7 @@ def bench_scratch(
     config: CNNConfig = SCRATCH_CONFIG,
     augmentation: str = "standard",
     val_fraction: float = 0.15,
+    monitor: str = "val_accuracy",
     results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
     seed: int = DEFAULT_SEED,
     source: str | None = None,
@@ -308,9 +309,10 @@ def bench_scratch(
 ) -> dict[str, Any]:
     """Train the scratch CNN with ``augmentation`` on the official train list, score it on the test list.
 
-    ``val_fraction`` of each breed's training images is held out (seeded, stratified) for
-    early stopping (best weights restored). Returns the test metrics, timings and the
-    record's path.
+    ``val_fraction`` of each breed's training images is held out (seeded, stratified) and
+    ``monitor`` on it drives early stopping (best weights restored) and learning-rate
+    reduction. With ``val_fraction=0`` every training image is used and ``monitor`` must
+    be a training metric (e.g. "loss"). Returns the test metrics, timings and the record's path.
     """
     from dogbreeds.augmentation import make_augmentation
     from dogbreeds.models import build_scratch_cnn
@@ -322,15 +324,16 @@ def bench_scratch(
     if not index.has_official_split:
         raise BenchError(f"{data_dir} has no lists/ folder; the benchmarks need the official train/test lists.")
     split = split_records(index, val_fraction=val_fraction, seed=seed)
-    if not split.val:
-        raise BenchError("The scratch benchmark needs validation images for early stopping: use val_fraction > 0.")
+    if monitor.startswith("val_") != bool(split.val):
+        raise BenchError(f"monitor {monitor!r} does not fit val_fraction={val_fraction}: monitor a val_ metric "
+                         "with a validation hold-out, a training metric (e.g. 'loss') without one.")
     label_map = LabelMap.from_records(list(split.train) + list(split.val) + list(split.test))
     size = (image_size, image_size)
     train_ds = make_dataset(split.train, label_map, size, batch_size, shuffle=True, seed=seed)
-    val_ds = make_dataset(split.val, label_map, size, batch_size)
+    val_ds = make_dataset(split.val, label_map, size, batch_size) if split.val else None
     test_ds = make_dataset(split.test, label_map, size, batch_size)
     model = build_scratch_cnn(config, len(label_map), (*size, 3), make_augmentation(augmentation, seed))
-    result = fit(model, train_ds, val_ds, epochs=epochs, patience=patience, progress=progress)
+    result = fit(model, train_ds, val_ds, epochs=epochs, patience=patience, monitor=monitor, progress=progress)
     start = time.perf_counter()
     probabilities = model.predict(test_ds, verbose=0)
     predict_seconds = time.perf_counter() - start
@@ -341,7 +344,7 @@ def bench_scratch(
         "scratch-cnn", BENCH_KIND,
         params={"bench": "scratch", "data_dir": str(Path(data_dir).resolve()), "image_size": image_size,
                 "max_epochs": epochs, "patience": patience, "batch_size": batch_size, "augmentation": augmentation,
-                "val_fraction": val_fraction, "config": config.to_dict(),
+                "val_fraction": val_fraction, "monitor": monitor, "config": config.to_dict(),
                 "parameters": count_params(model).total},
         metrics=metrics, history=result.history, timings=timings, data_counts=split.counts(),
         num_classes=len(label_map), seed=seed, source=source,
