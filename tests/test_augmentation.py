@@ -12,8 +12,10 @@ from dogbreeds.augmentation import (
     PRESETS,
     AugmentationConfig,
     AugmentationError,
+    ResizedCropConfig,
     make_augmentation,
     preview_augmentations,
+    resized_crop_dataset,
     resolve_config,
 )
 from dogbreeds.config import SAMPLE_DATA_DIR
@@ -149,3 +151,43 @@ def test_preview_of_a_real_photo() -> None:
         preview_augmentations(photo, count=0)
     with pytest.raises(AugmentationError, match="one image"):
         preview_augmentations(previews)
+
+
+def test_resized_crops_are_seeded_vary_by_epoch_and_keep_pixels_in_range(batch: np.ndarray) -> None:
+    labels = np.arange(len(batch))
+    dataset = resized_crop_dataset(batch, labels, (16, 16), batch_size=4, seed=3)
+    first, second = list(dataset.as_numpy_iterator()), list(dataset.as_numpy_iterator())
+    again = list(resized_crop_dataset(batch, labels, (16, 16), batch_size=4, seed=3).as_numpy_iterator())
+    assert len(first) == 2 and first[0][0].shape == (4, 16, 16, 3) and first[0][0].dtype == np.float32
+    assert all(0 <= images.min() and images.max() <= 255 for images, _ in first)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, again))
+    assert not np.array_equal(first[0][0], second[0][0])  # a new epoch draws new crops (and a new order)
+    assert sorted(np.concatenate([y for _, y in first])) == list(labels)
+
+
+def test_resized_crop_of_the_whole_image_is_a_resize_and_small_areas_zoom_in() -> None:
+    rows, columns = np.mgrid[0:32, 0:32]
+    image = np.stack([8 * columns, 8 * rows, np.full_like(rows, 100)], axis=-1).astype(np.uint8)
+    whole = ResizedCropConfig(area=(1.0, 1.0), aspect_ratio=(1.0, 1.0), horizontal_flip=False, color_jitter=0.0)
+    (crop,), _ = next(resized_crop_dataset(image[None], np.zeros(1), (32, 32), 1, whole).as_numpy_iterator())
+    np.testing.assert_allclose(crop, image, atol=1e-3)
+    small = ResizedCropConfig(area=(0.25, 0.25), aspect_ratio=(1.0, 1.0), horizontal_flip=False, color_jitter=0.0)
+    (crop,), _ = next(resized_crop_dataset(image[None], np.zeros(1), (32, 32), 1, small).as_numpy_iterator())
+    # a quarter of the area is a 16 x 16 window: 16 columns span 15 * 8 of the image's 31 * 8 red values
+    assert np.ptp(crop[..., 0]) <= 15 * 8 + 1e-3 and np.ptp(crop[..., 1]) <= 15 * 8 + 1e-3
+    assert np.ptp(crop[..., 0]) >= 14 * 8 and np.allclose(crop[..., 2], 100)
+
+
+def test_resized_crop_settings_are_checked(batch: np.ndarray) -> None:
+    with pytest.raises(AugmentationError, match="area"):
+        ResizedCropConfig(area=(0.0, 1.0))
+    with pytest.raises(AugmentationError, match="aspect_ratio"):
+        ResizedCropConfig(aspect_ratio=(2.0, 1.0))
+    with pytest.raises(AugmentationError, match="color_jitter"):
+        ResizedCropConfig(color_jitter=1.0)
+    with pytest.raises(AugmentationError, match="as many labels"):
+        resized_crop_dataset(batch, np.arange(3), (16, 16), 4)
+    with pytest.raises(AugmentationError, match="height, width, 3"):
+        resized_crop_dataset(batch[..., 0], np.arange(8), (16, 16), 4)
+    assert ResizedCropConfig().to_dict() == {"area": [0.35, 1.0], "aspect_ratio": [0.75, 4 / 3],
+                                             "horizontal_flip": True, "color_jitter": 0.2}
