@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from dogbreeds.models import CNNConfig, build_feature_head, build_scratch_cnn
-from dogbreeds.training import BEST_INFO_NAME, BEST_WEIGHTS_NAME, TrainingError, fit, set_seed
+from dogbreeds.training import BEST_INFO_NAME, BEST_WEIGHTS_NAME, TrainingError, cosine_schedule, fit, set_seed
 
 
 def toy_split(flip_labels: bool = False, seed: int = 0) -> tf.data.Dataset:
@@ -93,3 +94,33 @@ def test_bad_settings_are_refused():
         fit(model, toy_split(), epochs=2, monitor="val_accuracy", progress=False)
     with pytest.raises(TrainingError, match="epochs and patience"):
         fit(model, toy_split(), toy_split(), epochs=0, progress=False)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_its_floor():
+    schedule = cosine_schedule(1e-2, total_steps=100, warmup_steps=10, final_fraction=0.01)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100, 500)]
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(5e-3) and rates[2] == pytest.approx(1e-2)
+    assert rates[3] == pytest.approx(1e-2 * (0.01 + 0.99 * 0.5), rel=1e-3)  # half-way down the cosine
+    assert rates[4] == pytest.approx(1e-4) and rates[5] == pytest.approx(1e-4)
+    assert float(cosine_schedule(1e-3, 10)(0)) == pytest.approx(1e-3)  # no warm-up: starts at the peak
+    with pytest.raises(TrainingError, match="warmup_steps"):
+        cosine_schedule(1e-3, total_steps=10, warmup_steps=10)
+
+
+def test_fixed_schedule_runs_every_epoch_keeps_the_last_weights_and_logs_the_rate():
+    set_seed(0)
+    model = build_feature_head(4, 2, dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(cosine_schedule(0.1, total_steps=4 * 12, warmup_steps=4)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # validation labels are the opposite of training's: early stopping would end at epoch 1 or 2
+    result = fit(model, toy_split(), toy_split(flip_labels=True), epochs=12, patience=None, monitor="val_accuracy",
+                 progress=False)
+    assert result.epochs_run == 12 and not result.stopped_early
+    rates = result.history["learning_rate"]
+    assert rates[0] == pytest.approx(0.1) and rates == sorted(rates, reverse=True)
+    assert result.history["accuracy"][-1] > 0.9
+    # the model keeps the last epoch's weights, not the best validation ones
+    _, val_accuracy = model.evaluate(toy_split(flip_labels=True), verbose=0)
+    assert val_accuracy == pytest.approx(result.history["val_accuracy"][-1])
+    assert val_accuracy < max(result.history["val_accuracy"])
+    assert result.best_epoch == int(np.argmax(result.history["val_accuracy"])) + 1

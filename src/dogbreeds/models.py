@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import keras
 import numpy as np
@@ -47,7 +47,9 @@ class CNNConfig:
     ``filters`` gives one conv block per entry (conv, optional batch norm, activation,
     2x2 max pooling). ``pooling`` turns the last feature map into a vector ("gap": global
     average pooling, "flatten": keep every position). ``dense_units`` = 0 drops the hidden
-    dense layer. ``dropout`` is applied just before the output layer.
+    dense layer. ``dropout`` is applied just before the output layer. ``weight_decay``
+    is the optimizer's decoupled weight decay (None: the optimizer's default, which is
+    0.004 for AdamW and none for the others).
     """
 
     filters: tuple[int, ...] = (32, 64, 128)
@@ -60,6 +62,7 @@ class CNNConfig:
     l2: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = 1e-3
+    weight_decay: float | None = None
     loss: str = "sparse_categorical_crossentropy"
     label_smoothing: float = 0.0
     focal_gamma: float = 2.0
@@ -82,6 +85,8 @@ class CNNConfig:
             raise ModelConfigError(f"l2 must be >= 0, got {self.l2}.")
         if self.learning_rate <= 0:
             raise ModelConfigError(f"learning_rate must be > 0, got {self.learning_rate}.")
+        if self.weight_decay is not None and self.weight_decay < 0:
+            raise ModelConfigError(f"weight_decay must be >= 0 (or None), got {self.weight_decay}.")
         _check_loss_options(self.loss, self.label_smoothing, self.focal_gamma)
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,19 +158,30 @@ def make_loss(name: str, label_smoothing: float = 0.0, focal_gamma: float = 2.0)
     return OneHotLoss(inner, name=name)
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """A fresh optimizer called ``name`` (one of ``OPTIMIZERS``); "sgd" uses Nesterov momentum 0.9."""
+LearningRate: TypeAlias = float | keras.optimizers.schedules.LearningRateSchedule
+
+
+def make_optimizer(name: str, learning_rate: LearningRate,
+                   weight_decay: float | None = None) -> keras.optimizers.Optimizer:
+    """A fresh optimizer called ``name`` (one of ``OPTIMIZERS``); "sgd" uses Nesterov momentum 0.9.
+
+    ``learning_rate`` is a number or a Keras schedule; ``weight_decay`` (decoupled) None
+    keeps the optimizer's default.
+    """
     _check_choice("optimizer", name, OPTIMIZERS)
-    if learning_rate <= 0:
+    if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) and learning_rate <= 0:
         raise ModelConfigError(f"learning_rate must be > 0, got {learning_rate}.")
+    if weight_decay is not None and weight_decay < 0:
+        raise ModelConfigError(f"weight_decay must be >= 0 (or None), got {weight_decay}.")
+    decay = {} if weight_decay is None else {"weight_decay": weight_decay}
     factories: dict[str, Callable[[], keras.optimizers.Optimizer]] = {
-        "adam": lambda: keras.optimizers.Adam(learning_rate),
-        "adamw": lambda: keras.optimizers.AdamW(learning_rate),
-        "nadam": lambda: keras.optimizers.Nadam(learning_rate),
-        "adamax": lambda: keras.optimizers.Adamax(learning_rate),
-        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate),
-        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True),
-        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate),
+        "adam": lambda: keras.optimizers.Adam(learning_rate, **decay),
+        "adamw": lambda: keras.optimizers.AdamW(learning_rate, **decay),
+        "nadam": lambda: keras.optimizers.Nadam(learning_rate, **decay),
+        "adamax": lambda: keras.optimizers.Adamax(learning_rate, **decay),
+        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate, **decay),
+        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, **decay),
+        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate, **decay),
     }
     return factories[name]()
 
@@ -174,7 +190,8 @@ def compile_classifier(
     model: keras.Model,
     *,
     optimizer: str = "adam",
-    learning_rate: float = 1e-3,
+    learning_rate: LearningRate = 1e-3,
+    weight_decay: float | None = None,
     loss: str | keras.losses.Loss = "sparse_categorical_crossentropy",
     label_smoothing: float = 0.0,
     focal_gamma: float = 2.0,
@@ -183,7 +200,7 @@ def compile_classifier(
     num_classes = int(model.output_shape[-1])
     loss_fn = loss if isinstance(loss, keras.losses.Loss) else make_loss(loss, label_smoothing, focal_gamma)
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
         loss=loss_fn,
         metrics=[
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
@@ -198,8 +215,12 @@ def build_scratch_cnn(
     num_classes: int,
     input_shape: tuple[int, int, int],
     augmentation: keras.Layer | None = None,
+    learning_rate: LearningRate | None = None,
 ) -> keras.Model:
-    """The compiled scratch CNN described by ``config`` for images of ``input_shape`` (0..255)."""
+    """The compiled scratch CNN described by ``config`` for images of ``input_shape`` (0..255).
+
+    ``learning_rate`` (a number or a Keras schedule) replaces ``config.learning_rate``.
+    """
     _check_num_classes(num_classes)
     height, width = input_shape[0], input_shape[1]
     shrink = 2 ** len(config.filters)
@@ -247,7 +268,8 @@ def build_scratch_cnn(
     return compile_classifier(
         model,
         optimizer=config.optimizer,
-        learning_rate=config.learning_rate,
+        learning_rate=config.learning_rate if learning_rate is None else learning_rate,
+        weight_decay=config.weight_decay,
         loss=config.loss,
         label_smoothing=config.label_smoothing,
         focal_gamma=config.focal_gamma,

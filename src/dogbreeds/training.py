@@ -1,4 +1,5 @@
-"""Training: one seed function and one ``fit`` with early stopping, LR schedule, progress and checkpoints."""
+"""Training: one seed function, one ``fit`` (early stopping or a fixed schedule, progress, checkpoints)
+and the warm-up + cosine learning-rate schedule of fixed-length runs."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def fit(
     train_ds: tf.data.Dataset,
     val_ds: tf.data.Dataset | None = None,
     epochs: int = 30,
-    patience: int = 5,
+    patience: int | None = 5,
     *,
     monitor: str | None = None,
     reduce_lr_patience: int | None = None,
@@ -84,30 +85,33 @@ def fit(
 ) -> FitResult:
     """Trains ``model`` with early stopping (best weights restored) and LR reduction on plateau.
 
+    ``patience=None`` trains for exactly ``epochs`` and keeps the last weights, with no
+    plateau reduction: the run of a model whose optimizer follows a schedule
+    (:func:`cosine_schedule`); ``best_epoch`` then still reports the best ``monitor``.
     ``monitor`` defaults to "val_loss" (or "loss" without ``val_ds``). ``reduce_lr_patience``
     defaults to half of ``patience``. With ``checkpoint_dir`` the best weights so far are
     written there after each improving epoch (atomically), so an interrupted run keeps them.
     ``progress`` shows a tqdm bar over epochs; ``verbose`` is passed to Keras (2 = one line per epoch).
     """
-    if epochs < 1 or patience < 1:
+    if epochs < 1 or (patience is not None and patience < 1):
         raise TrainingError(f"epochs and patience must be >= 1, got epochs={epochs}, patience={patience}.")
     monitor = monitor or ("val_loss" if val_ds is not None else "loss")
     if monitor.startswith("val_") and val_ds is None:
         raise TrainingError(f"monitor={monitor!r} needs validation data: pass val_ds or monitor a training metric.")
     mode = _mode_for(monitor)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
-    )
-    all_callbacks: list[keras.callbacks.Callback] = [
-        early_stopping,
-        keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor,
-            mode=mode,
-            factor=reduce_lr_factor,
-            patience=reduce_lr_patience if reduce_lr_patience is not None else max(1, patience // 2),
-            min_lr=min_lr,
-        ),
-    ]
+    all_callbacks: list[keras.callbacks.Callback] = []
+    if patience is not None:
+        all_callbacks += [
+            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                mode=mode,
+                factor=reduce_lr_factor,
+                patience=reduce_lr_patience if reduce_lr_patience is not None else max(1, patience // 2),
+                min_lr=min_lr,
+            ),
+        ]
+    all_callbacks.append(LearningRateLog())
     checkpoint = None
     if checkpoint_dir is not None:
         checkpoint = BestWeightsCheckpoint(checkpoint_dir, monitor=monitor, mode=mode)
@@ -143,6 +147,30 @@ def fit(
         wall_time_s=wall_time,
         checkpoint=checkpoint.weights_path if checkpoint is not None and checkpoint.weights_path.exists() else None,
     )
+
+
+def cosine_schedule(peak: float, total_steps: int, warmup_steps: int = 0,
+                    final_fraction: float = 0.01) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Learning rate rising linearly from 0 to ``peak`` over ``warmup_steps``, then down a cosine.
+
+    It ends at ``final_fraction * peak`` after ``total_steps`` optimizer steps (epochs
+    times batches per epoch) and stays there.
+    """
+    if peak <= 0 or total_steps < 1 or not 0 <= warmup_steps < total_steps or not 0 <= final_fraction <= 1:
+        raise TrainingError(f"cosine_schedule needs peak > 0, 0 <= warmup_steps < total_steps and final_fraction "
+                            f"in [0, 1]; got peak={peak}, total_steps={total_steps}, warmup_steps={warmup_steps}, "
+                            f"final_fraction={final_fraction}.")
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup_steps else peak, total_steps - warmup_steps, alpha=final_fraction,
+        warmup_target=peak if warmup_steps else None, warmup_steps=warmup_steps)
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate at the end of each epoch to the logs (and so to the history)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 class BestWeightsCheckpoint(keras.callbacks.Callback):
