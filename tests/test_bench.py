@@ -86,27 +86,44 @@ def test_bench_transfer_needs_official_lists(make_dogs_dir, tmp_path):
         bench_transfer(make_dogs_dir(BREEDS, lists=None), results_dir=tmp_path, progress=False)
 
 
-def test_bench_scratch_trains_and_records_the_run(dogs_dir, tmp_path):
-    result = bench_scratch(dogs_dir, image_size=16, epochs=2, patience=2, batch_size=8,
-                           config=CNNConfig(filters=(4, 8), dense_units=0), augmentation="light",
-                           val_fraction=0.33, results_dir=tmp_path, source="scratch command", progress=False)
+def test_bench_scratch_trains_a_fixed_schedule_and_records_the_run(dogs_dir, tmp_path):
+    result = bench_scratch(dogs_dir, image_size=16, load_size=24, epochs=3, warmup_epochs=1, batch_size=4,
+                           config=CNNConfig(filters=(4, 8), dense_units=0), val_fraction=0.33, results_dir=tmp_path,
+                           source="scratch command", progress=False)
     record = load_record(result["record"])
     assert record["kind"] == BENCH_KIND and record["source"] == "scratch command"
     assert record["data"]["counts"] == {"train": 12, "val": 6, "test": 9}
-    assert record["params"]["config"]["filters"] == [4, 8] and record["params"]["parameters"] > 0
-    assert record["timings"]["epochs_run"] == 2 and len(record["history"]["loss"]) == 2
+    params = record["params"]
+    assert params["config"]["filters"] == [4, 8] and params["parameters"] > 0
+    assert params["load_size"] == 24 and params["crop"]["area"] == [0.35, 1.0] and params["flip_tta"] is True
+    assert record["timings"]["epochs_run"] == 3 and len(record["history"]["val_accuracy"]) == 3
+    learning_rates = record["history"]["learning_rate"]
+    assert learning_rates[0] == pytest.approx(1e-3) and learning_rates[-1] < learning_rates[0] / 10
     assert record["metrics"] == result["metrics"] and result["metrics"]["n"] == 9
+    # one-colour photos look the same in a mirror, so flip TTA cannot change a prediction
+    assert result["metrics"]["top1"] == result["metrics"]["top1_without_tta"]
 
 
-def test_bench_scratch_without_validation_monitors_a_training_metric(dogs_dir, tmp_path):
+def test_bench_scratch_settings_are_checked_and_every_photo_can_train(dogs_dir, tmp_path):
     small = CNNConfig(filters=(4,), dense_units=0)
-    with pytest.raises(BenchError, match="does not fit val_fraction"):
-        bench_scratch(dogs_dir, image_size=8, config=small, val_fraction=0.0, results_dir=tmp_path)
-    result = bench_scratch(dogs_dir, image_size=8, epochs=1, batch_size=8, config=small, val_fraction=0.0,
-                           monitor="loss", results_dir=tmp_path, progress=False)
+    with pytest.raises(BenchError, match="load_size"):
+        bench_scratch(dogs_dir, image_size=16, load_size=8, config=small, results_dir=tmp_path)
+    with pytest.raises(BenchError, match="too small"):
+        bench_scratch(dogs_dir, image_size=8, config=CNNConfig(filters=(4, 4, 4, 4)), results_dir=tmp_path)
+    result = bench_scratch(dogs_dir, image_size=8, epochs=1, warmup_epochs=0, batch_size=8, config=small,
+                           flip_tta=False, results_dir=tmp_path, progress=False)
     record = load_record(result["record"])
     assert record["data"]["counts"] == {"train": 18, "val": 0, "test": 9}
-    assert record["params"]["monitor"] == "loss" and "val_loss" not in record["history"]
+    assert "val_loss" not in record["history"] and record["params"]["flip_tta"] is False
+
+
+def test_bench_scratch_learns_colours_from_random_weights(dogs_dir, tmp_path):
+    """Three breeds, one colour each: the recipe must score far above chance (1/3) on the test photos."""
+    result = bench_scratch(dogs_dir, image_size=16, epochs=30, warmup_epochs=2, batch_size=6,
+                           config=CNNConfig(filters=(8, 16), dense_units=0, optimizer="adamw", learning_rate=1e-2,
+                                            loss="categorical_crossentropy", label_smoothing=0.1),
+                           results_dir=tmp_path, progress=False)
+    assert result["metrics"]["top1"] >= 0.8
 
 
 def test_bench_throughput_reports_the_ratio_of_both_speeds(dogs_dir, tmp_path):
@@ -144,3 +161,9 @@ def test_cli_bench_errors_are_one_line_with_exit_code_2(dogs_dir, tmp_path, caps
                  "--results-dir", str(tmp_path)])
     assert code == 2
     assert "Unknown backbone 'alexnet'" in capsys.readouterr().err
+
+
+def test_cli_bench_scratch_refuses_a_bad_crop_area(dogs_dir, tmp_path, capsys):
+    code = main(["bench", "scratch", "--data-dir", str(dogs_dir), "--crop-area", "0", "--results-dir", str(tmp_path)])
+    assert code == 2
+    assert "--crop-area: area must satisfy" in capsys.readouterr().err
