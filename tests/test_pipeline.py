@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -48,6 +49,9 @@ def test_label_map_save_is_atomic_and_round_trips(tmp_path):
     LabelMap(("a",)).save(path)  # replaces the old file in one step
     assert LabelMap.load(path).label_ids == ("a",)
     assert [file.name for file in path.parent.iterdir()] == ["labels.json"]  # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib._pylab_helpers
 import numpy as np
 import pandas as pd
@@ -53,6 +55,9 @@ def test_save_figure_writes_png_atomically_and_creates_folders(tmp_path):
     assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
     assert Image.open(target).size == (7 * plots.DEFAULT_DPI, int(2.5 * plots.DEFAULT_DPI))
     assert [p.name for p in target.parent.iterdir()] == ["timings.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any new file, not a private temp file
     with pytest.raises(plots.PlotInputError, match=r"\.png"):
         plots.save_figure(fig, tmp_path / "timings.jpg")
 

@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 from tqdm import tqdm
 
 from dogbreeds.config import DATA_DIR_ENV
+from dogbreeds.records import write_bytes_atomic
 
 OFFICIAL_BASE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
 MANIFEST_NAME = "download-manifest.json"
@@ -319,11 +320,7 @@ def _record_in_manifest(dest: Path, filename: str, digest: ArchiveDigest, checke
     path = dest / MANIFEST_NAME
     entries = json.loads(path.read_text()) if path.is_file() else {}
     entries[filename] = asdict(digest) | {"checked_against": checked_against}
-    handle, temporary = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=dest)
-    with os.fdopen(handle, "w") as file:
-        json.dump(entries, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+    write_bytes_atomic(path, (json.dumps(entries, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def _check_tar_member(member: tarfile.TarInfo, archive_name: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.data import CropChoice, ImageRecord, ProblemLog, breed_name, crop_boxes
 from dogbreeds.images import ImageLoadError, load_resized
+from dogbreeds.records import write_bytes_atomic
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -85,19 +85,9 @@ class LabelMap:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the map as JSON, atomically (a temporary file renamed over the target)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         content = json.dumps({"format": LABEL_MAP_FORMAT, "label_ids": list(self.label_ids),
                               "names": list(self.names)}, indent=2)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False) as temporary:
-            try:
-                temporary.write(content + "\n")
-                temporary.flush()
-                os.fsync(temporary.fileno())
-            except BaseException:
-                os.unlink(temporary.name)
-                raise
-        os.replace(temporary.name, path)
+        write_bytes_atomic(path, (content + "\n").encode("utf-8"))
         return path
 
     @classmethod

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from dogbreeds.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
+from dogbreeds.records import write_bytes_atomic
 
 DEFAULT_DPI = 120
 ImageLike = np.ndarray | str | os.PathLike
@@ -56,15 +56,9 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = DEFAULT_DPI) ->
     target = Path(path)
     if target.suffix.lower() != ".png":
         raise PlotInputError(f"save_figure writes PNG files; give a path ending in .png, got {target.name!r}.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".png.tmp")
-    os.close(handle)
-    try:
-        fig.savefig(temporary, format="png", dpi=dpi)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    write_bytes_atomic(target, buffer.getvalue())
     return target
 
 

@@ -33,14 +33,16 @@ decorrelates only within a patch.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from dogbreeds.records import write_bytes_atomic
 
 if TYPE_CHECKING:
     import keras
@@ -290,25 +292,19 @@ class Whitener:
         path = Path(path)
         if path.suffix != ".npz":
             raise WhiteningError(f"Save whiteners to a .npz file, got {path}.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.savez(
-                    file,
-                    format_version=np.int64(FILE_FORMAT_VERSION),
-                    method=np.str_(self.method),
-                    epsilon=np.float64(self.epsilon),
-                    image_size=np.asarray(self.image_size, dtype=np.int64),
-                    n_components=np.int64(self.n_components or 0),
-                    mean=self._mean,
-                    eigenvalues=self._eigenvalues,
-                    components=self._components,
-                )
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            format_version=np.int64(FILE_FORMAT_VERSION),
+            method=np.str_(self.method),
+            epsilon=np.float64(self.epsilon),
+            image_size=np.asarray(self.image_size, dtype=np.int64),
+            n_components=np.int64(self.n_components or 0),
+            mean=self._mean,
+            eigenvalues=self._eigenvalues,
+            components=self._components,
+        )
+        write_bytes_atomic(path, buffer.getvalue())
         return path
 
     @classmethod
