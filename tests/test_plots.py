@@ -146,6 +146,10 @@ def test_reliability_diagram_bars_per_bin_and_errors_in_title(predictions):
     assert bars(top) == 8 and bars(bottom) == 8
     ece = ev.expected_calibration_error(labels, probs, n_bins=8)
     assert f"ECE {ece:.3f}" in top.get_title()
+    assert top.get_legend() is None and len(fig.legends) == 1  # the legend sits below the panels, off the bars
+    fig.canvas.draw()
+    legend_box, bottom_box = fig.legends[0].get_window_extent(), bottom.get_tightbbox()
+    assert legend_box.y1 <= bottom_box.y0 + 1
 
 
 def test_confidence_thresholds_plot(predictions):

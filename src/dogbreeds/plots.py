@@ -208,7 +208,7 @@ def plot_per_breed_accuracy(per_breed: pd.DataFrame, limit: int | None = None) -
     ax.set(xlim=(0, 1), xlabel="accuracy", title=heading)
     ax.margins(y=0.005)
     _small_ticks(ax, len(table))
-    ax.legend(loc="best", framealpha=0.9)
+    ax.legend(loc="upper right", framealpha=0.9)  # the shortest bars are at the top
     return fig
 
 
@@ -305,7 +305,8 @@ def plot_reliability_diagram(table: pd.DataFrame, title: str = "Reliability diag
              label="mean confidence (red line: gap)")
     top.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect calibration")
     top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=f"{title}\nECE {ece:.3f}, MCE {mce:.3f}")
-    top.legend(loc="upper left", fontsize="small")
+    # below the panels: inside, any corner can hide the bars of a badly calibrated model
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
     bottom.bar(lower, table["count"].to_numpy(), width=width, align="edge", color=_NEUTRAL_COLOR, edgecolor="white")
     bottom.set(xlabel="confidence (top probability)", ylabel="photos")
     return fig
