@@ -121,9 +121,14 @@ def test_train_and_evaluate_learns_colours_and_is_reproducible(tmp_path):
     assert 1 <= first.fit.best_epoch <= first.fit.epochs_run <= 8
     assert first.parameters == first.model.count_params()
     assert (tmp_path / "best" / "best.weights.h5").is_file()
+    assert first.fit.monitor == "val_loss"
     again = train_and_evaluate(TINY, arrays, seed=3, epochs=8, batch_size=8, progress=False)
     assert again.fit.history == first.fit.history
     assert np.allclose(again.test_probabilities, first.test_probabilities)
+    on_accuracy = train_and_evaluate(TINY, arrays, seed=3, epochs=3, batch_size=8, progress=False,
+                                     monitor="val_accuracy")
+    accuracies = on_accuracy.fit.history["val_accuracy"]
+    assert on_accuracy.fit.monitor == "val_accuracy" and on_accuracy.fit.best_value == max(accuracies)
 
 
 def test_run_variant_averages_seeds_into_one_row_and_record():

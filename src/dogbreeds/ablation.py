@@ -212,13 +212,15 @@ def train_and_evaluate(
     epochs: int,
     batch_size: int,
     patience: int = DEFAULT_PATIENCE,
+    monitor: str = "val_loss",
     augmentation: str = "none",
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
 ) -> TrainedModel:
     """Build the scratch CNN for ``config``, train it on ``data`` (seeded) and evaluate it.
 
-    Training stops early when the validation loss has not improved for ``patience``
+    Training stops early when ``monitor`` (a validation metric; the ablations use the
+    loss, a tuned model its search's objective) has not improved for ``patience``
     epochs, and keeps the best weights. Validation and test metrics are those of
     :func:`dogbreeds.evaluation.evaluate`; inference time is measured on the test split.
     """
@@ -230,7 +232,7 @@ def train_and_evaluate(
     model = build_scratch_cnn(config, data.num_classes, data.input_shape, augmentation=preset)
     result = fit(
         model, data.train.dataset(batch_size, shuffle_seed=seed), data.val.dataset(batch_size),
-        epochs=epochs, patience=patience, checkpoint_dir=checkpoint_dir, progress=progress,
+        epochs=epochs, patience=patience, monitor=monitor, checkpoint_dir=checkpoint_dir, progress=progress,
     )
     val = predict_timed(model, data.val.images, batch_size)
     test = predict_timed(model, data.test.images, batch_size)
