@@ -126,6 +126,23 @@ def test_bench_scratch_learns_colours_from_random_weights(dogs_dir, tmp_path):
     assert result["metrics"]["top1"] >= 0.8
 
 
+def test_bench_scratch_pretrains_on_another_folder_and_never_on_its_test_photos(dogs_dir, make_dogs_dir, tmp_path):
+    other = make_dogs_dir({"n02088364-beagle": 6, "n02099601-golden_retriever": 6}, size=(40, 40), name="others")
+    small = CNNConfig(filters=(4, 8), dense_units=0)
+    result = bench_scratch(dogs_dir, image_size=16, epochs=2, warmup_epochs=0, batch_size=4, config=small,
+                           pretrain_dir=other, pretrain_epochs=2, results_dir=tmp_path, progress=False)
+    record = load_record(result["record"])
+    pretrain = record["params"]["pretrain"]
+    assert record["run_name"] == "scratch-cnn-pretrained" and record["data"]["num_classes"] == 3
+    assert pretrain["images"] == 8 and pretrain["breeds"] == 2 and pretrain["epochs"] == 2
+    assert record["timings"]["pretrain_seconds"] == pretrain["train_seconds"] > 0
+    # a folder whose train list holds the benchmark's test photos (same files, all listed as train)
+    leaky = make_dogs_dir(BREEDS, size=(40, 40), test_every=100, name="leaky")
+    with pytest.raises(BenchError, match="test photos"):
+        bench_scratch(dogs_dir, image_size=16, config=small, pretrain_dir=leaky, results_dir=tmp_path,
+                      progress=False)
+
+
 def test_bench_throughput_reports_the_ratio_of_both_speeds(dogs_dir, tmp_path):
     result = bench_throughput(dogs_dir, images=8, batch_size=4, image_size=(32, 32), repeats=2,
                               results_dir=tmp_path, progress=False)

@@ -16,6 +16,7 @@ from dogbreeds.models import (
     build_feature_head,
     build_scratch_cnn,
     build_transfer_model,
+    copy_matching_weights,
     count_params,
     find_backbone,
     make_loss,
@@ -147,6 +148,24 @@ def test_scratch_cnn_layers_follow_the_config():
     assert [n for n in names if n.endswith("_conv")] == ["block1_conv", "block2_conv", "block3_conv"]
     assert not any("bn" in n or "dropout" in n or "hidden" in n for n in names)
     assert model.get_layer("block1_conv").use_bias and model.get_layer("block1_conv").kernel_size == (5, 5)
+
+
+def test_copy_matching_weights_keeps_the_new_classifier():
+    config = CNNConfig(filters=(4, 8), dense_units=6)
+    set_seed(1)
+    source = build_scratch_cnn(config, 5, (16, 16, 3))
+    target = build_scratch_cnn(config, 3, (16, 16, 3))
+    fresh_classifier = target.get_layer("predictions").get_weights()
+    copied = copy_matching_weights(source, target)
+    assert copied == ["block1_conv", "block1_bn", "block2_conv", "block2_bn", "hidden"]
+    for name in copied:
+        for mine, theirs in zip(target.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    for mine, fresh in zip(target.get_layer("predictions").get_weights(), fresh_classifier):
+        np.testing.assert_array_equal(mine, fresh)
+    wider = build_scratch_cnn(CNNConfig(filters=(4, 16), dense_units=6), 3, (16, 16, 3))
+    with pytest.raises(ModelConfigError, match="block2_conv"):
+        copy_matching_weights(source, wider)
 
 
 def test_augmentation_runs_on_raw_pixels_before_rescaling():

@@ -289,10 +289,45 @@ def _predict(head: TrainedHead, test: FeatureSet, flipped: FeatureSet | None) ->
 
 
 SCRATCH_CONFIG = CNNConfig(filters=(32, 64, 128, 256), kernel_size=3, batch_norm=True, dropout=0.3,
-                           pooling="gap", dense_units=0, optimizer="adamw", learning_rate=2e-3, weight_decay=5e-4,
+                           pooling="gap", dense_units=0, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
                            loss="categorical_crossentropy", label_smoothing=0.1)
 """The scratch CNN of the benchmark: four conv blocks with batch norm, global average pooling, dropout,
-AdamW (peak learning rate 2e-3, decoupled weight decay 5e-4) and label smoothing 0.1."""
+AdamW (peak learning rate 2e-3, decoupled weight decay 0.05: Keras shrinks the weights by
+``learning_rate * weight_decay`` a step) and label smoothing 0.1."""
+
+
+@dataclass(frozen=True)
+class ScratchRecipe:
+    """How the benchmark trains a scratch CNN on in-memory photos (see :func:`bench_scratch`)."""
+
+    config: CNNConfig
+    image_size: int
+    batch_size: int
+    warmup_epochs: int
+    crop: ResizedCropConfig
+    seed: int
+    progress: bool
+
+    def train(self, images: np.ndarray, labels: np.ndarray, num_classes: int, epochs: int,
+              val_data: tuple[np.ndarray, np.ndarray] | None = None, start_from: Any = None) -> tuple[Any, Any]:
+        """A model trained on ``images`` for ``epochs`` (warm-up + cosine), and its ``FitResult``.
+
+        ``start_from``: a trained scratch CNN whose layers, all but the classifier, give the
+        new model its starting weights.
+        """
+        from dogbreeds.models import build_scratch_cnn, copy_matching_weights
+        from dogbreeds.training import cosine_schedule, fit
+
+        size = (self.image_size, self.image_size)
+        train_ds = resized_crop_dataset(images, labels, size, self.batch_size, self.crop, self.seed)
+        steps = int(train_ds.cardinality())
+        schedule = cosine_schedule(self.config.learning_rate, steps * epochs, warmup_steps=steps * self.warmup_epochs)
+        model = build_scratch_cnn(self.config, num_classes, (*size, 3), learning_rate=schedule)
+        if start_from is not None:
+            copy_matching_weights(start_from, model)
+        result = fit(model, train_ds, _batches(val_data, self.batch_size), epochs=epochs, patience=None,
+                     monitor="val_accuracy" if val_data else "loss", progress=self.progress)
+        return model, result
 
 
 def bench_scratch(
@@ -307,6 +342,8 @@ def bench_scratch(
     crop: ResizedCropConfig | None = None,
     flip_tta: bool = True,
     val_fraction: float = 0.0,
+    pretrain_dir: str | os.PathLike | None = None,
+    pretrain_epochs: int = 30,
     results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
     seed: int = DEFAULT_SEED,
     source: str | None = None,
@@ -322,57 +359,76 @@ def bench_scratch(
     images when ``flip_tta`` (the record keeps the score without it too). No early
     stopping: the test list is never looked at before the end. ``val_fraction`` > 0 holds
     out that share of each breed's training photos and logs its accuracy every epoch,
-    for comparing recipes without the test list. Returns the test metrics, timings and
-    the record's path.
+    for comparing recipes without the test list.
+
+    ``pretrain_dir``: another data folder with official lists (e.g. the 120-breed crops)
+    whose train list first trains the same CNN from random weights for
+    ``pretrain_epochs`` with the same recipe; every layer but the classifier then starts
+    the training above. No ImageNet weight is involved, and a pre-training photo that
+    is also a test photo here is an error. Returns the test metrics, timings and the
+    record's path.
     """
     from dogbreeds.images import load_images_array
-    from dogbreeds.models import build_scratch_cnn
-    from dogbreeds.training import cosine_schedule, fit, set_seed
+    from dogbreeds.training import set_seed
 
     if image_size < 2 ** len(config.filters):
         raise BenchError(f"image_size {image_size} is too small for {len(config.filters)} conv blocks.")
     load_size = load_size or image_size
     if load_size < image_size:
         raise BenchError(f"load_size ({load_size}) must be at least image_size ({image_size}).")
-    crop = crop or ResizedCropConfig()
+    recipe = ScratchRecipe(config, image_size, batch_size, warmup_epochs, crop or ResizedCropConfig(), seed, progress)
     set_seed(seed)
     index = discover(data_dir)
     if not index.has_official_split:
         raise BenchError(f"{data_dir} has no lists/ folder; the benchmarks need the official train/test lists.")
     split = split_records(index, val_fraction=val_fraction, seed=seed)
     label_map = LabelMap.from_records(list(split.train) + list(split.val) + list(split.test))
-    size = (image_size, image_size)
 
-    def labelled(records: Sequence[Any], side: int) -> tuple[np.ndarray, np.ndarray]:
+    def labelled(records: Sequence[Any], side: int, labels: LabelMap) -> tuple[np.ndarray, np.ndarray]:
         images = load_images_array(records, (side, side), progress=progress)
-        return images, np.array([label_map.encode(record.label_id) for record in records], dtype=np.int32)
+        return images, np.array([labels.encode(record.label_id) for record in records], dtype=np.int32)
 
-    train_images, train_labels = labelled(split.train, load_size)
-    test_images, test_labels = labelled(split.test, image_size)
-    train_ds = resized_crop_dataset(train_images, train_labels, size, batch_size, crop, seed)
-    val_data = labelled(split.val, image_size) if split.val else None
-    steps = int(train_ds.cardinality()) * epochs
-    schedule = cosine_schedule(config.learning_rate, steps, warmup_steps=int(train_ds.cardinality()) * warmup_epochs)
-    model = build_scratch_cnn(config, len(label_map), (*size, 3), learning_rate=schedule)
-    result = fit(model, train_ds, _batches(val_data, batch_size), epochs=epochs, patience=None,
-                 monitor="val_accuracy" if val_data else "loss", progress=progress)
+    pretrained, pretrain = None, None
+    if pretrain_dir is not None:
+        pretrain_split, pretrain_map = _official_split(pretrain_dir)
+        _refuse_test_photos(pretrain_split.train, split.test)
+        pretrained, pretrain_fit = recipe.train(*labelled(pretrain_split.train, load_size, pretrain_map),
+                                                len(pretrain_map), pretrain_epochs)
+        pretrain = {"data_dir": str(Path(pretrain_dir).resolve()), "epochs": pretrain_epochs,
+                    "images": len(pretrain_split.train), "breeds": len(pretrain_map),
+                    "train_seconds": pretrain_fit.wall_time_s,
+                    "final_train_accuracy": pretrain_fit.history["accuracy"][-1]}
+    train_images, train_labels = labelled(split.train, load_size, label_map)
+    test_images, test_labels = labelled(split.test, image_size, label_map)
+    val_data = labelled(split.val, image_size, label_map) if split.val else None
+    model, result = recipe.train(train_images, train_labels, len(label_map), epochs, val_data, start_from=pretrained)
     start = time.perf_counter()
     plain = _predict_images(model, test_images, batch_size)
     probabilities = (plain + _predict_images(model, test_images[:, :, ::-1], batch_size)) / 2 if flip_tta else plain
     predict_seconds = time.perf_counter() - start
     metrics = evaluate(test_labels, probabilities, label_map.names)
     metrics["top1_without_tta"] = evaluate(test_labels, plain, label_map.names)["top1"]
-    timings = {**result.timings, "train_seconds": result.wall_time_s, "predict_seconds": predict_seconds}
+    timings = {**result.timings, "train_seconds": result.wall_time_s, "predict_seconds": predict_seconds,
+               **({"pretrain_seconds": pretrain["train_seconds"]} if pretrain else {})}
     record = make_record(
-        "scratch-cnn", BENCH_KIND,
+        "scratch-cnn-pretrained" if pretrain else "scratch-cnn", BENCH_KIND,
         params={"bench": "scratch", "data_dir": str(Path(data_dir).resolve()), "image_size": image_size,
                 "load_size": load_size, "epochs": epochs, "warmup_epochs": warmup_epochs, "batch_size": batch_size,
-                "crop": crop.to_dict(), "flip_tta": flip_tta, "val_fraction": val_fraction,
-                "config": config.to_dict(), "parameters": count_params(model).total},
+                "crop": recipe.crop.to_dict(), "flip_tta": flip_tta, "val_fraction": val_fraction,
+                "pretrain": pretrain, "config": config.to_dict(), "parameters": count_params(model).total},
         metrics=metrics, history=result.history, timings=timings, data_counts=split.counts(),
         num_classes=len(label_map), seed=seed, source=source,
     )
     return {"metrics": metrics, "timings": timings, "record": write_record(record, results_dir)}
+
+
+def _refuse_test_photos(pretrain: Sequence[Any], test: Sequence[Any]) -> None:
+    """Raise BenchError when a pre-training photo has the file name of a test photo."""
+    test_names = {Path(record.path).name for record in test}
+    shared = sorted(test_names & {Path(record.path).name for record in pretrain})
+    if shared:
+        raise BenchError(f"{len(shared)} pre-training photo(s) are test photos of the benchmark (first: {shared[0]}); "
+                         "pre-train on data that leaves the test list out.")
 
 
 def _batches(data: tuple[np.ndarray, np.ndarray] | None, batch_size: int) -> Any:

@@ -306,7 +306,9 @@ def add_bench_command(commands: Subcommands) -> None:
         "for a fixed warm-up + cosine schedule, with random resized crops, flips and colour jitter, and\n"
         "score its last weights on the official test list (with flip test-time augmentation).",
         "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10\n"
-        "  dogbreeds bench scratch --data-dir DIR --image-size 96 --epochs 300 --val-fraction 0.2")
+        "  dogbreeds bench scratch --data-dir DIR --image-size 96 --epochs 300 --val-fraction 0.2\n"
+        "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10 \\\n"
+        "      --pretrain-dir ../shared/datasets/stanford-dogs-crops224")
     add_data_dir_option(scratch)
     scratch.add_argument("--image-size", type=_positive_int, default=64, metavar="N", help="input side (default: 64)")
     scratch.add_argument("--load-size", type=_positive_int, metavar="N",
@@ -317,6 +319,11 @@ def add_bench_command(commands: Subcommands) -> None:
     scratch.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
                          help="share of each breed's training photos held out and scored each epoch (default: 0)")
     scratch.add_argument("--no-tta", action="store_true", help="score the test photos without their mirror images")
+    scratch.add_argument("--pretrain-dir", metavar="DIR",
+                         help="first train the CNN from random weights on this folder's train list (official lists; "
+                              "none of its photos may be a test photo), then start from its layers")
+    scratch.add_argument("--pretrain-epochs", type=_positive_int, default=30, metavar="N",
+                         help="epochs of that pre-training (default: 30)")
     _add_bench_options(scratch, run_bench_scratch)
 
     throughput = _command_parser(
@@ -399,12 +406,14 @@ def run_bench_scratch(args: argparse.Namespace) -> int:
         raise BenchError(f"--crop-area: {error}") from None
     result = bench_scratch(resolve_data_dir(args.data_dir), image_size=args.image_size, load_size=args.load_size,
                            epochs=args.epochs, crop=crop, flip_tta=not args.no_tta, val_fraction=args.val_fraction,
+                           pretrain_dir=args.pretrain_dir, pretrain_epochs=args.pretrain_epochs,
                            results_dir=args.results_dir, seed=args.seed, source=_bench_command_line(args),
                            progress=True)
     metrics, timings = result["metrics"], result["timings"]
     print(f"scratch CNN: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, macro F1 {metrics['macro_f1']:.3f} "
           f"on {metrics['n']} test images (top-1 without flip TTA {metrics['top1_without_tta']:.1%}); "
-          f"{timings['epochs_run']} epochs in {timings['train_seconds']:.0f} s")
+          f"{timings['epochs_run']} epochs in {timings['train_seconds']:.0f} s"
+          + (f" after {timings['pretrain_seconds']:.0f} s of pre-training" if "pretrain_seconds" in timings else ""))
     print(f"record: {result['record']}")
     return EXIT_OK
 

@@ -393,6 +393,29 @@ def find_backbone(model: keras.Model) -> keras.Model:
     return nested[0] if nested else model
 
 
+def copy_matching_weights(source: keras.Model, target: keras.Model,
+                          skip: tuple[str, ...] = ("predictions",)) -> list[str]:
+    """Copy into ``target`` the weights of every layer that ``source`` has under the same name.
+
+    Layers named in ``skip`` keep their fresh weights (by default the classifier, whose
+    size follows the number of classes). Returns the names of the layers copied; a layer
+    found in both models with other weight shapes is an error.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in target.layers:
+        match = by_name.get(layer.name)
+        if match is None or layer.name in skip or not layer.weights:
+            continue
+        shapes, source_shapes = [w.shape for w in layer.weights], [w.shape for w in match.weights]
+        if shapes != source_shapes:
+            raise ModelConfigError(f"Layer {layer.name!r} has weights of shapes {source_shapes} in the source "
+                                   f"model and {shapes} in the target; they cannot be copied.")
+        layer.set_weights(match.get_weights())
+        copied.append(layer.name)
+    return copied
+
+
 def trainable_layer_names(model: keras.Model) -> list[str]:
     """Names of the leaf layers (nested models opened) that have trainable weights."""
     return [layer.name for layer in _leaf_layers(model) if layer.trainable_weights]
