@@ -8,15 +8,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dogbreeds.backbones import BACKBONES
 from dogbreeds.predict import load_bundle
 from dogbreeds.study import Study
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 
 NOTEBOOK = "04_transfer_learning"
-HEADS = ("mobilenet_v2_head", "efficientnet_lite0_head")  # the two backbones whose weights install offline
+HEADS = tuple(f"{name}_head" for name, spec in BACKBONES.items() if spec.offline)  # weights install offline
 DEPTHS = (10, 30)
-FEATURES = 1280  # both backbones' pooled feature size
+FEATURES = 1280  # every offline backbone's pooled feature size
 IMAGE_SIZE = 160  # the quick profile's transfer image size
 
 
