@@ -145,13 +145,17 @@ def load_split_arrays(
     annotation. Unreadable images are skipped with a warning, their labels with them.
     """
     height, width = (size, size) if isinstance(size, int) else size
-    parts = {name: _load_part(getattr(split, name), label_map, (height, width), crop, progress)
+    parts = {name: load_labeled_images(getattr(split, name), label_map, (height, width), crop=crop, progress=progress)
              for name in SPLIT_NAMES}
     return SplitArrays(**parts, class_names=label_map.names)
 
 
-def _load_part(records: Sequence[ImageRecord], label_map: LabelMap, size: tuple[int, int],
-               crop: CropChoice | None, progress: bool) -> LabeledImages:
+def load_labeled_images(records: Sequence[ImageRecord], label_map: LabelMap, size: tuple[int, int], *,
+                        crop: CropChoice | None = None, progress: bool = True) -> LabeledImages:
+    """Load ``records`` at ``size`` (height, width; stretched) with their encoded labels.
+
+    Unreadable images are skipped with a warning, their labels with them.
+    """
     problems = ProblemLog()
     images = load_images_array(records, size, crop=crop, on_error="skip", problems=problems, progress=progress)
     skipped = {problem.path for problem in problems.skipped}

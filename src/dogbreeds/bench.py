@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ from dogbreeds.transfer import (
     stack_features,
     train_head,
 )
+
+if TYPE_CHECKING:
+    from dogbreeds.arrays import LabeledImages
 
 DEFAULT_RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 BENCH_KIND = "benchmark"
@@ -308,9 +311,9 @@ class ScratchRecipe:
     seed: int
     progress: bool
 
-    def train(self, images: np.ndarray, labels: np.ndarray, num_classes: int, epochs: int,
-              val_data: tuple[np.ndarray, np.ndarray] | None = None, start_from: Any = None) -> tuple[Any, Any]:
-        """A model trained on ``images`` for ``epochs`` (warm-up + cosine), and its ``FitResult``.
+    def train(self, train: LabeledImages, num_classes: int, epochs: int, val: LabeledImages | None = None,
+              start_from: Any = None) -> tuple[Any, Any]:
+        """A model trained on ``train`` for ``epochs`` (warm-up + cosine), and its ``FitResult``.
 
         ``start_from``: a trained scratch CNN whose layers, all but the classifier, give the
         new model its starting weights.
@@ -319,14 +322,14 @@ class ScratchRecipe:
         from dogbreeds.training import cosine_schedule, fit
 
         size = (self.image_size, self.image_size)
-        train_ds = resized_crop_dataset(images, labels, size, self.batch_size, self.crop, self.seed)
+        train_ds = resized_crop_dataset(train.images, train.labels, size, self.batch_size, self.crop, self.seed)
         steps = int(train_ds.cardinality())
         schedule = cosine_schedule(self.config.learning_rate, steps * epochs, warmup_steps=steps * self.warmup_epochs)
         model = build_scratch_cnn(self.config, num_classes, (*size, 3), learning_rate=schedule)
         if start_from is not None:
             copy_matching_weights(start_from, model)
-        result = fit(model, train_ds, _batches(val_data, self.batch_size), epochs=epochs, patience=None,
-                     monitor="val_accuracy" if val_data else "loss", progress=self.progress)
+        result = fit(model, train_ds, val.dataset(self.batch_size) if val else None, epochs=epochs, patience=None,
+                     monitor="val_accuracy" if val else "loss", progress=self.progress)
         return model, result
 
 
@@ -368,7 +371,7 @@ def bench_scratch(
     is also a test photo here is an error. Returns the test metrics, timings and the
     record's path.
     """
-    from dogbreeds.images import load_images_array
+    from dogbreeds.arrays import load_labeled_images, predict_timed
     from dogbreeds.training import set_seed
 
     if image_size < 2 ** len(config.filters):
@@ -383,31 +386,30 @@ def bench_scratch(
         raise BenchError(f"{data_dir} has no lists/ folder; the benchmarks need the official train/test lists.")
     split = split_records(index, val_fraction=val_fraction, seed=seed)
     label_map = LabelMap.from_records(list(split.train) + list(split.val) + list(split.test))
-
-    def labelled(records: Sequence[Any], side: int, labels: LabelMap) -> tuple[np.ndarray, np.ndarray]:
-        images = load_images_array(records, (side, side), progress=progress)
-        return images, np.array([labels.encode(record.label_id) for record in records], dtype=np.int32)
+    loaded, shown = (load_size, load_size), (image_size, image_size)
 
     pretrained, pretrain = None, None
     if pretrain_dir is not None:
         pretrain_split, pretrain_map = _official_split(pretrain_dir)
         _refuse_test_photos(pretrain_split.train, split.test)
-        pretrained, pretrain_fit = recipe.train(*labelled(pretrain_split.train, load_size, pretrain_map),
-                                                len(pretrain_map), pretrain_epochs)
+        pretrained, pretrain_fit = recipe.train(
+            load_labeled_images(pretrain_split.train, pretrain_map, loaded, progress=progress), len(pretrain_map),
+            pretrain_epochs)
         pretrain = {"data_dir": str(Path(pretrain_dir).resolve()), "epochs": pretrain_epochs,
                     "images": len(pretrain_split.train), "breeds": len(pretrain_map),
                     "train_seconds": pretrain_fit.wall_time_s,
                     "final_train_accuracy": pretrain_fit.history["accuracy"][-1]}
-    train_images, train_labels = labelled(split.train, load_size, label_map)
-    test_images, test_labels = labelled(split.test, image_size, label_map)
-    val_data = labelled(split.val, image_size, label_map) if split.val else None
-    model, result = recipe.train(train_images, train_labels, len(label_map), epochs, val_data, start_from=pretrained)
-    start = time.perf_counter()
-    plain = _predict_images(model, test_images, batch_size)
-    probabilities = (plain + _predict_images(model, test_images[:, :, ::-1], batch_size)) / 2 if flip_tta else plain
-    predict_seconds = time.perf_counter() - start
-    metrics = evaluate(test_labels, probabilities, label_map.names)
-    metrics["top1_without_tta"] = evaluate(test_labels, plain, label_map.names)["top1"]
+    train = load_labeled_images(split.train, label_map, loaded, progress=progress)
+    test = load_labeled_images(split.test, label_map, shown, progress=progress)
+    val = load_labeled_images(split.val, label_map, shown, progress=progress) if split.val else None
+    model, result = recipe.train(train, len(label_map), epochs, val, start_from=pretrained)
+    views = [predict_timed(model, test.images, batch_size)]
+    if flip_tta:
+        views.append(predict_timed(model, test.images[:, :, ::-1], batch_size))
+    plain, probabilities = views[0].probabilities, np.mean([view.probabilities for view in views], axis=0)
+    predict_seconds = sum(view.seconds for view in views)
+    metrics = evaluate(test.labels, probabilities, label_map.names)
+    metrics["top1_without_tta"] = evaluate(test.labels, plain, label_map.names)["top1"]
     timings = {**result.timings, "train_seconds": result.wall_time_s, "predict_seconds": predict_seconds,
                **({"pretrain_seconds": pretrain["train_seconds"]} if pretrain else {})}
     record = make_record(
@@ -429,21 +431,6 @@ def _refuse_test_photos(pretrain: Sequence[Any], test: Sequence[Any]) -> None:
     if shared:
         raise BenchError(f"{len(shared)} pre-training photo(s) are test photos of the benchmark (first: {shared[0]}); "
                          "pre-train on data that leaves the test list out.")
-
-
-def _batches(data: tuple[np.ndarray, np.ndarray] | None, batch_size: int) -> Any:
-    """A float32 ``tf.data`` batch stream of in-memory (images, labels), or None."""
-    import tensorflow as tf
-
-    if data is None:
-        return None
-    images, labels = data
-    return tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels)).batch(batch_size)
-
-
-def _predict_images(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Class probabilities of in-memory uint8 images."""
-    return model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
 
 
 def bench_throughput(
