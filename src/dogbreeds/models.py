@@ -49,7 +49,8 @@ class CNNConfig:
     average pooling, "flatten": keep every position). ``dense_units`` = 0 drops the hidden
     dense layer. ``dropout`` is applied just before the output layer. ``weight_decay``
     is the optimizer's decoupled weight decay (None: the optimizer's default, which is
-    0.004 for AdamW and none for the others).
+    0.004 for AdamW and none for the others); Keras shrinks each weight by
+    ``learning_rate * weight_decay`` a step, so useful values are around 0.01-0.1.
     """
 
     filters: tuple[int, ...] = (32, 64, 128)
