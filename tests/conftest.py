@@ -119,3 +119,37 @@ def photos10_dir() -> Path:
 def crops224_dir() -> Path:
     """../shared/datasets/stanford-dogs-crops224 (120 breeds, 15,780 crops); skips the test when absent."""
     return _shared_dataset("stanford-dogs-crops224")
+
+
+@pytest.fixture
+def sample_photos() -> list[Path]:
+    """Every photo of the bundled sample, sorted (5 breeds x 30)."""
+    return sorted((SAMPLE_DATA_DIR / "Images").rglob("*.jpg"))
+
+
+@pytest.fixture
+def not_dogs_dir() -> Path:
+    """../shared/datasets/not-dogs (cats and objects); skips the test when absent."""
+    path = SHARED_DATASETS / "not-dogs"
+    if not path.is_dir():
+        pytest.skip(f"{path} is not present on this machine")
+    return path
+
+
+SHELTER_BREEDS = ("n02085620-Chihuahua", "n02086240-Shih-Tzu", "n02115641-dingo")
+
+
+def _small_shelter_model(**settings):
+    """A MobileNetV2 shelter model over three breeds whose head keys on the first feature dimensions."""
+    kernel = np.zeros((1280, 3), dtype=np.float32)
+    kernel[0, 0], kernel[1, 1], kernel[2, 2] = 5.0, 5.0, 5.0
+    from dogbreeds.shelter import ShelterConfig, ShelterModel
+
+    config = ShelterConfig("mobilenet_v2", (224, 224), SHELTER_BREEDS, **settings)
+    return ShelterModel(kernel, np.zeros(3, dtype=np.float32), config)
+
+
+@pytest.fixture(scope="session")
+def shelter_model_factory():
+    """Builds a small shelter model (MobileNetV2, 3 breeds, a head keyed on the first feature dimensions)."""
+    return _small_shelter_model

@@ -182,10 +182,10 @@ def bench_transfer(
     variants = list(variants) if variants is not None else default_transfer_variants()
     if not variants:
         raise BenchError("No variant to run.")
-    split, label_map = _official_split(data_dir)
+    split, label_map = official_split(data_dir)
     store = _FeatureStore(split, label_map, image_size, batch_size, cache_dir)
     train_labels = np.array([label_map.encode(record.label_id) for record in split.train])
-    train_rows, val_rows = _stratified_rows(train_labels, val_fraction, seed)
+    train_rows, val_rows = stratified_rows(train_labels, val_fraction, seed)
     counts = {"train": len(train_rows), "val": len(val_rows), "test": len(split.test)}
     rows = []
     for variant in tqdm(variants, desc="transfer variants", unit="variant", disable=not progress):
@@ -211,7 +211,7 @@ def bench_transfer(
     return pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "record"])
 
 
-def _official_split(data_dir: str | os.PathLike) -> tuple[Split, LabelMap]:
+def official_split(data_dir: str | os.PathLike) -> tuple[Split, LabelMap]:
     """All images of the official train list (no validation carved yet) and the official test list."""
     index = discover(data_dir)
     if not index.has_official_split:
@@ -223,7 +223,7 @@ def _official_split(data_dir: str | os.PathLike) -> tuple[Split, LabelMap]:
     return split, LabelMap.from_records(list(split.train) + list(split.test))
 
 
-def _stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of a seeded, stratified (train, validation) split of ``labels``."""
     rows = np.arange(len(labels))
     if fraction == 0:
@@ -390,7 +390,7 @@ def bench_scratch(
 
     pretrained, pretrain = None, None
     if pretrain_dir is not None:
-        pretrain_split, pretrain_map = _official_split(pretrain_dir)
+        pretrain_split, pretrain_map = official_split(pretrain_dir)
         _refuse_test_photos(pretrain_split.train, split.test)
         pretrained, pretrain_fit = recipe.train(
             load_labeled_images(pretrain_split.train, pretrain_map, loaded, progress=progress), len(pretrain_map),

@@ -340,6 +340,10 @@ def add_bench_command(commands: Subcommands) -> None:
                             help="timed passes of each, best kept (default: 3)")
     _add_bench_options(throughput, run_bench_throughput)
 
+    from dogbreeds.cli_shelter import add_shelter_benchmarks
+
+    add_shelter_benchmarks(benchmarks)
+
 
 def _add_bench_options(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
     """Options every benchmark takes; remembers the parser's options to write the command into records."""
@@ -531,7 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add_command in COMMANDS:
+    from dogbreeds.cli_shelter import SHELTER_COMMANDS
+
+    for add_command in [*COMMANDS, *SHELTER_COMMANDS]:
         add_command(commands)
     return parser
 

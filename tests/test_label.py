@@ -1,0 +1,118 @@
+"""`dogbreeds label`: folders to CSV, resumable, never stopped by a bad file."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dogbreeds.cli import main
+from dogbreeds.label import COLUMNS, LabelError, collect_photos, iter_rows, label_photos, read_done
+from dogbreeds.shelter import UNREADABLE
+
+
+@pytest.fixture(scope="module")
+def model(shelter_model_factory):
+    return shelter_model_factory()
+
+
+@pytest.fixture
+def intake(tmp_path, sample_photos):
+    """A shelter's folder: 6 real photos in two subfolders, a PNG, a broken file, a text file and a hidden one."""
+    root = tmp_path / "intake"
+    for position, photo in enumerate(sample_photos[::25]):
+        target = root / ("week1" if position % 2 else "week2") / photo.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(photo.read_bytes())
+    Image.open(sample_photos[1]).save(root / "week1" / "converted.PNG")
+    (root / "week2" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    (root / "notes.txt").write_text("not a photo")
+    (root / ".hidden.jpg").write_bytes(sample_photos[2].read_bytes())
+    return root
+
+
+def test_folders_are_searched_recursively_for_images_only(intake):
+    photos = collect_photos([intake])
+    names = [path.name for path in photos]
+    assert len(photos) == 8 and "notes.txt" not in names and ".hidden.jpg" not in names
+    assert "converted.PNG" in names and "broken.jpg" in names
+    assert photos == sorted(photos)
+    assert collect_photos([intake / "notes.txt"]) == [intake / "notes.txt"]  # named files are always tried
+    with pytest.raises(LabelError, match="no such file"):
+        collect_photos([intake / "missing"])
+
+
+def test_every_photo_gets_one_row_and_a_bad_file_does_not_stop_the_run(intake, tmp_path, model):
+    out = tmp_path / "labels.csv"
+    summary = label_photos([intake], out, model=model, batch_size=3, progress=False)
+    rows = list(iter_rows(out))
+    assert len(rows) == 8 == summary.labelled_now
+    assert tuple(rows[0]) == COLUMNS
+    broken = next(row for row in rows if row["file"].endswith("broken.jpg"))
+    assert broken["status"] == UNREADABLE and broken["reason"] and broken["breed"] == ""
+    for row in rows:
+        if row["status"] != UNREADABLE:
+            assert row["top_3"].count("%") == 3 and 0 <= float(row["dog_probability"]) <= 1
+            if row["breed"]:
+                assert 0 < float(row["confidence"]) <= 1
+
+
+def test_a_rerun_skips_done_files_and_an_interrupted_run_loses_no_row(intake, tmp_path, model):
+    out = tmp_path / "labels.csv"
+    calls = []
+
+    def stop_after_first_batch(count):
+        calls.append(count)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_photos([intake], out, model=model, batch_size=3, progress=False, on_batch=stop_after_first_batch)
+    assert len(list(iter_rows(out))) == 3 == calls[0]
+    # A power cut in the middle of a row: the rerun drops the partial line.
+    with open(out, "a", encoding="utf-8") as handle:
+        handle.write(str(intake / "week1" / "half"))
+    summary = label_photos([intake], out, model=model, batch_size=3, progress=False)
+    assert summary.skipped_done == 3 and summary.labelled_now == 5
+    rows = list(iter_rows(out))
+    assert len(rows) == 8 and len({row["file"] for row in rows}) == 8
+    again = label_photos([intake], out, model=model, progress=False)
+    assert again.labelled_now == 0 and again.skipped_done == 8
+
+
+def test_a_foreign_csv_is_never_overwritten(tmp_path):
+    out = tmp_path / "other.csv"
+    out.write_text("name,age\nrex,3\n")
+    with pytest.raises(LabelError, match="not a labels CSV"):
+        read_done(out)
+    assert out.read_text() == "name,age\nrex,3\n"
+
+
+def test_memory_stays_flat_over_batches(tmp_path, model, monkeypatch):
+    """Photos are read one batch ahead, never all at once."""
+    from dogbreeds import label
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(12):
+        Image.fromarray(np.full((32, 32, 3), number * 20, dtype=np.uint8)).save(folder / f"{number:02}.jpg")
+    sizes = []
+    original = label._prepare
+    monkeypatch.setattr(label, "_prepare", lambda m, paths: sizes.append(len(paths)) or original(m, paths))
+    label_photos([folder], tmp_path / "out.csv", model=model, batch_size=4, progress=False)
+    assert sizes == [4, 4, 4]
+
+
+def test_cli_labels_and_reports_counts(intake, tmp_path, capsys, monkeypatch, model):
+    from dogbreeds.shelter import ShelterModel
+
+    monkeypatch.setattr(ShelterModel, "load", classmethod(lambda cls, folder=None: model))
+    out = tmp_path / "labels.csv"
+    assert main(["label", str(intake), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "8 photos labelled" in printed and "1 unreadable" in printed
+    assert main(["label", str(intake / "nothing"), "--out", str(out)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with open(out, newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 8

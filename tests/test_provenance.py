@@ -1,0 +1,48 @@
+"""The data content hash and the device name."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from dogbreeds.provenance import data_hash, device_name, file_sha256
+
+
+def test_data_hash_follows_content_not_location(tmp_path):
+    first = tmp_path / "a"
+    for name, text in {"x/1.jpg": "one", "y/2.jpg": "two"}.items():
+        (first / name).parent.mkdir(parents=True, exist_ok=True)
+        (first / name).write_text(text)
+    files = sorted(first.rglob("*.jpg"))
+    cache = tmp_path / "cache.json"
+    reference = data_hash(files, first, cache_file=cache)
+    assert data_hash(list(reversed(files)), first, cache_file=None) == reference  # order does not matter
+    copy = tmp_path / "b"
+    shutil.copytree(first, copy)
+    assert data_hash(sorted(copy.rglob("*.jpg")), copy, cache_file=cache) == reference  # nor the folder
+    (copy / "y/2.jpg").write_text("tw0")  # one changed byte
+    assert data_hash(sorted(copy.rglob("*.jpg")), copy, cache_file=cache) != reference
+    (copy / "y/2.jpg").rename(copy / "y/3.jpg")  # a renamed file
+    assert data_hash(sorted(copy.rglob("*.jpg")), copy, cache_file=None) != reference
+    assert data_hash(files[:1], first, cache_file=None) != reference  # a missing file
+
+
+def test_file_digests_are_cached_by_path_size_and_time(tmp_path):
+    photo = tmp_path / "p.jpg"
+    photo.write_text("abc")
+    cache = tmp_path / "cache.json"
+    data_hash([photo], tmp_path, cache_file=cache)
+    stored = json.loads(cache.read_text())
+    assert list(stored.values()) == [file_sha256(photo)]
+    # A cached digest is used as long as path, size and modification time are unchanged.
+    key = next(iter(stored))
+    cache.write_text(json.dumps({key: "0" * 64}))
+    assert data_hash([photo], tmp_path, cache_file=cache) != data_hash([photo], tmp_path, cache_file=None)
+    os.utime(photo, ns=(1, 1))
+    assert data_hash([photo], tmp_path, cache_file=cache) == data_hash([photo], tmp_path, cache_file=None)
+
+
+def test_device_name_names_the_processor():
+    name = device_name()
+    assert name.startswith(("CPU: ", "GPU: ")) and len(name) > 6
