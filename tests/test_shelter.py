@@ -46,9 +46,8 @@ def test_decisions_follow_the_thresholds_with_readable_reasons(shelter_model_fac
 
 def test_dog_classes_include_the_wild_dog_breeds_of_stanford_dogs(shelter_model_factory):
     classes = set(shelter_model_factory().dog_classes.tolist())
-    assert set(range(151, 269)) <= classes
-    assert 273 in classes  # dingo is ImageNet class 273, outside 151-268
-    assert 281 not in classes  # tabby cat
+    assert set(range(151, 276)) <= classes  # dog breeds, wolves, coyote, dingo, dhole, African hunting dog
+    assert 277 not in classes and 281 not in classes  # red fox, tabby cat
 
 
 def test_dog_threshold_flags_at_most_the_allowed_share():

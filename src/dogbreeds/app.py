@@ -59,8 +59,9 @@ def card(name: str, answer: Answer, thumbnail: str | None) -> str:
         parts.append(f'<img alt="{html.escape(name)}" src="data:image/jpeg;base64,{thumbnail}">')
     parts.append(f'<div class="name">{html.escape(name)}</div>')
     parts.append(f'<span class="status" style="background:{colour}">{html.escape(answer.status)}</span>')
-    if answer.status == LABELLED or answer.status == ASK_A_HUMAN:
-        parts.append(f'<div class="breed"><b>{html.escape(answer.breed or "")}</b> {answer.confidence:.0%}</div>')
+    if answer.status in (LABELLED, ASK_A_HUMAN):
+        prefix = "" if answer.status == LABELLED else "best guess: "
+        parts.append(f'<div class="breed">{prefix}<b>{html.escape(answer.breed or "")}</b></div>')
     for breed, probability in answer.top:
         parts.append(f'<div class="top">{html.escape(breed)} {probability:.1%}</div>'
                      f'<div class="bar"><div style="width:{probability * 100:.1f}%"></div></div>')

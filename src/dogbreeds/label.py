@@ -198,6 +198,25 @@ def _flush(handle: io.TextIOBase) -> None:
     os.fsync(handle.fileno())
 
 
+def status_summary(rows: Iterable[dict[str, str]], true_breeds: dict[str, str]) -> "pd.DataFrame":
+    """Photos, share and accuracy per status of labels CSV rows whose true breed is known.
+
+    ``true_breeds`` maps a row's ``file`` to its readable breed name. Accuracy is the share
+    of the status's photos whose best breed (the first of ``top_3``) is the true one.
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(list(rows))
+    if table.empty:
+        return pd.DataFrame(columns=["photos", "share", "accuracy"])
+    best = table["top_3"].str.split("; ").str[0].str.rsplit(" (", n=1).str[0]
+    table["correct"] = best == table["file"].map(true_breeds)
+    grouped = table.groupby("status")
+    summary = pd.DataFrame({"photos": grouped.size(), "accuracy": grouped["correct"].mean()})
+    summary.insert(1, "share", summary["photos"] / len(table))
+    return summary.reindex([status for status in STATUSES if status in summary.index])
+
+
 def iter_rows(out: str | os.PathLike) -> Iterable[dict[str, str]]:
     """The rows of a labels CSV."""
     with open(out, newline="", encoding="utf-8") as handle:

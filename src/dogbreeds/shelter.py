@@ -53,11 +53,13 @@ NOT_A_DOG = "not a dog"
 UNREADABLE = "unreadable"
 STATUSES = (LABELLED, ASK_A_HUMAN, NOT_A_DOG, UNREADABLE)
 
-VIEW_NAMES = ("full", "full-flip", "center", "center-flip")
-DEFAULT_VIEWS = ("full", "full-flip")
-# ImageNet-1k classes 151-268 are dog breeds; 269-280 are wolves, foxes and wild dogs, of which
-# Stanford Dogs keeps three (dingo, dhole, African hunting dog): they join through the breeds' ids.
-IMAGENET_DOG_CLASSES = range(151, 269)
+BASE_VIEWS = ("full", "center", "start", "end", "zoom")
+VIEW_NAMES = tuple(name + suffix for name in BASE_VIEWS for suffix in ("", "-flip"))
+DEFAULT_VIEWS = ("center", "center-flip")
+# ImageNet-1k classes 151-268 are dog breeds and 269-275 the dog-like canids (wolves, coyote, and the
+# three wild dogs that Stanford Dogs counts as breeds: dingo, dhole, African hunting dog). ImageNet's
+# classifier often hesitates between a dingo and a coyote; either way the photo shows a dog.
+IMAGENET_DOG_CLASSES = range(151, 276)
 
 
 class ShelterModelError(ValueError):
@@ -150,21 +152,32 @@ def photo_views(image: Image.Image, views: Sequence[str], size: tuple[int, int])
     """The ``views`` of an RGB photo as a float32 array (len(views), height, width, 3), values 0..255.
 
     "full": the whole photo resized to ``size`` (aspect ratio not kept, as the training crops);
-    "center": the largest centred square, resized; "-flip": mirrored left to right.
+    "center": the largest centred square; "start"/"end": the first/last square along the
+    long side (left/right, or top/bottom); "zoom": the centred square of 3/4 of the short
+    side; each resized; "-flip": mirrored left to right.
     """
     height, width = size
     resized: dict[str, np.ndarray] = {}
     for base in dict.fromkeys(view.removesuffix("-flip") for view in views):
-        frame = image
-        if base == "center":
-            side = min(image.size)
-            left, top = (image.width - side) // 2, (image.height - side) // 2
-            frame = image.crop((left, top, left + side, top + side))
-        elif base != "full":
+        if base not in BASE_VIEWS:
             raise ShelterModelError(f"Unknown view {base!r}; choose among {', '.join(VIEW_NAMES)}.")
+        frame = image if base == "full" else image.crop(_square(image.size, base))
         resized[base] = np.asarray(frame.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
     return np.stack([resized[view.removesuffix("-flip")][:, ::-1] if view.endswith("-flip")
                      else resized[view] for view in views])
+
+
+def _square(size: tuple[int, int], view: str) -> tuple[int, int, int, int]:
+    """The (left, top, right, bottom) box of a square view of a photo of ``size`` (width, height)."""
+    width, height = size
+    side = min(size) * 3 // 4 if view == "zoom" else min(size)
+    if view == "start":
+        left, top = 0, 0
+    elif view == "end":
+        left, top = width - side, height - side
+    else:
+        left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
 
 
 class ShelterModel:
@@ -179,6 +192,7 @@ class ShelterModel:
                 f"The head has kernel {kernel.shape} and bias {bias.shape}; {config.backbone} features and "
                 f"{len(config.label_ids)} breeds need ({spec.feature_dim}, {len(config.label_ids)}).")
         self.kernel, self.bias, self.config = kernel, bias, config
+        self.folder: Path | None = None
 
     # ------------------------------------------------------------------ files
 
@@ -198,7 +212,16 @@ class ShelterModel:
             raise
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ShelterModelError(f"Cannot read the shelter model in {folder}: {error}") from error
-        return cls(kernel, bias, config)
+        model = cls(kernel, bias, config)
+        model.folder = folder
+        return model
+
+    def record(self) -> dict[str, Any]:
+        """The results record of the training run saved with the model (empty when there is none)."""
+        path = self.folder / RECORD_FILE if self.folder is not None else None
+        if path is None or not path.is_file():
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def save(self, folder: str | os.PathLike, record: Mapping[str, Any] | None = None) -> Path:
         """Write the head, the config and (when given) the training record into ``folder``."""
@@ -294,7 +317,7 @@ class ShelterModel:
 
     @functools.cached_property
     def dog_classes(self) -> np.ndarray:
-        """ImageNet class positions that are dogs: 151-268 and the model's own breeds (dingo, dhole...)."""
+        """ImageNet class positions that count as a dog: 151-275 and any other class of the model's breeds."""
         wnids = imagenet_wnids()
         breeds = {label_id.split("-", 1)[0] for label_id in self.config.label_ids}
         return np.array(sorted(set(IMAGENET_DOG_CLASSES) | {i for i, wnid in enumerate(wnids) if wnid in breeds}))

@@ -1,0 +1,120 @@
+"""The shelter's web app in a real browser: Debian's Chromium driven by Playwright (no browser is downloaded)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from PIL import Image
+
+from dogbreeds.config import REPO_ROOT, SAMPLE_DATA_DIR
+
+SCREENSHOT = REPO_ROOT / "runs" / "screenshots" / "shelter-app.png"
+SAMOYED = SAMPLE_DATA_DIR / "Images" / "n02111889-Samoyed" / "n02111889_1019.jpg"
+
+
+def chromium() -> str:
+    """The system's Chromium; CI must have it (the set-up installs it), elsewhere the test is skipped."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI"):
+        pytest.fail("No Chromium on this CI machine: ./run_all.sh installs Debian's chromium when run as root.")
+    pytest.skip("No Chromium here (sudo apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    from dogbreeds.app import serve
+    from dogbreeds.shelter import ShelterModel
+
+    app = serve(ShelterModel.load(), port=free_port(), block=False)
+    yield app.local_url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.requests = []
+        page.on("request", lambda request: page.requests.append(request.url))
+        page.goto(app_url)
+        page.wait_for_selector("#label-button")
+        yield page
+        browser.close()
+
+
+def upload_and_label(page, files: list[Path]) -> str:
+    """Upload ``files``, press the button, wait for the cards; returns the messages text."""
+    clear = page.locator("#photos button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.set_input_files("#photos input[type=file]", [str(path) for path in files])
+    for path in files:
+        page.wait_for_function("name => document.querySelector('#photos').innerText.includes(name)",
+                               arg=path.stem, timeout=30_000)  # the page breaks a name before its extension
+    page.click("#label-button")
+    page.wait_for_function("count => document.querySelector('#messages').innerText.startsWith(count + ' photo(s)')",
+                           arg=len(files), timeout=120_000)
+    return page.inner_text("#messages")
+
+
+def test_a_dog_photo_shows_its_breed_and_a_non_image_gets_a_message(page, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    huge = tmp_path / "huge.png"
+    Image.new("L", (10_000, 10_000)).save(huge)  # 100 megapixels: over Pillow's decompression-bomb limit
+    messages = upload_and_label(page, [SAMOYED, notes, empty, huge])
+    cards = page.locator("#results .card")
+    dog = cards.nth(0)
+    assert dog.get_attribute("data-status") == "labelled"
+    assert "Samoyed" in dog.locator(".breed").inner_text()
+    assert dog.locator(".bar").count() == 3
+    assert "notes.txt" in messages and "not an image" in messages
+    assert "empty.jpg" in messages and "empty file" in messages
+    assert "huge.png" in messages and "decompression bomb" in messages
+    assert [cards.nth(i).get_attribute("data-status") for i in (1, 2, 3)] == ["unreadable"] * 3
+    with page.expect_download() as download:
+        page.locator("#csv a").first.click()
+    with open(download.value.path(), newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["status"] for row in rows] == ["labelled", "unreadable", "unreadable", "unreadable"]
+    assert rows[0]["breed"] == "Samoyed" and rows[0]["file"] == SAMOYED.name
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_gradcam_on_request_and_the_app_keeps_serving(page):
+    page.click("#gradcam-button")
+    page.wait_for_selector("#gradcam img", timeout=120_000)
+    assert "Samoyed" in page.inner_text("#gradcam-caption")
+    # After bad files and Grad-CAM the app still labels photos.
+    other = SAMPLE_DATA_DIR / "Images" / "n02088364-beagle"
+    messages = upload_and_label(page, sorted(other.glob("*.jpg"))[:1])
+    assert "1 photo(s)" in messages
+
+
+def test_the_page_fetches_nothing_from_the_internet(page):
+    outside = [url for url in page.requests
+               if urlparse(url).hostname not in ("127.0.0.1", "localhost", None) and not url.startswith("data:")]
+    assert outside == []
