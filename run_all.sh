@@ -3,6 +3,7 @@
 #
 #   ./run_all.sh [OPTIONS]      set up .venv if needed, then run notebooks 01-05 and build the report
 #   ./run_all.sh test [ARGS]    set up .venv if needed, then pytest (ARGS go to pytest)
+#   ./run_all.sh setup          set up .venv only (then: .venv/bin/dogbreeds label|app|...)
 #
 # OPTIONS (see `./run_all.sh --help`):
 #   --profile quick|full   quick: minutes on a CPU (default); full: the GPU reproduction
@@ -70,6 +71,11 @@ ensure_chromium() {
 bootstrap
 ensure_chromium
 export PATH="$VENV/bin:$PATH"
+
+if [[ "${1:-}" == "setup" ]]; then
+    log "ready: .venv/bin/dogbreeds --help"
+    exit 0
+fi
 
 if [[ "${1:-}" == "test" ]]; then
     shift

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -28,8 +29,21 @@ def run_dir(executed) -> Path:
 @pytest.fixture(scope="module")
 def advice(run_dir: Path) -> dict:
     records = load_results(run_dir, NOTEBOOK)
-    assert [r["run_name"] for r in records] == ["shelter_advice"]
+    assert [r["run_name"] for r in records] == ["shelter_advice", "shelter_labeller"]
     return records[0]
+
+
+def test_the_shipped_model_labels_the_run_s_test_photos_with_the_label_code(run_dir: Path) -> None:
+    from dogbreeds.shelter import ShelterModel
+
+    record = load_results(run_dir, NOTEBOOK)[1]
+    shipped = ShelterModel.load().record()["metrics"]
+    assert record["metrics"]["official_test"]["top1"] == pytest.approx(shipped["top1"]) > 0.85
+    rows = list(csv.DictReader(open(run_dir / "shelter_labels.csv", newline="", encoding="utf-8")))
+    by_status = {row["status"]: row for row in record["metrics"]["this_run"]}
+    assert sum(row["photos"] for row in by_status.values()) == len(rows) == 60  # the sample's test photos
+    assert {row["status"] for row in rows} <= {"labelled", "ask a human", "not a dog"}
+    assert by_status["labelled"]["accuracy"] >= 0.85  # 120 breeds to choose from, 5 in the sample
 
 
 def model_records(run_dir: Path) -> list[dict]:
