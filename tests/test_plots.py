@@ -97,7 +97,7 @@ def test_image_grid_one_axis_per_image_from_arrays_and_files(tmp_path):
     fig = plots.plot_image_grid(images, titles=[f"dog {i}" for i in range(7)], ncols=3)
     assert len(fig.axes) == 7
     assert fig.axes[6].get_title() == "dog 6"
-    with pytest.raises(plots.PlotInputError, match="not found"):
+    with pytest.raises(plots.PlotInputError, match="No such file"):
         plots.plot_image_grid([tmp_path / "missing.jpg"])
 
 

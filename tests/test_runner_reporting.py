@@ -94,3 +94,54 @@ def test_html_to_pdf_prints_a_pdf(tmp_path):
     html.write_text("<h1>Hello jury</h1><p>" + "text " * 200 + "</p>")
     pdf = reporting.html_to_pdf(html, tmp_path / "out" / "page.pdf")
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+
+
+INTERRUPTIBLE_RUN = """
+import sys
+from pathlib import Path
+from dogbreeds import runner
+runner.NOTEBOOK_DIR = Path(sys.argv[1])
+from dogbreeds.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+def test_ctrl_c_or_sigterm_stops_the_run_and_it_resumes(tmp_path, notebook_dir, signum, code):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _write_notebook(notebook_dir / "02_preprocessing.ipynb", "import time\nfor _ in range(600):\n    time.sleep(0.1)")
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE_RUN, str(notebook_dir), "run", "--runs", str(runs), "--no-pdf"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until notebook 02 runs
+        manifests = list(runs.glob("*/run.json"))
+        notebooks = json.loads(manifests[0].read_text())["notebooks"] if manifests else {}
+        if notebooks.get("02_preprocessing", {}).get("status") == "running":
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # the kernel is busy in the sleeping cell
+    sent = time.monotonic()
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole terminal process group
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert time.monotonic() - sent < 20
+    assert "interrupted" in stderr and "02_preprocessing" in stderr and "--from 02" in stderr
+    run_dir = manifests[0].parent
+    statuses = {name: entry["status"] for name, entry in json.loads(manifests[0].read_text())["notebooks"].items()}
+    assert statuses == {"01_exploration": "done", "02_preprocessing": "interrupted"}
+
+    _write_notebook(notebook_dir / "02_preprocessing.ipynb", "print('quick now')")
+    runner.run_notebooks(run_dir, {"profile": "quick"}, start="02", until="03", notebook_dir=notebook_dir)
+    statuses = {name: entry["status"] for name, entry in json.loads(manifests[0].read_text())["notebooks"].items()}
+    assert statuses == {"01_exploration": "done", "02_preprocessing": "done", "03_scratch_cnn": "done"}

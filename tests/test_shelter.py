@@ -16,9 +16,9 @@ from dogbreeds.shelter import (
     ShelterConfig,
     ShelterModel,
     ShelterModelError,
-    load_upright,
     photo_views,
 )
+from dogbreeds.images import load_upright
 from dogbreeds.shelter_training import dog_threshold_for
 
 

@@ -47,3 +47,17 @@ def test_bad_requests_are_refused_with_advice():
         seconds_per_image(sleeper(0), [])
     with pytest.raises(TimingError, match="repeats must be at least 1"):
         seconds_per_image(sleeper(0), [0], repeats=0)
+
+
+def test_alternating_passes_time_every_run_each_pass():
+    from dogbreeds.timing import alternating_passes
+
+    order = []
+    passes = alternating_passes({"fast": lambda: order.append("fast"),
+                                 "slow": lambda: (order.append("slow"), __import__("time").sleep(0.01))},
+                                repeats=3, progress=False)
+    assert order == ["fast", "slow"] * 3
+    assert len(passes["fast"]) == len(passes["slow"]) == 3
+    assert min(passes["slow"]) >= 0.01 > min(passes["fast"])
+    with pytest.raises(TimingError):
+        alternating_passes({"x": lambda: None}, repeats=0)

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from dogbreeds.arrays import SplitArrays, predict_timed
 from dogbreeds.augmentation import AugmentationError, make_augmentation, resolve_config
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import evaluate
 from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn, count_params
 from dogbreeds.preprocessing import PreprocessingError, apply_named, named_preprocessor
@@ -53,7 +54,7 @@ TABLE_COLUMNS = (
 _TOLERANCE = 1e-9  # a difference of exactly the noise level (e.g. two photos) is a tie despite rounding
 
 
-class AblationError(ValueError):
+class AblationError(DogbreedsError, ValueError):
     """A variant or an ablation study that cannot be run as described."""
 
 

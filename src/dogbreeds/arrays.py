@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dogbreeds.data import CropChoice, ImageRecord, ProblemLog, Split
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import load_images_array
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.preprocessing import cv_resize, map_images
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 SPLIT_NAMES = ("train", "val", "test")
 
 
-class ArraysError(ValueError):
+class ArraysError(DogbreedsError, ValueError):
     """Images and labels that do not fit together, or a split that cannot be used."""
 
 

@@ -53,12 +53,13 @@ import keras
 import numpy as np
 
 from dogbreeds.config import DEFAULT_SEED
+from dogbreeds.errors import DogbreedsError
 
 FillMode: TypeAlias = Literal["reflect", "nearest", "constant", "wrap"]
 FILL_MODES: tuple[str, ...] = ("reflect", "nearest", "constant", "wrap")
 
 
-class AugmentationError(ValueError):
+class AugmentationError(DogbreedsError, ValueError):
     """An augmentation preset or setting is not valid."""
 
 

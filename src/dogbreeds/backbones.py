@@ -31,6 +31,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.torch_weights import PackagedWeights, WeightsFileNotFoundError
 
 ALLOW_DOWNLOAD_ENV = "DOGBREEDS_ALLOW_DOWNLOAD"
@@ -40,7 +41,7 @@ IMAGENET_DOG_CLASSES = range(151, 269)  # ImageNet-1k classes 151..268 are dog b
 Pooling = Literal["avg", "max"] | None
 
 
-class BackboneError(Exception):
+class BackboneError(DogbreedsError):
     """A backbone could not be built."""
 
 

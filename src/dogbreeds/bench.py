@@ -28,10 +28,12 @@ from tqdm.auto import tqdm
 from dogbreeds.augmentation import ResizedCropConfig, resized_crop_dataset
 from dogbreeds.config import DEFAULT_SEED, REPO_ROOT
 from dogbreeds.data import Split, discover, split_records
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import evaluate
 from dogbreeds.models import CNNConfig, count_params
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.records import make_record, write_record
+from dogbreeds.timing import alternating_passes
 from dogbreeds.transfer import (
     FeatureSet,
     TrainedHead,
@@ -54,7 +56,7 @@ DEFAULT_BACKBONES = ("mobilenet_v2", "efficientnet_lite0")
 TABLE_COLUMNS = ("variant", "top1", "top5", "macro_f1", "train_s", "feature_s", "predict_s")
 
 
-class BenchError(ValueError):
+class BenchError(DogbreedsError, ValueError):
     """A benchmark was asked for with data or settings it cannot run on."""
 
 
@@ -485,12 +487,8 @@ def bench_throughput(
             extract(batch).numpy()
 
     extract(batches[0]).numpy()  # trace and warm up
-    passes: dict[str, list[float]] = {"model_only_seconds": [], "pipeline_seconds": []}
-    for _ in tqdm(range(repeats), desc="throughput passes", unit="pass", disable=not progress):
-        for key, run in (("model_only_seconds", model_only), ("pipeline_seconds", pipeline)):
-            start = time.perf_counter()
-            run()
-            passes[key].append(time.perf_counter() - start)
+    passes = alternating_passes({"model_only_seconds": model_only, "pipeline_seconds": pipeline}, repeats,
+                                desc="throughput passes", progress=progress)
     model_ips = images / min(passes["model_only_seconds"])
     pipeline_ips = images / min(passes["pipeline_seconds"])
     metrics = {"pipeline_images_per_s": pipeline_ips, "model_images_per_s": model_ips,

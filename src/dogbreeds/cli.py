@@ -5,9 +5,10 @@ and sets `run=<function taking the parsed args, returning an exit code>`. `COMMA
 lists the top-level commands (`dogbreeds COMMAND`), `DATA_COMMANDS` the subcommands of
 `dogbreeds data`. The `data` commands never import TensorFlow.
 
-Exit codes: 0 success, 1 `data scan` found unusable files or `predict` could not read a
-photo, 2 wrong usage, data folder, model bundle or failed download (a one-line message,
-no traceback), 130 interrupted.
+Exit codes (``dogbreeds.errors``): 0 success, 1 `data scan` found unusable files, a notebook
+failed or `predict` could not read a photo, 2 wrong usage, data folder, model or file (any
+``DogbreedsError``: a one-line message, no traceback), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM, during `run`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,10 @@ from pathlib import Path
 
 from dogbreeds import __version__
 from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED, REPO_ROOT, default_data_dir, resolve_data_dir
-from dogbreeds.data import DataError, discover, summarize
-from dogbreeds.runner import RunError
-from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, DownloadError, download_stanford_dogs, missing_parts
+from dogbreeds.data import discover, summarize
+from dogbreeds.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS_FOUND, EXIT_USAGE, DogbreedsError
+from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, download_stanford_dogs, missing_parts
 
-EXIT_OK = 0
-EXIT_PROBLEMS_FOUND = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 Subcommands = argparse._SubParsersAction  # what add_subparsers() returns
 
@@ -104,7 +101,10 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -136,11 +136,7 @@ def run_download(args: argparse.Namespace) -> int:
     if not missing_parts(dest, args.parts):
         print(f"Stanford Dogs ({', '.join(args.parts)}) is already in {dest}: nothing to download.")
     else:
-        try:
-            download_stanford_dogs(dest, args.base_url, args.parts, progress=sys.stderr.isatty())
-        except DownloadError as error:
-            print(f"dogbreeds: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
+        download_stanford_dogs(dest, args.base_url, args.parts, progress=sys.stderr.isatty())
         print(f"Stanford Dogs ({', '.join(args.parts)}) is in {dest}.")
     print(f"Next: dogbreeds data summary --data-dir {shlex.quote(str(dest))}")
     return EXIT_OK
@@ -243,6 +239,11 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
         print(f"fix it, then resume with: dogbreeds run --run-dir {run_dir} --from {failure.notebook[:2]}",
               file=sys.stderr)
         return EXIT_PROBLEMS_FOUND
+    except runner.RunInterrupted as stop:
+        print(f"dogbreeds: interrupted ({stop}) during notebook {stop.notebook}; the notebooks before it are "
+              f"kept. Resume with: dogbreeds run --run-dir {run_dir} --from {(stop.notebook or '01')[:2]}",
+              file=sys.stderr)
+        return stop.exit_code
     print(f"notebooks done in {time.perf_counter() - began:.1f} s", flush=True)
     return _build_report(run_dir, pdf=not args.no_pdf)
 
@@ -368,17 +369,8 @@ def _bench_command_line(args: argparse.Namespace) -> str:
 
 
 def _run_bench(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
-    """Run one benchmark; its setting errors become a one-line message and exit code 2."""
-    from dogbreeds.backbones import BackboneError
-    from dogbreeds.bench import BenchError
-    from dogbreeds.data import SplitError
-    from dogbreeds.transfer import TransferError
-
-    try:
-        return run(args)
-    except (BenchError, TransferError, BackboneError, SplitError) as error:
-        print(f"dogbreeds: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    """Run one benchmark (its errors reach `main`, which prints them in one line)."""
+    return run(args)
 
 
 def run_bench_transfer(args: argparse.Namespace) -> int:
@@ -459,7 +451,10 @@ def add_predict_command(commands: Subcommands) -> None:
 
 
 def _probability(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
@@ -469,13 +464,9 @@ def run_predict(args: argparse.Namespace) -> int:
     """Predict each photo's breeds; exit 2 for an unusable bundle, 1 when a photo could not be read."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are noise here
     from dogbreeds.images import ImageLoadError
-    from dogbreeds.predict import BundleError, load_bundle
+    from dogbreeds.predict import load_bundle
 
-    try:
-        predictor = load_bundle(args.model)
-    except BundleError as error:
-        print(f"dogbreeds: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    predictor = load_bundle(args.model)
     photos, unreadable = {}, {}
     for path in args.photos:
         try:
@@ -530,8 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  dogbreeds run                            # notebooks 01-05 + report, quick profile\n"
                "  dogbreeds predict --model DIR photo.jpg  # breeds of a photo, with a saved model\n\n"
                "Run `dogbreeds COMMAND --help` for a command's options.\n"
-               "Exit codes: 0 success, 1 scan found unusable files or predict could not read a photo, 2 wrong usage,\n"
-               "data folder, model bundle or failed download, 130 interrupted.",
+               "Exit codes: 0 success, 1 scan found unusable files, a notebook failed or predict could not read a\n"
+               "photo, 2 wrong usage, data folder, model or file, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).\n"
+               "A file name that starts with '-' goes after '--': dogbreeds label --out labels.csv -- -rex.jpg",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -551,9 +543,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     try:
         return args.run(args)
-    except (DataError, DownloadError, RunError) as error:
+    except DogbreedsError as error:
         print(f"dogbreeds: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return error.exit_code
     except KeyboardInterrupt:
         print("dogbreeds: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

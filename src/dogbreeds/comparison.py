@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dogbreeds.data import ImageRecord
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import (
     DEFAULT_THRESHOLDS,
     check_predictions,
@@ -68,7 +69,7 @@ DEFAULT_TARGET_ACCURACY = 0.95
 DEFAULT_MIN_KEPT = 5
 
 
-class ComparisonError(ValueError):
+class ComparisonError(DogbreedsError, ValueError):
     """The results cannot be compared as asked; the message says what to run or fix."""
 
 

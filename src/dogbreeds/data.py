@@ -15,6 +15,7 @@ silently.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import statistics
@@ -29,11 +30,13 @@ from typing import Literal
 from PIL import Image
 
 from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED
+from dogbreeds.errors import DogbreedsError
 
 IMAGES_DIRNAME = "Images"
 ANNOTATION_DIRNAME = "Annotation"
 LISTS_DIRNAME = "lists"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+MAX_COORDINATE = 1_000_000  # pixels; a larger number in an annotation is an error, not a photo
 SPLITS = ("train", "test")
 CROP_CHOICES = ("first", "largest")
 
@@ -43,7 +46,7 @@ Severity = Literal["error", "warning"]
 CropChoice = Literal["first", "largest"]
 
 
-class DataError(Exception):
+class DataError(DogbreedsError):
     """Base class of the data layer's errors (the command line turns them into exit code 2)."""
 
 
@@ -189,7 +192,10 @@ def discover(data_dir: str | os.PathLike) -> DataIndex:
     problems: list[Problem] = []
     files_by_label: dict[str, list[Path]] = {}
     for entry in _scan_dir(images_dir):
-        if entry.is_dir():
+        kind = _entry_kind(entry)
+        if kind is None:
+            problems.append(_unfollowable(Path(entry.path)))
+        elif kind == "dir":
             files = _breed_images(Path(entry.path), problems)
             if files:
                 files_by_label[entry.name] = files
@@ -235,9 +241,21 @@ def _check_layout(root: Path) -> Path:
         return images_dir
     if root.name == IMAGES_DIRNAME:
         raise DataDirError(f"{root} is the {IMAGES_DIRNAME}/ folder itself: pass its parent folder, {root.parent}")
-    if any(_WNID_FOLDER.match(entry.name) and entry.is_dir() for entry in _scan_dir(root)):
+    if any(_WNID_FOLDER.match(entry.name) and _entry_kind(entry) == "dir" for entry in _scan_dir(root)):
         raise DataDirError(f"{root} holds breed folders directly; move them into {root / IMAGES_DIRNAME}/")
     raise DataDirError(f"{root} has no {IMAGES_DIRNAME}/ folder. {hint}")
+
+
+def _entry_kind(entry: os.DirEntry) -> str | None:
+    """"dir", "file", "other", or None when the entry cannot be followed (a symbolic link loop, a dangling link)."""
+    try:
+        return "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
+    except OSError:
+        return None
+
+
+def _unfollowable(path: Path) -> Problem:
+    return Problem(path, "unreadable_entry", "cannot be followed (a symbolic link loop or a broken link): ignored")
 
 
 def _scan_dir(folder: Path) -> list[os.DirEntry]:
@@ -252,10 +270,13 @@ def _breed_images(folder: Path, problems: list[Problem]) -> list[Path]:
     images = []
     for entry in _scan_dir(folder):
         path = Path(entry.path)
-        if entry.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        kind = _entry_kind(entry)
+        if kind is None:
+            problems.append(_unfollowable(path))
+        elif kind == "file" and path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
         else:
-            what = "folder" if entry.is_dir() else "file"
+            what = "folder" if kind == "dir" else "file"
             problems.append(Problem(path, "unexpected_file", f"{what} with no image extension "
                                     f"({', '.join(sorted(IMAGE_SUFFIXES))}): ignored"))
     return images
@@ -265,7 +286,7 @@ def _annotation_names(annotations_dir: Path, label_id: str) -> set[str]:
     folder = annotations_dir / label_id
     if not folder.is_dir():
         return set()
-    return {entry.name for entry in _scan_dir(folder) if entry.is_file()}
+    return {entry.name for entry in _scan_dir(folder) if _entry_kind(entry) == "file"}
 
 
 def _read_official_lists(root: Path) -> tuple[list[Path], dict[str, str], list[str]]:
@@ -474,6 +495,9 @@ def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
         xmin, ymin, xmax, ymax = (_number(bndbox, tag, path) for tag in ("xmin", "ymin", "xmax", "ymax"))
         if xmax <= xmin or ymax <= ymin:
             raise AnnotationError(f"empty box xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g}", path)
+        if frame is not None and (xmax <= 0 or ymax <= 0 or xmin >= frame[0] or ymin >= frame[1]):
+            raise AnnotationError(f"box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) lies outside the "
+                                  f"{frame[0]}x{frame[1]} image", path)
         boxes.append(Box(xmin, ymin, xmax, ymax, frame, (obj.findtext("name") or "").strip()))
     if not boxes:
         raise AnnotationError("no <object><bndbox> in the annotation", path)
@@ -481,11 +505,15 @@ def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
 
 
 def _number(parent: ElementTree.Element, tag: str, path: Path) -> float:
+    """The finite number in ``<tag>``: every number read from an annotation passes here."""
     text = parent.findtext(tag)
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         raise AnnotationError(f"<{parent.tag}><{tag}> is {text!r}, not a number", path) from None
+    if not math.isfinite(value) or abs(value) > MAX_COORDINATE:
+        raise AnnotationError(f"<{parent.tag}><{tag}> is {text!r}, not a pixel position or size", path)
+    return value
 
 
 def annotation_for(record: ImageRecord) -> list[Box] | None:

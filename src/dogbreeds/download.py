@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 from tqdm import tqdm
 
 from dogbreeds.config import DATA_DIR_ENV
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.records import write_bytes_atomic
 
 OFFICIAL_BASE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
@@ -37,7 +38,7 @@ CHUNK_BYTES = 1 << 20
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
-class DownloadError(RuntimeError):
+class DownloadError(DogbreedsError, RuntimeError):
     """The Stanford Dogs archives could not be downloaded or installed."""
 
 

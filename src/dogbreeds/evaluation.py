@@ -21,13 +21,15 @@ from sklearn.metrics import classification_report, cohen_kappa_score, f1_score
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
+from dogbreeds.errors import DogbreedsError
+
 DEFAULT_CALIBRATION_BINS = 15
 DEFAULT_THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(20))
 
 ImageLike = np.ndarray | str | os.PathLike
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(DogbreedsError, ValueError):
     """Labels, probabilities or class names that do not fit together."""
 
 

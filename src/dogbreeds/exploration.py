@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from dogbreeds.data import AnnotationError, ImageRecord, Problem, ProblemLog, Split, annotation_for, breed_name
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import ImageLoadError, open_image
 
 SIZE_COLUMNS = ("path", "label_id", "breed", "official_split", "width", "height", "aspect_ratio", "format", "mode")
@@ -31,7 +32,7 @@ PROBLEM_COLUMNS = ("kind", "severity", "files", "example", "detail")
 ALL_BREEDS_ROW = "all breeds"
 
 
-class ExplorationError(ValueError):
+class ExplorationError(DogbreedsError, ValueError):
     """The input cannot be explored as asked; the message says what to pass instead."""
 
 

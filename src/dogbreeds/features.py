@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.config import REPO_ROOT
 from dogbreeds.data import CropChoice, ImageRecord
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.pipeline import LabelMap, make_dataset
 from dogbreeds.records import safe_name, to_jsonable, write_bytes_atomic
 
@@ -48,7 +49,7 @@ _FEATURE_CODE_MODULES = (
 Extractor = keras.Model | Callable[[tf.Tensor], Any]
 
 
-class FeatureCacheError(RuntimeError):
+class FeatureCacheError(DogbreedsError, RuntimeError):
     """Features cannot be computed or cached as asked."""
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from dogbreeds.errors import DogbreedsError
+
 CONV_LAYER_TYPES = (
     keras.layers.Conv2D,
     keras.layers.SeparableConv2D,
@@ -30,7 +32,7 @@ PATH_SEPARATOR = "/"
 _TINY_PROBABILITY = 1e-30
 
 
-class GradCamError(ValueError):
+class GradCamError(DogbreedsError, ValueError):
     """A model, layer or image that Grad-CAM cannot work with."""
 
 

@@ -10,6 +10,7 @@ not applied, so that pixels stay in the frame the Stanford Dogs boxes were drawn
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import warnings
 from collections.abc import Iterable
@@ -18,13 +19,20 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from dogbreeds.data import AnnotationError, Box, CropChoice, ImageRecord, Problem, ProblemLog, crop_boxes, crop_to_box
+from dogbreeds.errors import DogbreedsError
 
 MIN_SIDE = 8
 """Images with a side shorter than this many pixels are rejected (e.g. 1x1 tracking pixels)."""
+
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+"""The only formats Pillow may open here (phones' multi-picture MPO files open as JPEG). Formats outside
+it are refused by content, whatever the name says: Pillow would hand a PostScript file
+(EPS) to Ghostscript, a program that must never see an untrusted file."""
+Image.init()  # register every plugin now, so that each allowed format is known to Image.open
 
 LoadErrorKind = Literal["unreadable", "not_an_image", "decompression_bomb", "too_small", "corrupt", "bad_box"]
 
@@ -33,7 +41,7 @@ _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
-class ImageLoadError(Exception):
+class ImageLoadError(DogbreedsError):
     """An image file that cannot be used, with the reason and a short kind (e.g. `corrupt`)."""
 
     def __init__(self, path: str | os.PathLike, reason: str, kind: LoadErrorKind = "corrupt") -> None:
@@ -55,19 +63,24 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
     """
     path = Path(path)
     try:
-        empty = path.stat().st_size == 0
+        status = path.stat()
     except OSError as error:
         raise ImageLoadError(path, f"cannot read the file ({error.strerror or error})", "unreadable") from None
-    if empty:
+    if not stat.S_ISREG(status.st_mode):
+        kind = "a folder" if stat.S_ISDIR(status.st_mode) else "a pipe" if stat.S_ISFIFO(status.st_mode) \
+            else "a device" if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode) else "a special file"
+        raise ImageLoadError(path, f"not a regular file ({kind})", "unreadable")
+    if status.st_size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)", "not_an_image")
     try:
         with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path, formats=IMAGE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageLoadError(path, f"decompression bomb refused: {error}", "decompression_bomb") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(path, "not an image (Pillow recognises no image format in it)", "not_an_image") from None
+        raise ImageLoadError(path, f"not an image in a format read here ({', '.join(IMAGE_FORMATS)})",
+                             "not_an_image") from None
     except OSError as error:
         if error.errno is not None:  # the system could not read it (permissions, a folder, a disk error)
             raise ImageLoadError(path, f"cannot read the file ({error.strerror})", "unreadable") from None
@@ -82,20 +95,37 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """A new RGB copy: transparency composited on white, 16-bit scaled to 8-bit, other modes converted."""
+    """A new RGB copy: transparency composited on white, 16-bit and float scaled to 8-bit, other modes converted.
+
+    16-bit images are scaled by 1/257 (65535 -> 255); float images whose values all lie in
+    0..1 are scaled by 255, other float or 32-bit ones are taken as 0..255 (clipped).
+    """
     if image.mode == "RGB":
         return image.copy()
-    if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
     if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        if image.mode in _SIXTEEN_BIT_MODES or values.max(initial=0) > 255:
-            values = values / 257.0
-        gray = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
-        return gray.convert("RGB")
+        return _wide_gray_to_rgb(image)
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        return _on_white(image.convert("RGBA"))
     return image.convert("RGB")
+
+
+def _wide_gray_to_rgb(image: Image.Image) -> Image.Image:
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode in _SIXTEEN_BIT_MODES or values.max(initial=0) > 255:
+        values = values / 257.0
+    elif image.mode == "F" and values.size and np.nanmax(values) <= 1.0:
+        values = values * 255.0
+    gray = np.clip(np.rint(np.nan_to_num(values)), 0, 255).astype(np.uint8)
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):  # a grayscale PNG's tRNS chunk names one fully transparent value
+        alpha = np.where(np.asarray(image) == transparent, 0, 255).astype(np.uint8)
+        return _on_white(Image.merge("RGBA", (*Image.fromarray(gray).convert("RGB").split(), Image.fromarray(alpha))))
+    return Image.fromarray(gray).convert("RGB")
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
 
 
 def load_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
@@ -106,6 +136,17 @@ def load_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
         except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad data
             raise ImageLoadError(path, f"truncated or corrupt image data ({error})", "corrupt") from None
         return to_rgb(image)
+
+
+def load_upright(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
+    """A photo as an RGB image the right way up (its EXIF orientation applied). Raises `ImageLoadError`."""
+    with open_image(path, min_side) as image:
+        try:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+        except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad data
+            raise ImageLoadError(path, f"truncated or corrupt image data ({error})", "corrupt") from None
+        return to_rgb(upright)
 
 
 def load_resized(path: str | os.PathLike, size: tuple[int, int], box: Box | None = None,

@@ -31,14 +31,15 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from dogbreeds.images import ImageLoadError
-from dogbreeds.shelter import STATUSES, UNREADABLE, Answer, ShelterModel, load_upright
+from dogbreeds.errors import DogbreedsError
+from dogbreeds.images import IMAGE_FORMATS, ImageLoadError, load_upright
+from dogbreeds.shelter import STATUSES, UNREADABLE, Answer, ShelterModel
 
 COLUMNS = ("file", "status", "breed", "confidence", "top_3", "dog_probability", "reason")
 DEFAULT_BATCH = 16
 
 
-class LabelError(ValueError):
+class LabelError(DogbreedsError, ValueError):
     """Inputs or an output file that `label` cannot use (the message says what to do)."""
 
 
@@ -57,8 +58,8 @@ class LabelSummary:
 
 
 def image_extensions() -> frozenset[str]:
-    """File extensions (lower case, with the dot) of the image formats Pillow can open here."""
-    return frozenset(extension for extension, name in Image.registered_extensions().items() if name in Image.OPEN)
+    """File extensions (lower case, with the dot) of the image formats read here (``images.IMAGE_FORMATS``)."""
+    return frozenset(extension for extension, name in Image.registered_extensions().items() if name in IMAGE_FORMATS)
 
 
 def collect_photos(inputs: Sequence[str | os.PathLike]) -> list[Path]:

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from dogbreeds.data import discover
 from dogbreeds.label import DEFAULT_BATCH, label_photos
 from dogbreeds.provenance import device_name
 from dogbreeds.records import make_record, write_record
-from dogbreeds.shelter import ShelterModel, load_upright
+from dogbreeds.images import load_upright
+from dogbreeds.shelter import ShelterModel
+from dogbreeds.timing import alternating_passes
 
 
 def bench_label(
@@ -53,12 +53,8 @@ def bench_label(
         with tempfile.TemporaryDirectory() as folder:
             label_photos(chosen, Path(folder) / "labels.csv", model=model, batch_size=batch_size, progress=False)
 
-    passes: dict[str, list[float]] = {"model_only_seconds": [], "label_seconds": []}
-    for _ in tqdm(range(repeats), desc="label passes", unit="pass", disable=not progress):
-        for key, run in (("model_only_seconds", model_only), ("label_seconds", labeller)):
-            start = time.perf_counter()
-            run()
-            passes[key].append(time.perf_counter() - start)
+    passes = alternating_passes({"model_only_seconds": model_only, "label_seconds": labeller}, repeats,
+                                desc="label passes", progress=progress)
     model_rate = images / min(passes["model_only_seconds"])
     label_rate = images / min(passes["label_seconds"])
     metrics = {"label_photos_per_s": label_rate, "model_photos_per_s": model_rate, "ratio": label_rate / model_rate}

@@ -26,6 +26,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from dogbreeds.errors import DogbreedsError
+
 ACTIVATIONS = ("relu", "elu", "selu", "leaky_relu", "gelu", "swish", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "focal", "squared_hinge")
@@ -36,7 +38,7 @@ _INITIALIZERS = {"selu": "lecun_normal", "tanh": "glorot_uniform", "sigmoid": "g
 _SMOOTHABLE_LOSSES = ("categorical_crossentropy", "focal")
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(DogbreedsError, ValueError):
     """A model setting is out of range or not one of the supported choices."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.data import CropChoice, ImageRecord, ProblemLog, breed_name, crop_boxes
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import ImageLoadError, load_resized
 from dogbreeds.records import write_bytes_atomic
 
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 LABEL_MAP_FORMAT = 1
 
 
-class LabelMapError(ValueError):
+class LabelMapError(DogbreedsError, ValueError):
     """A label map file is unreadable, or a label id is not in the map."""
 
 

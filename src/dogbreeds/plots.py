@@ -22,8 +22,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PIL import Image
 
+from dogbreeds.errors import DogbreedsError
+from dogbreeds.images import ImageLoadError, load_image
 from dogbreeds.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
 from dogbreeds.records import write_bytes_atomic
 
@@ -38,7 +39,7 @@ _NEUTRAL_COLOR = "#8c8c8c"
 _BAR_HEIGHT_INCHES = 0.22
 
 
-class PlotInputError(ValueError):
+class PlotInputError(DogbreedsError, ValueError):
     """Data a plot cannot be drawn from."""
 
 
@@ -595,11 +596,10 @@ def _show_image(ax: Axes, pixels: np.ndarray) -> None:
 def _as_array(image: ImageLike) -> np.ndarray:
     if isinstance(image, np.ndarray):
         return image
-    path = Path(image)
-    if not path.is_file():
-        raise PlotInputError(f"Image file not found: {path}.")
-    with Image.open(path) as opened:
-        return np.asarray(opened.convert("RGB"))
+    try:
+        return np.asarray(load_image(image))
+    except ImageLoadError as error:
+        raise PlotInputError(f"Cannot show {error.path}: {error.reason}.") from None
 
 
 def _require_columns(table: pd.DataFrame, columns: Sequence[str]) -> None:

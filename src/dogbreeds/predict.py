@@ -12,8 +12,9 @@ A bundle is a folder that loads in a fresh process, with no training code:
     predictor = load_bundle(folder)
     predictor.predict_paths(["rex.jpg"])   # [[BreedScore("Samoyed", 0.93), ...]]
 
-Photos are loaded the way the training pipeline loads them (``images.load_resized``:
-Pillow decode, RGB, bilinear resize to the bundle size, aspect ratio not kept).
+Photos are loaded the way the training pipeline loads them (Pillow decode, RGB, bilinear
+resize to the bundle size, aspect ratio not kept), but upright: a phone photo's EXIF
+orientation is applied (``images.load_upright``), as a viewer shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,8 @@ from tqdm.auto import tqdm
 
 from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.data import CropChoice
-from dogbreeds.images import load_resized
+from dogbreeds.errors import DogbreedsError
+from dogbreeds.images import load_upright
 from dogbreeds.models import build_transfer_model
 from dogbreeds.pipeline import LabelMap, LabelMapError
 from dogbreeds.records import RecordError, write_json_atomic
@@ -47,11 +50,11 @@ BUNDLE_FILES = (MODEL_FILE, LABEL_MAP_FILE, PREPROCESSING_FILE)
 PREDICT_BATCH_SIZE = 32
 
 
-class BundleError(Exception):
+class BundleError(DogbreedsError):
     """A prediction bundle cannot be saved or loaded (the message says what to do)."""
 
 
-class PredictionInputError(ValueError):
+class PredictionInputError(DogbreedsError, ValueError):
     """Images or options given to a Predictor that it cannot use."""
 
 
@@ -172,8 +175,10 @@ class Predictor:
         return self.label_map.names
 
     def load_photo(self, path: str | os.PathLike) -> np.ndarray:
-        """A photo as the model takes it: uint8 (height, width, 3). Raises ``images.ImageLoadError``."""
-        return load_resized(path, self.meta.image_size)
+        """A photo as the model takes it, upright: uint8 (height, width, 3). Raises ``images.ImageLoadError``."""
+        height, width = self.meta.image_size
+        photo = load_upright(path).resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(photo, dtype=np.uint8)
 
     def probabilities(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """(N, classes) probabilities for RGB images with values 0..255.
@@ -270,20 +275,28 @@ def load_bundle(folder: str | os.PathLike) -> Predictor:
     if missing:
         raise BundleError(f"{folder} is not a complete bundle: {', '.join(missing)} missing. "
                           "Save it again with dogbreeds.predict.save_bundle.")
-    meta = _read_meta(folder / PREPROCESSING_FILE)
+    meta, class_names = _read_meta(folder / PREPROCESSING_FILE)
     try:
         label_map = LabelMap.load(folder / LABEL_MAP_FILE)
     except LabelMapError as error:
         raise BundleError(str(error)) from error
+    if class_names is not None and list(label_map.names) != list(class_names):
+        raise BundleError(f"{folder}: {LABEL_MAP_FILE} and {PREPROCESSING_FILE} list the breeds in different orders, "
+                          "so the model's outputs cannot be named safely. Save the bundle again with save_bundle.")
+    model_path = folder / MODEL_FILE
+    if not zipfile.is_zipfile(model_path):
+        raise BundleError(f"{model_path} is not a complete Keras model file (truncated or damaged); save the bundle "
+                          "again with save_bundle.")
     try:
-        model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
+        model = keras.saving.load_model(model_path, compile=False)
     except Exception as error:  # Keras raises ValueError, TypeError, OSError... on a bad or unsafe file
-        raise BundleError(f"Cannot load {folder / MODEL_FILE}: {error}. Build models with BackbonePreprocessing "
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BundleError(f"Cannot load {model_path}: {first_line[:300]}. Build models with BackbonePreprocessing "
                           "rather than a Lambda layer, and save them with save_bundle.") from error
     return Predictor(model, label_map, meta)
 
 
-def _read_meta(path: Path) -> BundleMeta:
+def _read_meta(path: Path) -> tuple[BundleMeta, list[str] | None]:
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -293,7 +306,7 @@ def _read_meta(path: Path) -> BundleMeta:
         raise BundleError(f"{path} has bundle format {found!r}; this dogbreeds reads format {BUNDLE_FORMAT}. "
                           "Save the bundle again with this version.")
     try:
-        return BundleMeta.from_dict(values)
+        return BundleMeta.from_dict(values), values.get("class_names")
     except (KeyError, TypeError, ValueError) as error:
         raise BundleError(f"{path} is not valid bundle metadata ({type(error).__name__}: {error}).") from error
 

@@ -26,6 +26,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
+from dogbreeds.errors import DogbreedsError
+
 ImageLike: TypeAlias = Image.Image | np.ndarray
 Size: TypeAlias = int | tuple[int, int]
 ResizeMode: TypeAlias = Literal["pad", "crop", "stretch"]
@@ -57,7 +59,7 @@ _LUMA_CONVERSIONS: Mapping[str, tuple[int, int]] = MappingProxyType(
 )
 
 
-class PreprocessingError(ValueError):
+class PreprocessingError(DogbreedsError, ValueError):
     """A preprocessing function was given an argument it cannot use."""
 
 

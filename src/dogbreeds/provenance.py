@@ -23,11 +23,8 @@ DEFAULT_HASH_CACHE = REPO_ROOT / ".cache" / "file-hashes.json"
 
 def file_sha256(path: str | os.PathLike) -> str:
     """The SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def data_hash(paths: Iterable[str | os.PathLike], root: str | os.PathLike,

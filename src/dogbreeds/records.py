@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dogbreeds.errors import DogbreedsError
+
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "run_name", "kind", "timestamp")
 TABLE_SECTIONS = ("params", "metrics", "timings", "data", "versions")
@@ -43,7 +45,7 @@ _DISTRIBUTIONS = {
 }
 
 
-class RecordError(ValueError):
+class RecordError(DogbreedsError, ValueError):
     """A results record cannot be written or read."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.records import write_bytes_atomic
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
@@ -42,7 +43,7 @@ PRINT_CSS = """
 """
 
 
-class ReportError(RuntimeError):
+class ReportError(DogbreedsError, RuntimeError):
     """The report could not be built; the message says why and what to do."""
 
 
@@ -171,9 +172,19 @@ def build_report(run_dir: Path, pdf: bool = True) -> dict[str, Path]:
     return made
 
 
+KEEP_IN_TARGET = ("README.md",)
+
+
 def publish(made: dict[str, Path], target: Path) -> Path:
-    """Copy a built report into `target` (the repository's report/ folder), replacing the previous one."""
+    """Copy a built report into `target` (the repository's report/ folder), replacing the previous one whole.
+
+    Every file of the previous report is removed first (only `KEEP_IN_TARGET` stays), so
+    the folder never mixes two runs, e.g. after a run stopped with --until.
+    """
     target.mkdir(parents=True, exist_ok=True)
+    for old in target.iterdir():
+        if old.is_file() and old.name not in KEEP_IN_TARGET:
+            old.unlink()
     for path in made.values():
         write_bytes_atomic(target / path.name, path.read_bytes())
     return target

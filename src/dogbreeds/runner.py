@@ -10,8 +10,10 @@ Layout of a run folder:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
+import signal
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dogbreeds.config import REPO_ROOT
+from dogbreeds.errors import DogbreedsError
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = (
@@ -31,11 +34,11 @@ NOTEBOOKS = (
 MANIFEST = "run.json"
 
 
-class RunError(ValueError):
+class RunError(DogbreedsError, ValueError):
     """A run cannot start or resume as asked (the message says why)."""
 
 
-class NotebookFailed(RuntimeError):
+class NotebookFailed(DogbreedsError, RuntimeError):
     """A notebook raised: names the notebook and the cell."""
 
     def __init__(self, notebook: str, cell: int | None, error: str, executed: Path):
@@ -45,6 +48,46 @@ class NotebookFailed(RuntimeError):
             f"  executed copy (outputs up to the failure): {executed}"
         )
         self.notebook, self.cell, self.error, self.executed = notebook, cell, error, executed
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped a notebook; ``exit_code`` is 130 or 143 (128 + the signal)."""
+
+    def __init__(self, signum: int, notebook: str | None = None):
+        super().__init__(f"{signal.Signals(signum).name} received")
+        self.signum, self.notebook = signum, notebook
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Any:
+    """While running, SIGINT and SIGTERM raise :class:`RunInterrupted` (even where they were ignored)."""
+    def handler(signum: int, _frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _stop_kernels() -> None:
+    """End the kernels (child processes) an interrupted notebook leaves behind: terminate, then kill."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=3)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 @dataclass(frozen=True)
@@ -88,9 +131,21 @@ def latest_run_dir(root: Path) -> Path:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """The run.json of a run folder (empty for a new folder)."""
-    path = Path(run_dir) / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else {}
+    """The run.json of a run folder (empty for a new folder). Raises RunError for a file or a broken run.json."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run folder; give --run-dir a folder (new or made by dogbreeds run)")
+    path = run_dir / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise RunError(f"{path} is not a readable run manifest ({error}); start a new run without --from, "
+                       "or repair that file") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("notebooks", {}), dict):
+        raise RunError(f"{path} is not a run manifest (no 'notebooks' table); start a new run without --from")
+    return manifest
 
 
 def _versions() -> dict[str, str]:
@@ -112,7 +167,7 @@ def run_notebooks(
     start: str | None = None,
     until: str | None = None,
     kernel_name: str = "python3",
-    notebook_dir: Path = NOTEBOOK_DIR,
+    notebook_dir: Path | None = None,
     on_start: Callable[[str, int, int], None] | None = None,
     on_done: Callable[[NotebookResult], None] | None = None,
 ) -> list[NotebookResult]:
@@ -120,13 +175,16 @@ def run_notebooks(
 
     `parameters` are injected into every notebook's `parameters` cell, plus
     `output_dir` (the run folder). run.json is rewritten after each notebook, so
-    an interrupted run shows what finished and `start` can resume it.
+    an interrupted run shows what finished and `start` can resume it. Ctrl-C (SIGINT)
+    or SIGTERM stops the kernel within seconds, marks the notebook "interrupted" and
+    raises :class:`RunInterrupted`.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from dogbreeds.records import write_json_atomic
 
+    notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
     run_dir = run_dir.resolve()
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     manifest_path = run_dir / MANIFEST
@@ -145,21 +203,27 @@ def run_notebooks(
         entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
         write_json_atomic(manifest_path, manifest)
         try:
-            papermill.execute_notebook(
-                str(notebook_dir / f"{name}.ipynb"), str(output),
-                parameters={**parameters, "output_dir": str(run_dir)},
-                kernel_name=kernel_name, cwd=str(notebook_dir), progress_bar=False,
-            )
+            with _signals_raise():
+                papermill.execute_notebook(
+                    str(notebook_dir / f"{name}.ipynb"), str(output),
+                    parameters={**parameters, "output_dir": str(run_dir)},
+                    kernel_name=kernel_name, cwd=str(notebook_dir), progress_bar=False,
+                )
         except PapermillExecutionError as error:
             cell = error.cell_index + 1  # 1-based, as counted in the executed copy
             entry.update(status="failed", seconds=round(time.perf_counter() - began, 1),
                          cell=cell, error=f"{error.ename}: {error.evalue}")
             write_json_atomic(manifest_path, manifest)
             raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output) from None
-        except BaseException as error:  # kernel died, Ctrl-C: record it, then re-raise
-            entry.update(status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
-                         seconds=round(time.perf_counter() - began, 1), error=repr(error))
+        except BaseException as error:  # kernel died, Ctrl-C, SIGTERM: record it, stop the kernel, re-raise
+            interrupted = isinstance(error, KeyboardInterrupt)
+            entry.update(status="interrupted" if interrupted else "failed",
+                         seconds=round(time.perf_counter() - began, 1),
+                         error=str(error) if interrupted else repr(error))
             write_json_atomic(manifest_path, manifest)
+            if interrupted:
+                _stop_kernels()
+                raise RunInterrupted(getattr(error, "signum", signal.SIGINT), name) from None
             raise
         seconds = time.perf_counter() - began
         entry.update(status="done", seconds=round(seconds, 1))

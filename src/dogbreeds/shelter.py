@@ -33,12 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from dogbreeds.backbones import get_backbone, imagenet_wnids
 from dogbreeds.calibration import softmax
 from dogbreeds.data import breed_name
-from dogbreeds.images import ImageLoadError, load_image
+from dogbreeds.errors import DogbreedsError
+from dogbreeds.images import ImageLoadError, load_upright
 from dogbreeds.records import RecordError, write_bytes_atomic, write_json_atomic
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "resources" / "shelter_model"
@@ -62,7 +63,7 @@ DEFAULT_VIEWS = ("center", "center-flip")
 IMAGENET_DOG_CLASSES = range(151, 276)
 
 
-class ShelterModelError(ValueError):
+class ShelterModelError(DogbreedsError, ValueError):
     """A shelter model folder that cannot be loaded or saved, or settings it cannot use."""
 
 
@@ -134,18 +135,6 @@ class Answer:
     confidence: float = 0.0
     top: tuple[tuple[str, float], ...] = ()
     dog_probability: float = float("nan")
-
-
-def load_upright(path: str | os.PathLike) -> Image.Image:
-    """A photo file as an RGB image the right way up (EXIF orientation applied, as a viewer shows it).
-
-    Raises ``images.ImageLoadError`` for a file that is not a usable image.
-    """
-    image = load_image(path)
-    try:
-        return ImageOps.exif_transpose(image)
-    except Exception:  # a damaged EXIF block: keep the stored frame
-        return image
 
 
 def photo_views(image: Image.Image, views: Sequence[str], size: tuple[int, int]) -> np.ndarray:

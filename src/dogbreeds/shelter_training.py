@@ -35,7 +35,8 @@ from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.evaluation import expected_calibration_error, evaluate
 from dogbreeds.provenance import data_hash, device_name
 from dogbreeds.records import make_record
-from dogbreeds.shelter import VIEW_NAMES, ShelterConfig, ShelterModel, load_upright, photo_views
+from dogbreeds.images import load_upright
+from dogbreeds.shelter import VIEW_NAMES, ShelterConfig, ShelterModel, photo_views
 from dogbreeds.transfer import FeatureSet, split_features, stack_features, train_head
 
 DEFAULT_BACKBONE = "efficientnet_lite2"

@@ -9,6 +9,7 @@ other work on the machine) and divided by the number of images.
 
 from __future__ import annotations
 
+import time
 import timeit
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from dogbreeds.errors import DogbreedsError
+
 TIMING_COLUMNS = ("task", "library", "ms_per_image", "time_ratio")
 
 
-class TimingError(ValueError):
+class TimingError(DogbreedsError, ValueError):
     """A timing was asked for in a way that cannot be measured or compared."""
 
 
@@ -59,3 +62,21 @@ def compare_libraries(tasks: Mapping[str, Mapping[str, Callable[[Any], Any]]], i
     baseline_ms = table[table["library"] == baseline].set_index("task")["ms_per_image"]
     table["time_ratio"] = table["ms_per_image"] / table["task"].map(baseline_ms)
     return table
+
+
+def alternating_passes(runs: Mapping[str, Callable[[], Any]], repeats: int, *, desc: str = "timed passes",
+                       progress: bool = True) -> dict[str, list[float]]:
+    """Seconds of each of ``repeats`` passes of every run, the runs taking turns within a pass.
+
+    Alternating spreads any slowdown of the machine over all the runs, so the ratio of
+    their best passes is fair (e.g. a pipeline against the model alone).
+    """
+    if repeats < 1:
+        raise TimingError(f"repeats must be at least 1, got {repeats}.")
+    passes: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in tqdm(range(repeats), desc=desc, unit="pass", disable=not progress):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            passes[name].append(time.perf_counter() - start)
+    return passes

@@ -26,6 +26,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from dogbreeds.errors import DogbreedsError
+
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 
@@ -43,7 +45,7 @@ STORAGE_DTYPES: dict[str, np.dtype] = {
 }
 
 
-class TorchWeightsError(Exception):
+class TorchWeightsError(DogbreedsError):
     """A PyTorch weight file could not be read."""
 
 
@@ -117,16 +119,20 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.storages: dict[str, _StorageRef] = {}
 
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            if module == "torch" and name == "BFloat16Storage":
-                raise TorchWeightsError(f"{self.source}: bfloat16 tensors are not supported (NumPy has no bfloat16).")
-            raise UnsafePickleError(
-                f"{self.source}: the pickle asks for '{module}.{name}', which is not on the allow-list of a "
-                "plain PyTorch state dict. It may try to run code, so it was not loaded. Only load weight "
-                "files from a source you trust, saved as `torch.save(model.state_dict(), path)`."
-            ) from None
+        found = ALLOWED_GLOBALS.get((module, name))
+        if isinstance(found, _StorageType):
+            # A fresh stand-in each time: a pickle's BUILD step could otherwise rewrite the shared one
+            # (frozen dataclasses do not stop it), and every later file in this process would misread.
+            return _StorageType(found.name, found.dtype)
+        if found is not None:
+            return found
+        if module == "torch" and name == "BFloat16Storage":
+            raise TorchWeightsError(f"{self.source}: bfloat16 tensors are not supported (NumPy has no bfloat16).")
+        raise UnsafePickleError(
+            f"{self.source}: the pickle asks for '{module}.{name}', which is not on the allow-list of a "
+            "plain PyTorch state dict. It may try to run code, so it was not loaded. Only load weight "
+            "files from a source you trust, saved as `torch.save(model.state_dict(), path)`."
+        )
 
     def persistent_load(self, pid: Any) -> _StorageRef:
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
@@ -221,7 +227,11 @@ def _read_legacy(path: Path) -> dict[str, np.ndarray]:
                 raise TorchWeightsError(f"{path}: storage '{key}' is listed but never used.")
             (numel,) = struct.unpack(byteorder + "q", _read_exactly(file, 8, path))
             dtype = ref.dtype.newbyteorder(byteorder)
-            raw = _read_exactly(file, numel * dtype.itemsize, path)
+            size = numel * dtype.itemsize
+            if numel < 0 or size > os.fstat(file.fileno()).st_size - file.tell():
+                raise TorchWeightsError(f"{path}: file ends early: storage '{key}' claims {numel:,} values, more "
+                                        "than the file holds (truncated download or forged file).")
+            raw = _read_exactly(file, size, path)
             raw_storages[ref.key] = np.frombuffer(raw, dtype=dtype).astype(ref.dtype, copy=False)
 
     def read_storage(ref: _StorageRef) -> np.ndarray:

@@ -18,13 +18,14 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from dogbreeds.config import DEFAULT_SEED
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.records import write_json_atomic
 
 BEST_WEIGHTS_NAME = "best.weights.h5"
 BEST_INFO_NAME = "best.json"
 
 
-class TrainingError(ValueError):
+class TrainingError(DogbreedsError, ValueError):
     """Training was asked for with settings that cannot work."""
 
 

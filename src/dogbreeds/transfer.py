@@ -32,6 +32,7 @@ from dogbreeds.backbones import build_backbone, build_imagenet_classifier, get_b
 from dogbreeds.backbones import preprocess as backbone_preprocess
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.data import CropChoice, ImageRecord, Split
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.features import backbone_features
 from dogbreeds.models import build_feature_head, build_transfer_model, unfreeze_last
 from dogbreeds.pipeline import LabelMap
@@ -42,7 +43,7 @@ HEAD_KINDS: tuple[str, ...] = ("keras", "logreg", "imagenet")
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 
-class TransferError(ValueError):
+class TransferError(DogbreedsError, ValueError):
     """Features, heads or probabilities that cannot be combined or trained as asked."""
 
 

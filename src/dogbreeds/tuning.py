@@ -21,6 +21,7 @@ import pandas as pd
 import tensorflow as tf
 
 from dogbreeds.config import DEFAULT_SEED
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn
 
 TUNER_KINDS = ("hyperband", "bayesian", "random")
@@ -48,7 +49,7 @@ QUICK_SPACE: dict[str, tuple[Any, ...]] = {
 }
 
 
-class SearchError(RuntimeError):
+class SearchError(DogbreedsError, RuntimeError):
     """A hyperparameter search cannot be set up or did not produce a result."""
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import numpy as np
 from tqdm.auto import tqdm
 
+from dogbreeds.errors import DogbreedsError
 from dogbreeds.records import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ FILE_FORMAT_VERSION = 1
 _COVARIANCE_CHUNK = 1024
 
 
-class WhiteningError(ValueError):
+class WhiteningError(DogbreedsError, ValueError):
     """A whitener was configured or called in a way it cannot work."""
 
 
