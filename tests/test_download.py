@@ -483,3 +483,39 @@ def test_cli_download_without_network_points_to_data_dir(tmp_path: Path, capsys:
 def test_cli_download_rejects_an_unknown_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["data", "download", "--dest", str(tmp_path), "--parts", "photos"]) == 2
     assert "invalid choice: 'photos'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- extraction edge cases (bad-input corpus)
+
+
+def test_a_link_where_images_belongs_is_refused_not_followed(tmp_path: Path, server: ArchiveServer) -> None:
+    dest = tmp_path / "dogs"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    (dest / "Images").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ArchiveLayoutError, match="Images is a link in the way"):
+        _download(dest, server, parts=("images",))
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link
+
+
+def test_a_planted_staging_link_is_removed_not_followed(tmp_path: Path, server: ArchiveServer) -> None:
+    dest = tmp_path / "dogs"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    dest.mkdir()
+    (dest / ".images.tar-extracting-planted").symlink_to(victim, target_is_directory=True)
+    _download(dest, server, parts=("images",))
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert missing_parts(dest, ["images"]) == []
+
+
+def test_an_archive_whose_images_is_a_plain_file_is_not_installed(tmp_path: Path, server: ArchiveServer) -> None:
+    dest = tmp_path / "dogs"
+    server.files["images.tar"] = _tar({"Images": b"not a folder"})
+    with pytest.raises(ArchiveLayoutError, match="lacks Images"):
+        _download(dest, server, parts=("images",), digests={})
+    assert missing_parts(dest, ["images"]) == ["images"]
+    (dest / "Images").write_text("a file placed by hand")
+    assert missing_parts(dest, ["images"]) == ["images"]  # a file named Images is not an install

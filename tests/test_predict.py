@@ -261,3 +261,37 @@ def test_cli_bundle_and_usage_errors_exit_2(tmp_path, photos, capsys):
     assert captured.out == "" and captured.err.count("\n") == 1 and "No bundle folder" in captured.err
     assert main(["predict", "--model", str(tmp_path), str(photos["red"]), "--threshold", "1.5"]) == 2
     assert "must be between 0 and 1" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- hostile or damaged bundles (bad-input corpus)
+
+
+def test_a_reordered_label_map_is_refused_not_misnamed(bundle):
+    label_map = json.loads((bundle / "label_map.json").read_text())
+    for key in ("label_ids", "names"):
+        if key in label_map:
+            label_map[key] = list(reversed(label_map[key]))
+    (bundle / "label_map.json").write_text(json.dumps(label_map))
+    with pytest.raises(BundleError, match="different orders"):
+        load_bundle(bundle)
+
+
+def test_a_truncated_model_file_says_so_in_one_line(bundle):
+    model_file = bundle / "model.keras"
+    model_file.write_bytes(model_file.read_bytes()[:2000])
+    with pytest.raises(BundleError, match="not a complete Keras model file") as caught:
+        load_bundle(bundle)
+    assert "\n" not in str(caught.value) and "Lambda" not in str(caught.value)
+
+
+def test_a_phone_photo_is_predicted_the_right_way_up(bundle, tmp_path):
+    predictor = load_bundle(bundle)
+    upright = np.zeros((40, 30, 3), dtype=np.uint8)
+    upright[:20] = RED  # the top half is red
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(path, exif=exif, quality=95)
+    pixels = predictor.load_photo(path)
+    assert pixels.shape == (*SIZE, 3)
+    assert pixels[: SIZE[0] // 2, :, 0].mean() > 180 and pixels[SIZE[0] // 2 + 1 :, :, 0].mean() < 80

@@ -137,6 +137,7 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_it_resumes(tmp_path, notebook_dir, 
     assert process.returncode == code
     assert time.monotonic() - sent < 20
     assert "interrupted" in stderr and "02_preprocessing" in stderr and "--from 02" in stderr
+    assert "running over TCP" not in stderr  # the kernel's start-up noise is quiet
     run_dir = manifests[0].parent
     statuses = {name: entry["status"] for name, entry in json.loads(manifests[0].read_text())["notebooks"].items()}
     assert statuses == {"01_exploration": "done", "02_preprocessing": "interrupted"}
@@ -145,3 +146,19 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_it_resumes(tmp_path, notebook_dir, 
     runner.run_notebooks(run_dir, {"profile": "quick"}, start="02", until="03", notebook_dir=notebook_dir)
     statuses = {name: entry["status"] for name, entry in json.loads(manifests[0].read_text())["notebooks"].items()}
     assert statuses == {"01_exploration": "done", "02_preprocessing": "done", "03_scratch_cnn": "done"}
+
+
+def test_publishing_a_report_replaces_the_previous_one_whole(tmp_path):
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "README.md").write_text("kept")
+    for name in ("report.html", "report.pdf", "01_exploration.html", "05_comparison.html"):
+        (target / name).write_text("older run")
+    built = tmp_path / "built"
+    built.mkdir()
+    made = {"01_exploration": built / "01_exploration.html", "report.html": built / "report.html"}
+    for path in made.values():
+        path.write_text("new run")
+    reporting.publish(made, target)
+    assert sorted(p.name for p in target.iterdir()) == ["01_exploration.html", "README.md", "report.html"]
+    assert {p.read_text() for p in target.iterdir() if p.name != "README.md"} == {"new run"}

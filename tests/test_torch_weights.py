@@ -257,3 +257,32 @@ def test_real_mobilenet_v2_file_loads():
     assert state["classifier.1.weight"].shape == (1000, 1280)
     assert state["features.0.1.num_batches_tracked"].dtype == np.int64
     assert float(state["features.0.0.weight"].ravel()[0]) == pytest.approx(0.0131853, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------- hostile files (bad-input corpus)
+
+
+def test_a_pickle_cannot_rewrite_the_shared_storage_stand_ins(tmp_path, fake_torch):
+    """A BUILD opcode on torch.FloatStorage would, on a shared stand-in, break every later file."""
+    state, expected = _example_state()
+    valid = write_pth(tmp_path / "valid.pth", state, "zip")
+    # GLOBAL torch.FloatStorage; BUILD with {"dtype": "i1"}; STOP
+    forged = b"\x80\x02ctorch\nFloatStorage\n}X\x05\x00\x00\x00dtypeX\x02\x00\x00\x00i1sb."
+    with zipfile.ZipFile(tmp_path / "forged.pth", "w") as archive:
+        archive.writestr("archive/data.pkl", forged)
+    with pytest.raises(TorchWeightsError):
+        read_state_dict(tmp_path / "forged.pth")
+    loaded = read_state_dict(valid)  # still read with the right dtypes
+    for name, array in expected.items():
+        assert loaded[name].dtype == array.dtype and np.array_equal(loaded[name], array)
+
+
+def test_a_tiny_file_asking_for_terabytes_is_refused_without_allocating(tmp_path, fake_torch):
+    storage = _Storage("0", np.zeros(2, dtype=np.float32))
+    path = write_pth(tmp_path / "huge.pth", {"w": _Tensor(storage, 0, (2,), (1,))}, "legacy")
+    data = bytearray(path.read_bytes())
+    position = data.rindex(struct.pack("<q", 2))  # the storage's element count, just before its bytes
+    data[position:position + 8] = struct.pack("<q", 1_000_000_000_000)  # 3.6 TiB of float32
+    path.write_bytes(bytes(data))
+    with pytest.raises(TorchWeightsError, match="claims 1,000,000,000,000 values"):
+        read_state_dict(path)

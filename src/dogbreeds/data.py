@@ -554,20 +554,26 @@ def crop_to_box(image: Image.Image, box: Box, margin: float = 0.0) -> Image.Imag
     A box from an annotation of another image size (`box.frame`) is scaled to this image first.
     Raises `AnnotationError` when nothing of the box lies inside the image.
     """
+    return image.crop(box_pixels(box, image.size, margin))
+
+
+def box_pixels(box: Box, size: tuple[int, int], margin: float = 0.0) -> tuple[int, int, int, int]:
+    """The (left, top, right, bottom) pixels `crop_to_box` cuts from an image of `size` (width, height)."""
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
+    width, height = size
     scale_x = scale_y = 1.0
-    if box.frame and box.frame != image.size:
-        scale_x, scale_y = image.width / box.frame[0], image.height / box.frame[1]
+    if box.frame and box.frame != size:
+        scale_x, scale_y = width / box.frame[0], height / box.frame[1]
     grow_x, grow_y = margin * (box.xmax - box.xmin), margin * (box.ymax - box.ymin)
     left = max(0, round((box.xmin - grow_x) * scale_x))
     top = max(0, round((box.ymin - grow_y) * scale_y))
-    right = min(image.width, round((box.xmax + grow_x) * scale_x))
-    bottom = min(image.height, round((box.ymax + grow_y) * scale_y))
+    right = min(width, round((box.xmax + grow_x) * scale_x))
+    bottom = min(height, round((box.ymax + grow_y) * scale_y))
     if right <= left or bottom <= top:
         raise AnnotationError(f"box ({box.xmin:g}, {box.ymin:g}, {box.xmax:g}, {box.ymax:g}) lies outside the "
-                              f"{image.width}x{image.height} image")
-    return image.crop((left, top, right, bottom))
+                              f"{width}x{height} image")
+    return left, top, right, bottom
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,18 @@ def _check_part_names(parts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _is_folder_entry(path: Path) -> bool:
+    """The official archives' top-level folders (Images, Annotation) have no suffix; their files do."""
+    return not path.suffix
+
+
 def _is_installed(path: Path) -> bool:
-    return path.is_file() or (path.is_dir() and any(path.iterdir()))
+    """A real (not linked) file, or a real non-empty folder, as the archive's entry requires."""
+    if path.is_symlink():
+        return False
+    if _is_folder_entry(path):
+        return path.is_dir() and any(path.iterdir())
+    return path.is_file()
 
 
 def _with_slash(base_url: str) -> str:
@@ -347,7 +357,10 @@ def _check_tar_member(member: tarfile.TarInfo, archive_name: str) -> None:
 def _extract_part(archive: Path, part: ArchivePart, dest: Path, progress: bool) -> None:
     """Extract ``archive`` into a temporary folder inside ``dest``, then move its entries into place."""
     for stale in dest.glob(f".{part.filename}-extracting-*"):
-        shutil.rmtree(stale)  # left behind by a run that was killed while extracting
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)  # left behind by a run that was killed while extracting
+        else:
+            stale.unlink()  # a file or link with that name is not ours to follow
     staging = Path(tempfile.mkdtemp(prefix=f".{part.filename}-extracting-", dir=dest))
     try:
         try:
@@ -359,15 +372,24 @@ def _extract_part(archive: Path, part: ArchivePart, dest: Path, progress: bool) 
                     tar.extractall(staging, members=bar, filter="data")
         except (tarfile.TarError, EOFError) as error:
             raise IntegrityError(f"{archive.name} is not a readable tar archive ({error}); it was removed.") from error
-        absent = [entry for entry in part.entries if not (staging / entry).exists()]
-        if absent:
+        wrong = [entry for entry in part.entries if not _is_installed(staging / entry)]
+        if wrong:
             raise ArchiveLayoutError(
-                f"{archive.name} lacks {', '.join(absent)} at its top level, so it is not the official "
-                "Stanford Dogs archive; it was removed. Check --base-url."
+                f"{archive.name} lacks {', '.join(wrong)} at its top level (or has a file where a folder belongs), "
+                "so it is not the official Stanford Dogs archive; it was removed. Check --base-url."
             )
         target_dir = dest / part.subdir
+        if target_dir.is_symlink() or (target_dir.exists() and not target_dir.is_dir()):
+            raise ArchiveLayoutError(f"{target_dir} is in the way (a link or a file, not a folder); move it away.")
         target_dir.mkdir(parents=True, exist_ok=True)
         for entry in part.entries:
-            os.replace(staging / entry, target_dir / entry)
+            target = target_dir / entry
+            if target.is_symlink():
+                raise ArchiveLayoutError(f"{target} is a link in the way; move it away, then download again.")
+            if target.is_dir():
+                if any(target.iterdir()):
+                    raise ArchiveLayoutError(f"{target} is a folder in the way; move it away, then download again.")
+                target.rmdir()  # an empty folder is not an installed part
+            os.replace(staging / entry, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

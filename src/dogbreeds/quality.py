@@ -17,7 +17,16 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from dogbreeds.data import AnnotationError, ImageRecord, Problem, discover, read_boxes
+from dogbreeds.data import (
+    CROP_CHOICES,
+    AnnotationError,
+    ImageRecord,
+    Problem,
+    box_pixels,
+    choose_box,
+    discover,
+    read_boxes,
+)
 from dogbreeds.images import MIN_SIDE, ImageLoadError, open_image
 
 _FORMAT_OF_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF", ".webp": "WEBP"}
@@ -135,6 +144,24 @@ def check_image(path: str | os.PathLike, deep: bool = False, min_side: int = MIN
     return problems
 
 
+def _boxes_outside_image(path: Path, boxes: list) -> list[Problem]:
+    """The box the loader would crop to ("first" or "largest") lying outside the image: it skips the image."""
+    if boxes[0].frame is not None:  # read_boxes already checked them against the annotated size
+        return []
+    try:
+        with open_image(path) as image:
+            size = image.size
+    except ImageLoadError:
+        return []  # reported by the image check
+    for choice in CROP_CHOICES:
+        try:
+            box_pixels(choose_box(boxes, choice), size)
+        except AnnotationError as error:
+            return [Problem(path, "bad_box", f"{error.reason}: the image is skipped when cropped to its {choice} "
+                                             "box", "error")]
+    return []
+
+
 def _ends_like_jpeg(path: Path) -> bool:
     """True when the file ends with the JPEG end-of-image marker (trailing padding allowed)."""
     with path.open("rb") as file:
@@ -152,10 +179,14 @@ def scan(data_dir: str | os.PathLike, deep: bool = False, workers: int | None = 
         checks = pool.map(lambda path: check_image(path, deep), paths)
         for found in tqdm(checks, total=len(paths), desc="Scanning images", unit="img", disable=not progress):
             problems.extend(found)
-    annotations = [record.annotation_path for record in index.records if record.annotation_path]
-    for annotation in tqdm(annotations, desc="Scanning annotations", unit="file", disable=not progress):
+    annotated = [record for record in index.records if record.annotation_path]
+    for record in tqdm(annotated, desc="Scanning annotations", unit="file", disable=not progress):
         try:
-            read_boxes(annotation)
+            boxes = read_boxes(record.annotation_path)
         except AnnotationError as error:
-            problems.append(Problem(annotation, "bad_annotation", f"{error.reason}; its image is used uncropped"))
+            problems.append(Problem(record.annotation_path, "bad_annotation",
+                                    f"{error.reason}; its image is used uncropped"))
+            continue
+        problems.extend(_boxes_outside_image(record.path, boxes))
+    annotations = [record.annotation_path for record in annotated]
     return ScanReport(index.root, len(paths), len(annotations), tuple(problems), deep)

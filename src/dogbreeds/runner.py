@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import signal
 import time
@@ -60,6 +61,26 @@ class RunInterrupted(KeyboardInterrupt):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""The kernel's own start-up warnings (e.g. about TCP on this machine) are noise to a user; its errors are not."""
+
+
+@contextlib.contextmanager
+def _quiet_kernel_logs() -> Any:
+    """Kernels start with TensorFlow's C++ log at errors-hidden level 3 (its harmless E0000 graph notices),
+    unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). Python exceptions are not affected."""
+    previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    if previous in (None, "", "2"):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
 
 
 @contextlib.contextmanager
@@ -203,11 +224,12 @@ def run_notebooks(
         entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
         write_json_atomic(manifest_path, manifest)
         try:
-            with _signals_raise():
+            with _signals_raise(), _quiet_kernel_logs():
                 papermill.execute_notebook(
                     str(notebook_dir / f"{name}.ipynb"), str(output),
                     parameters={**parameters, "output_dir": str(run_dir)},
                     kernel_name=kernel_name, cwd=str(notebook_dir), progress_bar=False,
+                    extra_arguments=KERNEL_ARGUMENTS,
                 )
         except PapermillExecutionError as error:
             cell = error.cell_index + 1  # 1-based, as counted in the executed copy
