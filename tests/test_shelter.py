@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dogbreeds.images import load_upright
 from dogbreeds.shelter import (
     ASK_A_HUMAN,
     LABELLED,
@@ -18,7 +19,6 @@ from dogbreeds.shelter import (
     ShelterModelError,
     photo_views,
 )
-from dogbreeds.images import load_upright
 from dogbreeds.shelter_training import dog_threshold_for
 
 

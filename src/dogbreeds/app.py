@@ -29,8 +29,15 @@ import numpy as np  # noqa: E402
 
 from dogbreeds.images import load_upright  # noqa: E402
 from dogbreeds.label import COLUMNS, csv_row  # noqa: E402
-from dogbreeds.shelter import ASK_A_HUMAN, LABELLED, NOT_A_DOG, UNREADABLE, Answer, ShelterModel  # noqa: E402
-from dogbreeds.shelter import photo_views  # noqa: E402
+from dogbreeds.shelter import (  # noqa: E402
+    ASK_A_HUMAN,
+    LABELLED,
+    NOT_A_DOG,
+    UNREADABLE,
+    Answer,
+    ShelterModel,
+    photo_views,
+)
 
 MAX_FILE_SIZE = "25mb"
 THUMBNAIL = 220

@@ -25,8 +25,8 @@ from pathlib import Path
 from dogbreeds import __version__
 from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED, REPO_ROOT, default_data_dir, resolve_data_dir
 from dogbreeds.data import discover, summarize
-from dogbreeds.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS_FOUND, EXIT_USAGE, DogbreedsError
 from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, download_stanford_dogs, missing_parts
+from dogbreeds.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS_FOUND, EXIT_USAGE, DogbreedsError
 
 
 Subcommands = argparse._SubParsersAction  # what add_subparsers() returns

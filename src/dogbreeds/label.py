@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -199,14 +200,12 @@ def _flush(handle: io.TextIOBase) -> None:
     os.fsync(handle.fileno())
 
 
-def status_summary(rows: Iterable[dict[str, str]], true_breeds: dict[str, str]) -> "pd.DataFrame":
+def status_summary(rows: Iterable[dict[str, str]], true_breeds: dict[str, str]) -> pd.DataFrame:
     """Photos, share and accuracy per status of labels CSV rows whose true breed is known.
 
     ``true_breeds`` maps a row's ``file`` to its readable breed name. Accuracy is the share
     of the status's photos whose best breed (the first of ``top_3``) is the true one.
     """
-    import pandas as pd
-
     table = pd.DataFrame(list(rows))
     if table.empty:
         return pd.DataFrame(columns=["photos", "share", "accuracy"])

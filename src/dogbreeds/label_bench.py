@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.data import discover
+from dogbreeds.images import load_upright
 from dogbreeds.label import DEFAULT_BATCH, label_photos
 from dogbreeds.provenance import device_name
 from dogbreeds.records import make_record, write_record
-from dogbreeds.images import load_upright
 from dogbreeds.shelter import ShelterModel
 from dogbreeds.timing import alternating_passes
 

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.images import ImageLoadError, load_image
 from dogbreeds.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
+from dogbreeds.images import ImageLoadError, load_image
 from dogbreeds.records import write_bytes_atomic
 
 DEFAULT_DPI = 120

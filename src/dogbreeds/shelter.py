@@ -8,9 +8,9 @@ installs) plus what training adds, small enough to ship in the package
     model.json    backbone, image size, breeds, views, temperature, thresholds, provenance
     record.json   the results record of the training run (command, data hash, test metrics)
 
-Every photo is seen through a few *views* (the whole photo squeezed to the input size,
-its centre square, their mirror images); the breed probabilities are the mean of the
-calibrated softmax of each view, and the "dog" probability the mean share of the
+Every photo is seen through a few *views* (:func:`photo_views`; the shipped model uses
+the photo's centred square and its mirror image); the breed probabilities are the mean
+of the calibrated softmax of each view, and the "dog" probability the mean share of the
 backbone's own ImageNet classifier on dog classes. Then::
 
     dog probability < dog_threshold                 -> "not a dog"
@@ -25,6 +25,7 @@ backbone's own ImageNet classifier on dog classes. Then::
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -216,8 +217,6 @@ class ShelterModel:
         """Write the head, the config and (when given) the training record into ``folder``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        import io
-
         buffer = io.BytesIO()
         np.savez_compressed(buffer, kernel=self.kernel, bias=self.bias)
         try:

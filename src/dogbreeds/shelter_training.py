@@ -20,9 +20,10 @@ not dogs, view policy by view policy.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,18 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.bench import official_split, stratified_rows
-from dogbreeds.calibration import confidence_threshold, fit_temperature, threshold_metrics, view_probabilities
+from dogbreeds.calibration import (
+    confidence_threshold,
+    fit_temperature,
+    softmax,
+    threshold_metrics,
+    view_probabilities,
+)
 from dogbreeds.config import DEFAULT_SEED
-from dogbreeds.evaluation import expected_calibration_error, evaluate
+from dogbreeds.evaluation import evaluate, expected_calibration_error
+from dogbreeds.images import load_upright
 from dogbreeds.provenance import data_hash, device_name
 from dogbreeds.records import make_record
-from dogbreeds.images import load_upright
 from dogbreeds.shelter import VIEW_NAMES, ShelterConfig, ShelterModel, photo_views
 from dogbreeds.transfer import FeatureSet, split_features, stack_features, train_head
 
@@ -56,21 +63,16 @@ class TrainedShelter:
 
 def imagenet_probabilities(backbone: str, features: np.ndarray) -> np.ndarray:
     """The backbone's own ImageNet-1k probabilities from its pooled features (its classifier layer)."""
-    from dogbreeds.calibration import softmax
-
     kernel, bias = _imagenet_head(backbone)
     return softmax(np.asarray(features, dtype=np.float64) @ kernel + bias)
 
 
+@functools.lru_cache(maxsize=2)
 def _imagenet_head(backbone: str) -> tuple[np.ndarray, np.ndarray]:
     from dogbreeds.backbones import build_imagenet_classifier
 
-    if backbone not in _IMAGENET_HEADS:
-        _IMAGENET_HEADS[backbone] = tuple(build_imagenet_classifier(backbone).get_layer("predictions").get_weights())
-    return _IMAGENET_HEADS[backbone]
-
-
-_IMAGENET_HEADS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    kernel, bias = build_imagenet_classifier(backbone).get_layer("predictions").get_weights()
+    return kernel, bias
 
 
 def dog_probability(model: ShelterModel, features: np.ndarray) -> np.ndarray:
