@@ -33,3 +33,36 @@ def test_set_parses_json_values():
 def test_bad_set_is_a_usage_error(capsys):
     assert cli.main(["run", "--set", "oops"]) == cli.EXIT_USAGE
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_an_unknown_setting_fails_at_once_with_the_known_names(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert cli.main(["run", "--runs", str(runs), "--set", "batchsize=16"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "unknown setting(s) batchsize" in err and "batch_size" in err and "target_accuracy" in err
+    assert not runs.exists()  # nothing started
+
+
+def test_every_run_setting_reaches_the_notebooks():
+    import dataclasses
+
+    from dogbreeds import runner
+    from dogbreeds.profiles import RunSettings
+
+    declared = runner.notebook_parameters()
+    for name, parameters in declared.items():
+        assert "overrides" in parameters, f"{name} takes no overrides"
+    every = {field.name: 1 for field in dataclasses.fields(RunSettings) if field.name != "output_dir"}
+    resolved = runner.resolve_parameters({**every, "target_accuracy": 0.9})
+    settable = set(resolved) - {"overrides"} | set(resolved.get("overrides", {}))
+    assert settable == set(every) | {"target_accuracy"}
+    assert resolved["overrides"]["batch_size"] == 1 and resolved["epochs"] == 1  # a field no notebook declares
+    assert "batch_size" not in resolved
+
+
+def test_profile_choices_come_from_the_profiles(capsys):
+    from dogbreeds.profiles import PROFILES
+
+    assert cli.main(["run", "--profile", "nope"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert all(f"'{name}'" in err for name in PROFILES)

@@ -27,7 +27,7 @@ from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED, REPO_ROOT, default_data
 from dogbreeds.data import discover, summarize
 from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, download_stanford_dogs, missing_parts
 from dogbreeds.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS_FOUND, EXIT_USAGE, DogbreedsError
-
+from dogbreeds.profiles import PROFILES
 
 Subcommands = argparse._SubParsersAction  # what add_subparsers() returns
 
@@ -181,7 +181,7 @@ def add_run_command(commands: Subcommands) -> None:
         "  dogbreeds run --from 03                        # resume the latest run from notebook 03\n"
         "  dogbreeds run --set epochs=3 --set breeds=5    # override notebook parameters")
     add_data_dir_option(parser)
-    parser.add_argument("--profile", choices=("quick", "full"), help="quick: minutes on a CPU (default); "
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="quick: minutes on a CPU (default); "
                         "full: the real reproduction, meant for a GPU")
     parser.add_argument("--full", action="store_true", help="--profile full on the full Stanford Dogs "
                         "(default folder data/stanford-dogs, downloaded when missing and the network allows)")
@@ -192,7 +192,8 @@ def add_run_command(commands: Subcommands) -> None:
     parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", metavar="RUNS",
                         help="where run folders go (default: runs/)")
     parser.add_argument("--set", dest="overrides", type=_parameter, action="append", default=[],
-                        metavar="KEY=VALUE", help="a notebook parameter (breeds, image_size, epochs, tuner_trials, seed)")
+                        metavar="KEY=VALUE", help="a notebook parameter or any profile setting (breeds, image_size, "
+                        "epochs, batch_size, tuner_trials, ablation_seeds, seed, ...); an unknown name is refused")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (HTML only)")
     parser.set_defaults(run=run_notebooks_command)
 
@@ -220,7 +221,10 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
     data_dir = _full_data_dir(args) if args.full else (
         resolve_data_dir(args.data_dir or previous.get("data_dir")))
     discover(data_dir)  # a wrong folder fails here, in one line, before any kernel starts
-    parameters = {**previous, "profile": profile, "data_dir": str(data_dir.resolve()), **dict(args.overrides)}
+    settings = runner.resolve_parameters(dict(args.overrides))
+    overrides = {**previous.get("overrides", {}), **settings.pop("overrides", {})}
+    parameters = {**previous, "profile": profile, "data_dir": str(data_dir.resolve()), **settings,
+                  **({"overrides": overrides} if overrides else {})}
     run_dir = run_dir or runner.new_run_dir(args.runs, profile)
     print(f"run folder: {run_dir}\nparameters: {json.dumps(parameters)}", flush=True)
 

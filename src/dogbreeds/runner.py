@@ -11,6 +11,7 @@ Layout of a run folder:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -116,6 +117,39 @@ class NotebookResult:
     name: str
     seconds: float
     output: Path
+
+
+RUN_MANAGED = frozenset({"output_dir", "overrides"})
+"""Notebook parameters the runner sets itself (never through --set)."""
+
+
+def notebook_parameters(notebook_dir: Path | None = None) -> dict[str, set[str]]:
+    """The parameters each notebook declares in its `parameters` cell, by notebook name."""
+    import papermill
+
+    folder = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
+    return {name: set(papermill.inspect_notebook(str(folder / f"{name}.ipynb"))) for name in NOTEBOOKS}
+
+
+def resolve_parameters(values: dict[str, Any], notebook_dir: Path | None = None) -> dict[str, Any]:
+    """Notebook parameters from ``--set``-style values: every run setting can be set, nothing is lost.
+
+    A name a notebook declares goes to its parameter; any other field of the profile settings
+    (``profiles.RunSettings``, e.g. ``batch_size``) goes into the notebooks' ``overrides`` dict.
+    An unknown name raises RunError at once, listing the known names.
+    """
+    from dogbreeds.profiles import RunSettings
+
+    declared = set().union(*notebook_parameters(notebook_dir).values()) - RUN_MANAGED
+    fields = {field.name for field in dataclasses.fields(RunSettings)} - {"output_dir"}
+    unknown = sorted(set(values) - declared - fields)
+    if unknown:
+        raise RunError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(declared | fields))}")
+    parameters = {key: value for key, value in values.items() if key in declared}
+    overrides = {key: value for key, value in values.items() if key not in declared}
+    if overrides:
+        parameters["overrides"] = overrides
+    return parameters
 
 
 def _position(key: str) -> int:
