@@ -50,7 +50,7 @@ def test_record_round_trip_with_numpy_and_non_finite_values(tmp_path):
     assert loaded["params"]["config"]["filters"] == [32, 64, 128]
     assert loaded["params"]["image_size"] == 64 and isinstance(loaded["params"]["image_size"], int)
     assert loaded["metrics"]["macro_f1"] == pytest.approx(0.4)
-    assert loaded["data"] == {"counts": {"train": 120, "val": 30, "test": 50}, "num_classes": 5}
+    assert loaded["data"] == {"counts": {"train": 120, "val": 30, "test": 50}, "num_classes": 5, "hash": None}
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
@@ -126,3 +126,9 @@ def test_write_json_atomic_replaces_whole_file(tmp_path):
     write_json_atomic(target, {"epoch": 4, "path": Path("a/b")})
     assert json.loads(target.read_text()) == {"epoch": 4, "path": "a/b"}
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]
+
+
+def test_records_carry_the_device_and_the_data_hash():
+    record = make_record("run", "scratch", seed=7, data_hash="ab" * 32)
+    assert record["seed"] == 7 and record["data"]["hash"] == "ab" * 32
+    assert record["device"].startswith(("CPU: ", "GPU: "))

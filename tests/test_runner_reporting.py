@@ -60,6 +60,7 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir):
     assert (run_dir / "05_comparison.txt").read_text() == "quick"  # output_dir was injected
     manifest = json.loads((run_dir / "run.json").read_text())
     assert {e["status"] for e in manifest["notebooks"].values()} == {"done"}
+    assert manifest["device"].startswith("CPU") and manifest["seed"] == 42
 
     # a failing notebook names itself and the cell, and the manifest records it
     _write_notebook(notebook_dir / "04_transfer_learning.ipynb", "1 / 0")

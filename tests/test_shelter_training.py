@@ -30,8 +30,8 @@ def test_training_writes_a_model_with_its_record_and_is_reproducible(make_dogs_d
         assert 0 <= metrics[key] <= 1
     assert metrics["validation_at_threshold"]["threshold"] == config.confidence_threshold
     assert 0 < config.temperature and 0 <= config.dog_threshold <= 0.5
-    assert len(record["params"]["data_hash"]) == 64 == len(config.provenance["data_hash"])
-    assert record["params"]["device"].startswith("CPU")
+    assert len(record["data"]["hash"]) == 64 and record["data"]["hash"] == config.provenance["data_hash"]
+    assert record["device"].startswith("CPU")
     folder = first.model.save(tmp_path / "model", first.record)
     loaded = ShelterModel.load(folder)
     assert loaded.config == config and loaded.record()["run_name"] == "shelter-model"

@@ -32,6 +32,7 @@ from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import evaluate
 from dogbreeds.models import CNNConfig, count_params
 from dogbreeds.pipeline import LabelMap
+from dogbreeds.provenance import data_hash
 from dogbreeds.records import make_record, write_record
 from dogbreeds.timing import alternating_passes
 from dogbreeds.transfer import (
@@ -189,6 +190,7 @@ def bench_transfer(
     train_labels = np.array([label_map.encode(record.label_id) for record in split.train])
     train_rows, val_rows = stratified_rows(train_labels, val_fraction, seed)
     counts = {"train": len(train_rows), "val": len(val_rows), "test": len(split.test)}
+    hashed = data_hash([record.path for record in (*split.train, *split.test)], data_dir)
     rows = []
     for variant in tqdm(variants, desc="transfer variants", unit="variant", disable=not progress):
         outcome = _run_variant(variant, store, train_rows, val_rows, label_map, head_epochs=head_epochs,
@@ -200,7 +202,7 @@ def bench_transfer(
                     "image_size": list(image_size) if image_size else "backbone default",
                     "val_fraction": val_fraction, "head_params": outcome["head_params"]},
             metrics=metrics, history=outcome["history"], timings=outcome["timings"],
-            data_counts=counts, num_classes=len(label_map), seed=seed, source=source,
+            data_counts=counts, num_classes=len(label_map), seed=seed, source=source, data_hash=hashed,
         )
         path = write_record(record, results_dir)
         if progress:
@@ -422,6 +424,7 @@ def bench_scratch(
                 "pretrain": pretrain, "config": config.to_dict(), "parameters": count_params(model).total},
         metrics=metrics, history=result.history, timings=timings, data_counts=split.counts(),
         num_classes=len(label_map), seed=seed, source=source,
+        data_hash=data_hash([record.path for record in (*split.train, *split.val, *split.test)], data_dir),
     )
     return {"metrics": metrics, "timings": timings, "record": write_record(record, results_dir)}
 
@@ -499,7 +502,7 @@ def bench_throughput(
                 "images": images, "batch_size": batch_size, "image_size": list(size), "repeats": repeats,
                 "cpu_count": os.cpu_count()},
         metrics=metrics, timings=passes, data_counts={"images": images}, num_classes=len(label_map),
-        source=source,
+        source=source, data_hash=data_hash([record.path for record in chosen], data_dir),
     )
     return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}
 

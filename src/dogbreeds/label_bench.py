@@ -18,7 +18,7 @@ import numpy as np
 from dogbreeds.data import discover
 from dogbreeds.images import load_upright
 from dogbreeds.label import DEFAULT_BATCH, label_photos
-from dogbreeds.provenance import device_name
+from dogbreeds.provenance import data_hash
 from dogbreeds.records import make_record, write_record
 from dogbreeds.shelter import ShelterModel
 from dogbreeds.timing import alternating_passes
@@ -62,8 +62,8 @@ def bench_label(
         "label-throughput", "benchmark",
         params={"bench": "label", "data_dir": Path(data_dir).name, "images": images, "batch_size": batch_size,
                 "views": list(model.config.views), "backbone": model.config.backbone, "repeats": repeats,
-                "device": device_name(), "cpu_count": os.cpu_count()},
+                "cpu_count": os.cpu_count()},
         metrics=metrics, timings=passes, data_counts={"images": images}, num_classes=len(model.config.label_ids),
-        source=source,
+        source=source, data_hash=data_hash(chosen, data_dir),
     )
     return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -52,16 +53,16 @@ def data_hash(paths: Iterable[str | os.PathLike], root: str | os.PathLike,
 
 
 def device_name() -> str:
-    """The GPU TensorFlow uses (its model name), else the CPU's model name and core count."""
-    try:
-        import tensorflow as tf
+    """The GPU TensorFlow computes on (its model name), else the CPU's model name and core count.
 
+    A process that has not imported TensorFlow computed on the CPU: it is not imported just to ask.
+    """
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])
             return f"GPU: {details.get('device_name', gpus[0].name)}"
-    except ImportError:
-        pass
     return f"CPU: {_cpu_model()} ({os.cpu_count()} cores)"
 
 

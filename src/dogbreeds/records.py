@@ -69,6 +69,7 @@ def make_record(
     num_classes: int | None = None,
     seed: int | None = None,
     source: str | None = None,
+    data_hash: str | None = None,
     notes: str = "",
 ) -> dict[str, Any]:
     """A JSON-ready results record.
@@ -76,8 +77,11 @@ def make_record(
     ``kind`` says what was trained ("scratch", "transfer", "feature_head", "fine_tune",
     "tuning", ...); ``metrics`` are the test metrics (e.g. top1, top5, macro_f1);
     ``history`` the per-epoch values from training; ``data_counts`` the number of images
-    per split. ``source`` defaults to the running command (or notebook).
+    per split; ``data_hash`` the content hash of the data used (``provenance.data_hash``).
+    ``source`` defaults to the running command (or notebook); ``device`` is filled in.
     """
+    from dogbreeds.provenance import device_name  # provenance writes with this module's helpers
+
     if not run_name or not run_name.strip():
         raise RecordError("run_name must be a non-empty string naming the run.")
     if not kind or not kind.strip():
@@ -89,11 +93,12 @@ def make_record(
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": source if source is not None else _default_source(),
         "seed": seed,
+        "device": device_name(),
         "params": dict(params or {}),
         "metrics": dict(metrics or {}),
         "history": dict(history or {}),
         "timings": dict(timings or {}),
-        "data": {"counts": dict(data_counts or {}), "num_classes": num_classes},
+        "data": {"counts": dict(data_counts or {}), "num_classes": num_classes, "hash": data_hash},
         "versions": library_versions(),
         "notes": notes,
     }

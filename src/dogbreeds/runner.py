@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from dogbreeds.config import REPO_ROOT
+from dogbreeds.config import DEFAULT_SEED, REPO_ROOT
 from dogbreeds.errors import DogbreedsError
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -237,6 +237,8 @@ def run_notebooks(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from dogbreeds.data import discover
+    from dogbreeds.provenance import data_hash, device_name
     from dogbreeds.records import write_json_atomic
 
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
@@ -245,9 +247,12 @@ def run_notebooks(
     manifest_path = run_dir / MANIFEST
     manifest = read_manifest(run_dir) or {"notebooks": {}}
     manifest.update(
-        parameters=parameters, versions=_versions(), platform=platform.platform(),
-        updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        parameters=parameters, versions=_versions(), platform=platform.platform(), device=device_name(),
+        seed=parameters.get("seed", DEFAULT_SEED), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    if "data_dir" in parameters:
+        data_dir = Path(parameters["data_dir"])
+        manifest["data_folder_hash"] = data_hash([r.path for r in discover(data_dir).records], data_dir)
     names = select_notebooks(start, until)
     results = []
     for position, name in enumerate(names, start=1):

@@ -41,7 +41,7 @@ from dogbreeds.calibration import (
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.evaluation import evaluate, expected_calibration_error
 from dogbreeds.images import load_upright
-from dogbreeds.provenance import data_hash, device_name
+from dogbreeds.provenance import data_hash
 from dogbreeds.records import make_record
 from dogbreeds.shelter import VIEW_NAMES, ShelterConfig, ShelterModel, photo_views
 from dogbreeds.transfer import FeatureSet, split_features, stack_features, train_head
@@ -161,13 +161,13 @@ def train_shelter_model(
                 "target_accuracy": target_accuracy, "dog_flag_rate": dog_flag_rate, "head": head.params,
                 "best_epoch": head.best_epoch, "temperature": temperature,
                 "confidence_threshold": config.confidence_threshold, "dog_threshold": config.dog_threshold,
-                "data_dir": Path(data_dir).name, "data_hash": config.provenance["data_hash"], "device": device_name()},
+                "data_dir": Path(data_dir).name},
         metrics=metrics, history=head.history,
         timings={"feature_seconds": feature_seconds, "train_seconds": head.train_seconds,
                  "total_seconds": time.perf_counter() - start,
                  "features_cached": plain["train"].from_cache and plain["test"].from_cache},
         data_counts={"train": len(train_rows), "val": len(val_rows), "test": len(test_labels)},
-        num_classes=len(label_map), seed=seed, source=source,
+        num_classes=len(label_map), seed=seed, source=source, data_hash=config.provenance["data_hash"],
     )
     return TrainedShelter(model, record)
 
@@ -270,9 +270,9 @@ def measure_shelter_model(
         params={"bench": "shelter", "photos_dir": Path(photos_dir).name, "not_dogs_dir": Path(not_dogs_dir).name,
                 "exclude_dir": Path(exclude_dir).name if exclude_dir else None, "policies": POLICIES,
                 "model_views": list(model.config.views), "dog_threshold": model.config.dog_threshold,
-                "confidence_threshold": model.config.confidence_threshold, "device": device_name(),
-                "data_hash": data_hash([r.path for group in groups.values() for r in group] + not_dogs, photos_dir)},
+                "confidence_threshold": model.config.confidence_threshold},
         metrics=metrics, timings={"feature_seconds": feature_seconds},
         data_counts={name: len(records) for name, records in groups.items()} | {"not_dogs": len(not_dogs)},
         num_classes=len(model.config.label_ids), source=source,
+        data_hash=data_hash([r.path for group in groups.values() for r in group] + not_dogs, photos_dir),
     )

@@ -49,6 +49,7 @@ class Study:
     notebook: str
     settings: RunSettings
     started: float = field(default_factory=time.perf_counter)
+    _data_hash: str | None = field(default=None, repr=False)
 
     @classmethod
     def start(cls, notebook: str, profile: str = "quick", *, data_dir: str | Path | None = None,
@@ -118,10 +119,21 @@ class Study:
         record = make_record(
             run_name, kind, params={"notebook": self.notebook, **self.settings.to_dict(), **(params or {})},
             data_counts=fields.pop("data_counts", data.counts()),
+            data_hash=fields.pop("data_hash", self.data_hash()),
             num_classes=fields.pop("num_classes", len(data.label_map.label_ids)),
             seed=self.settings.seed, source=self.source, **fields,
         )
         return write_record(record, self.results_dir)
+
+    def data_hash(self) -> str:
+        """The content hash of this run's photos (train, validation and test), computed once."""
+        if self._data_hash is None:
+            from dogbreeds.provenance import data_hash
+
+            data = self.data()
+            files = [record.path for part in (data.split.train, data.split.val, data.split.test) for record in part]
+            self._data_hash = data_hash(files, self.settings.data_dir)
+        return self._data_hash
 
     def results(self) -> pd.DataFrame:
         """Every results record of the run so far, one row each."""
