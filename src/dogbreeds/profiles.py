@@ -31,6 +31,8 @@ class RunSettings:
     ablation_seeds: int  # repeats of each ablation variant, for mean +/- std
     whitening_size: int  # side at which PCA/ZCA whitening is fitted
     seed: int
+    deterministic: bool = True  # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU
+    # whose ops have no deterministic kernel (slower or refused there)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable copy (paths as strings)."""
@@ -61,9 +63,10 @@ def settings_for(
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     values = dict(PROFILES[profile])
-    unknown = set(overrides) - set(values)
+    known = {field.name for field in dataclasses.fields(RunSettings)} - {"profile", "data_dir", "output_dir", "seed"}
+    unknown = set(overrides) - known
     if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(values)}")
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
     values.update({k: v for k, v in overrides.items() if v is not None})
     out = Path(output_dir) if output_dir else Path("runs") / "standalone"
     return RunSettings(

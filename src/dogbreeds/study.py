@@ -67,7 +67,7 @@ class Study:
         if seeded:
             from dogbreeds.training import set_seed
 
-            set_seed(settings.seed)
+            set_seed(settings.seed, deterministic=settings.deterministic)
         return study
 
     @property
