@@ -41,9 +41,9 @@ def test_the_shipped_model_labels_the_run_s_test_photos_with_the_label_code(run_
     assert record["metrics"]["official_test"]["top1"] == pytest.approx(shipped["top1"]) > 0.85
     rows = list(csv.DictReader(open(run_dir / "shelter_labels.csv", newline="", encoding="utf-8")))
     by_status = {row["status"]: row for row in record["metrics"]["this_run"]}
-    assert sum(row["photos"] for row in by_status.values()) == len(rows) == 60  # the sample's test photos
+    assert sum(row["photos"] for row in by_status.values()) == len(rows) == record["data"]["counts"]["test"] > 0
     assert {row["status"] for row in rows} <= {"labelled", "ask a human", "not a dog"}
-    assert by_status["labelled"]["accuracy"] >= 0.85  # 120 breeds to choose from, 5 in the sample
+    assert by_status["labelled"]["accuracy"] >= 0.8  # 120 breeds to choose from, a few in the run
 
 
 def model_records(run_dir: Path) -> list[dict]:
