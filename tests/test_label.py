@@ -129,3 +129,20 @@ def test_label_throughput_is_measured_against_the_model_alone(tmp_path, model, s
     assert 0.2 < metrics["ratio"] < 5
     record = load_record(result["record"])
     assert record["params"]["views"] == ["center", "center-flip"] and record["data"]["counts"]["images"] == 8
+
+
+def test_the_shipped_model_labels_sample_photos_right_after_set_up(tmp_path, sample_photos, capsys):
+    """What a shelter runs first: `dogbreeds label FOLDER --out labels.csv` with the shipped 120-breed model."""
+    folder = tmp_path / "intake"
+    for photo in sample_photos[::15]:  # two photos of each of the sample's five breeds
+        target = folder / photo.parent.name / photo.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(photo.read_bytes())
+    out = tmp_path / "labels.csv"
+    assert main(["label", str(folder), "--out", str(out)]) == 0
+    assert "10 photos labelled" in capsys.readouterr().out
+    rows = list(iter_rows(out))
+    best = [row["top_3"].split(" (")[0] for row in rows]
+    truth = [row["file"].split("/")[-2].split("-", 1)[1].replace("_", " ") for row in rows]
+    assert sum(guess == breed for guess, breed in zip(best, truth)) >= 8
+    assert sum(row["status"] == "labelled" for row in rows) >= 6
