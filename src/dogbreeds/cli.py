@@ -466,7 +466,6 @@ def _probability(text: str) -> float:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict each photo's breeds; exit 2 for an unusable bundle, 1 when a photo could not be read."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are noise here
     from dogbreeds.images import ImageLoadError
     from dogbreeds.predict import load_bundle
 
@@ -540,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are noise to a user
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -13,7 +13,6 @@ from pathlib import Path
 from dogbreeds.cli import (
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
     Subcommands,
     _add_bench_options,
     _bench_command_line,
@@ -100,17 +99,14 @@ def add_label_command(commands: Subcommands) -> None:
 
 def run_label(args: argparse.Namespace) -> int:
     """Label the photos into the CSV and print the counts."""
-    from dogbreeds.label import LabelError, LabelSummary, label_photos
-    from dogbreeds.shelter import STATUSES, ShelterModel, ShelterModelError
+    from dogbreeds.label import label_photos
+    from dogbreeds.shelter import STATUSES, ShelterModel
 
     written = {"rows": 0}
+    model = ShelterModel.load(args.model) if args.model else None  # its errors reach `main`, in one line
     try:
-        model = ShelterModel.load(args.model) if args.model else None
-        summary: LabelSummary = label_photos(args.paths, args.out, model=model, batch_size=args.batch_size,
-                                             on_batch=lambda count: written.update(rows=count))
-    except (LabelError, ShelterModelError) as error:
-        print(f"dogbreeds: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        summary = label_photos(args.paths, args.out, model=model, batch_size=args.batch_size,
+                               on_batch=lambda count: written.update(rows=count))
     except KeyboardInterrupt:
         print(f"dogbreeds: interrupted; {written['rows']} new rows are safe in {args.out}. Run the same command "
               "again to label the rest.", file=sys.stderr)
@@ -139,14 +135,9 @@ def add_app_command(commands: Subcommands) -> None:
 def run_app(args: argparse.Namespace) -> int:
     """Serve the web app until interrupted."""
     from dogbreeds.app import serve
-    from dogbreeds.shelter import ShelterModel, ShelterModelError
+    from dogbreeds.shelter import ShelterModel
 
-    try:
-        model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
-    except ShelterModelError as error:
-        print(f"dogbreeds: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    serve(model, host=args.host, port=args.port)
+    serve(ShelterModel.load(args.model), host=args.host, port=args.port)
     return EXIT_OK
 
 

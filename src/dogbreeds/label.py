@@ -156,8 +156,9 @@ def label_photos(
                 writer.writerow(csv_row(path, answer))
                 summary.counts[answer.status] += 1
             _flush(handle)
+            bar.set_postfix({status: summary.counts[status] for status in STATUSES if summary.counts[status]},
+                            refresh=False)
             bar.update(len(paths))
-            bar.set_postfix({status: summary.counts[status] for status in STATUSES if summary.counts[status]})
             if on_batch is not None:
                 on_batch(summary.labelled_now)
     summary.seconds = time.perf_counter() - start
