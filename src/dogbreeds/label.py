@@ -3,8 +3,8 @@
     summary = label_photos(["intake/2026-12"], "labels.csv")   # the shipped model
     summary.counts   # {"labelled": 812, "ask a human": 97, "not a dog": 12, "unreadable": 1}
 
-- Folders are searched recursively for files whose extension Pillow reads; files named
-  on the command line are always tried.
+- Folders are searched recursively for files with the extension of a format read here
+  (``images.IMAGE_FORMATS``); files named on the command line are always tried.
 - Photos stream through in batches: the next batch is read from disk while the model
   works on the current one, so memory stays flat however many photos there are.
 - Each batch's rows are appended and flushed to disk before the next batch starts. A
