@@ -91,15 +91,13 @@ def test_a_foreign_csv_is_never_overwritten(tmp_path):
 
 def test_memory_stays_flat_over_batches(tmp_path, model, monkeypatch):
     """Photos are read one batch ahead, never all at once."""
-    from dogbreeds import label
-
     folder = tmp_path / "many"
     folder.mkdir()
     for number in range(12):
         Image.fromarray(np.full((32, 32, 3), number * 20, dtype=np.uint8)).save(folder / f"{number:02}.jpg")
     sizes = []
-    original = label._prepare
-    monkeypatch.setattr(label, "_prepare", lambda m, paths: sizes.append(len(paths)) or original(m, paths))
+    original = model.prepare_files
+    monkeypatch.setattr(model, "prepare_files", lambda paths: sizes.append(len(paths)) or original(paths))
     label_photos([folder], tmp_path / "out.csv", model=model, batch_size=4, progress=False)
     assert sizes == [4, 4, 4]
 

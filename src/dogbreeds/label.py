@@ -33,7 +33,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.images import IMAGE_FORMATS, ImageLoadError, load_upright
+from dogbreeds.images import IMAGE_FORMATS
 from dogbreeds.shelter import STATUSES, UNREADABLE, Answer, ShelterModel
 
 COLUMNS = ("file", "status", "breed", "confidence", "top_3", "dog_probability", "reason")
@@ -170,30 +170,12 @@ def answer_batches(model: ShelterModel, paths: Sequence[Path], batch_size: int
     """(paths, answers) batch by batch; the next batch is read and prepared while the model runs."""
     chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
     with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(_prepare, model, chunks[0])
+        pending = reader.submit(model.prepare_files, chunks[0])
         for position, chunk in enumerate(chunks):
             views, failures = pending.result()
             if position + 1 < len(chunks):
-                pending = reader.submit(_prepare, model, chunks[position + 1])
-            yield chunk, _answers(model, len(chunk), views, failures)
-
-
-def _prepare(model: ShelterModel, paths: Sequence[Path]) -> tuple[np.ndarray, dict[int, Answer]]:
-    """The view batch of the readable photos and an "unreadable" answer for each other one."""
-    images, failures = [], {}
-    for position, path in enumerate(paths):
-        try:
-            images.append(load_upright(path))
-        except ImageLoadError as error:
-            failures[position] = Answer(UNREADABLE, error.reason)
-        except OSError as error:  # a file that vanished or a disk error while reading
-            failures[position] = Answer(UNREADABLE, f"cannot read the file ({error.strerror or error})")
-    return model.view_batch(images), failures
-
-
-def _answers(model: ShelterModel, count: int, views: np.ndarray, failures: dict[int, Answer]) -> list[Answer]:
-    answers = iter(model.decide(*model.score_views(views)) if len(views) else [])
-    return [failures[position] if position in failures else next(answers) for position in range(count)]
+                pending = reader.submit(model.prepare_files, chunks[position + 1])
+            yield chunk, model.answer_prepared(len(chunk), views, failures)
 
 
 def _flush(handle: io.TextIOBase) -> None:

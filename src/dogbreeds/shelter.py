@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from dogbreeds.backbones import get_backbone, imagenet_wnids
-from dogbreeds.calibration import softmax
+from dogbreeds.calibration import view_probabilities
 from dogbreeds.data import breed_name
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import ImageLoadError, load_upright
@@ -235,14 +235,18 @@ class ShelterModel:
         return self.config.breed_names
 
     def breed_logits(self, features: np.ndarray) -> np.ndarray:
-        """Uncalibrated logits (N, breeds) of pooled backbone features (N, feature_dim)."""
+        """Uncalibrated logits of pooled backbone features: (N, D) -> (N, breeds), (views, N, D) -> (views, N, breeds)."""
         return np.asarray(features, dtype=np.float32) @ self.kernel + self.bias
 
     def breed_probabilities(self, features: np.ndarray) -> np.ndarray:
         """Calibrated breed probabilities of features (views, N, D) or (N, D): the mean over views."""
-        features = np.asarray(features, dtype=np.float32)
-        views = features if features.ndim == 3 else features[None]
-        return np.mean([softmax(self.breed_logits(view), self.config.temperature) for view in views], axis=0)
+        return view_probabilities(self.breed_logits(features), self.config.temperature)
+
+    def dog_probability(self, imagenet: np.ndarray) -> np.ndarray:
+        """The ImageNet probability on dog classes, averaged over views: (views, N, 1000) or (N, 1000) -> (N,)."""
+        imagenet = np.asarray(imagenet)
+        views = imagenet if imagenet.ndim == 3 else imagenet[None]
+        return views[..., self.dog_classes].sum(axis=-1).mean(axis=0)
 
     def decide(self, probabilities: np.ndarray, dog_probability: np.ndarray) -> list[Answer]:
         """One answer per row of calibrated breed ``probabilities`` and ImageNet ``dog_probability``."""
@@ -281,9 +285,8 @@ class ShelterModel:
         if len(batch) % views:
             raise ShelterModelError(f"A batch of {len(batch)} views is not a whole number of photos of {views} views.")
         features, imagenet = self.network(np.asarray(batch, dtype=np.float32))
-        features = features.reshape(-1, views, features.shape[-1]).transpose(1, 0, 2)
-        dog = imagenet[:, self.dog_classes].sum(axis=1).reshape(-1, views).mean(axis=1)
-        return self.breed_probabilities(features), dog
+        by_view = [array.reshape(-1, views, array.shape[-1]).transpose(1, 0, 2) for array in (features, imagenet)]
+        return self.breed_probabilities(by_view[0]), self.dog_probability(by_view[1])
 
     def classify(self, images: Sequence[Image.Image]) -> list[Answer]:
         """Answers for RGB photos (load files with :func:`load_upright`)."""
@@ -293,15 +296,25 @@ class ShelterModel:
 
     def classify_files(self, paths: Sequence[str | os.PathLike]) -> list[Answer]:
         """Answers for photo files; an unreadable file gets the status "unreadable" with the reason."""
-        loaded: dict[int, Image.Image] = {}
-        failed: dict[int, Answer] = {}
+        return self.answer_prepared(len(paths), *self.prepare_files(paths))
+
+    def prepare_files(self, paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, dict[int, Answer]]:
+        """The :meth:`view_batch` of the readable photos among ``paths``, and an "unreadable" answer
+        (by position in ``paths``) for each other one. Reads files only: it can run in another thread."""
+        images, failures = [], {}
         for position, path in enumerate(paths):
             try:
-                loaded[position] = load_upright(path)
+                images.append(load_upright(path))
             except ImageLoadError as error:
-                failed[position] = Answer(UNREADABLE, error.reason)
-        answers = dict(zip(loaded, self.classify(list(loaded.values()))))
-        return [answers.get(position) or failed[position] for position in range(len(paths))]
+                failures[position] = Answer(UNREADABLE, error.reason)
+            except OSError as error:  # a file that vanished or a disk error while reading
+                failures[position] = Answer(UNREADABLE, f"cannot read the file ({error.strerror or error})")
+        return self.view_batch(images), failures
+
+    def answer_prepared(self, count: int, views: np.ndarray, failures: dict[int, Answer]) -> list[Answer]:
+        """The answers of :meth:`prepare_files`'s output for its ``count`` paths, in their order."""
+        answers = iter(self.decide(*self.score_views(views)) if len(views) else [])
+        return [failures[position] if position in failures else next(answers) for position in range(count)]
 
     @functools.cached_property
     def dog_classes(self) -> np.ndarray:

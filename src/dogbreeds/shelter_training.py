@@ -76,11 +76,8 @@ def _imagenet_head(backbone: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dog_probability(model: ShelterModel, features: np.ndarray) -> np.ndarray:
-    """Mean ImageNet dog probability over views of features (views, N, D) or (N, D)."""
-    features = np.asarray(features)
-    views = features if features.ndim == 3 else features[None]
-    return np.mean([imagenet_probabilities(model.config.backbone, view)[:, model.dog_classes].sum(axis=1)
-                    for view in views], axis=0)
+    """Mean ImageNet dog probability over views of pooled features (views, N, D) or (N, D)."""
+    return model.dog_probability(imagenet_probabilities(model.config.backbone, features))
 
 
 def dog_threshold_for(dog: np.ndarray, flag_rate: float, ceiling: float = 0.5) -> float:
@@ -123,7 +120,7 @@ def train_shelter_model(
     draft = ShelterModel(kernel, bias, ShelterConfig(backbone, spec_size, label_map.label_ids, views=TRAINED_VIEWS))
 
     val_views = _views(plain["train"], mirrored["train"], val_rows)
-    val_logits = np.stack([draft.breed_logits(view) for view in val_views])
+    val_logits = draft.breed_logits(val_views)
     temperature = fit_temperature(val_logits, val.labels)
     val_probabilities = view_probabilities(val_logits, temperature)
     chosen = confidence_threshold(val.labels, val_probabilities, target_accuracy=target_accuracy)
@@ -140,7 +137,7 @@ def train_shelter_model(
 
     test_views = np.stack([plain["test"].features, mirrored["test"].features])
     test_labels = plain["test"].labels
-    test_logits = np.stack([model.breed_logits(view) for view in test_views])
+    test_logits = model.breed_logits(test_views)
     before = view_probabilities(test_logits)
     after = model.breed_probabilities(test_views)
     test_dog = dog_probability(model, test_views)
