@@ -355,21 +355,32 @@ def _add_bench_options(parser: argparse.ArgumentParser, run: Callable[[argparse.
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results", metavar="DIR",
                         help="where the results records go (default: benchmarks/results/)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
+    _remember_options(parser)
+    parser.set_defaults(run=lambda args: _run_bench(args, run))
+
+
+def _remember_options(parser: argparse.ArgumentParser) -> None:
+    """Keep the parser's options (after they are all added), so that `_command_line` can rebuild the command."""
     options = [(action.dest, action.option_strings[-1], action.default) for action in parser._actions
                if action.option_strings and action.dest != "help"]
-    parser.set_defaults(run=lambda args: _run_bench(args, run), bench_options=options)
+    parser.set_defaults(command_options=options)
 
 
-def _bench_command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this benchmark: `dogbreeds bench NAME` and every option not at its default."""
-    words = ["dogbreeds", "bench", args.benchmark]
-    for dest, flag, default in args.bench_options:
+def _command_line(words: Sequence[str], args: argparse.Namespace) -> str:
+    """The command that reproduces a run: ``words`` and every remembered option not at its default."""
+    words = list(words)
+    for dest, flag, default in args.command_options:
         value = getattr(args, dest)
         if value == default:
             continue
         values = value if isinstance(value, list) else [value]
         words += [flag, *(str(item) for item in values)]
     return shlex.join(words)
+
+
+def _bench_command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this benchmark: `dogbreeds bench NAME` and every option not at its default."""
+    return _command_line(["dogbreeds", "bench", args.benchmark], args)
 
 
 def _run_bench(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:

@@ -16,8 +16,10 @@ from dogbreeds.cli import (
     Subcommands,
     _add_bench_options,
     _bench_command_line,
+    _command_line,
     _command_parser,
     _positive_int,
+    _remember_options,
     add_data_dir_option,
 )
 from dogbreeds.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir
@@ -43,6 +45,7 @@ def add_train_command(commands: Subcommands) -> None:
                         help="accuracy wanted on the photos labelled without a person (default: 0.95)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="feature cache (default: .cache/features)")
+    _remember_options(parser)
     parser.set_defaults(run=run_train)
 
 
@@ -52,15 +55,9 @@ def run_train(args: argparse.Namespace) -> int:
     from dogbreeds.shelter import SHIPPED_MODEL_DIR
     from dogbreeds.shelter_training import train_shelter_model
 
-    words = ["dogbreeds", "train", "--data-dir", str(args.data_dir)]
-    if args.out is not None:
-        words += ["--out", str(args.out)]
-    if args.target_accuracy != 0.95:
-        words += ["--target-accuracy", str(args.target_accuracy)]
-    if args.seed != DEFAULT_SEED:
-        words += ["--seed", str(args.seed)]
     trained = train_shelter_model(resolve_data_dir(args.data_dir), target_accuracy=args.target_accuracy,
-                                  seed=args.seed, cache_dir=args.cache_dir, source=" ".join(words))
+                                  seed=args.seed, cache_dir=args.cache_dir,
+                                  source=_command_line(["dogbreeds", "train"], args))
     out = args.out or SHIPPED_MODEL_DIR
     trained.model.save(out, trained.record)
     path = write_record(trained.record, REPO_ROOT / "benchmarks" / "results")
