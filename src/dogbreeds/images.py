@@ -128,25 +128,23 @@ def _on_white(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(white, rgba).convert("RGB")
 
 
-def load_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
-    """Decode an image file completely into an RGB `PIL.Image`. Raises `ImageLoadError`."""
+def load_image(path: str | os.PathLike, min_side: int = MIN_SIDE, *, upright: bool = False) -> Image.Image:
+    """Decode an image file completely into an RGB `PIL.Image`. Raises `ImageLoadError`.
+
+    With `upright`, the photo's EXIF orientation is applied (as a viewer shows it).
+    """
     with open_image(path, min_side) as image:
         try:
             image.load()
+            decoded = ImageOps.exif_transpose(image) if upright else image
         except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad data
             raise ImageLoadError(path, f"truncated or corrupt image data ({error})", "corrupt") from None
-        return to_rgb(image)
+        return to_rgb(decoded)
 
 
 def load_upright(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
     """A photo as an RGB image the right way up (its EXIF orientation applied). Raises `ImageLoadError`."""
-    with open_image(path, min_side) as image:
-        try:
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-        except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad data
-            raise ImageLoadError(path, f"truncated or corrupt image data ({error})", "corrupt") from None
-        return to_rgb(upright)
+    return load_image(path, min_side, upright=True)
 
 
 def load_resized(path: str | os.PathLike, size: tuple[int, int], box: Box | None = None,
