@@ -356,7 +356,7 @@ def _add_bench_options(parser: argparse.ArgumentParser, run: Callable[[argparse.
                         help="where the results records go (default: benchmarks/results/)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
     _remember_options(parser)
-    parser.set_defaults(run=lambda args: _run_bench(args, run))
+    parser.set_defaults(run=run)
 
 
 def _remember_options(parser: argparse.ArgumentParser) -> None:
@@ -381,11 +381,6 @@ def _command_line(words: Sequence[str], args: argparse.Namespace) -> str:
 def _bench_command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this benchmark: `dogbreeds bench NAME` and every option not at its default."""
     return _command_line(["dogbreeds", "bench", args.benchmark], args)
-
-
-def _run_bench(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
-    """Run one benchmark (its errors reach `main`, which prints them in one line)."""
-    return run(args)
 
 
 def run_bench_transfer(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ def data_hash(paths: Iterable[str | os.PathLike], root: str | os.PathLike,
     """
     root = Path(root).resolve()
     cache = _read_cache(cache_file)
+    known = len(cache)
     entries = []
     for path in paths:
         resolved = Path(path).resolve()
@@ -47,7 +48,7 @@ def data_hash(paths: Iterable[str | os.PathLike], root: str | os.PathLike,
             cache[key] = file_sha256(resolved)
         relative = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else resolved.name
         entries.append(f"{relative}\t{stat.st_size}\t{cache[key]}")
-    if cache_file is not None:
+    if cache_file is not None and len(cache) > known:  # rewrite the cache only when it learnt a digest
         write_json_atomic(cache_file, cache)
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
