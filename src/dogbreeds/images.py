@@ -148,14 +148,15 @@ def load_upright(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Ima
 
 
 def load_resized(path: str | os.PathLike, size: tuple[int, int], box: Box | None = None,
-                 margin: float = 0.0) -> np.ndarray:
+                 margin: float = 0.0, *, upright: bool = False) -> np.ndarray:
     """An image as a uint8 array of shape (height, width, 3), cropped to `box` first when given.
 
     `size` is (height, width). The aspect ratio is not kept (as in the 224 x 224 crops).
+    `upright` applies the EXIF orientation first (prediction; boxes are in the stored frame).
     Raises `ImageLoadError`, with kind `bad_box` when the box lies outside the image.
     """
     height, width = size
-    image = load_image(path)
+    image = load_image(path, upright=upright)
     if box is not None:
         try:
             image = crop_to_box(image, box, margin)

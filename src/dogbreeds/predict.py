@@ -14,7 +14,7 @@ A bundle is a folder that loads in a fresh process, with no training code:
 
 Photos are loaded the way the training pipeline loads them (Pillow decode, RGB, bilinear
 resize to the bundle size, aspect ratio not kept), but upright: a phone photo's EXIF
-orientation is applied (``images.load_upright``), as a viewer shows it.
+orientation is applied (``images.load_resized(..., upright=True)``), as a viewer shows it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.data import CropChoice
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.images import load_upright
+from dogbreeds.images import load_resized
 from dogbreeds.models import build_transfer_model
 from dogbreeds.pipeline import LabelMap, LabelMapError
 from dogbreeds.records import RecordError, write_json_atomic
@@ -176,9 +176,7 @@ class Predictor:
 
     def load_photo(self, path: str | os.PathLike) -> np.ndarray:
         """A photo as the model takes it, upright: uint8 (height, width, 3). Raises ``images.ImageLoadError``."""
-        height, width = self.meta.image_size
-        photo = load_upright(path).resize((width, height), Image.Resampling.BILINEAR)
-        return np.asarray(photo, dtype=np.uint8)
+        return load_resized(path, self.meta.image_size, upright=True)
 
     def probabilities(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """(N, classes) probabilities for RGB images with values 0..255.
