@@ -495,10 +495,13 @@ def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
         xmin, ymin, xmax, ymax = (_number(bndbox, tag, path) for tag in ("xmin", "ymin", "xmax", "ymax"))
         if xmax <= xmin or ymax <= ymin:
             raise AnnotationError(f"empty box xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g}", path)
-        if frame is not None and (xmax <= 0 or ymax <= 0 or xmin >= frame[0] or ymin >= frame[1]):
-            raise AnnotationError(f"box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) lies outside the "
-                                  f"{frame[0]}x{frame[1]} image", path)
-        boxes.append(Box(xmin, ymin, xmax, ymax, frame, (obj.findtext("name") or "").strip()))
+        box = Box(xmin, ymin, xmax, ymax, frame, (obj.findtext("name") or "").strip())
+        if frame is not None:
+            try:
+                box_pixels(box, frame)  # the loader's own test: nothing of the box inside the image
+            except AnnotationError as error:
+                raise AnnotationError(error.reason, path) from None
+        boxes.append(box)
     if not boxes:
         raise AnnotationError("no <object><bndbox> in the annotation", path)
     return boxes
