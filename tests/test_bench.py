@@ -7,7 +7,6 @@ import pytest
 from dogbreeds.bench import (
     BENCH_KIND,
     BenchError,
-    TransferVariant,
     bench_scratch,
     bench_throughput,
     bench_transfer,
@@ -17,6 +16,7 @@ from dogbreeds.bench import (
 from dogbreeds.cli import main
 from dogbreeds.models import CNNConfig
 from dogbreeds.records import load_record, load_records
+from dogbreeds.transfer_experiment import ExperimentError, TransferVariant
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 
@@ -37,13 +37,13 @@ def test_default_variants_cover_heads_flips_and_ensembles():
 
 
 def test_variant_settings_are_checked():
-    with pytest.raises(BenchError, match="no backbone"):
+    with pytest.raises(ExperimentError, match="no backbone"):
         TransferVariant("x", (), "keras")
-    with pytest.raises(BenchError, match="need a keras head"):
+    with pytest.raises(ExperimentError, match="need a keras head"):
         TransferVariant("x", ("a",), "logreg", imagenet_start=True)
-    with pytest.raises(BenchError, match="need a keras head"):
+    with pytest.raises(ExperimentError, match="need a keras head"):
         TransferVariant("x", ("a",), "imagenet", refit=True)
-    with pytest.raises(BenchError, match="only be averaged"):
+    with pytest.raises(ExperimentError, match="only be averaged"):
         TransferVariant("x", ("a", "b"), "imagenet")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dogbreeds.fileio import UnstorableValueError, safe_name, to_jsonable, write_json_atomic
 from dogbreeds.models import CNNConfig
 from dogbreeds.records import (
     RecordError,
@@ -18,9 +19,6 @@ from dogbreeds.records import (
     load_record,
     load_records,
     make_record,
-    safe_name,
-    to_jsonable,
-    write_json_atomic,
     write_record,
 )
 
@@ -116,7 +114,7 @@ def test_bad_records_are_rejected_with_clear_errors(tmp_path):
         load_record(other)
     with pytest.raises(RecordError, match="run_name"):
         make_record(" ", "scratch")
-    with pytest.raises(RecordError, match="Cannot store a object"):
+    with pytest.raises(UnstorableValueError, match="Cannot store a object"):
         to_jsonable({"model": object()})
 
 

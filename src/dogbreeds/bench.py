@@ -15,11 +15,10 @@ results folder, by default ``benchmarks/results/``.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,18 +34,7 @@ from dogbreeds.pipeline import LabelMap
 from dogbreeds.provenance import data_hash
 from dogbreeds.records import make_record, write_record
 from dogbreeds.timing import alternating_passes
-from dogbreeds.transfer import (
-    FeatureSet,
-    TrainedHead,
-    average_probabilities,
-    concat_features,
-    imagenet_head_weights,
-    imagenet_zero_shot_head,
-    predict_with_flip,
-    split_features,
-    stack_features,
-    train_head,
-)
+from dogbreeds.transfer_experiment import TransferExperiment, TransferVariant
 
 if TYPE_CHECKING:
     from dogbreeds.arrays import LabeledImages
@@ -59,49 +47,6 @@ TABLE_COLUMNS = ("variant", "top1", "top5", "macro_f1", "train_s", "feature_s", 
 
 class BenchError(DogbreedsError, ValueError):
     """A benchmark was asked for with data or settings it cannot run on."""
-
-
-@dataclass(frozen=True)
-class TransferVariant:
-    """One row of the transfer benchmark.
-
-    ``backbones``: one, or several for an ensemble (``ensemble="concat"`` joins their
-    features under one head, ``"average"`` averages the probabilities of one head per
-    backbone). ``head``: "logreg", "keras", or "imagenet" (the backbone's own ImageNet
-    classifier over the breeds, untrained). ``flip_train`` adds mirrored training images,
-    ``flip_tta`` averages predictions on original and mirrored test images;
-    ``imagenet_start`` starts a keras head from the ImageNet classifier's weights;
-    ``refit`` retrains a keras head on train + validation rows for its early-stopped epoch count.
-    """
-
-    name: str
-    backbones: tuple[str, ...]
-    head: Literal["logreg", "keras", "imagenet"]
-    ensemble: Literal["concat", "average"] = "concat"
-    flip_train: bool = False
-    flip_tta: bool = False
-    imagenet_start: bool = False
-    refit: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.backbones:
-            raise BenchError(f"Variant {self.name!r} names no backbone.")
-        if self.head not in ("logreg", "keras", "imagenet"):
-            raise BenchError(f"Variant {self.name!r}: unknown head {self.head!r} (logreg, keras or imagenet).")
-        if (self.imagenet_start or self.refit) and self.head != "keras":
-            raise BenchError(f"Variant {self.name!r}: imagenet_start and refit need a keras head.")
-        if (self.head == "imagenet" or self.imagenet_start) and self.ensemble == "concat" and len(self.backbones) > 1:
-            raise BenchError(f"Variant {self.name!r}: ImageNet heads of several backbones can only be averaged.")
-
-    @property
-    def uses_flips(self) -> bool:
-        return self.flip_train or self.flip_tta
-
-    def params(self) -> dict[str, Any]:
-        """The variant's settings, for a results record."""
-        return {"variant": self.name, "backbones": list(self.backbones), "head": self.head,
-                "ensemble": self.ensemble if len(self.backbones) > 1 else None, "flip_train": self.flip_train,
-                "flip_tta": self.flip_tta, "imagenet_start": self.imagenet_start, "refit": self.refit}
 
 
 def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> list[TransferVariant]:
@@ -137,28 +82,6 @@ def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> l
     return variants
 
 
-@dataclass
-class _FeatureStore:
-    """Train and test features of each backbone, plain or mirrored, computed (or loaded) on first use."""
-
-    split: Split
-    label_map: LabelMap
-    image_size: tuple[int, int] | None
-    batch_size: int
-    cache_dir: str | os.PathLike | None
-
-    def __post_init__(self) -> None:
-        self._sets: dict[tuple[str, bool], dict[str, FeatureSet]] = {}
-
-    def get(self, backbone: str, part: str, flipped: bool = False) -> FeatureSet:
-        """The ``part`` ("train" or "test") features of ``backbone``, of mirrored images when ``flipped``."""
-        if (backbone, flipped) not in self._sets:
-            self._sets[backbone, flipped] = split_features(
-                backbone, self.split, self.label_map, image_size=self.image_size, flip=flipped,
-                batch_size=self.batch_size, cache_dir=self.cache_dir)
-        return self._sets[backbone, flipped][part]
-
-
 def bench_transfer(
     data_dir: str | os.PathLike,
     *,
@@ -176,42 +99,43 @@ def bench_transfer(
 ) -> pd.DataFrame:
     """Score transfer-learning variants on the official test list; one record and table row per variant.
 
-    Features of the official train list are computed (or loaded from the cache) once per
-    backbone, then ``val_fraction`` of each breed is held out (seeded, stratified) for
-    the early stopping of keras heads; every head trains on the same remaining rows.
-    ``feature_s`` is the time to get a variant's features in this run (from the cache
-    when ``features_cached`` is true in the record).
+    The official train list is split as every notebook splits it (``data.split_records``:
+    ``val_fraction`` of each breed, seeded) and the variants run on the engine of
+    ``transfer_experiment``, as notebook 04 runs them. ``feature_s`` is the time to get a
+    variant's features in this run (from the cache when ``features_cached`` is true in the record).
     """
     variants = list(variants) if variants is not None else default_transfer_variants()
     if not variants:
         raise BenchError("No variant to run.")
-    split, label_map = official_split(data_dir)
-    store = _FeatureStore(split, label_map, image_size, batch_size, cache_dir)
-    train_labels = np.array([label_map.encode(record.label_id) for record in split.train])
-    train_rows, val_rows = stratified_rows(train_labels, val_fraction, seed)
-    counts = {"train": len(train_rows), "val": len(val_rows), "test": len(split.test)}
-    hashed = data_hash([record.path for record in (*split.train, *split.test)], data_dir)
+    official_split(data_dir)  # the lists must be there
+    index = discover(data_dir)
+    split = split_records(index, val_fraction=val_fraction, seed=seed)
+    label_map = LabelMap.from_records([*split.train, *split.val, *split.test])
+    experiment = TransferExperiment(split, label_map, image_size=image_size, batch_size=batch_size,
+                                    cache_dir=cache_dir, head_epochs=head_epochs, logreg_c=logreg_c, seed=seed,
+                                    progress=progress)
+    hashed = data_hash([record.path for record in (*split.train, *split.val, *split.test)], data_dir)
     rows = []
     for variant in tqdm(variants, desc="transfer variants", unit="variant", disable=not progress):
-        outcome = _run_variant(variant, store, train_rows, val_rows, label_map, head_epochs=head_epochs,
-                               logreg_c=logreg_c, seed=seed, progress=progress)
-        metrics = evaluate(outcome["labels"], outcome["probabilities"], label_map.names)
+        result = experiment.run(variant)
+        fields = result.record_fields()
+        metrics = fields["metrics"]
         record = make_record(
             f"transfer-{variant.name}", BENCH_KIND,
-            params={"bench": "transfer", "data_dir": str(Path(data_dir).resolve()), **variant.params(),
+            params={"bench": "transfer", "data_dir": str(Path(data_dir).resolve()), **fields["params"],
                     "image_size": list(image_size) if image_size else "backbone default",
-                    "val_fraction": val_fraction, "head_params": outcome["head_params"]},
-            metrics=metrics, history=outcome["history"], timings=outcome["timings"],
-            data_counts=counts, num_classes=len(label_map), seed=seed, source=source, data_hash=hashed,
+                    "val_fraction": val_fraction},
+            metrics=metrics, history=fields["history"], timings=fields["timings"],
+            data_counts=split.counts(), num_classes=len(label_map), seed=seed, source=source, data_hash=hashed,
         )
         path = write_record(record, results_dir)
         if progress:
             tqdm.write(f"{variant.name}: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, "
                        f"macro F1 {metrics['macro_f1']:.3f} ({path.name})")
         rows.append({"variant": variant.name, "top1": metrics["top1"], "top5": metrics["top5"],
-                     "macro_f1": metrics["macro_f1"], "train_s": outcome["timings"]["train_seconds"],
-                     "feature_s": outcome["timings"]["feature_seconds"],
-                     "predict_s": outcome["timings"]["predict_seconds"], "record": str(path)})
+                     "macro_f1": metrics["macro_f1"], "train_s": result.timings["train_seconds"],
+                     "feature_s": result.timings["feature_seconds"],
+                     "predict_s": result.timings["predict_seconds"], "record": str(path)})
     return pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "record"])
 
 
@@ -240,59 +164,6 @@ def stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.
         raise BenchError(f"Cannot hold out a stratified {fraction:.0%} of {len(labels)} training images for "
                          f"validation: {error}. Lower --val-fraction or use more images per breed.") from error
     return np.sort(train), np.sort(val)
-
-
-def _run_variant(
-    variant: TransferVariant, store: _FeatureStore, train_rows: np.ndarray, val_rows: np.ndarray,
-    label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int, progress: bool,
-) -> dict[str, Any]:
-    """Train the variant's head(s) and predict the test set: probabilities, labels, timings, history."""
-    groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
-    probabilities, train_seconds, predict_seconds, history, head_params = [], 0.0, 0.0, {}, []
-    for group in groups:
-        train = concat_features([store.get(name, "train") for name in group])
-        test = concat_features([store.get(name, "test") for name in group])
-        fit_rows, val = train.subset(train_rows), train.subset(val_rows) if len(val_rows) else None
-        refit_rows = val
-        if variant.flip_train:
-            flipped_train = concat_features([store.get(name, "train", flipped=True) for name in group])
-            fit_rows = stack_features([fit_rows, flipped_train.subset(train_rows)])
-            refit_rows = stack_features([val, flipped_train.subset(val_rows)]) if val is not None else None
-        flipped_test = concat_features([store.get(name, "test", flipped=True) for name in group]) \
-            if variant.flip_tta else None
-        head = _make_head(variant, group[0], fit_rows, val, refit_rows if variant.refit else None, label_map,
-                          head_epochs=head_epochs, logreg_c=logreg_c, seed=seed, progress=progress)
-        start = time.perf_counter()
-        probabilities.append(_predict(head, test, flipped_test))
-        predict_seconds += time.perf_counter() - start
-        train_seconds += head.train_seconds
-        history.update({f"{'+'.join(group)}/{key}": values for key, values in head.history.items()})
-        head_params.append({"backbones": list(group), "kind": head.kind, "best_epoch": head.best_epoch, **head.params})
-    used = [store.get(name, part) for name in variant.backbones for part in ("train", "test")]
-    used += [store.get(name, "train", flipped=True) for name in variant.backbones if variant.flip_train]
-    used += [store.get(name, "test", flipped=True) for name in variant.backbones if variant.flip_tta]
-    return {
-        "probabilities": average_probabilities(probabilities),
-        "labels": test.labels,
-        "history": history,
-        "head_params": head_params,
-        "timings": {"train_seconds": train_seconds, "feature_seconds": sum(part.seconds for part in used),
-                    "predict_seconds": predict_seconds, "features_cached": all(part.from_cache for part in used)},
-    }
-
-
-def _make_head(variant: TransferVariant, backbone: str, train: FeatureSet, val: FeatureSet | None,
-               refit_on: FeatureSet | None, label_map: LabelMap, *, head_epochs: int, logreg_c: float, seed: int,
-               progress: bool) -> TrainedHead:
-    if variant.head == "imagenet":
-        return imagenet_zero_shot_head(backbone, label_map)
-    initial = imagenet_head_weights(backbone, label_map) if variant.imagenet_start else None
-    return train_head(train, val, kind=variant.head, num_classes=len(label_map), epochs=head_epochs,
-                      initial_weights=initial, refit_on=refit_on, c=logreg_c, seed=seed, progress=progress)
-
-
-def _predict(head: TrainedHead, test: FeatureSet, flipped: FeatureSet | None) -> np.ndarray:
-    return head.predict_proba(test) if flipped is None else predict_with_flip(head, test, flipped)
 
 
 SCRATCH_CONFIG = CNNConfig(filters=(32, 64, 128, 256), kernel_size=3, batch_norm=True, dropout=0.3,

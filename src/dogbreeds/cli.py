@@ -27,7 +27,7 @@ from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED, REPO_ROOT, default_data
 from dogbreeds.data import discover, summarize
 from dogbreeds.download import OFFICIAL_BASE_URL, PARTS, download_stanford_dogs, missing_parts
 from dogbreeds.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS_FOUND, EXIT_USAGE, DogbreedsError
-from dogbreeds.profiles import PROFILES
+from dogbreeds.profiles import PROFILES, profile_folder
 
 Subcommands = argparse._SubParsersAction  # what add_subparsers() returns
 
@@ -181,7 +181,8 @@ def add_run_command(commands: Subcommands) -> None:
         "  dogbreeds run --from 03                        # resume the latest run from notebook 03\n"
         "  dogbreeds run --set epochs=3 --set breeds=5    # override notebook parameters")
     add_data_dir_option(parser)
-    parser.add_argument("--profile", choices=sorted(PROFILES), help="quick: minutes on a CPU (default); "
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="quick: minutes on a CPU, the bundled sample "
+                        "(default); cpu: the real study on a CPU, on ../shared/datasets (about 2 hours); "
                         "full: the real reproduction, meant for a GPU")
     parser.add_argument("--full", action="store_true", help="--profile full on the full Stanford Dogs "
                         "(default folder data/stanford-dogs, downloaded when missing and the network allows)")
@@ -219,7 +220,7 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
     previous = runner.read_manifest(run_dir).get("parameters", {}) if run_dir else {}
     profile = "full" if args.full else (args.profile or previous.get("profile", "quick"))
     data_dir = _full_data_dir(args) if args.full else (
-        resolve_data_dir(args.data_dir or previous.get("data_dir")))
+        resolve_data_dir(args.data_dir or previous.get("data_dir") or profile_folder(profile, "data_dir")))
     discover(data_dir)  # a wrong folder fails here, in one line, before any kernel starts
     settings = runner.resolve_parameters(dict(args.overrides))
     overrides = {**previous.get("overrides", {}), **settings.pop("overrides", {})}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from dogbreeds.data import ImageRecord
 from dogbreeds.errors import DogbreedsError
+from dogbreeds.fileio import write_bytes_atomic
 from dogbreeds.evaluation import (
     DEFAULT_THRESHOLDS,
     check_predictions,
@@ -233,6 +234,31 @@ class SplitPredictions:
     labels: np.ndarray  # (N,) label ids of the label map
     probabilities: np.ndarray  # (N, C), columns in label-map order
     paths: tuple[Path, ...]
+
+
+def save_predictions(path: str | os.PathLike, *, val: SplitPredictions, test: SplitPredictions) -> Path:
+    """Write a model's validation and test predictions (labels, probabilities, files) to one ``.npz``."""
+    path = Path(path)
+    arrays = {f"{part}_{name}": value for part, predictions in (("val", val), ("test", test))
+              for name, value in (("labels", predictions.labels), ("probabilities", predictions.probabilities),
+                                  ("paths", np.array([str(p) for p in predictions.paths])))}
+    write_bytes_atomic(path, _npz_bytes(arrays))
+    return path
+
+
+def load_predictions(path: str | os.PathLike) -> dict[str, SplitPredictions]:
+    """The ``{"val": ..., "test": ...}`` predictions written by :func:`save_predictions`."""
+    with np.load(Path(path), allow_pickle=False) as saved:
+        return {part: SplitPredictions(saved[f"{part}_labels"], saved[f"{part}_probabilities"],
+                                       tuple(Path(p) for p in saved[f"{part}_paths"])) for part in ("val", "test")}
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def predict_split(predictor: TopKPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:

@@ -8,6 +8,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
 DATA_DIR_ENV = "DOGBREEDS_DATA_DIR"
+SHARED_DATASETS_ENV = "DOGBREEDS_SHARED_DATASETS"
 DEFAULT_SEED = 42
 
 
@@ -20,3 +21,9 @@ def default_data_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     """An explicit data folder, or the default one."""
     return Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+
+def shared_datasets_dir() -> Path:
+    """The folder of real data sets beside the checkout: $DOGBREEDS_SHARED_DATASETS, else ../shared/datasets."""
+    value = os.environ.get(SHARED_DATASETS_ENV)
+    return Path(value).expanduser() if value else REPO_ROOT.parent / "shared" / "datasets"

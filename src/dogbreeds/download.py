@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from dogbreeds.config import DATA_DIR_ENV
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.records import write_bytes_atomic
+from dogbreeds.fileio import write_bytes_atomic
 
 OFFICIAL_BASE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
 MANIFEST_NAME = "download-manifest.json"

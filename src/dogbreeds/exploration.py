@@ -30,6 +30,9 @@ BOX_COLUMNS = ("path", "label_id", "breed", "boxes", "image_width", "image_heigh
 SPLIT_COLUMNS = ("train", "val", "test", "total")
 PROBLEM_COLUMNS = ("kind", "severity", "files", "example", "detail")
 ALL_BREEDS_ROW = "all breeds"
+STANFORD_DOGS_TOTALS = {"breeds": 120, "photos": 20_580, "train photos": 12_000, "test photos": 8_580,
+                        "photos per breed (min-max)": "148-252", "train photos per breed": 100}
+"""The full Stanford Dogs set as published (Khosla et al., 2011): quoted, not measured here."""
 
 
 class ExplorationError(DogbreedsError, ValueError):

@@ -32,7 +32,7 @@ from dogbreeds.config import REPO_ROOT
 from dogbreeds.data import CropChoice, ImageRecord
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.pipeline import LabelMap, make_dataset
-from dogbreeds.records import safe_name, to_jsonable, write_bytes_atomic
+from dogbreeds.fileio import safe_name, to_jsonable, write_bytes_atomic
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
 CACHE_FORMAT = 1

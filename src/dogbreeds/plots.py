@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
 from dogbreeds.images import ImageLoadError, load_image
-from dogbreeds.records import write_bytes_atomic
+from dogbreeds.fileio import write_bytes_atomic
 
 DEFAULT_DPI = 120
 ImageLike = np.ndarray | str | os.PathLike
@@ -218,8 +218,13 @@ def plot_model_comparison(
     metrics: Sequence[str] = ("top1",),
     label_column: str = "model",
     title: str = "Model comparison",
+    chance: float | None = None,
+    xlabel: str = "share of photos (accuracy) or score",
 ) -> Figure:
-    """Grouped horizontal bars: one group per model (best first by the first metric), one bar per metric."""
+    """Grouped horizontal bars: one group per model (best first by the first metric), one bar per metric.
+
+    ``chance`` draws the accuracy of guessing (1 / number of breeds) as a dotted line.
+    """
     _require_columns(results, (label_column, *metrics))
     if results.empty:
         raise PlotInputError("results is empty; give one row per model.")
@@ -235,11 +240,11 @@ def plot_model_comparison(
         ax.bar_label(bars, fmt="%.3f", padding=2, fontsize="x-small")
     ax.set_yticks(positions, table[label_column].astype(str).tolist())
     upper = float(np.nanmax(table[list(metrics)].to_numpy()))
-    ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title)
-    if len(metrics) > 1:
+    ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title, xlabel=xlabel if len(metrics) > 1 else metrics[0])
+    if chance is not None:
+        ax.axvline(chance, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({chance:.1%})")
+    if len(metrics) > 1 or chance is not None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # beside the bars, never on them
-    else:
-        ax.set_xlabel(metrics[0])
     return fig
 
 

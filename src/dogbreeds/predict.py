@@ -40,7 +40,7 @@ from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import load_resized
 from dogbreeds.models import build_transfer_model
 from dogbreeds.pipeline import LabelMap, LabelMapError
-from dogbreeds.records import RecordError, write_json_atomic
+from dogbreeds.fileio import UnstorableValueError, write_json_atomic
 
 BUNDLE_FORMAT = 1
 MODEL_FILE = "model.keras"
@@ -255,7 +255,7 @@ def save_bundle(model: keras.Model, label_map: LabelMap, meta: BundleMeta, folde
         write_json_atomic(staging / PREPROCESSING_FILE, meta.to_dict(label_map.names))
         _make_readable(staging)
         _move_into_place(staging, folder)
-    except RecordError as error:
+    except UnstorableValueError as error:
         raise BundleError(f"Cannot store the bundle metadata: {error}") from error
     finally:
         if staging.exists():

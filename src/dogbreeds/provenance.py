@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dogbreeds.config import REPO_ROOT
-from dogbreeds.records import write_json_atomic
+from dogbreeds.fileio import write_json_atomic
 
 DEFAULT_HASH_CACHE = REPO_ROOT / ".cache" / "file-hashes.json"
 

@@ -8,25 +8,29 @@ arrays become plain numbers and lists, and non-finite floats (NaN, +-inf) become
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import math
 import os
 import platform
 import re
 import shlex
 import sys
-import uuid
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from dogbreeds.errors import DogbreedsError
+from dogbreeds.fileio import (  # noqa: F401  (write_bytes_atomic: pipeline still imports it from here)
+    dumps_json,
+    safe_name,
+    to_jsonable,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_temp_file,
+)
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "run_name", "kind", "timestamp")
@@ -114,10 +118,10 @@ def write_record(record: Mapping[str, Any], folder: str | os.PathLike) -> Path:
     _check_record(record, "the record to write")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text = _dumps(record)
+    text = dumps_json(record)
     stamp = re.sub(r"[^0-9T]", "", str(record["timestamp"]))[:15]
     stem = f"{stamp}-{safe_name(str(record['run_name']))}"
-    temp = _write_temp(folder, ".record-", text.encode("utf-8"))
+    temp = write_temp_file(folder, ".record-", text.encode("utf-8"))
     try:
         for attempt in range(1, 10_000):
             target = folder / (f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json")
@@ -167,80 +171,6 @@ def load_records(folder: str | os.PathLike) -> pd.DataFrame:
         return pd.DataFrame(columns=base)
     table = pd.DataFrame(rows)
     return table.sort_values(["timestamp", "run_name"], kind="stable").reset_index(drop=True)
-
-
-def to_jsonable(value: Any) -> Any:
-    """``value`` as strict-JSON types; NaN and infinities become ``None``."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, Mapping):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, (set, frozenset)):
-        return [to_jsonable(item) for item in sorted(value)]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(value.to_dict() if hasattr(value, "to_dict") else dataclasses.asdict(value))
-    raise RecordError(
-        f"Cannot store a {type(value).__name__} in a results record; convert it to numbers, strings, lists or dicts."
-    )
-
-
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Writes ``data`` as strict JSON to ``path`` atomically (see ``write_bytes_atomic``)."""
-    write_bytes_atomic(path, _dumps(data).encode("utf-8"))
-
-
-def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> None:
-    """Writes ``content`` to a temporary file beside ``path``, then renames it over ``path``.
-
-    Readers see the old file or the new one, never a partial one. The file mode follows
-    the umask, like any newly created file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _write_temp(path.parent, f".{path.name}.", content)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def safe_name(name: str) -> str:
-    """``name`` reduced to letters, digits, dots, dashes and underscores (at most 80), for file names."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    return slug[:80] or "run"
-
-
-def _write_temp(folder: Path, prefix: str, content: bytes) -> Path:
-    temp = folder / f"{prefix}{uuid.uuid4().hex}.partial"
-    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
 
 
 def _check_record(record: Any, where: str) -> None:

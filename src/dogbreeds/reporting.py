@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.records import write_bytes_atomic
+from dogbreeds.fileio import write_bytes_atomic
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -239,7 +239,7 @@ def run_notebooks(
 
     from dogbreeds.data import discover
     from dogbreeds.provenance import data_hash, device_name
-    from dogbreeds.records import write_json_atomic
+    from dogbreeds.fileio import write_json_atomic
 
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
     run_dir = run_dir.resolve()
@@ -251,8 +251,14 @@ def run_notebooks(
         seed=parameters.get("seed", DEFAULT_SEED), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     if "data_dir" in parameters:
-        data_dir = Path(parameters["data_dir"])
-        manifest["data_folder_hash"] = data_hash([r.path for r in discover(data_dir).records], data_dir)
+        from dogbreeds.profiles import settings_for
+
+        settings = settings_for(parameters.get("profile", "quick"), data_dir=parameters["data_dir"],
+                                **parameters.get("overrides", {}))
+        folders = {"data_dir": settings.data_dir, "photos_dir": settings.photos_dir}
+        manifest["data_folders"] = {key: folder.name for key, folder in folders.items()}
+        manifest["data_folder_hash"] = {key: data_hash([r.path for r in discover(folder).records], folder)
+                                        for key, folder in folders.items()}
     names = select_notebooks(start, until)
     results = []
     for position, name in enumerate(names, start=1):

@@ -41,7 +41,7 @@ from dogbreeds.calibration import view_probabilities
 from dogbreeds.data import breed_name
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import ImageLoadError, load_upright
-from dogbreeds.records import RecordError, write_bytes_atomic, write_json_atomic
+from dogbreeds.fileio import UnstorableValueError, write_bytes_atomic, write_json_atomic
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "resources" / "shelter_model"
 CONFIG_FILE = "model.json"
@@ -224,7 +224,7 @@ class ShelterModel:
             write_json_atomic(folder / CONFIG_FILE, self.config.to_dict())
             if record is not None:
                 write_json_atomic(folder / RECORD_FILE, record)
-        except RecordError as error:
+        except UnstorableValueError as error:
             raise ShelterModelError(f"Cannot save the shelter model in {folder}: {error}") from error
         return folder
 

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dogbreeds.config import REPO_ROOT
 from dogbreeds.data import DataIndex, ImageRecord, Split, discover, select_breeds, split_records
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.plots import save_figure
-from dogbreeds.profiles import RunSettings, settings_for
-from dogbreeds.records import load_records, make_record, write_json_atomic, write_record
+from dogbreeds.profiles import STANDALONE_OUTPUT, RunSettings, settings_for
+from dogbreeds.fileio import write_json_atomic
+from dogbreeds.records import load_records, make_record, write_record
 
-STANDALONE_OUTPUT = REPO_ROOT / "runs" / "standalone"
+Dataset = Literal["data", "photos"]
+DATASETS = ("data", "photos")
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,27 @@ class Study:
 
     notebook: str
     settings: RunSettings
+    dataset: Dataset = "data"
     started: float = field(default_factory=time.perf_counter)
-    _data_hash: str | None = field(default=None, repr=False)
+    _data: dict[Path, StudyData] = field(default_factory=dict, repr=False)
+    _data_hash: dict[Path, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def start(cls, notebook: str, profile: str = "quick", *, data_dir: str | Path | None = None,
               output_dir: str | Path | None = None, seed: int | None = None, seeded: bool = True,
-              **overrides: Any) -> Study:
-        """Resolve settings (None = profile default), seed everything, create the output folders."""
+              dataset: Dataset = "data", **overrides: Any) -> Study:
+        """Resolve settings (None = profile default), seed everything, create the output folders.
+
+        ``dataset`` is the folder this notebook studies and records: "data" (the breeds benchmark,
+        ``settings.data_dir``) or "photos" (whole photos, ``settings.photos_dir``).
+        """
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
         settings = settings_for(
             profile, data_dir=data_dir, output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT,
             **({"seed": seed} if seed is not None else {}), **overrides,
         )
-        study = cls(notebook, settings)
+        study = cls(notebook, settings, dataset)
         for folder in (study.figures_dir, study.results_dir):
             folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(settings.output_dir / "settings" / f"{notebook}.json", settings.to_dict())
@@ -86,7 +94,11 @@ class Study:
     def source(self) -> str:
         """How the records of this notebook were produced, for the results records."""
         s = self.settings
-        return f"notebooks/{self.notebook}.ipynb (profile={s.profile}, data_dir={s.data_dir}, seed={s.seed})"
+        return f"notebooks/{self.notebook}.ipynb (profile={s.profile}, data: {self.folder().name}, seed={s.seed})"
+
+    def folder(self, dataset: Dataset | None = None) -> Path:
+        """The data folder of ``dataset`` (default: this notebook's)."""
+        return self.settings.photos_dir if (dataset or self.dataset) == "photos" else self.settings.data_dir
 
     def breed_selection(self, index: DataIndex) -> int | list[str] | None:
         """The `breeds` setting as `select_breeds` takes it (an N larger than the data holds means all)."""
@@ -97,16 +109,16 @@ class Study:
             return None if breeds >= len(index.label_ids) else breeds
         return list(breeds)
 
-    @cached_property
-    def _data(self) -> StudyData:
-        index = discover(self.settings.data_dir)
-        records = tuple(select_breeds(index.records, self.breed_selection(index)))
-        split = split_records(records, seed=self.settings.seed)
-        return StudyData(index, records, split, LabelMap.from_records(records))
-
-    def data(self) -> StudyData:
-        """The data folder, read once; the chosen breeds and the seeded split (the same in every notebook)."""
-        return self._data
+    def data(self, dataset: Dataset | None = None) -> StudyData:
+        """A data folder (default: this notebook's), read once; the chosen breeds and the seeded split
+        (the same in every notebook that studies that folder)."""
+        folder = self.folder(dataset)
+        if folder not in self._data:
+            index = discover(folder)
+            records = tuple(select_breeds(index.records, self.breed_selection(index)))
+            split = split_records(records, val_fraction=self.settings.val_fraction, seed=self.settings.seed)
+            self._data[folder] = StudyData(index, records, split, LabelMap.from_records(records))
+        return self._data[folder]
 
     def show(self, fig: Figure, name: str) -> Figure:
         """Save the figure as <figures_dir>/<name>.png and return it, so the notebook displays it."""
@@ -117,7 +129,8 @@ class Study:
         """Write a results record for this notebook (settings merged into params); returns its path."""
         data = self.data()
         record = make_record(
-            run_name, kind, params={"notebook": self.notebook, **self.settings.to_dict(), **(params or {})},
+            run_name, kind, params={"notebook": self.notebook, **self.settings.to_dict(), "dataset": self.folder().name,
+                                    **(params or {})},
             data_counts=fields.pop("data_counts", data.counts()),
             data_hash=fields.pop("data_hash", self.data_hash()),
             num_classes=fields.pop("num_classes", len(data.label_map.label_ids)),
@@ -125,15 +138,16 @@ class Study:
         )
         return write_record(record, self.results_dir)
 
-    def data_hash(self) -> str:
-        """The content hash of this run's photos (train, validation and test), computed once."""
-        if self._data_hash is None:
+    def data_hash(self, dataset: Dataset | None = None) -> str:
+        """The content hash of the photos (train, validation and test) of a data folder, computed once."""
+        folder = self.folder(dataset)
+        if folder not in self._data_hash:
             from dogbreeds.provenance import data_hash
 
-            data = self.data()
+            data = self.data(dataset)
             files = [record.path for part in (data.split.train, data.split.val, data.split.test) for record in part]
-            self._data_hash = data_hash(files, self.settings.data_dir)
-        return self._data_hash
+            self._data_hash[folder] = data_hash(files, folder)
+        return self._data_hash[folder]
 
     def results(self) -> pd.DataFrame:
         """Every results record of the run so far, one row each."""

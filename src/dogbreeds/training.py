@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.records import write_json_atomic
+from dogbreeds.fileio import write_json_atomic
 
 BEST_WEIGHTS_NAME = "best.weights.h5"
 BEST_INFO_NAME = "best.json"

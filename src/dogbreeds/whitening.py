@@ -43,7 +43,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.records import write_bytes_atomic
+from dogbreeds.fileio import write_bytes_atomic
 
 if TYPE_CHECKING:
     import keras

@@ -1,0 +1,98 @@
+"""File writing for every module: strict JSON values, atomic writes, safe file names. No domain knowledge."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dogbreeds.errors import DogbreedsError
+
+
+class UnstorableValueError(DogbreedsError, ValueError):
+    """A value with no strict-JSON form (the message names its type)."""
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as strict-JSON types; NaN and infinities become ``None``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return [to_jsonable(item) for item in sorted(value)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(value.to_dict() if hasattr(value, "to_dict") else dataclasses.asdict(value))
+    raise UnstorableValueError(
+        f"Cannot store a {type(value).__name__} in a results record; convert it to numbers, strings, lists or dicts."
+    )
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Writes ``data`` as strict JSON to ``path`` atomically (see ``write_bytes_atomic``)."""
+    write_bytes_atomic(path, dumps_json(data).encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> None:
+    """Writes ``content`` to a temporary file beside ``path``, then renames it over ``path``.
+
+    Readers see the old file or the new one, never a partial one. The file mode follows
+    the umask, like any newly created file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = write_temp_file(path.parent, f".{path.name}.", content)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to letters, digits, dots, dashes and underscores (at most 80), for file names."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return slug[:80] or "run"
+
+
+def write_temp_file(folder: Path, prefix: str, content: bytes) -> Path:
+    """``content`` written and synced to a new, uniquely named ``.partial`` file in ``folder``; its path."""
+    temp = folder / f"{prefix}{uuid.uuid4().hex}.partial"
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def dumps_json(data: Any) -> str:
+    """``data`` as indented strict JSON (NaN and infinities as null), with a final newline."""
+    return json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
