@@ -354,11 +354,15 @@ def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() 
     text = shelter_markdown(advice, "MobileNetV2 fine-tuned", num_classes=120)
 
     assert "**75%** of the dogs" in text  # top-1: 3 of 4
-    assert "Automatic labelling of every photo" in text  # every validation photo is right: none held back
+    # every validation photo is right, so none is held back, but the test photos fall short: no bold promise
+    assert "A threshold that the test photos did not confirm" in text
+    assert "Automatic labelling of every photo" not in text
     assert "labels **100%**" in text and "sends **0%** to a person" in text
     assert "ImageNet" in text and "optimistic" in text
     assert "out of 120" in text and "among its five suggestions for **100%**" in text
     assert "Not confirmed on the test photos" in text and "set on 6 validation photos does not hold" in text
+    confirmed = shelter_advice(*val, *confident_predictions([True] * 4, [0.9] * 4), target_accuracy=0.9)
+    assert "**Automatic labelling of every photo.**" in shelter_markdown(confirmed, "CNN", num_classes=120)
     assert "among its five" not in shelter_markdown(advice, "CNN", num_classes=5)  # top-5 of 5 says nothing
     assert "ImageNet" not in shelter_markdown(advice, "CNN", num_classes=120, transfer=False)
 

@@ -51,12 +51,15 @@ COLUMNS = {
     "train_seconds": "timings.train_seconds",
     "inference_ms_per_image": "timings.inference_ms_per_image",
     "model_path": "params.model_path",
+    "dataset": "params.dataset",
+    "breeds": "data.num_classes",
 }
 """Comparison table column -> results-record column. Records lacking an optional one get NaN there."""
 
 DISPLAY_COLUMNS = {
     "kind": "kind", "top1": "top-1", "top5": "top-5", "macro_f1": "macro F1", "kappa": "kappa", "ece": "ECE",
     "parameters": "parameters (M)", "train_seconds": "training (s)", "inference_ms_per_image": "ms / photo",
+    "dataset": "data", "breeds": "breeds",
 }
 """Comparison table column -> short heading of :func:`readable_table`."""
 
@@ -283,8 +286,26 @@ def predict_split(predictor: TopKPredictor, records: Sequence[ImageRecord], labe
     )
 
 
-def comparison_markdown(table: pd.DataFrame) -> str:
-    """What the comparison table says, in words: the best model, and transfer against scratch when both exist."""
+def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:
+    """What the comparison table says, in words: the best model, and transfer against scratch when both exist.
+
+    With ``breeds``, the best model is chosen among the models of that many breeds; models trained on
+    another data set are described beside it, with their chance level, never ranked against it.
+    """
+    if breeds is not None and "breeds" in table and (table["breeds"] != breeds).any():
+        same = table[table["breeds"] == breeds]
+        lines = [comparison_markdown(same)] if not same.empty else []
+        for (dataset, count), others in table[table["breeds"] != breeds].groupby(["dataset", "breeds"], dropna=False):
+            best = choose_best(others)
+            row = others.set_index("run_name").loc[best.run_name]
+            lines.append(
+                f"The {best.kind} models were trained and tested on another data set ({dataset}, {int(count)} "
+                f"breeds, chance {1 / count:.0%}): the best, {best.model}, reaches {_percent(row['top1'])} test "
+                f"top-1, {row['top1'] * count:.1f} times chance, against {_percent(same['top1'].max())} "
+                f"({same['top1'].max() * breeds:.0f} times chance) for the best model on the {breeds} breeds."
+                if not same.empty else
+                f"The {best.kind} models ({dataset}, {int(count)} breeds) reach at best {_percent(row['top1'])}.")
+        return " ".join(lines)
     best = choose_best(table)
     lines = [(f"**Best model: {best.model}** ({best.kind}), chosen on its {best.criterion} "
               f"({_percent(best.score)}).")]
@@ -398,7 +419,9 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
             "its five most likely breeds to the person labelling each photo, and send every photo to a person."
         )
     else:
-        heading = ("Automatic labelling of every photo" if advice.threshold == 0
+        confirmed = advice.automatic_accuracy is None or advice.automatic_accuracy >= advice.target_accuracy
+        heading = ("A threshold that the test photos did not confirm" if not confirmed
+                   else "Automatic labelling of every photo" if advice.threshold == 0
                    else f"Automatic labelling above a confidence of {advice.threshold:.2f}")
         kept = ("(none of the test photos was that confident)" if advice.automatic_accuracy is None
                 else f"with **{_percent(advice.automatic_accuracy)}** of them correct")
@@ -408,7 +431,7 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
             f"the test photos it labels **{_percent(advice.automatic_share)}** of the dogs automatically, {kept}, and "
             f"sends **{_percent(advice.human_share)}** to a person, who sees the model's suggestions."
         )
-        if advice.automatic_accuracy is not None and advice.automatic_accuracy < advice.target_accuracy:
+        if not confirmed:
             lines += ["", (
                 f"**Not confirmed on the test photos:** there the automatic labels fall short of the "
                 f"{_percent(advice.target_accuracy)} target, so a threshold set on {advice.n_validation} validation "

@@ -326,12 +326,16 @@ class TransferExperiment:
         return result.model
 
     def measure(self, result: TransferResult, photos: int = 64) -> None:
-        """Add the image model's parameter counts and its steady-state time per test photo to ``result``."""
+        """Add the image model's parameter counts and its steady-state time per test photo to ``result``
+        (both passes of flip TTA included)."""
         model = self.image_model(result)
         counted = count_params(model)
         images = load_images_array(self.split.test[:photos], size=self.input_size(result.variant.backbones[0]),
                                    progress=False)
-        result.timings["inference_ms_per_image"] = predict_timed(model, images).ms_per_image
+        passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
+        if passes == 2:
+            images = np.concatenate([images, images[:, :, ::-1]])
+        result.timings["inference_ms_per_image"] = passes * predict_timed(model, images).ms_per_image
         result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
 
 
