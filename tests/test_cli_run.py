@@ -80,3 +80,27 @@ def test_op_determinism_can_be_switched_off_for_a_gpu(monkeypatch, tmp_path):
     Study.start("01_exploration", "quick", seed=5, output_dir=tmp_path, deterministic=False)
     assert calls == [(5, False)]
     assert runner.resolve_parameters({"deterministic": False}) == {"overrides": {"deterministic": False}}
+
+
+def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatch, tmp_path):
+    from dogbreeds.profiles import settings_for
+    from dogbreeds.records import load_record
+    from dogbreeds.study import Study
+
+    crops = make_dogs_dir({"n02085620-Chihuahua": 10, "n02086240-Shih-Tzu": 10, "n02088364-beagle": 10},
+                          name="shared/stanford-dogs-crops224")
+    photos = make_dogs_dir({"n02085620-Chihuahua": 10, "n02086240-Shih-Tzu": 10}, name="shared/stanford-dogs-10breeds")
+    monkeypatch.setenv("DOGBREEDS_SHARED_DATASETS", str(tmp_path / "shared"))
+
+    settings = settings_for("cpu")
+    assert (settings.data_dir, settings.photos_dir, settings.val_fraction) == (crops, photos, 0.1)
+    assert settings.transfer_image_size is None and settings.ablation_seeds >= 3 and settings.tuner_trials >= 10
+    assert settings_for("cpu", photos_dir=str(crops)).photos_dir == crops  # --set photos_dir=... wins
+    assert settings_for("quick", data_dir=crops).photos_dir == crops  # one folder for everything
+
+    study = Study.start("03_scratch_cnn", "cpu", output_dir=tmp_path / "run", seeded=False, dataset="photos")
+    assert len(study.data().label_map) == 2 and len(study.data("data").label_map) == 3
+    assert len(study.data().split.val) == 2  # 10 % of each breed's 7 training photos, rounded up
+    record = load_record(study.record("scratch_cnn_best", "scratch", metrics={"top1": 0.5}))
+    assert record["params"]["dataset"] == "stanford-dogs-10breeds" and record["data"]["num_classes"] == 2
+    assert record["data"]["hash"] == study.data_hash("photos") != study.data_hash("data")

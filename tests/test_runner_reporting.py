@@ -150,16 +150,82 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_it_resumes(tmp_path, notebook_dir, 
 
 
 def test_publishing_a_report_replaces_the_previous_one_whole(tmp_path):
+    from dogbreeds.config import REPO_ROOT
+
     target = tmp_path / "report"
-    target.mkdir()
+    (target / "results").mkdir(parents=True)
     (target / "README.md").write_text("kept")
-    for name in ("report.html", "report.pdf", "01_exploration.html", "05_comparison.html"):
+    for name in ("report.html", "report.pdf", "01_exploration.html", "results/old-record.json"):
         (target / name).write_text("older run")
-    built = tmp_path / "built"
-    built.mkdir()
-    made = {"01_exploration": built / "01_exploration.html", "report.html": built / "report.html"}
+    run_dir = tmp_path / "run"
+    (run_dir / "results").mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"output": str(REPO_ROOT / "runs" / "x"),
+                                                  "data": str(REPO_ROOT.parent / "shared" / "datasets")}))
+    (run_dir / "results" / "new-record.json").write_text("{}")
+    made = {"01_exploration": run_dir / "01_exploration.html", "report.html": run_dir / "report.html"}
     for path in made.values():
         path.write_text("new run")
-    reporting.publish(made, target)
-    assert sorted(p.name for p in target.iterdir()) == ["01_exploration.html", "README.md", "report.html"]
-    assert {p.read_text() for p in target.iterdir() if p.name != "README.md"} == {"new run"}
+    reporting.publish(run_dir, made, target)
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
+        "README.md", "report.html", "results/new-record.json", "run.json"]  # one HTML report, not every notebook's
+    assert (target / "report.html").read_text() == "new run"
+    assert json.loads((target / "run.json").read_text()) == {"output": "./runs/x", "data": "../shared/datasets"}
+
+
+@pytest.mark.notebook
+def test_a_default_run_writes_only_under_runs_and_leaves_the_reference_report(tmp_path, notebook_dir, monkeypatch):
+    from dogbreeds import cli
+    from dogbreeds.config import REPO_ROOT
+
+    def snapshot():
+        return {p: p.read_bytes() for p in sorted((REPO_ROOT / "report").rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    monkeypatch.setattr(runner, "NOTEBOOK_DIR", notebook_dir)
+    runs = tmp_path / "runs"
+    assert cli.main(["run", "--runs", str(runs), "--no-pdf"]) == cli.EXIT_OK
+    assert snapshot() == before
+    (run_dir,) = runs.iterdir()
+    assert (run_dir / "report" / "report.html").exists()
+
+
+def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_path):
+    from dogbreeds.records import make_record, write_record
+
+    run_dir = tmp_path / "run"
+    results = run_dir / "results"
+    common = {"data_counts": {"train": 900, "val": 100, "test": 500}}
+    write_record(make_record("lite2/keras+tta", "transfer", num_classes=120, metrics={"top1": 0.875, "top5": 0.99,
+                 "val_top1": 0.88}, params={"model": "EfficientNet-Lite2 + head, flip TTA", "parameters": 5,
+                 "dataset": "stanford-dogs-crops224"}, **common), results)
+    write_record(make_record("mnv2/keras", "transfer", num_classes=120, metrics={"top1": 0.9, "top5": 0.99,
+                 "val_top1": 0.80}, params={"model": "MobileNetV2 + head", "parameters": 3}, **common), results)
+    write_record(make_record("scratch_cnn_best", "scratch", num_classes=10, metrics={"top1": 0.41, "top5": 0.8,
+                 "val_top1": 0.4}, params={"model": "Scratch CNN", "parameters": 1, "dataset": "stanford-dogs-10breeds"},
+                 **common), results)
+    (run_dir / "run.json").write_text(json.dumps({
+        "updated": "2026-12-02T09:00:00+00:00", "parameters": {"profile": "cpu"}, "device": "CPU: test", "seed": 42,
+        "notebooks": {"01_exploration": {"status": "done", "seconds": 120}},
+        "data_folders": {"data_dir": "stanford-dogs-crops224"}, "data_folder_hash": {"data_dir": "ab" * 32}}))
+
+    page = reporting.title_page_for_run(run_dir)
+
+    assert "**2026-12-02**" in page and "profile *cpu*" in page and "Stanford Dogs" in page
+    assert "**87.5% test top-1**" in page  # chosen on validation (88 %), not the better test score of MobileNetV2
+    assert "120 breeds of stanford-dogs-crops224 (500 test photos; chance 0.8%)" in page
+    assert "**41.0% test top-1**" in page and "chance 10.0%" in page
+    assert "stanford-dogs-crops224 (`abababababab`)" in page and str(tmp_path) not in page
+
+
+@pytest.mark.notebook
+def test_the_manifest_names_and_hashes_every_data_folder_of_the_profile(tmp_path, notebook_dir, make_dogs_dir,
+                                                                        monkeypatch):
+    crops = make_dogs_dir({"n02085620-Chihuahua": 3, "n02086240-Shih-Tzu": 3}, name="shared/stanford-dogs-crops224")
+    make_dogs_dir({"n02085620-Chihuahua": 3, "n02086240-Shih-Tzu": 4}, name="shared/stanford-dogs-10breeds")
+    monkeypatch.setenv("DOGBREEDS_SHARED_DATASETS", str(tmp_path / "shared"))
+    run_dir = tmp_path / "run"
+    runner.run_notebooks(run_dir, {"profile": "cpu", "data_dir": str(crops)}, until="01", notebook_dir=notebook_dir)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["data_folders"] == {"data_dir": "stanford-dogs-crops224", "photos_dir": "stanford-dogs-10breeds"}
+    hashes = manifest["data_folder_hash"]
+    assert len(hashes["data_dir"]) == 64 and hashes["data_dir"] != hashes["photos_dir"]

@@ -173,10 +173,13 @@ def add_run_command(commands: Subcommands) -> None:
         commands, "run", "run the notebooks 01-05 into a run folder and build the report (what ./run_all.sh does)",
         "Execute notebooks/01_exploration ... 05_comparison in order, each in a fresh kernel, into\n"
         "RUNS/<time>-<profile>/notebooks/, then export the report (HTML of each notebook, a combined\n"
-        "report.html and report.pdf) into that folder's report/ and into the repository's report/.\n"
+        "report.html and report.pdf) into that folder's report/ (with --publish, also into the\n"
+        "repository's report/, the reference report).\n"
         "A failing notebook stops the run and is named with its cell; --from resumes from a notebook.",
         "  dogbreeds run                                  # quick profile on the bundled sample\n"
         "  dogbreeds run --data-dir ../shared/datasets/stanford-dogs-photos10\n"
+        "  dogbreeds run --profile cpu --publish          # the real study on ../shared/datasets (CPU, ~2 h),\n"
+        "                                                 # made the reference report in report/\n"
         "  dogbreeds run --full                           # GPU reproduction on Stanford Dogs\n"
         "  dogbreeds run --from 03                        # resume the latest run from notebook 03\n"
         "  dogbreeds run --set epochs=3 --set breeds=5    # override notebook parameters")
@@ -196,6 +199,8 @@ def add_run_command(commands: Subcommands) -> None:
                         metavar="KEY=VALUE", help="a notebook parameter or any profile setting (breeds, image_size, "
                         "epochs, batch_size, tuner_trials, ablation_seeds, seed, ...); an unknown name is refused")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (HTML only)")
+    parser.add_argument("--publish", action="store_true", help="also make this run's report the reference report "
+                        "committed in report/ (otherwise everything stays in the run folder)")
     parser.set_defaults(run=run_notebooks_command)
 
 
@@ -250,10 +255,10 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return stop.exit_code
     print(f"notebooks done in {time.perf_counter() - began:.1f} s", flush=True)
-    return _build_report(run_dir, pdf=not args.no_pdf)
+    return _build_report(run_dir, pdf=not args.no_pdf, publish=args.publish)
 
 
-def _build_report(run_dir: Path, pdf: bool) -> int:
+def _build_report(run_dir: Path, pdf: bool, publish: bool = False) -> int:
     from dogbreeds import reporting
 
     if pdf:
@@ -263,9 +268,9 @@ def _build_report(run_dir: Path, pdf: bool) -> int:
             print(f"dogbreeds: warning: {error} Building the HTML report only.", file=sys.stderr)
             pdf = False
     made = reporting.build_report(run_dir, pdf=pdf)
-    published = reporting.publish(made, REPO_ROOT / "report")
     print(f"report: {made['report.html']}" + (f" and {made['report.pdf']}" if pdf else ""))
-    print(f"copied to {published}")
+    if publish:
+        print(f"published as the reference report in {reporting.publish(run_dir, made, REPO_ROOT / 'report')}")
     return EXIT_OK
 
 
@@ -274,11 +279,12 @@ def add_report_command(commands: Subcommands) -> None:
     parser = _command_parser(
         commands, "report", "build the report (HTML per notebook, combined HTML and PDF) of a run folder",
         "Export the executed notebooks of RUN_DIR to HTML, combine them into one report for a jury\n"
-        "(code and logs hidden) and print it to PDF with headless Chromium; copy it to report/.",
+        "(code and logs hidden) and print it to PDF with headless Chromium; --publish copies it to report/.",
         "  dogbreeds report runs/20261122-101500-quick\n  dogbreeds report runs/20261122-101500-quick --no-pdf")
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder made by `dogbreeds run`")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (HTML only)")
-    parser.set_defaults(run=lambda args: _build_report(args.run_dir, pdf=not args.no_pdf))
+    parser.add_argument("--publish", action="store_true", help="copy it to report/ as the reference report")
+    parser.set_defaults(run=lambda args: _build_report(args.run_dir, pdf=not args.no_pdf, publish=args.publish))
 
 
 def add_bench_command(commands: Subcommands) -> None:
