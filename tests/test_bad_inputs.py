@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_image, write_voc
 from PIL import Image
 
-from conftest import write_image, write_voc
 from dogbreeds.cli import main
 from dogbreeds.data import AnnotationError, discover, read_boxes
 from dogbreeds.images import ImageLoadError, load_image, load_images_array

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import write_image
+
 from dogbreeds import cli
 from dogbreeds.cli import main
 from dogbreeds.config import DATA_DIR_ENV

@@ -6,9 +6,9 @@ import dataclasses
 from collections import Counter
 
 import pytest
+from conftest import SYNTHETIC_BREEDS, write_image, write_mat_list, write_voc
 from PIL import Image
 
-from conftest import SYNTHETIC_BREEDS, write_image, write_mat_list, write_voc
 from dogbreeds.data import (
     AnnotationError,
     Box,

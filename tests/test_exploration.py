@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 import pytest
-
 from conftest import write_image, write_voc
+
 from dogbreeds.data import Problem, ProblemLog, discover, split_records
 from dogbreeds.exploration import (
     ALL_BREEDS_ROW,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import write_image, write_voc
 from PIL import Image
 
-from conftest import write_image, write_voc
 from dogbreeds.data import Box, ImageRecord, ProblemLog, discover
 from dogbreeds.images import ImageLoadError, load_image, load_images_array, load_resized, open_image, to_rgb
 

@@ -8,9 +8,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import write_voc
 from PIL import Image
 
-from conftest import write_voc
 from dogbreeds.data import ProblemLog, discover
 from dogbreeds.images import load_resized
 from dogbreeds.pipeline import LabelMap, LabelMapError, make_dataset

@@ -11,9 +11,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import write_image
 from PIL import Image
 
-from conftest import write_image
 from dogbreeds.backbones import preprocess
 from dogbreeds.cli import main
 from dogbreeds.features import feature_extractor
@@ -263,7 +263,7 @@ def test_cli_bundle_and_usage_errors_exit_2(tmp_path, photos, capsys):
     assert "must be between 0 and 1" in capsys.readouterr().err
 
 
-# ----------------------------------------------------------------------------- hostile or damaged bundles (bad-input corpus)
+# ------------------------------------------------------------------ hostile or damaged bundles (bad-input corpus)
 
 
 def test_a_reordered_label_map_is_refused_not_misnamed(bundle):

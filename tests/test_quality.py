@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_image
 from PIL import Image
 
-from conftest import write_image
 from dogbreeds.data import DataDirError, discover
 from dogbreeds.quality import ScanReport, check_image, scan
 

@@ -201,8 +201,8 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
     write_record(make_record("mnv2/keras", "transfer", num_classes=120, metrics={"top1": 0.9, "top5": 0.99,
                  "val_top1": 0.80}, params={"model": "MobileNetV2 + head", "parameters": 3}, **common), results)
     write_record(make_record("scratch_cnn_best", "scratch", num_classes=10, metrics={"top1": 0.41, "top5": 0.8,
-                 "val_top1": 0.4}, params={"model": "Scratch CNN", "parameters": 1, "dataset": "stanford-dogs-10breeds"},
-                 **common), results)
+                 "val_top1": 0.4}, params={"model": "Scratch CNN", "parameters": 1,
+                                           "dataset": "stanford-dogs-10breeds"}, **common), results)
     (run_dir / "run.json").write_text(json.dumps({
         "updated": "2026-12-02T09:00:00+00:00", "parameters": {"profile": "cpu"}, "device": "CPU: test", "seed": 42,
         "notebooks": {"01_exploration": {"status": "done", "seconds": 120}},

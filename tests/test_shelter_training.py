@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import SHELTER_BREEDS, write_image
+
 from dogbreeds.shelter import ShelterModel
 from dogbreeds.shelter_training import measure_shelter_model, train_shelter_model
 
@@ -44,7 +44,7 @@ def test_measuring_on_whole_photos_scores_every_view_policy(make_dogs_dir, tmp_p
         write_image(not_dogs / "objects" / f"thing{number}.jpg", size=(50, 50), seed=number)
     model = shelter_model_factory()
     record = measure_shelter_model(model, data, not_dogs, cache_dir=tmp_path / "cache")
-    for policy, row in record["metrics"].items():
+    for row in record["metrics"].values():
         assert row["test"]["photos"] == 15 and row["holdout"]["photos"] == 30
         assert row["not_dogs"]["photos"] == 3 and 0 <= row["not_dogs"]["flagged_not_a_dog"] <= 1
     assert record["data"]["counts"] == {"test": 15, "holdout": 30, "not_dogs": 3}

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dogbreeds.backbones import MOBILENET_V2_WEIGHTS
 from dogbreeds.torch_weights import (
     ChecksumError,
     PackagedWeights,
@@ -25,7 +26,6 @@ from dogbreeds.torch_weights import (
     sha256_of,
     verify_sha256,
 )
-from dogbreeds.backbones import MOBILENET_V2_WEIGHTS
 
 # ----------------------------------------------------------------------------- writing .pth files without torch
 

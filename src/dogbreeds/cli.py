@@ -346,7 +346,8 @@ def add_bench_command(commands: Subcommands) -> None:
         "  dogbreeds bench throughput --backbone efficientnet_lite0 --images 256")
     add_data_dir_option(throughput)
     throughput.add_argument("--backbone", default="mobilenet_v2", metavar="NAME", help="default: mobilenet_v2")
-    throughput.add_argument("--images", type=_positive_int, default=512, metavar="N", help="images timed (default: 512)")
+    throughput.add_argument("--images", type=_positive_int, default=512, metavar="N",
+                            help="images timed (default: 512)")
     throughput.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="default: 64")
     throughput.add_argument("--repeats", type=_positive_int, default=3, metavar="N",
                             help="timed passes of each, best kept (default: 3)")

@@ -24,7 +24,6 @@ import pandas as pd
 
 from dogbreeds.data import ImageRecord
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import write_bytes_atomic
 from dogbreeds.evaluation import (
     DEFAULT_THRESHOLDS,
     check_predictions,
@@ -32,6 +31,7 @@ from dogbreeds.evaluation import (
     predicted_labels,
     top_k_accuracy,
 )
+from dogbreeds.fileio import write_bytes_atomic
 from dogbreeds.pipeline import LabelMap
 
 MODEL_KINDS = ("scratch", "transfer")
@@ -135,8 +135,8 @@ class BestModel:
 def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
     """The model with the best validation top-1 when every candidate recorded one, else the best test top-1.
 
-    Ties go to the smaller model (never to the test score), as notebook 04 does, then to a saved one. ``saved_only`` keeps
-    the models saved as a bundle (``model_path``), the ones that can be reloaded.
+    Ties go to the smaller model (never to the test score), as notebook 04 does, then to a saved one.
+    ``saved_only`` keeps the models saved as a bundle (``model_path``), the ones that can be reloaded.
     """
     candidates = table[table["model_path"].notna()] if saved_only else table
     if candidates.empty:
@@ -383,7 +383,8 @@ def shelter_advice(
     best_validation = float(trusted["selective_accuracy"].max()) if not trusted.empty else None
     top1 = top_k_accuracy(test_labels, test_probs, k=1)
     common = {
-        "n_validation": len(val_labels), "n_test": len(test_labels), "top1": top1, "top5": top_k_accuracy(test_labels, test_probs, k=5),
+        "n_validation": len(val_labels), "n_test": len(test_labels), "top1": top1,
+        "top5": top_k_accuracy(test_labels, test_probs, k=5),
         "overconfidence": float(test_probs.max(axis=1).mean() - top1), "target_accuracy": target_accuracy,
         "best_validation_accuracy": best_validation,
     }

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import classification_report, cohen_kappa_score, f1_score
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import classification_report, cohen_kappa_score, f1_score
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from dogbreeds.errors import DogbreedsError

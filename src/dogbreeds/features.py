@@ -31,8 +31,8 @@ from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.config import REPO_ROOT
 from dogbreeds.data import CropChoice, ImageRecord
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.pipeline import LabelMap, make_dataset
 from dogbreeds.fileio import safe_name, to_jsonable, write_bytes_atomic
+from dogbreeds.pipeline import LabelMap, make_dataset
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
 CACHE_FORMAT = 1

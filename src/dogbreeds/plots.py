@@ -25,8 +25,8 @@ from matplotlib.ticker import MaxNLocator
 
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
-from dogbreeds.images import ImageLoadError, load_image
 from dogbreeds.fileio import write_bytes_atomic
+from dogbreeds.images import ImageLoadError, load_image
 
 DEFAULT_DPI = 120
 ImageLike = np.ndarray | str | os.PathLike

@@ -37,10 +37,10 @@ from tqdm.auto import tqdm
 from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.data import CropChoice
 from dogbreeds.errors import DogbreedsError
+from dogbreeds.fileio import UnstorableValueError, write_json_atomic
 from dogbreeds.images import load_resized
 from dogbreeds.models import build_transfer_model
 from dogbreeds.pipeline import LabelMap, LabelMapError
-from dogbreeds.fileio import UnstorableValueError, write_json_atomic
 
 BUNDLE_FORMAT = 1
 MODEL_FILE = "model.keras"

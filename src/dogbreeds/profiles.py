@@ -35,6 +35,7 @@ class RunSettings:
     ablation_seeds: int  # repeats of each ablation variant, for mean +/- std
     whitening_size: int  # side at which PCA/ZCA whitening is fitted
     seed: int
+    head_epochs: int = 200  # most epochs of a head on cached features (early stopping ends it sooner)
     val_fraction: float = 0.2  # share of each breed's training photos held out for validation
     fine_tune_per_breed: int | None = None  # training photos per breed when fine-tuning (None: all)
     deterministic: bool = True  # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU
@@ -48,7 +49,7 @@ class RunSettings:
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(
         breeds=10, image_size=64, transfer_image_size=160, batch_size=32, epochs=8,
-        fine_tune_epochs=2, tuner_trials=2, ablation_seeds=1, whitening_size=32,
+        fine_tune_epochs=2, tuner_trials=2, ablation_seeds=1, whitening_size=32, head_epochs=20,
     ),
     "cpu": dict(
         data_dir=("stanford-dogs-crops224",), photos_dir=("stanford-dogs-10breeds",),

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-
 from typing import Any
 
 import nbformat

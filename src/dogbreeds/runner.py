@@ -17,10 +17,11 @@ import os
 import platform
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dogbreeds.config import DEFAULT_SEED, REPO_ROOT
 from dogbreeds.errors import DogbreedsError
@@ -238,8 +239,8 @@ def run_notebooks(
     from papermill.exceptions import PapermillExecutionError
 
     from dogbreeds.data import discover
-    from dogbreeds.provenance import data_hash, device_name
     from dogbreeds.fileio import write_json_atomic
+    from dogbreeds.provenance import data_hash, device_name
 
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
     run_dir = run_dir.resolve()
@@ -248,7 +249,7 @@ def run_notebooks(
     manifest = read_manifest(run_dir) or {"notebooks": {}}
     manifest.update(
         parameters=parameters, versions=_versions(), platform=platform.platform(), device=device_name(),
-        seed=parameters.get("seed", DEFAULT_SEED), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        seed=parameters.get("seed", DEFAULT_SEED), updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if "data_dir" in parameters:
         from dogbreeds.profiles import settings_for

@@ -40,8 +40,8 @@ from dogbreeds.backbones import get_backbone, imagenet_wnids
 from dogbreeds.calibration import view_probabilities
 from dogbreeds.data import breed_name
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.images import ImageLoadError, load_upright
 from dogbreeds.fileio import UnstorableValueError, write_bytes_atomic, write_json_atomic
+from dogbreeds.images import ImageLoadError, load_upright
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "resources" / "shelter_model"
 CONFIG_FILE = "model.json"
@@ -235,7 +235,10 @@ class ShelterModel:
         return self.config.breed_names
 
     def breed_logits(self, features: np.ndarray) -> np.ndarray:
-        """Uncalibrated logits of pooled backbone features: (N, D) -> (N, breeds), (views, N, D) -> (views, N, breeds)."""
+        """Uncalibrated logits of pooled backbone features.
+
+        (N, D) gives (N, breeds); (views, N, D) gives (views, N, breeds).
+        """
         return np.asarray(features, dtype=np.float32) @ self.kernel + self.bias
 
     def breed_probabilities(self, features: np.ndarray) -> np.ndarray:

@@ -235,7 +235,8 @@ def measure_shelter_model(
         trained_on = {Path(record.path).name for record in official_split(exclude_dir)[0].train}
     groups = {"test": list(split.test), "holdout": [r for r in split.train if Path(r.path).name not in trained_on]}
     positions = {label_id: i for i, label_id in enumerate(model.config.label_ids)}
-    not_dogs = sorted(path for path in Path(not_dogs_dir).rglob("*") if path.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    not_dogs = sorted(path for path in Path(not_dogs_dir).rglob("*")
+                      if path.suffix.lower() in (".jpg", ".jpeg", ".png"))
     backbone = model.config.backbone
     start = time.perf_counter()
     features = {name: {view: view_features(backbone, [r.path for r in records], view, cache_dir=cache_dir)

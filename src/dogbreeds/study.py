@@ -18,10 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dogbreeds.data import DataIndex, ImageRecord, Split, discover, select_breeds, split_records
+from dogbreeds.fileio import write_json_atomic
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.plots import save_figure
 from dogbreeds.profiles import STANDALONE_OUTPUT, RunSettings, settings_for
-from dogbreeds.fileio import write_json_atomic
 from dogbreeds.records import load_records, make_record, write_record
 
 Dataset = Literal["data", "photos"]

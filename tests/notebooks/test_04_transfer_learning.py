@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from dogbreeds.backbones import BACKBONES
 from dogbreeds.predict import load_bundle
+from dogbreeds.profiles import PROFILES
 from dogbreeds.study import Study
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 
 NOTEBOOK = "04_transfer_learning"
-HEADS = tuple(f"{name}_head" for name, spec in BACKBONES.items() if spec.offline)  # weights install offline
+USED = tuple(name for name in ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite2") if BACKBONES[name].offline)
+HEADS = tuple(f"{name}/keras" for name in USED)  # the notebook's default backbone_names
+TTA = tuple(f"{head}+tta" for head in HEADS)  # the same heads, each photo and its mirror averaged
 DEPTHS = (10, 30)
 FEATURES = 1280  # every offline backbone's pooled feature size
 IMAGE_SIZE = 160  # the quick profile's transfer image size
@@ -46,13 +50,14 @@ def test_one_record_per_variant_with_consistent_metrics(executed):
     markdown, errors = outputs(run_dir)
     assert errors == []
     records = the_records(run_dir)
-    tuned = sorted(name for name in records if "_finetune_" in name)
-    assert set(records) == {*HEADS, *tuned} and len(tuned) == len(DEPTHS)
+    tuned = sorted(name for name in records if "/finetune-" in name)
+    assert set(records) == {*HEADS, *TTA, *tuned} and len(tuned) == len(DEPTHS)
     [tuned_backbone] = {records[name]["params"]["backbone"] for name in tuned}
-    assert tuned == sorted(f"{tuned_backbone}_finetune_{depth}" for depth in DEPTHS)
+    assert tuned == sorted(f"{tuned_backbone}/finetune-{depth}" for depth in DEPTHS)
     # The fine-tuned backbone is the one whose head did best on validation (the first one on a tie).
     head_val = [records[name]["metrics"]["val_top1"] for name in HEADS]
-    assert tuned_backbone == HEADS[head_val.index(max(head_val))].removesuffix("_head")
+    assert tuned_backbone == HEADS[head_val.index(max(head_val))].removesuffix("/keras")
+    assert all(records[name]["params"]["flip_tta"] and not records[name]["params"]["optimistic"] for name in TTA)
 
     for name, record in records.items():
         metrics, params, timings = record["metrics"], record["params"], record["timings"]
@@ -68,13 +73,15 @@ def test_one_record_per_variant_with_consistent_metrics(executed):
         assert len(record["history"]["loss"]) == len(record["history"]["val_loss"]) >= 1
 
     classes = TEST_PARAMETERS["breeds"]
-    for name in HEADS:
+    for name in (*HEADS, *TTA):
         assert records[name]["params"]["trainable_parameters"] == FEATURES * classes + classes  # the softmax only
-        assert len(records[name]["history"]["loss"]) <= TEST_PARAMETERS["epochs"]
+        assert len(records[name]["history"]["loss"]) <= PROFILES["quick"]["head_epochs"]
+    for head, tta in zip(HEADS, TTA):  # one head, classified once or with its mirror: twice the time per photo
+        assert records[tta]["history"] == records[head]["history"]
     trainable = [records[name]["params"]["trainable_parameters"] for name in
-                 (f"{tuned_backbone}_head", *(f"{tuned_backbone}_finetune_{depth}" for depth in DEPTHS))]
+                 (f"{tuned_backbone}/keras", *(f"{tuned_backbone}/finetune-{depth}" for depth in DEPTHS))]
     assert trainable == sorted(trainable) and len(set(trainable)) == len(trainable)  # deeper trains more weights
-    assert all(records[name]["params"]["parameters"] == records[f"{tuned_backbone}_head"]["params"]["parameters"]
+    assert all(records[name]["params"]["parameters"] == records[f"{tuned_backbone}/keras"]["params"]["parameters"]
                for name in tuned)
     assert any("Saved for prediction" in text for text in markdown)
 
@@ -98,7 +105,13 @@ def test_best_model_by_validation_is_saved_and_reproduces_its_test_accuracy(exec
     ranked = predictor.predict_paths([record.path for record in data.split.test], top_k=1)
     labels = [data.label_map.encode(record.label_id) for record in data.split.test]
     hits = [scores[0].breed == data.label_map.names[label] for scores, label in zip(ranked, labels)]
-    assert sum(hits) / len(hits) == pytest.approx(best["metrics"]["top1"])
+    single_pass = records[best["run_name"].removesuffix("+tta")]  # the bundle classifies each photo once
+    assert sum(hits) / len(hits) == pytest.approx(single_pass["metrics"]["top1"])
+
+    saved_predictions = np.load(bundle / "predictions.npz")  # what notebook 05 studies: the best variant's own
+    assert (saved_predictions["test_probabilities"].argmax(axis=1) == saved_predictions["test_labels"]).mean() \
+        == pytest.approx(best["metrics"]["top1"])
+    assert list(saved_predictions["test_paths"]) == [str(record.path) for record in data.split.test]
 
 
 @pytest.mark.notebook
@@ -106,12 +119,12 @@ def test_figures_and_results_table(executed):
     run_dir = executed(NOTEBOOK)
     records = the_records(run_dir)
     figures = run_dir / "figures" / NOTEBOOK
-    expected = [f"learning_curves_{name}.png" for name in records] + ["transfer_comparison.png",
-                                                                      "gradcam_best_model.png"]
+    expected = [f"learning_curves_{name.replace('/', '_')}.png" for name in records if name not in TTA]
+    expected += ["transfer_comparison.png", "gradcam_best_model.png"]
     for name in expected:
         assert (figures / name).stat().st_size > 10_000, name
     table = pd.read_csv(figures / "transfer_results.csv", index_col="run_name")
     assert set(table.index) == set(records)
     for name, record in records.items():
-        assert table.loc[name, "top1"] == pytest.approx(record["metrics"]["top1"])
-        assert table.loc[name, "val_top1"] == pytest.approx(record["metrics"]["val_top1"])
+        assert table.loc[name, "test top-1"] == pytest.approx(record["metrics"]["top1"])
+        assert table.loc[name, "validation top-1"] == pytest.approx(record["metrics"]["val_top1"])
