@@ -20,8 +20,9 @@ import pytest
 from conftest import write_image, write_voc
 from PIL import Image
 
+from dogbreeds.boxes import read_boxes
 from dogbreeds.cli import main
-from dogbreeds.data import AnnotationError, discover, read_boxes
+from dogbreeds.data import AnnotationError, discover
 from dogbreeds.images import ImageLoadError, load_image, load_images_array
 from dogbreeds.quality import scan
 

@@ -9,9 +9,9 @@ import pytest
 from conftest import SYNTHETIC_BREEDS, write_image, write_mat_list, write_voc
 from PIL import Image
 
+from dogbreeds.boxes import Box, annotation_for, choose_box, crop_boxes, crop_to_box, read_boxes
 from dogbreeds.data import (
     AnnotationError,
-    Box,
     BreedSelectionError,
     DataDirError,
     ImageRecord,
@@ -19,17 +19,12 @@ from dogbreeds.data import (
     ProblemLog,
     SplitError,
     SplitListError,
-    annotation_for,
     breed_name,
-    choose_box,
-    crop_boxes,
-    crop_to_box,
     discover,
-    read_boxes,
     select_breeds,
     split_records,
-    summarize,
 )
+from dogbreeds.summary import summarize
 
 
 @pytest.mark.parametrize(("label_id", "name"), [

@@ -7,7 +7,8 @@ import pytest
 from conftest import write_image, write_voc
 from PIL import Image
 
-from dogbreeds.data import Box, ImageRecord, ProblemLog, discover
+from dogbreeds.boxes import Box
+from dogbreeds.data import ImageRecord, ProblemLog, discover
 from dogbreeds.images import ImageLoadError, load_image, load_images_array, load_resized, open_image, to_rgb
 
 

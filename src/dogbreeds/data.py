@@ -1,4 +1,4 @@
-"""The Stanford Dogs folder: discovery, breed names and selection, splits, boxes, summary.
+"""The Stanford Dogs folder: discovery, breed names and selection, splits (boxes: ``boxes``; counts: ``summary``).
 
 Reads the official layout without opening any image:
 
@@ -15,19 +15,14 @@ silently.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
-import statistics
 import threading
-import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-from PIL import Image
 
 from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED
 from dogbreeds.errors import DogbreedsError
@@ -36,7 +31,6 @@ IMAGES_DIRNAME = "Images"
 ANNOTATION_DIRNAME = "Annotation"
 LISTS_DIRNAME = "lists"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
-MAX_COORDINATE = 1_000_000  # pixels; a larger number in an annotation is an error, not a photo
 SPLITS = ("train", "test")
 CROP_CHOICES = ("first", "largest")
 
@@ -453,214 +447,3 @@ def _stratified(records: list[ImageRecord], fraction: float, seed: int,
 
 def _record_order(record: ImageRecord) -> tuple[str, str]:
     return record.label_id, str(record.path)
-
-
-@dataclass(frozen=True)
-class Box:
-    """A bounding box in pixels (left, top, right, bottom) of an image of size `frame` (width, height) when known."""
-
-    xmin: float
-    ymin: float
-    xmax: float
-    ymax: float
-    frame: tuple[int, int] | None = None
-    name: str = ""
-
-    @property
-    def area(self) -> float:
-        """Area in square pixels."""
-        return (self.xmax - self.xmin) * (self.ymax - self.ymin)
-
-
-def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
-    """The boxes of a PASCAL VOC annotation file (Stanford Dogs' have no extension). Raises `AnnotationError`."""
-    path = Path(xml_path)
-    try:
-        root = ElementTree.parse(path).getroot()
-    except ElementTree.ParseError as error:
-        raise AnnotationError(f"malformed XML ({error})", path) from error
-    except OSError as error:
-        raise AnnotationError(f"cannot read ({error.strerror or error})", path) from error
-    frame = None
-    size = root.find("size")
-    if size is not None:
-        width, height = _number(size, "width", path), _number(size, "height", path)
-        if width > 0 and height > 0:
-            frame = (int(width), int(height))
-    boxes = []
-    for obj in root.iter("object"):
-        bndbox = obj.find("bndbox")
-        if bndbox is None:
-            continue
-        xmin, ymin, xmax, ymax = (_number(bndbox, tag, path) for tag in ("xmin", "ymin", "xmax", "ymax"))
-        if xmax <= xmin or ymax <= ymin:
-            raise AnnotationError(f"empty box xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g}", path)
-        box = Box(xmin, ymin, xmax, ymax, frame, (obj.findtext("name") or "").strip())
-        if frame is not None:
-            try:
-                box_pixels(box, frame)  # the loader's own test: nothing of the box inside the image
-            except AnnotationError as error:
-                raise AnnotationError(error.reason, path) from None
-        boxes.append(box)
-    if not boxes:
-        raise AnnotationError("no <object><bndbox> in the annotation", path)
-    return boxes
-
-
-def _number(parent: ElementTree.Element, tag: str, path: Path) -> float:
-    """The finite number in ``<tag>``: every number read from an annotation passes here."""
-    text = parent.findtext(tag)
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise AnnotationError(f"<{parent.tag}><{tag}> is {text!r}, not a number", path) from None
-    if not math.isfinite(value) or abs(value) > MAX_COORDINATE:
-        raise AnnotationError(f"<{parent.tag}><{tag}> is {text!r}, not a pixel position or size", path)
-    return value
-
-
-def annotation_for(record: ImageRecord) -> list[Box] | None:
-    """The record's boxes, or None when it has no annotation file. Raises `AnnotationError`."""
-    return read_boxes(record.annotation_path) if record.annotation_path else None
-
-
-def choose_box(boxes: Sequence[Box], crop: CropChoice = "first") -> Box:
-    """The first box of the annotation, or the largest one."""
-    if crop not in CROP_CHOICES:
-        raise ValueError(f"crop must be one of {CROP_CHOICES}, got {crop!r}")
-    if not boxes:
-        raise ValueError("no box to choose from")
-    return boxes[0] if crop == "first" else max(boxes, key=lambda box: box.area)
-
-
-def crop_boxes(records: Sequence[ImageRecord], crop: CropChoice | None) -> tuple[list[Box | None], list[Problem]]:
-    """The box to crop each record to (None: whole image) and the unreadable annotations (used uncropped)."""
-    if crop is not None and crop not in CROP_CHOICES:
-        raise ValueError(f"crop must be None or one of {CROP_CHOICES}, got {crop!r}")
-    boxes: list[Box | None] = []
-    problems = []
-    for record in records:
-        box = None
-        if crop is not None and record.annotation_path is not None:
-            try:
-                box = choose_box(annotation_for(record), crop)
-            except AnnotationError as error:
-                detail = f"{error.reason}; image used uncropped"
-                problems.append(Problem(record.annotation_path, "bad_annotation", detail))
-        boxes.append(box)
-    return boxes, problems
-
-
-def crop_to_box(image: Image.Image, box: Box, margin: float = 0.0) -> Image.Image:
-    """Crop to the box grown by `margin` (a fraction of its size on each side), clipped to the image.
-
-    A box from an annotation of another image size (`box.frame`) is scaled to this image first.
-    Raises `AnnotationError` when nothing of the box lies inside the image.
-    """
-    return image.crop(box_pixels(box, image.size, margin))
-
-
-def box_pixels(box: Box, size: tuple[int, int], margin: float = 0.0) -> tuple[int, int, int, int]:
-    """The (left, top, right, bottom) pixels `crop_to_box` cuts from an image of `size` (width, height)."""
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    width, height = size
-    scale_x = scale_y = 1.0
-    if box.frame and box.frame != size:
-        scale_x, scale_y = width / box.frame[0], height / box.frame[1]
-    grow_x, grow_y = margin * (box.xmax - box.xmin), margin * (box.ymax - box.ymin)
-    left = max(0, round((box.xmin - grow_x) * scale_x))
-    top = max(0, round((box.ymin - grow_y) * scale_y))
-    right = min(width, round((box.xmax + grow_x) * scale_x))
-    bottom = min(height, round((box.ymax + grow_y) * scale_y))
-    if right <= left or bottom <= top:
-        raise AnnotationError(f"box ({box.xmin:g}, {box.ymin:g}, {box.xmax:g}, {box.ymax:g}) lies outside the "
-                              f"{width}x{height} image")
-    return left, top, right, bottom
-
-
-@dataclass(frozen=True)
-class BreedCount:
-    """Images of one breed, in all and per official split."""
-
-    label_id: str
-    name: str
-    images: int
-    train: int
-    test: int
-
-
-@dataclass(frozen=True)
-class DataSummary:
-    """Counts describing a data folder (made without opening any image)."""
-
-    root: str
-    breeds: int
-    images: int
-    per_breed: tuple[BreedCount, ...]
-    official_split: dict[str, int] | None
-    list_files: tuple[str, ...]
-    unlisted: int
-    annotated: int
-    has_annotations: bool
-    problems: dict[str, int]
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary."""
-        return asdict(self)
-
-    def to_text(self) -> str:
-        """A readable report with thousands separators and a per-breed table."""
-        lines = [f"Data folder      {self.root}",
-                 f"Breeds           {self.breeds:,}",
-                 f"Images           {self.images:,}"]
-        if self.official_split is None:
-            lines.append("Official split   none (no lists/ folder): splits are seeded and stratified")
-        else:
-            lines.append(f"Official split   train {self.official_split['train']:,}, "
-                         f"test {self.official_split['test']:,} (from {', '.join(self.list_files)})")
-            lines.append(f"In no list       {self.unlisted:,}" + (" (not used in splits)" if self.unlisted else ""))
-        if self.has_annotations:
-            lines.append(f"Annotations      {self.annotated:,} of {self.images:,} images have boxes")
-        else:
-            lines.append("Annotations      none (no Annotation/ folder): images are used uncropped")
-        counts = [breed.images for breed in self.per_breed]
-        fewest = min(self.per_breed, key=lambda breed: breed.images)
-        most = max(self.per_breed, key=lambda breed: breed.images)
-        if fewest.images == most.images:
-            lines.append(f"Images a breed   {most.images:,} each")
-        else:
-            lines.append(f"Images a breed   min {fewest.images:,} ({fewest.name}), median "
-                         f"{statistics.median(counts):,g}, max {most.images:,} ({most.name})")
-        if self.problems:
-            found = ", ".join(f"{kind} {count:,}" for kind, count in sorted(self.problems.items()))
-            lines.append(f"Problems         {found} (details: dogbreeds data scan)")
-        width = max(len(breed.label_id) for breed in self.per_breed)
-        name_width = max(len(breed.name) for breed in self.per_breed)
-        lines += ["", f"{'label id':<{width}}  {'breed':<{name_width}}  {'images':>6}  {'train':>6}  {'test':>6}"]
-        for breed in self.per_breed:
-            lines.append(f"{breed.label_id:<{width}}  {breed.name:<{name_width}}  {breed.images:>6,}  "
-                         f"{breed.train:>6,}  {breed.test:>6,}")
-        return "\n".join(lines)
-
-
-def summarize(index: DataIndex) -> DataSummary:
-    """Breeds, images, per-breed and official split counts, annotations and problems of an index."""
-    images = Counter(record.label_id for record in index.records)
-    by_split = Counter((record.label_id, record.official_split) for record in index.records)
-    per_breed = [BreedCount(label_id, breed_name(label_id), images[label_id], by_split[label_id, "train"],
-                            by_split[label_id, "test"]) for label_id in index.label_ids]
-    splits = Counter(record.official_split for record in index.records)
-    root = index.root.resolve()
-    return DataSummary(
-        root=str(root),
-        breeds=len(per_breed),
-        images=len(index.records),
-        per_breed=tuple(per_breed),
-        official_split={split: splits[split] for split in SPLITS} if index.has_official_split else None,
-        list_files=tuple(str(path.resolve().relative_to(root)) for path in index.list_files),
-        unlisted=len(index.unlisted),
-        annotated=sum(record.annotation_path is not None for record in index.records),
-        has_annotations=index.annotations_dir is not None,
-        problems=dict(Counter(problem.kind for problem in index.problems)),
-    )

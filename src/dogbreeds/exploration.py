@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from dogbreeds.data import AnnotationError, ImageRecord, Problem, ProblemLog, Split, annotation_for, breed_name
+from dogbreeds.boxes import annotation_for
+from dogbreeds.data import AnnotationError, ImageRecord, Problem, ProblemLog, Split, breed_name
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import ImageLoadError, open_image
 

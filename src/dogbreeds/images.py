@@ -22,7 +22,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from dogbreeds.data import AnnotationError, Box, CropChoice, ImageRecord, Problem, ProblemLog, crop_boxes, crop_to_box
+from dogbreeds.boxes import Box, crop_boxes, crop_to_box
+from dogbreeds.data import AnnotationError, CropChoice, ImageRecord, Problem, ProblemLog
 from dogbreeds.errors import DogbreedsError
 
 MIN_SIDE = 8

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dogbreeds.boxes import crop_boxes
 from dogbreeds.config import DEFAULT_SEED
-from dogbreeds.data import CropChoice, ImageRecord, ProblemLog, breed_name, crop_boxes
+from dogbreeds.data import CropChoice, ImageRecord, ProblemLog, breed_name
 from dogbreeds.errors import DogbreedsError
+from dogbreeds.fileio import write_bytes_atomic
 from dogbreeds.images import ImageLoadError, load_resized
-from dogbreeds.records import write_bytes_atomic
 
 if TYPE_CHECKING:
     import tensorflow as tf

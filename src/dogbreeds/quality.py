@@ -17,16 +17,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from dogbreeds.data import (
-    CROP_CHOICES,
-    AnnotationError,
-    ImageRecord,
-    Problem,
-    box_pixels,
-    choose_box,
-    discover,
-    read_boxes,
-)
+from dogbreeds.boxes import box_pixels, choose_box, read_boxes
+from dogbreeds.data import CROP_CHOICES, AnnotationError, ImageRecord, Problem, discover
 from dogbreeds.images import MIN_SIDE, ImageLoadError, open_image
 
 _FORMAT_OF_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF", ".webp": "WEBP"}
