@@ -29,6 +29,7 @@ from dogbreeds.evaluation import (
     check_predictions,
     confidence_threshold_table,
     predicted_labels,
+    threshold_for_accuracy,
     top_k_accuracy,
 )
 from dogbreeds.fileio import write_bytes_atomic
@@ -379,7 +380,7 @@ def shelter_advice(
     test_labels, test_probs = check_predictions(test_true, test_probabilities)
     validation = confidence_threshold_table(val_labels, val_probs, thresholds)
     trusted = validation[validation["n_kept"] >= min(min_kept, len(val_labels))]
-    reached = trusted[trusted["selective_accuracy"] >= target_accuracy].sort_values("threshold")
+    chosen = threshold_for_accuracy(trusted, target_accuracy)
     best_validation = float(trusted["selective_accuracy"].max()) if not trusted.empty else None
     top1 = top_k_accuracy(test_labels, test_probs, k=1)
     common = {
@@ -388,10 +389,9 @@ def shelter_advice(
         "overconfidence": float(test_probs.max(axis=1).mean() - top1), "target_accuracy": target_accuracy,
         "best_validation_accuracy": best_validation,
     }
-    if reached.empty:
+    if chosen is None:
         return ShelterAdvice(threshold=None, validation_accuracy=None, automatic_share=0.0,
                              automatic_accuracy=None, **common)
-    chosen = reached.iloc[0]
     kept = test_probs.max(axis=1) >= chosen["threshold"]
     hits = predicted_labels(test_probs) == test_labels
     return ShelterAdvice(
