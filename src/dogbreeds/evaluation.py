@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import classification_report, cohen_kappa_score, f1_score
+from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from dogbreeds.errors import DogbreedsError
@@ -141,31 +141,6 @@ def confusion_matrix(y_true: Sequence[int] | np.ndarray, probabilities: np.ndarr
     return sklearn_confusion_matrix(labels, predicted_labels(probs), labels=np.arange(probs.shape[1]))
 
 
-def classification_report_frame(
-    y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
-) -> pd.DataFrame:
-    """scikit-learn's per-class precision, recall, F1 and support as a DataFrame.
-
-    One row per breed plus ``accuracy``, ``macro avg`` and ``weighted avg``; a value
-    whose denominator is zero (e.g. recall of a breed absent from the test set) is NaN.
-    """
-    labels, probs = check_predictions(y_true, probabilities, class_names)
-    report = classification_report(
-        labels,
-        predicted_labels(probs),
-        labels=np.arange(probs.shape[1]),
-        target_names=list(class_names),
-        output_dict=True,
-        zero_division=np.nan,
-    )
-    accuracy = report.pop("accuracy", None)
-    frame = pd.DataFrame(report).T
-    frame["support"] = frame["support"].astype(int)
-    if accuracy is not None:
-        frame.loc["accuracy"] = [np.nan, np.nan, accuracy, len(labels)]
-    return frame
-
-
 def per_breed_accuracy(
     y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
 ) -> pd.DataFrame:
@@ -272,13 +247,6 @@ def expected_calibration_error(
 ) -> float:
     """ECE: the count-weighted mean of |accuracy - confidence| over equal-width bins."""
     return calibration_errors(reliability_table(y_true, probabilities, n_bins))[0]
-
-
-def maximum_calibration_error(
-    y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray, n_bins: int = DEFAULT_CALIBRATION_BINS
-) -> float:
-    """MCE: the largest |accuracy - confidence| over the non-empty bins."""
-    return calibration_errors(reliability_table(y_true, probabilities, n_bins))[1]
 
 
 def calibration_errors(table: pd.DataFrame) -> tuple[float, float]:
