@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dogbreeds.gradcam import GradCam, GradCamError, find_feature_layer, gradcam_heatmap, overlay_heatmap
+from dogbreeds.gradcam import GradCam, GradCamError, find_feature_layer, overlay_heatmap
 
 SIZE = 12
 
@@ -122,7 +122,7 @@ def test_sequential_and_doubly_nested_models(build):
 def test_named_layer_and_path(classifier):
     assert find_feature_layer(classifier, "detector") == ("backbone", "detector")
     assert find_feature_layer(classifier, "backbone/detector") == ("backbone", "detector")
-    assert_peaks_in_patch(gradcam_heatmap(classifier, patch_image(6, 6), layer_name="detector"), 6, 6)
+    assert_peaks_in_patch(GradCam(classifier, layer_name="detector").heatmap(patch_image(6, 6)), 6, 6)
 
 
 def test_weights_are_shared_with_the_classifier():

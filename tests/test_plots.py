@@ -183,10 +183,14 @@ def test_prediction_photo_and_top_k_bars():
 
 
 def test_gradcam_grid_photo_and_overlay_per_image():
+    from dogbreeds.gradcam import overlay_heatmap  # TensorFlow, for this test only
+
     heatmaps = [np.random.default_rng(i).random((4, 4)) for i in range(3)]
     fig = plots.plot_gradcam_grid([photo(i) for i in range(3)], heatmaps, titles=["a", "b", "c"])
     assert len(fig.axes) == 6
-    assert len(fig.axes[1].images) == 2  # photo and heat map on top
+    assert len(fig.axes[1].images) == 1  # the photo blended with its heat map
+    blended = overlay_heatmap(photo(0), heatmaps[0], alpha=0.45)
+    np.testing.assert_array_equal(np.asarray(fig.axes[1].images[0].get_array()), blended)
     with pytest.raises(plots.PlotInputError, match="one heat map per image"):
         plots.plot_gradcam_grid([photo()], heatmaps)
 

@@ -162,13 +162,6 @@ class GradCam:
         return tf.gather(predictions, chosen, batch_dims=1)
 
 
-def gradcam_heatmap(
-    model: keras.Model, image: np.ndarray, class_index: int | None = None, layer_name: str | None = None
-) -> np.ndarray:
-    """One-off Grad-CAM heat map (H, W) in 0..1 for one model-ready image (H, W, C)."""
-    return GradCam(model, layer_name).heatmap(image, class_index)
-
-
 def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
     """The photo (RGB or grey, values 0..255) blended with the coloured heat map, as uint8 RGB.
 

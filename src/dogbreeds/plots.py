@@ -413,9 +413,12 @@ def plot_gradcam_grid(
 ) -> Figure:
     """Each photo beside itself with its Grad-CAM heat map laid over it.
 
-    Heat maps (0..1, any size) are stretched over the whole photo: pass photos as the
+    Heat maps (0..1, any size) are stretched over the whole photo and blended with it by
+    :func:`dogbreeds.gradcam.overlay_heatmap`, as in the shelter app: pass photos as the
     model saw them (after any crop).
     """
+    from dogbreeds.gradcam import overlay_heatmap  # deferred: it imports TensorFlow, no other figure needs it
+
     if len(images) == 0 or len(images) != len(heatmaps):
         raise PlotInputError(f"Give one heat map per image: {len(images)} images, {len(heatmaps)} heat maps.")
     if titles is not None and len(titles) != len(images):
@@ -430,9 +433,8 @@ def plot_gradcam_grid(
             raise PlotInputError(f"Heat map {position} must be 2-D, got shape {heat.shape}.")
         photo_ax, overlay_ax = axes[2 * position], axes[2 * position + 1]
         _show_image(photo_ax, photo)
-        _show_image(overlay_ax, photo)
-        overlay_ax.imshow(heat, cmap=colormap, alpha=alpha, vmin=0, vmax=1, interpolation="bilinear",
-                          extent=(-0.5, photo.shape[1] - 0.5, photo.shape[0] - 0.5, -0.5))
+        pixels = photo if photo.dtype == np.uint8 else _stretched(photo) * 255.0
+        _show_image(overlay_ax, overlay_heatmap(pixels, heat, alpha=alpha, colormap=colormap))
         if titles is not None:
             photo_ax.set_title(titles[position], fontsize="small")
         overlay_ax.set_title("Grad-CAM", fontsize="small")
@@ -591,11 +593,16 @@ def _show_image(ax: Axes, pixels: np.ndarray) -> None:
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[..., 0]
     if pixels.dtype != np.uint8:
-        low, high = float(np.min(pixels)), float(np.max(pixels))
-        pixels = (pixels - low) / (high - low) if high > low else np.zeros_like(pixels, dtype=float)
+        pixels = _stretched(pixels)
     ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=255 if pixels.dtype == np.uint8 else 1)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _stretched(pixels: np.ndarray) -> np.ndarray:
+    """Pixels stretched from their own min..max to 0..1 (all zeros when they are all equal)."""
+    low, high = float(np.min(pixels)), float(np.max(pixels))
+    return (pixels - low) / (high - low) if high > low else np.zeros_like(pixels, dtype=float)
 
 
 def _as_array(image: ImageLike) -> np.ndarray:
