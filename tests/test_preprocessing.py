@@ -74,8 +74,6 @@ SHAPE_KEEPING = {
     "grayscale": pp.pil_grayscale,
     "autocontrast": pp.pil_autocontrast,
     "equalize": pp.pil_equalize,
-    "flip": lambda image: pp.pil_transpose(image, "flip_horizontal"),
-    "rotate": lambda image: pp.pil_rotate(image, 15),
     "equalize_luma": pp.cv_equalize_luma,
     "clahe": pp.cv_clahe,
     "nl_means": pp.cv_denoise_nl_means,
@@ -196,44 +194,6 @@ def test_pillow_equalize_flattens_each_channel(low_contrast: np.ndarray) -> None
     for channel in range(3):
         assert luminance_cdf_deviation(low_contrast[..., channel]) > 0.3
         assert luminance_cdf_deviation(result[..., channel]) < 0.05
-
-
-# --------------------------------------------------------------------------- Pillow geometry
-
-
-@pytest.mark.parametrize("operation", ["flip_horizontal", "flip_vertical", "transpose", "transverse"])
-def test_transposes_applied_twice_are_identity(operation: str, random_image: np.ndarray) -> None:
-    once = pp.pil_transpose(random_image, operation)
-    assert not np.array_equal(once, random_image)
-    assert np.array_equal(pp.pil_transpose(once, operation), random_image)
-
-
-def test_transposes_match_numpy(random_image: np.ndarray) -> None:
-    assert np.array_equal(pp.pil_transpose(random_image, "flip_horizontal"), random_image[:, ::-1])
-    assert np.array_equal(pp.pil_transpose(random_image, Image.Transpose.FLIP_TOP_BOTTOM), random_image[::-1])
-    assert np.array_equal(pp.pil_transpose(random_image, "transpose"), random_image.transpose(1, 0, 2))
-    assert np.array_equal(pp.pil_transpose(random_image, "rotate_90"), np.rot90(random_image))
-    with pytest.raises(pp.PreprocessingError, match="flip_horizontal"):
-        pp.pil_transpose(random_image, "mirror")
-
-
-def test_four_quarter_turns_are_identity(random_image: np.ndarray) -> None:
-    square = random_image[:, :32]
-    result, rotated = square, random_image
-    for _ in range(4):
-        result = pp.pil_rotate(result, 90)
-        rotated = pp.pil_rotate(rotated, 90, expand=True)
-    assert np.array_equal(result, square)
-    assert np.array_equal(rotated, random_image)
-    assert np.array_equal(pp.pil_rotate(square, 90), np.rot90(square)), "counter-clockwise"
-
-
-def test_rotation_keeps_size_and_fills_corners() -> None:
-    white = np.full((40, 40, 3), 255, np.uint8)
-    result = pp.pil_rotate(white, 45, fill=(0, 0, 255))
-    assert result.shape == white.shape
-    assert np.array_equal(result[0, 0], [0, 0, 255]) and np.array_equal(result[20, 20], [255, 255, 255])
-    assert pp.pil_rotate(white, 45, expand=True).shape[0] > 40
 
 
 # --------------------------------------------------------------------------- OpenCV luminance

@@ -38,19 +38,6 @@ RESIZE_MODES: tuple[str, ...] = ("pad", "crop", "stretch")
 """``pad``: keep the aspect ratio, fit inside and pad; ``crop``: keep the aspect
 ratio, cover and crop the centre; ``stretch``: scale each axis independently."""
 
-TRANSPOSE_OPERATIONS: Mapping[str, Image.Transpose] = MappingProxyType(
-    {
-        "flip_horizontal": Image.Transpose.FLIP_LEFT_RIGHT,
-        "flip_vertical": Image.Transpose.FLIP_TOP_BOTTOM,
-        "rotate_90": Image.Transpose.ROTATE_90,
-        "rotate_180": Image.Transpose.ROTATE_180,
-        "rotate_270": Image.Transpose.ROTATE_270,
-        "transpose": Image.Transpose.TRANSPOSE,
-        "transverse": Image.Transpose.TRANSVERSE,
-    }
-)
-"""Lossless Pillow transposes by name (rotations are counter-clockwise)."""
-
 _LUMA_CONVERSIONS: Mapping[str, tuple[int, int]] = MappingProxyType(
     {
         "ycrcb": (cv2.COLOR_RGB2YCrCb, cv2.COLOR_YCrCb2RGB),
@@ -219,36 +206,6 @@ def pil_equalize(image: ImageLike) -> np.ndarray:
     """Pillow histogram equalization, each RGB channel on its own (this shifts colours;
     :func:`cv_equalize_luma` keeps them)."""
     return np.asarray(ImageOps.equalize(to_pil(image)))
-
-
-def pil_transpose(image: ImageLike, operation: str | Image.Transpose) -> np.ndarray:
-    """A lossless flip, 90-degree rotation or transpose; names are in :data:`TRANSPOSE_OPERATIONS`."""
-    if isinstance(operation, str):
-        if operation not in TRANSPOSE_OPERATIONS:
-            raise PreprocessingError(
-                f"Unknown transpose {operation!r}; use one of {sorted(TRANSPOSE_OPERATIONS)}."
-            )
-        operation = TRANSPOSE_OPERATIONS[operation]
-    return np.asarray(to_pil(image).transpose(operation))
-
-
-def pil_rotate(
-    image: ImageLike,
-    angle: float,
-    *,
-    expand: bool = False,
-    resample: Image.Resampling = Image.Resampling.BILINEAR,
-    fill: RGB = (0, 0, 0),
-) -> np.ndarray:
-    """Rotate counter-clockwise by ``angle`` degrees about the centre.
-
-    ``expand`` grows the canvas to hold the whole rotated image; otherwise the
-    size is kept and corners are cut. Uncovered areas get ``fill``. Multiples of
-    90 degrees are exact when the canvas allows it.
-    """
-    return np.asarray(
-        to_pil(image).rotate(angle, resample=resample, expand=expand, fillcolor=_parse_fill(fill))
-    )
 
 
 # --------------------------------------------------------------------------- #
