@@ -33,17 +33,13 @@ decorrelates only within a patch.
 
 from __future__ import annotations
 
-import io
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import write_bytes_atomic
 
 if TYPE_CHECKING:
     import keras
@@ -53,7 +49,6 @@ Method: TypeAlias = Literal["zca", "pca"]
 METHODS: tuple[str, ...] = ("zca", "pca")
 MAX_DIMENSIONS = 64 * 64 * 3
 """Largest ``height * width * 3`` accepted: a 12,288-wide covariance is 1.2 GB in float64."""
-FILE_FORMAT_VERSION = 1
 _COVARIANCE_CHUNK = 1024
 
 
@@ -62,7 +57,7 @@ class WhiteningError(DogbreedsError, ValueError):
 
 
 class NotFittedError(WhiteningError):
-    """The whitener was used before :meth:`Whitener.fit` (or :meth:`Whitener.load`)."""
+    """The whitener was used before :meth:`Whitener.fit`."""
 
 
 class Whitener:
@@ -105,7 +100,6 @@ class Whitener:
         self._eigenvalues: np.ndarray | None = None
         self._components: np.ndarray | None = None
         self._whitening: np.ndarray | None = None
-        self._coloring: np.ndarray | None = None
 
     def __repr__(self) -> str:
         state = "fitted" if self.is_fitted else "not fitted"
@@ -123,7 +117,7 @@ class Whitener:
     def _require_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError(
-                "This Whitener is not fitted yet: call fit(training_images) or Whitener.load(path)."
+                "This Whitener is not fitted yet: call fit(training_images)."
             )
 
     @property
@@ -150,22 +144,13 @@ class Whitener:
         self._require_fitted()
         return self._whitening
 
-    @property
-    def coloring_matrix(self) -> np.ndarray:
-        """The inverse map, from whitened values back to centred flattened images."""
-        self._require_fitted()
-        return self._coloring
-
     def _set_state(self, mean: np.ndarray, eigenvalues: np.ndarray, components: np.ndarray) -> None:
-        """Store the fitted statistics and derive the whitening and colouring matrices from them."""
+        """Store the fitted statistics and derive the whitening matrix from them."""
         self._mean = np.asarray(mean, dtype=np.float64)
         self._eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
         self._components = np.asarray(components, dtype=np.float64)
-        scale = np.sqrt(self._eigenvalues + self.epsilon)[:, None]
-        whitening, coloring = self._components / scale, (self._components * scale).T
-        if self.method == "zca":
-            whitening, coloring = self._components.T @ whitening, coloring @ self._components
-        self._whitening, self._coloring = whitening, coloring
+        whitening = self._components / np.sqrt(self._eigenvalues + self.epsilon)[:, None]
+        self._whitening = self._components.T @ whitening if self.method == "zca" else whitening
 
     # ------------------------------------------------------------------ fit / transform
 
@@ -207,10 +192,6 @@ class Whitener:
         whitened = (centred @ self._whitening.T).astype(np.float32)
         return whitened.reshape(len(whitened), *self.image_size, 3) if self.method == "zca" else whitened
 
-    def fit_transform(self, images: np.ndarray, *, progress: bool = True) -> np.ndarray:
-        """:meth:`fit` then :meth:`transform` on the same images."""
-        return self.fit(images, progress=progress).transform(images)
-
     def with_method(self, method: Method) -> Whitener:
         """A fitted whitener of ``method`` sharing this one's statistics (PCA and ZCA differ only in the last step).
 
@@ -221,26 +202,6 @@ class Whitener:
         other._set_state(self._mean, self._eigenvalues, self._components)
         return other
 
-    def inverse_transform(self, whitened: np.ndarray) -> np.ndarray:
-        """Images (float32, 0..255 scale, not clipped) back from whitened values.
-
-        Exact when all components are kept; otherwise the projection onto the kept ones.
-        """
-        self._require_fitted()
-        whitened = np.asarray(whitened, dtype=np.float64)
-        width = len(self._components) if self.method == "pca" else self.dimensions
-        if whitened.ndim < 2 or int(np.prod(whitened.shape[1:])) != width:
-            expected = (
-                f"(N, {width})"
-                if self.method == "pca"
-                else f"(N, {self.image_size[0]}, {self.image_size[1]}, 3)"
-            )
-            raise WhiteningError(
-                f"Expected {self.method.upper()}-whitened values of shape {expected}, got {whitened.shape}."
-            )
-        flat = whitened.reshape(len(whitened), width) @ self._coloring.T + self._mean
-        return (flat * 255.0).astype(np.float32).reshape(len(flat), *self.image_size, 3)
-
     def to_display(self, whitened: np.ndarray, percentile: float = 1.0) -> np.ndarray:
         """ZCA-whitened images rescaled to ``uint8`` for showing, each on its own.
 
@@ -250,8 +211,7 @@ class Whitener:
         self._require_fitted()
         if self.method != "zca":
             raise WhiteningError(
-                "PCA-whitened values are component coordinates, not images; use a ZCA whitener, "
-                "or inverse_transform() to see what the kept components reconstruct."
+                "PCA-whitened values are component coordinates, not images; use a ZCA whitener."
             )
         whitened = np.asarray(whitened, dtype=np.float32)
         if whitened.ndim != 4 or whitened.shape[1:] != (*self.image_size, 3):
@@ -284,48 +244,6 @@ class Whitener:
         # transform(x) = W (x / 255 - mean) = (W / 255) x - W mean
         dense.set_weights([(matrix.T / 255.0).astype(np.float32), (-matrix @ self._mean).astype(np.float32)])
         return block
-
-    # ------------------------------------------------------------------ persistence
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted whitener to an ``.npz`` file atomically; returns the path."""
-        self._require_fitted()
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise WhiteningError(f"Save whiteners to a .npz file, got {path}.")
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            format_version=np.int64(FILE_FORMAT_VERSION),
-            method=np.str_(self.method),
-            epsilon=np.float64(self.epsilon),
-            image_size=np.asarray(self.image_size, dtype=np.int64),
-            n_components=np.int64(self.n_components or 0),
-            mean=self._mean,
-            eigenvalues=self._eigenvalues,
-            components=self._components,
-        )
-        write_bytes_atomic(path, buffer.getvalue())
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> Whitener:
-        """A fitted whitener read from a file written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as data:
-            version = int(data["format_version"])
-            if version != FILE_FORMAT_VERSION:
-                raise WhiteningError(
-                    f"{path} has whitener format {version}; this version of dogbreeds reads format "
-                    f"{FILE_FORMAT_VERSION}. Fit and save the whitener again."
-                )
-            whitener = cls(
-                method=str(data["method"]),
-                epsilon=float(data["epsilon"]),
-                image_size=tuple(int(v) for v in data["image_size"]),
-                n_components=int(data["n_components"]) or None,
-            )
-            whitener._set_state(data["mean"], data["eigenvalues"], data["components"])
-        return whitener
 
 
 @dataclass(frozen=True)
