@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dogbreeds.backbones import MOBILENET_V2_WEIGHTS
-from dogbreeds.torch_weights import (
+from dogbreeds.backbones.torch_weights import (
     ChecksumError,
     PackagedWeights,
     TorchWeightsError,

@@ -36,14 +36,19 @@ from dogbreeds.pipeline import LabelMap, make_dataset
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
 CACHE_FORMAT = 1
-# The code that turns image files into backbone features; editing any of it invalidates the
-# cached features of ``backbone_features`` (a fixed weight port must not reuse old features).
+# The code that turns image files into backbone features, and only that: decoding, cropping and
+# resizing the pixels, the backbones' input scaling, graphs and weight port. Editing any of it
+# invalidates the cached features of ``backbone_features`` (a fixed weight port must not reuse old
+# features); editing anything else (the folder layout, summaries, class names, Keras weight files'
+# locations, which enter the key as ``weights``) does not.
 _FEATURE_CODE_MODULES = (
-    "dogbreeds.data",
+    "dogbreeds.boxes",
     "dogbreeds.images",
     "dogbreeds.pipeline",
-    "dogbreeds.backbones",
-    "dogbreeds.torch_weights",
+    "dogbreeds.backbones.registry",
+    "dogbreeds.backbones.invres",
+    "dogbreeds.backbones.torch_port",
+    "dogbreeds.backbones.torch_weights",
 )
 
 Extractor = keras.Model | Callable[[tf.Tensor], Any]
