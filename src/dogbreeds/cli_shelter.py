@@ -1,7 +1,7 @@
 """The shelter's commands: `dogbreeds train`, `dogbreeds label`, `dogbreeds app`, `dogbreeds bench shelter|label`.
 
-Registered by :mod:`dogbreeds.cli` (``SHELTER_COMMANDS``, ``add_shelter_benchmarks``);
-they share its helpers and exit codes.
+Registered by :mod:`dogbreeds.cli` (``SHELTER_COMMANDS``) and :mod:`dogbreeds.cli_bench`
+(``add_shelter_benchmarks``); helpers from :mod:`dogbreeds.cli_common`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dogbreeds.cli import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
+from dogbreeds.cli_common import (
     Subcommands,
     _add_bench_options,
     _bench_command_line,
@@ -23,6 +21,7 @@ from dogbreeds.cli import (
     add_data_dir_option,
 )
 from dogbreeds.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir
+from dogbreeds.errors import EXIT_INTERRUPTED, EXIT_OK
 
 SHARED = "../shared/datasets"
 
