@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -13,7 +14,7 @@ from dogbreeds import runner
 from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 
 NOTEBOOK = "01_exploration"
-FIGURES = ("images_per_breed", "image_sizes", "bounding_boxes", "examples")
+FIGURES = ("images_per_breed", "image_sizes", "examples")
 
 
 def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
@@ -49,13 +50,20 @@ def test_exploration_on_the_bundled_sample(executed):
     figures = run_dir / "figures" / NOTEBOOK
     for name in FIGURES:
         assert (figures / f"{name}.png").stat().st_size > 5_000, name
+    assert not (figures / "bounding_boxes.png").exists()  # no annotations: no empty panels
     split = pd.read_csv(figures / "split.csv", index_col="breed")
     assert split.loc["all breeds", ["train", "val", "test"]].to_dict() == record["data"]["counts"]
     assert len(split) == 4 and (split.drop(index="all breeds")["total"] == 30).all()
     sizes = pd.read_csv(figures / "image_sizes.csv", index_col=0)
     assert sizes.loc["short_side", "median"] == metrics["median_short_side"]
     text = "\n".join(markdown)
-    assert "**5 breeds, 150 photos**" in text and "no `Annotation/` folder" in text
+    assert "no `Annotation/` folder" in text and "profile *quick*" in text
+    executed_notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
+    tables = [output["data"].get("text/html", "") for cell in executed_notebook.cells if cell.cell_type == "code"
+              for output in cell.outputs if "data" in output]
+    folders = next(table for table in tables if "used by" in table)
+    assert "sample" in folders and "<td>150</td>" in folders and "<td>90</td>" in folders  # in folder, studied
+    assert any("20580" in table for table in tables)  # the published totals of the full set, labelled as such
     assert "official lists" in text and "**0 errors**" in text
     assert json.loads((run_dir / "settings" / f"{NOTEBOOK}.json").read_text())["breeds"] == 3
 
