@@ -153,3 +153,16 @@ def _small_shelter_model(**settings):
 def shelter_model_factory():
     """Builds a small shelter model (MobileNetV2, 3 breeds, a head keyed on the first feature dimensions)."""
     return _small_shelter_model
+
+
+def trainable_layer_names(model) -> list[str]:
+    """Names of the leaf layers of a Keras model (nested models opened) that have trainable weights."""
+    import keras
+
+    names: list[str] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += trainable_layer_names(layer)
+        elif layer.trainable_weights:
+            names.append(layer.name)
+    return names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from conftest import trainable_layer_names
 
 from dogbreeds.models import (
     ACTIVATIONS,
@@ -20,7 +21,6 @@ from dogbreeds.models import (
     count_params,
     find_backbone,
     make_loss,
-    trainable_layer_names,
     unfreeze_last,
 )
 from dogbreeds.training import set_seed

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import trainable_layer_names
 
 from dogbreeds.backbones import build_imagenet_classifier, imagenet_wnids
 from dogbreeds.data import discover, split_records
-from dogbreeds.models import trainable_layer_names
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.transfer import (
     FeatureSet,

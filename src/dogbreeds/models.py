@@ -419,11 +419,6 @@ def copy_matching_weights(source: keras.Model, target: keras.Model,
     return copied
 
 
-def trainable_layer_names(model: keras.Model) -> list[str]:
-    """Names of the leaf layers (nested models opened) that have trainable weights."""
-    return [layer.name for layer in _leaf_layers(model) if layer.trainable_weights]
-
-
 def count_params(model: keras.Model) -> ParamCount:
     """Trainable and non-trainable parameter counts of ``model``."""
     return ParamCount(
