@@ -39,7 +39,6 @@ from dogbreeds.pipeline import LabelMap
 from dogbreeds.training import FitResult, fit
 
 HeadKind = Literal["keras", "logreg", "imagenet"]
-HEAD_KINDS: tuple[str, ...] = ("keras", "logreg", "imagenet")
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 
