@@ -19,7 +19,6 @@ from dogbreeds.comparison import (
     comparison_table,
     pick_photos,
     predict_split,
-    probabilities_from_top_k,
     readable_table,
     resolve_model_path,
     shelter_advice,
@@ -195,17 +194,6 @@ def test_resolve_model_path_checks_the_folder(tmp_path: Path) -> None:
         resolve_model_path(BestModel("m", "M", "scratch", "test top-1", 0.5, None), tmp_path)
 
 
-def test_probabilities_from_top_k_fill_the_named_columns() -> None:
-    names = ["beagle", "dingo", "Samoyed"]
-    predictions = [[("dingo", 0.7), ("beagle", 0.2), ("Samoyed", 0.1)], [("Samoyed", 0.6)]]
-
-    probabilities = probabilities_from_top_k(predictions, names)
-
-    np.testing.assert_allclose(probabilities, [[0.2, 0.7, 0.1], [0.0, 0.0, 0.6]])
-    with pytest.raises(ComparisonError, match="'pug'.*other breeds"):
-        probabilities_from_top_k([[("pug", 1.0)]], names)
-
-
 def test_worst_breed_is_lowest_accuracy_then_more_photos() -> None:
     per_breed = pd.DataFrame({"breed": ["a", "b", "c", "d"], "n": [4, 2, 5, 0],
                               "accuracy": [0.5, 0.25, 0.25, np.nan]})
@@ -228,19 +216,14 @@ def test_pick_photos_spreads_over_breeds_and_is_seeded() -> None:
 
 
 class FakePredictor:
-    """Answers predict_paths from a table path -> probabilities over its own breed order."""
+    """Answers photo_probabilities from a table path -> probabilities over its own breed order."""
 
     def __init__(self, breeds: list[str], table: dict[str, list[float]]) -> None:
-        self.breeds, self.table, self.calls = breeds, table, []
+        self.class_names, self.table, self.calls = tuple(breeds), table, []
 
-    def predict_paths(self, paths, top_k=5):
-        self.calls.append(top_k)
-        ranked = []
-        for path in paths:
-            probabilities = self.table[Path(path).name]
-            order = np.argsort(probabilities)[::-1][:top_k]
-            ranked.append([(self.breeds[i], probabilities[i]) for i in order])
-        return ranked
+    def photo_probabilities(self, paths):
+        self.calls.append(len(paths))
+        return np.array([self.table[Path(path).name] for path in paths], dtype=np.float64)
 
 
 def test_predict_split_puts_probabilities_in_label_map_order() -> None:
@@ -250,7 +233,7 @@ def test_predict_split_puts_probabilities_in_label_map_order() -> None:
 
     result = predict_split(predictor, records, label_map)
 
-    assert predictor.calls == [3]
+    assert predictor.calls == [2]
     np.testing.assert_array_equal(result.labels, [1, 2])
     np.testing.assert_allclose(result.probabilities, [[0.3, 0.6, 0.1], [0.4, 0.1, 0.5]])
     assert result.paths == (Path("/x/a.jpg"), Path("/x/b.jpg"))
@@ -259,8 +242,10 @@ def test_predict_split_puts_probabilities_in_label_map_order() -> None:
 def test_predict_split_rejects_a_model_of_other_breeds() -> None:
     label_map = LabelMap(("n02088364-beagle", "n02115641-dingo", "n02111889-Samoyed"))
     records = [ImageRecord(Path("/x/a.jpg"), "n02115641-dingo")]
-    with pytest.raises(ComparisonError, match=r"knows \[2\] breeds but this run has 3"):
+    with pytest.raises(ComparisonError, match="knows 2 breeds but this run has 3"):
         predict_split(FakePredictor(["beagle", "dingo"], {"a.jpg": [0.4, 0.6]}), records, label_map)
+    with pytest.raises(ComparisonError, match="'pug'.*other breeds"):
+        predict_split(FakePredictor(["beagle", "pug", "dingo"], {"a.jpg": [0.2, 0.2, 0.6]}), records, label_map)
     with pytest.raises(ComparisonError, match="empty"):
         predict_split(FakePredictor([], {}), [], label_map)
 

@@ -156,6 +156,7 @@ def test_photos_and_arrays_are_predicted_in_batches(bundle, photos, monkeypatch)
     whole = predictor.probabilities(np.stack([predictor.load_photo(path) for path in paths]))
     monkeypatch.setattr("dogbreeds.predict.PREDICT_BATCH_SIZE", 2)
     batched = predictor.predict_paths(paths, top_k=3)
+    np.testing.assert_allclose(predictor.photo_probabilities(paths), whole, atol=1e-6)
     for row, scores in zip(whole, batched):
         assert [score.probability for score in scores] == pytest.approx(sorted(row, reverse=True), abs=1e-6)
     np.testing.assert_allclose(predictor.probabilities([predictor.load_photo(path) for path in paths]), whole,

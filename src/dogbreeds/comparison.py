@@ -173,27 +173,6 @@ def readable_table(table: pd.DataFrame, columns: Sequence[str] = (*ACCURACY_COLU
                         "training (s)": 1, "ms / photo": 1})
 
 
-def probabilities_from_top_k(predictions: Sequence[Sequence[tuple[str, float]]],
-                             class_names: Sequence[str]) -> np.ndarray:
-    """An N x C probability array from per-photo lists of (breed, probability).
-
-    Breeds left out of a photo's list get 0, so pass every class (top_k = C) for exact
-    calibration numbers; top-1 and top-k up to the list length are exact either way.
-    """
-    position = {name: index for index, name in enumerate(class_names)}
-    probabilities = np.zeros((len(predictions), len(class_names)), dtype=np.float64)
-    for row, ranked in enumerate(predictions):
-        for breed, probability in ranked:
-            if breed not in position:
-                raise ComparisonError(
-                    f"The model predicts breed {breed!r}, which is not among this run's {len(class_names)} breeds "
-                    f"(e.g. {list(class_names)[:3]}); the saved model was trained on other breeds. Re-run "
-                    "notebook 04 with the same data_dir and breeds."
-                )
-            probabilities[row, position[breed]] = probability
-    return probabilities
-
-
 def worst_breed(per_breed: pd.DataFrame) -> str:
     """The breed with the lowest accuracy in a :func:`dogbreeds.evaluation.per_breed_accuracy` table.
 
@@ -224,10 +203,14 @@ def pick_photos(records: Sequence[ImageRecord], count: int, seed: int) -> list[i
     return picked
 
 
-class TopKPredictor(Protocol):
+class PhotoPredictor(Protocol):
     """What :func:`predict_split` needs from a model: ``dogbreeds.predict.Predictor`` has it."""
 
-    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[tuple[str, float]]]:
+    @property
+    def class_names(self) -> Sequence[str]:
+        ...
+
+    def photo_probabilities(self, paths: Sequence[str | os.PathLike]) -> np.ndarray:
         ...
 
 
@@ -265,24 +248,30 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def predict_split(predictor: TopKPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:
+def predict_split(predictor: PhotoPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:
     """Every breed's probability for each photo of ``records``, in the columns of ``label_map``.
 
-    The model must know exactly the breeds of the label map (the run's breeds).
+    The model must know exactly the breeds of the label map (the run's breeds), in any order.
     """
     if not records:
         raise ComparisonError("No photos to predict: the split is empty.")
-    names = list(label_map.names)
-    ranked = predictor.predict_paths([record.path for record in records], top_k=len(names))
-    known = {len(breeds) for breeds in ranked}
-    if known != {len(names)}:
+    names, known = list(label_map.names), list(predictor.class_names)
+    if len(known) != len(names):
         raise ComparisonError(
-            f"The saved model knows {sorted(known)} breeds but this run has {len(names)}; it was trained on other "
+            f"The saved model knows {len(known)} breeds but this run has {len(names)}; it was trained on other "
             "breeds. Re-run notebook 04 with the same data_dir and breeds."
         )
+    unknown = [breed for breed in known if breed not in names]
+    if unknown:
+        raise ComparisonError(
+            f"The model predicts breed {unknown[0]!r}, which is not among this run's {len(names)} breeds "
+            f"(e.g. {names[:3]}); the saved model was trained on other breeds. Re-run "
+            "notebook 04 with the same data_dir and breeds."
+        )
+    probabilities = predictor.photo_probabilities([record.path for record in records])
     return SplitPredictions(
         labels=np.array([label_map.encode(record.label_id) for record in records], dtype=np.int64),
-        probabilities=probabilities_from_top_k(ranked, names),
+        probabilities=np.asarray(probabilities, dtype=np.float64)[:, [known.index(breed) for breed in names]],
         paths=tuple(Path(record.path) for record in records),
     )
 

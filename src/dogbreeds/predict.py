@@ -195,17 +195,22 @@ class Predictor:
         """For each image, its ``top_k`` breeds, most probable first."""
         return self.top_breeds(self.probabilities(images), top_k)
 
-    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[BreedScore]]:
-        """For each photo file, its ``top_k`` breeds. Raises ``images.ImageLoadError`` on an unusable file.
+    def photo_probabilities(self, paths: Sequence[str | os.PathLike]) -> np.ndarray:
+        """(N, classes) probabilities of photo files, columns in :attr:`class_names` order.
 
         Photos are read one batch at a time, so a long list never sits in memory whole.
+        Raises ``images.ImageLoadError`` on an unusable file.
         """
         if len(paths) == 0:
             raise PredictionInputError("No photos to predict: the list of paths is empty.")
         starts = range(0, len(paths), PREDICT_BATCH_SIZE)
         parts = [self.probabilities([self.load_photo(path) for path in paths[start : start + PREDICT_BATCH_SIZE]])
                  for start in tqdm(starts, desc="predicting photos", unit="batch", disable=len(starts) < 2)]
-        return self.top_breeds(np.concatenate(parts), top_k)
+        return np.concatenate(parts)
+
+    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[BreedScore]]:
+        """For each photo file, its ``top_k`` breeds. Raises ``images.ImageLoadError`` on an unusable file."""
+        return self.top_breeds(self.photo_probabilities(paths), top_k)
 
     def top_breeds(self, probabilities: np.ndarray, top_k: int = 5) -> list[list[BreedScore]]:
         """The ``top_k`` (capped at the number of breeds) breeds of each row of ``probabilities``."""
