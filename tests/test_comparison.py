@@ -221,9 +221,9 @@ class FakePredictor:
     def __init__(self, breeds: list[str], table: dict[str, list[float]]) -> None:
         self.class_names, self.table, self.calls = tuple(breeds), table, []
 
-    def photo_probabilities(self, paths):
-        self.calls.append(len(paths))
-        return np.array([self.table[Path(path).name] for path in paths], dtype=np.float64)
+    def photo_probabilities(self, records):
+        self.calls.append(len(records))
+        return np.array([self.table[record.path.name] for record in records], dtype=np.float64)
 
 
 def test_predict_split_puts_probabilities_in_label_map_order() -> None:

@@ -11,11 +11,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import write_image, write_voc
 from PIL import Image
 
 from dogbreeds.backbones import preprocess
+from dogbreeds.boxes import Box
 from dogbreeds.cli import main
+from dogbreeds.data import ImageRecord
 from dogbreeds.features import feature_extractor
 from dogbreeds.images import ImageLoadError, load_resized
 from dogbreeds.models import build_feature_head, count_params
@@ -296,3 +298,19 @@ def test_a_phone_photo_is_predicted_the_right_way_up(bundle, tmp_path):
     pixels = predictor.load_photo(path)
     assert pixels.shape == (*SIZE, 3)
     assert pixels[: SIZE[0] // 2, :, 0].mean() > 180 and pixels[SIZE[0] // 2 + 1 :, :, 0].mean() < 80
+
+
+def test_a_record_is_cropped_to_its_dog_box_when_the_model_was_trained_on_boxes(tmp_path):
+    pixels = np.zeros((30, 40, 3), dtype=np.uint8)
+    pixels[:, :30], pixels[:, 30:] = RED, BLUE  # a red photo with a blue dog on the right
+    path = tmp_path / "n00000003-blue_dog" / "dog.jpg"
+    path.parent.mkdir()
+    Image.fromarray(pixels).save(path, quality=95)
+    record = ImageRecord(path, "n00000003-blue_dog", annotation_path=write_voc(tmp_path / "dog", [(31, 0, 40, 30)],
+                                                                                size=(40, 30)))
+    cropped = Predictor(colour_model(), LABEL_MAP, BundleMeta(SIZE, "efficientnet_lite0", crop="first"))
+    whole = Predictor(colour_model(), LABEL_MAP, BundleMeta(SIZE, "efficientnet_lite0"))
+    assert cropped.predict_paths([path], top_k=1)[0][0].breed == "red dog"  # a file has no box
+    assert whole.photo_probabilities([record]).argmax() == 0
+    assert cropped.photo_probabilities([record]).argmax() == 2
+    np.testing.assert_array_equal(cropped.load_photo(record), load_resized(path, SIZE, Box(31, 0, 40, 30)))

@@ -210,7 +210,7 @@ class PhotoPredictor(Protocol):
     def class_names(self) -> Sequence[str]:
         ...
 
-    def photo_probabilities(self, paths: Sequence[str | os.PathLike]) -> np.ndarray:
+    def photo_probabilities(self, paths: Sequence[str | os.PathLike | ImageRecord]) -> np.ndarray:
         ...
 
 
@@ -252,6 +252,7 @@ def predict_split(predictor: PhotoPredictor, records: Sequence[ImageRecord], lab
     """Every breed's probability for each photo of ``records``, in the columns of ``label_map``.
 
     The model must know exactly the breeds of the label map (the run's breeds), in any order.
+    Photos are cropped to their dog box when the model was trained on boxes (the bundle's crop).
     """
     if not records:
         raise ComparisonError("No photos to predict: the split is empty.")
@@ -268,7 +269,7 @@ def predict_split(predictor: PhotoPredictor, records: Sequence[ImageRecord], lab
             f"(e.g. {names[:3]}); the saved model was trained on other breeds. Re-run "
             "notebook 04 with the same data_dir and breeds."
         )
-    probabilities = predictor.photo_probabilities([record.path for record in records])
+    probabilities = predictor.photo_probabilities(list(records))
     return SplitPredictions(
         labels=np.array([label_map.encode(record.label_id) for record in records], dtype=np.int64),
         probabilities=np.asarray(probabilities, dtype=np.float64)[:, [known.index(breed) for breed in names]],

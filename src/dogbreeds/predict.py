@@ -15,6 +15,9 @@ A bundle is a folder that loads in a fresh process, with no training code:
 Photos are loaded the way the training pipeline loads them (Pillow decode, RGB, bilinear
 resize to the bundle size, aspect ratio not kept), but upright: a phone photo's EXIF
 orientation is applied (``images.load_resized(..., upright=True)``), as a viewer shows it.
+A data set photo given as its ``data.ImageRecord`` is cropped to its dog box first when the
+bundle's model was trained on boxes (``BundleMeta.crop``), as at training; a plain file has
+no box and is used whole.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +39,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from dogbreeds.backbones import build_backbone, get_backbone, preprocess
-from dogbreeds.data import CropChoice
+from dogbreeds.boxes import crop_boxes
+from dogbreeds.data import CropChoice, ImageRecord
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.fileio import UnstorableValueError, write_json_atomic
 from dogbreeds.images import load_resized
@@ -114,7 +119,8 @@ class BundleMeta:
     """How photos must be prepared for the bundled model, and what it is.
 
     ``image_size`` is (height, width); ``crop``/``crop_margin`` are the training crop
-    (None: whole photos; a model trained on dog boxes expects photos framed on the dog);
+    (None: whole photos; a model trained on dog boxes expects photos framed on the dog, and
+    :meth:`Predictor.load_photo` crops data set records to their box);
     ``extra`` holds any JSON-ready facts worth keeping (run name, validation accuracy...).
     """
 
@@ -174,9 +180,22 @@ class Predictor:
         """Readable breed names in the model's output order."""
         return self.label_map.names
 
-    def load_photo(self, path: str | os.PathLike) -> np.ndarray:
-        """A photo as the model takes it, upright: uint8 (height, width, 3). Raises ``images.ImageLoadError``."""
-        return load_resized(path, self.meta.image_size, upright=True)
+    def load_photo(self, photo: str | os.PathLike | ImageRecord) -> np.ndarray:
+        """A photo as the model takes it: uint8 (height, width, 3). Raises ``images.ImageLoadError``.
+
+        A file is used whole and upright. A data set record with a dog box is cropped to it,
+        as at training, when the bundle has a crop (``meta.crop``, ``meta.crop_margin``);
+        boxes are in the stored frame, so that crop is not turned upright.
+        """
+        if isinstance(photo, ImageRecord):
+            if self.meta.crop is not None:
+                (box,), problems = crop_boxes([photo], self.meta.crop)
+                if box is not None:
+                    return load_resized(photo.path, self.meta.image_size, box, self.meta.crop_margin)
+                if problems:
+                    warnings.warn(f"{photo.path.name}: {problems[0].detail}", stacklevel=2)
+            photo = photo.path
+        return load_resized(photo, self.meta.image_size, upright=True)
 
     def probabilities(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """(N, classes) probabilities for RGB images with values 0..255.
@@ -195,8 +214,8 @@ class Predictor:
         """For each image, its ``top_k`` breeds, most probable first."""
         return self.top_breeds(self.probabilities(images), top_k)
 
-    def photo_probabilities(self, paths: Sequence[str | os.PathLike]) -> np.ndarray:
-        """(N, classes) probabilities of photo files, columns in :attr:`class_names` order.
+    def photo_probabilities(self, paths: Sequence[str | os.PathLike | ImageRecord]) -> np.ndarray:
+        """(N, classes) probabilities of photo files or records (see :meth:`load_photo`), in :attr:`class_names` order.
 
         Photos are read one batch at a time, so a long list never sits in memory whole.
         Raises ``images.ImageLoadError`` on an unusable file.
