@@ -90,6 +90,16 @@ def test_images_per_breed_one_bar_per_breed():
     assert [tick.get_text() for tick in ax.get_yticklabels()] == ["boxer", "collie", "beagle"]
 
 
+def test_images_per_breed_for_many_breeds_fits_half_a_page_and_names_the_extremes():
+    counts = {f"breed {i:03d}": 100 + i for i in range(120)}
+    fig = plots.plot_images_per_breed(counts)
+    ax = fig.axes[0]
+    assert bars(ax) == 120 and fig.get_size_inches()[1] < 5
+    text = "\n".join(t.get_text() for t in ax.texts)
+    assert "breed 119 (219)" in text and "breed 000 (100)" in text and "breed 060" not in text
+    assert ax.get_xlabel().startswith("breeds, from most to fewest") and ax.get_ylabel() == "images"
+
+
 def test_image_grid_one_axis_per_image_from_arrays_and_files(tmp_path):
     path = tmp_path / "dog.png"
     Image.fromarray(photo(1)).save(path)

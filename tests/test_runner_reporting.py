@@ -229,3 +229,11 @@ def test_the_manifest_names_and_hashes_every_data_folder_of_the_profile(tmp_path
     assert manifest["data_folders"] == {"data_dir": "stanford-dogs-crops224", "photos_dir": "stanford-dogs-10breeds"}
     hashes = manifest["data_folder_hash"]
     assert len(hashes["data_dir"]) == 64 and hashes["data_dir"] != hashes["photos_dir"]
+
+
+def test_table_headings_written_as_code_names_are_put_in_words():
+    html = ('<table><tr><th>val_top1</th><th class="col">ms_per_image</th><th>model</th>'
+            '<th>test_accuracy_std</th><th>kernel_size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>')
+    assert reporting._readable_headers(html) == (
+        '<table><tr><th>validation top-1</th><th class="col">ms per photo</th><th>model</th>'
+        '<th>test accuracy (std)</th><th>kernel size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>')

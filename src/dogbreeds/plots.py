@@ -100,11 +100,21 @@ def plot_learning_curves(
     return fig
 
 
+LABELLED_BREEDS = 40
+"""Above this many breeds, ``plot_images_per_breed`` names only the extremes (a chart must fit a page)."""
+
+
 def plot_images_per_breed(counts: Mapping[str, int] | pd.Series, title: str = "Images per breed") -> Figure:
-    """Horizontal bars, one per breed, most images at the top, with the mean as a dashed line."""
+    """Horizontal bars, one per breed, most images at the top, with the mean as a dashed line.
+
+    With more than ``LABELLED_BREEDS`` breeds, the bars stand side by side in rank order and only
+    the five breeds at each end are named, so the chart keeps the height of a page's half.
+    """
     series = pd.Series(counts, dtype=float).sort_values(ascending=True)
     if series.empty:
         raise PlotInputError("counts is empty; give one image count per breed.")
+    if len(series) > LABELLED_BREEDS:
+        return _ranked_counts(series.sort_values(ascending=False), title)
     fig, axes = _figure(7.0, _bars_height(len(series)))
     ax = axes[0, 0]
     ax.barh(series.index, series.to_numpy(), color=_TRAIN_COLOR)
@@ -113,6 +123,24 @@ def plot_images_per_breed(counts: Mapping[str, int] | pd.Series, title: str = "I
     ax.margins(y=0.005)
     _small_ticks(ax, len(series))
     ax.legend(loc="lower right")
+    return fig
+
+
+def _ranked_counts(series: pd.Series, title: str) -> Figure:
+    fig, axes = _figure(7.5, 3.6)
+    ax = axes[0, 0]
+    positions = np.arange(1, len(series) + 1)
+    ax.bar(positions, series.to_numpy(), width=0.85, color=_TRAIN_COLOR)
+    ax.axhline(series.mean(), color="black", linestyle="--", linewidth=1, label=f"mean {series.mean():.1f}")
+    most = "\n".join(f"{name} ({count:.0f})" for name, count in series.head(5).items())
+    fewest = "\n".join(f"{name} ({count:.0f})" for name, count in series.tail(5).items())
+    box = dict(boxstyle="round", facecolor="white", alpha=0.9, edgecolor="0.7")
+    ax.text(0.02, 0.97, f"most photos:\n{most}", transform=ax.transAxes, va="top", fontsize="x-small", bbox=box)
+    ax.text(0.98, 0.97, f"fewest photos:\n{fewest}", transform=ax.transAxes, va="top", ha="right",
+            fontsize="x-small", bbox=box)
+    ax.set(xlabel=f"breeds, from most to fewest photos (1 to {len(series)})", ylabel="images", title=title,
+           xlim=(0, len(series) + 1), ylim=(0, series.max() * 1.75))
+    ax.legend(loc="center right")
     return fig
 
 
