@@ -204,19 +204,6 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ["tensorflow-cpu", "tensorflow", "keras", "keras-tuner", "numpy", "papermill"]
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
 def run_notebooks(
     run_dir: Path,
     parameters: dict[str, Any],
@@ -241,14 +228,17 @@ def run_notebooks(
     from dogbreeds.data import discover
     from dogbreeds.fileio import write_json_atomic
     from dogbreeds.provenance import data_hash, device_name
+    from dogbreeds.records import library_versions
 
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
     run_dir = run_dir.resolve()
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     manifest_path = run_dir / MANIFEST
     manifest = read_manifest(run_dir) or {"notebooks": {}}
+    versions = {name: found for name, found in library_versions().items() if found}
     manifest.update(
-        parameters=parameters, versions=_versions(), platform=platform.platform(), device=device_name(),
+        parameters=parameters, versions={**versions, "papermill": papermill.__version__},
+        platform=platform.platform(), device=device_name(),
         seed=parameters.get("seed", DEFAULT_SEED), updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if "data_dir" in parameters:
