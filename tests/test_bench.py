@@ -184,3 +184,13 @@ def test_cli_bench_scratch_refuses_a_bad_crop_area(dogs_dir, tmp_path, capsys):
     code = main(["bench", "scratch", "--data-dir", str(dogs_dir), "--crop-area", "0", "--results-dir", str(tmp_path)])
     assert code == 2
     assert "--crop-area: area must satisfy" in capsys.readouterr().err
+
+
+def test_the_recorded_command_of_a_switch_is_the_flag_alone(tmp_path):
+    from dogbreeds.cli import build_parser
+    from dogbreeds.cli_common import _bench_command_line
+
+    args = build_parser().parse_args(["bench", "scratch", "--data-dir", str(tmp_path), "--no-tta", "--epochs", "3"])
+    line = _bench_command_line(args)
+    assert "--no-tta" in line and "True" not in line and "--epochs 3" in line
+    assert build_parser().parse_args(line.split()[1:]).no_tta is True  # the recorded command runs again

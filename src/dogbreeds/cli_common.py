@@ -102,6 +102,9 @@ def _command_line(words: Sequence[str], args: argparse.Namespace) -> str:
         value = getattr(args, dest)
         if value == default:
             continue
+        if isinstance(value, bool):  # a switch (store_true / store_false): the flag alone
+            words.append(flag)
+            continue
         values = value if isinstance(value, list) else [value]
         words += [flag, *(str(item) for item in values)]
     return shlex.join(words)
