@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm.keras import TqdmCallback
 
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.errors import DogbreedsError
@@ -60,9 +59,7 @@ def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> None:
     have no deterministic kernel and raise an error under it: pass ``deterministic=False``.
     """
     os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # Python's random, NumPy's global generator and TensorFlow
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
@@ -118,7 +115,7 @@ def fit(
         checkpoint = BestWeightsCheckpoint(checkpoint_dir, monitor=monitor, mode=mode)
         all_callbacks.append(checkpoint)
     if progress:
-        all_callbacks.append(TqdmProgress())
+        all_callbacks.append(TqdmCallback(epochs, verbose=0, desc="training"))  # a bar over epochs, latest metrics
     all_callbacks.extend(callbacks)
 
     start = time.perf_counter()
@@ -203,24 +200,6 @@ class BestWeightsCheckpoint(keras.callbacks.Callback):
         write_json_atomic(
             self.directory / BEST_INFO_NAME, {"epoch": epoch + 1, "monitor": self.monitor, "value": value}
         )
-
-
-class TqdmProgress(keras.callbacks.Callback):
-    """A tqdm bar over epochs showing the latest metrics."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._bar: Any = None
-
-    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        self._bar = tqdm(total=self.params.get("epochs"), unit="epoch", desc="training")
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._bar.set_postfix({name: f"{float(v):.4g}" for name, v in (logs or {}).items()}, refresh=False)
-        self._bar.update(1)
-
-    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
-        self._bar.close()
 
 
 def _mode_for(monitor: str) -> str:
