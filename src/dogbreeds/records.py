@@ -162,14 +162,11 @@ def load_records(folder: str | os.PathLike) -> pd.DataFrame:
         if path.name.startswith("."):
             continue
         record = load_record(path)
-        row = {key: record.get(key) for key in base if key != "path"}
-        row["path"] = str(path)
-        for section in TABLE_SECTIONS:
-            row.update(_flatten(record.get(section) or {}, prefix=f"{section}."))
-        rows.append(row)
+        rows.append({**{key: record.get(key) for key in base if key != "path"}, "path": str(path),
+                     **{section: record.get(section) or {} for section in TABLE_SECTIONS}})
     if not rows:
         return pd.DataFrame(columns=base)
-    table = pd.DataFrame(rows)
+    table = pd.json_normalize(rows)
     return table.sort_values(["timestamp", "run_name"], kind="stable").reset_index(drop=True)
 
 
@@ -179,16 +176,6 @@ def _check_record(record: Any, where: str) -> None:
     missing = [key for key in REQUIRED_KEYS if key not in record]
     if missing:
         raise RecordError(f"{where} is not a results record: missing {missing}. Build records with make_record().")
-
-
-def _flatten(section: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in section.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, prefix=f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _installed_version(distribution: str) -> str | None:
