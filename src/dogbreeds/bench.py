@@ -18,26 +18,30 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
+from dogbreeds.arrays import LabeledImages, load_labeled_images, predict_timed
 from dogbreeds.augmentation import ResizedCropConfig, resized_crop_dataset
+from dogbreeds.backbones import get_backbone
 from dogbreeds.config import DEFAULT_SEED, REPO_ROOT
 from dogbreeds.data import Split, discover, split_records
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import evaluate
-from dogbreeds.models import CNNConfig, count_params
-from dogbreeds.pipeline import LabelMap
+from dogbreeds.features import feature_extractor
+from dogbreeds.images import load_images_array
+from dogbreeds.models import CNNConfig, build_scratch_cnn, copy_matching_weights, count_params
+from dogbreeds.pipeline import LabelMap, make_dataset
 from dogbreeds.provenance import data_hash
 from dogbreeds.records import make_record, write_record
 from dogbreeds.timing import alternating_passes
+from dogbreeds.training import cosine_schedule, fit, set_seed
 from dogbreeds.transfer_experiment import TransferExperiment, TransferVariant
-
-if TYPE_CHECKING:
-    from dogbreeds.arrays import LabeledImages
 
 DEFAULT_RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 BENCH_KIND = "benchmark"
@@ -156,8 +160,6 @@ def stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.
     rows = np.arange(len(labels))
     if fraction == 0:
         return rows, rows[:0]
-    from sklearn.model_selection import train_test_split
-
     try:
         train, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError as error:
@@ -193,9 +195,6 @@ class ScratchRecipe:
         ``start_from``: a trained scratch CNN whose layers, all but the classifier, give the
         new model its starting weights.
         """
-        from dogbreeds.models import build_scratch_cnn, copy_matching_weights
-        from dogbreeds.training import cosine_schedule, fit
-
         size = (self.image_size, self.image_size)
         train_ds = resized_crop_dataset(train.images, train.labels, size, self.batch_size, self.crop, self.seed)
         steps = int(train_ds.cardinality())
@@ -246,9 +245,6 @@ def bench_scratch(
     is also a test photo here is an error. Returns the test metrics, timings and the
     record's path.
     """
-    from dogbreeds.arrays import load_labeled_images, predict_timed
-    from dogbreeds.training import set_seed
-
     if image_size < 2 ** len(config.filters):
         raise BenchError(f"image_size {image_size} is too small for {len(config.filters)} conv blocks.")
     load_size = load_size or image_size
@@ -329,13 +325,6 @@ def bench_throughput(
     memory. Each is timed ``repeats`` times after a warm-up, alternating, and the best pass
     counts. ``ratio`` = pipeline / model-only images per second (1.0: loading costs nothing).
     """
-    import tensorflow as tf
-
-    from dogbreeds.backbones import get_backbone
-    from dogbreeds.features import feature_extractor
-    from dogbreeds.images import load_images_array
-    from dogbreeds.pipeline import make_dataset
-
     if images < batch_size:
         raise BenchError(f"images ({images}) must be at least one batch ({batch_size}).")
     if repeats < 1:
