@@ -1,4 +1,4 @@
-"""`python -m dogbreeds` runs the command line."""
+"""``python -m dogbreeds`` runs the command line."""
 
 from dogbreeds.cli import main
 

@@ -1,8 +1,8 @@
-"""`dogbreeds app`: the shelter's web app (Gradio), offline, on this computer only by default.
+"""``dogbreeds app``: the shelter's web app (Gradio), offline, on this computer only by default.
 
 Drop one or many photos and press "Label the photos": each photo gets a card with its
 status, its top 3 breeds with confidence bars and the reason; the batch downloads as the
-same CSV as `dogbreeds label`. "Show Grad-CAM" overlays where the model looked on one
+same CSV as ``dogbreeds label``. "Show Grad-CAM" overlays where the model looked on one
 photo. A file that is not a usable image gets a message in the page; the app keeps serving.
 
 Nothing leaves the machine: Gradio's analytics are off, the theme uses the system's

@@ -1,4 +1,4 @@
-"""Benchmarks on real data, behind `dogbreeds bench transfer|scratch|throughput`.
+"""Benchmarks on real data, behind ``dogbreeds bench transfer|scratch|throughput``.
 
 - :func:`bench_transfer`: frozen ImageNet backbones + heads on the official train list,
   scored on the official test list; one variant per table row (head kind, flip

@@ -2,9 +2,9 @@
 
 Sizes are read from the file headers only (no pixel is decoded): the 15,780
 photos of the 120-breed crops took 7 s on 2 busy CPU cores. Every function takes
-the `ImageRecord`s of :mod:`dogbreeds.data` and returns a pandas DataFrame (or a
+the ``ImageRecord``s of :mod:`dogbreeds.data` and returns a pandas DataFrame (or a
 Series) that a notebook can display, plot or save as CSV. Files that cannot be
-read are left out of the tables; pass a `ProblemLog` to collect them.
+read are left out of the tables; pass a ``ProblemLog`` to collect them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def image_sizes(records: Sequence[ImageRecord], *, problems: ProblemLog | None =
     """One row per readable image: width, height, aspect ratio (width / height), format and colour mode.
 
     Only headers are read. Unreadable images are left out of the table and added to
-    `problems` (severity `error`, as the loaders would skip them).
+    ``problems`` (severity ``error``, as the loaders would skip them).
     """
 
     def read(record: ImageRecord) -> dict | ImageLoadError:
@@ -73,7 +73,7 @@ def image_sizes(records: Sequence[ImageRecord], *, problems: ProblemLog | None =
 def describe_sizes(sizes: pd.DataFrame) -> pd.DataFrame:
     """Min, median, mean and max of width, height, short side, aspect ratio and what a centre square crop cuts.
 
-    `square_crop_loss` is the share of the image a centre square crop removes
+    ``square_crop_loss`` is the share of the image a centre square crop removes
     (1 - short side / long side); padding to a square wastes the same share on bars.
     """
     _require_rows(sizes, ("width", "height"), "image_sizes(records)")
@@ -86,7 +86,7 @@ def describe_sizes(sizes: pd.DataFrame) -> pd.DataFrame:
 
 
 def orientation_shares(sizes: pd.DataFrame, tolerance: float = 0.05) -> pd.Series:
-    """Share of landscape, square and portrait images (square: aspect ratio within `tolerance` of 1)."""
+    """Share of landscape, square and portrait images (square: aspect ratio within ``tolerance`` of 1)."""
     _require_rows(sizes, ("aspect_ratio",), "image_sizes(records)")
     ratio = sizes["aspect_ratio"]
     kinds = np.select([ratio > 1 + tolerance, ratio < 1 - tolerance], ["landscape", "portrait"], "square")
@@ -94,7 +94,7 @@ def orientation_shares(sizes: pd.DataFrame, tolerance: float = 0.05) -> pd.Serie
 
 
 def enlarged_share(sizes: pd.DataFrame, side: int) -> float:
-    """Share of images whose short side is below `side` pixels: resizing to `side` must enlarge them."""
+    """Share of images whose short side is below ``side`` pixels: resizing to ``side`` must enlarge them."""
     _require_rows(sizes, ("width", "height"), "image_sizes(records)")
     if side < 1:
         raise ExplorationError(f"side is a size in pixels (at least 1), got {side}.")
@@ -105,11 +105,11 @@ def box_statistics(records: Sequence[ImageRecord], *, problems: ProblemLog | Non
                    progress: bool = True) -> pd.DataFrame:
     """One row per annotated image: its number of boxes and the first and largest box's share of the image area.
 
-    The image size comes from the annotation (`<size>`), else from the image header.
+    The image size comes from the annotation (``<size>``), else from the image header.
     Boxes are clipped to the image. Records without an annotation are left out (the
     table is empty, with its columns, when none has one), and so are those whose
     annotation (a warning: the image is used uncropped) or image (an error) cannot be
-    read; both go to `problems`.
+    read; both go to ``problems``.
     """
     rows = []
     annotated = [record for record in records if record.annotation_path is not None]
@@ -144,7 +144,7 @@ def _clipped_area(xmin: float, ymin: float, xmax: float, ymax: float, width: int
 
 
 def describe_boxes(boxes: pd.DataFrame, images: int) -> pd.Series:
-    """Annotated share of `images`, share of annotated images with several boxes, median box area shares."""
+    """Annotated share of ``images``, share of annotated images with several boxes, median box area shares."""
     if images < 1:
         raise ExplorationError(f"images is the number of images explored (at least 1), got {images}.")
     if boxes.empty:
@@ -197,7 +197,7 @@ def split_table(split: Split) -> pd.DataFrame:
 
 
 def problem_table(problems: Iterable[Problem], root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Problems grouped by kind and severity: how many files, one example file (relative to `root`) and its detail."""
+    """Problems grouped by kind and severity: how many files, one example file (relative to ``root``) and its detail."""
     groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
     for problem in problems:
         groups[problem.kind, problem.severity].append(problem)
@@ -221,9 +221,9 @@ def _relative(path: Path, root: str | os.PathLike | None) -> str:
 
 def pick_examples(records: Sequence[ImageRecord], per_breed: int, seed: int,
                   max_breeds: int | None = None) -> list[ImageRecord]:
-    """Up to `per_breed` records of each breed, drawn with `seed`, grouped by breed in label order.
+    """Up to ``per_breed`` records of each breed, drawn with ``seed``, grouped by breed in label order.
 
-    `max_breeds` keeps that many breeds, also drawn with `seed` (a grid of 120 breeds is unreadable).
+    ``max_breeds`` keeps that many breeds, also drawn with ``seed`` (a grid of 120 breeds is unreadable).
     """
     if per_breed < 1:
         raise ExplorationError(f"per_breed must be at least 1, got {per_breed}.")

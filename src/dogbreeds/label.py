@@ -1,4 +1,4 @@
-"""`dogbreeds label`: photos and folders in, one CSV row per photo out, resumable.
+"""``dogbreeds label``: photos and folders in, one CSV row per photo out, resumable.
 
     summary = label_photos(["intake/2026-12"], "labels.csv")   # the shipped model
     summary.counts   # {"labelled": 812, "ask a human": 97, "not a dog": 12, "unreadable": 1}
@@ -41,7 +41,7 @@ DEFAULT_BATCH = 16
 
 
 class LabelError(DogbreedsError, ValueError):
-    """Inputs or an output file that `label` cannot use (the message says what to do)."""
+    """Inputs or an output file that ``label`` cannot use (the message says what to do)."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`dogbreeds bench label`: the labeller's photos per second against the model alone, in the same run.
+"""``dogbreeds bench label``: the labeller's photos per second against the model alone, in the same run.
 
 Model-only runs the shelter model's network on the views of the same photos already in
 memory, batch by batch, as the labeller batches them; the labeller reads, orients and

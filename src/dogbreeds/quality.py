@@ -2,8 +2,8 @@
 
 The quick scan reads image headers (size, format, color mode), checks that each JPEG
 ends with its end-of-image marker and lets Pillow verify other formats; a JPEG without
-that marker is decoded to tell trailing garbage from truncation. `deep=True` decodes
-every image. Severity `error`: the loaders skip the file; `warning`: the file is used.
+that marker is decoded to tell trailing garbage from truncation. ``deep=True`` decodes
+every image. Severity ``error``: the loaders skip the file; ``warning``: the file is used.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class ScanReport:
                 "problems": [problem.to_dict() for problem in self.problems]}
 
     def to_text(self, max_rows: int = 50) -> str:
-        """A verdict, the counts by kind and a table of problems (at most `max_rows`; 0 for all)."""
+        """A verdict, the counts by kind and a table of problems (at most ``max_rows``; 0 for all)."""
         checked = f"{self.images_checked:,} images and {self.annotations_checked:,} annotations checked " \
                   f"({'deep: every image decoded' if self.deep else 'quick: headers and file ends'}) in {self.root}"
         if not self.problems:
@@ -163,7 +163,7 @@ def _ends_like_jpeg(path: Path) -> bool:
 
 def scan(data_dir: str | os.PathLike, deep: bool = False, workers: int | None = None,
          progress: bool = True) -> ScanReport:
-    """Check every image and annotation of a data folder. Raises `DataDirError` for a wrong folder."""
+    """Check every image and annotation of a data folder. Raises ``DataDirError`` for a wrong folder."""
     index = discover(data_dir)
     problems = list(index.problems)
     paths = [record.path for record in index.records]

@@ -2,8 +2,8 @@
 
 The combined report keeps every Markdown cell and every figure and table, and
 hides code, progress logs and parameter cells: the story, not the plumbing.
-The PDF is printed by a headless Chromium (Debian package `chromium`), which
-works offline; `find_chromium` says what to install when it is missing.
+The PDF is printed by a headless Chromium (Debian package ``chromium``), which
+works offline; ``find_chromium`` says what to install when it is missing.
 """
 
 from __future__ import annotations

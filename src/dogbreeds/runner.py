@@ -125,7 +125,7 @@ RUN_MANAGED = frozenset({"output_dir", "overrides"})
 
 
 def notebook_parameters(notebook_dir: Path | None = None) -> dict[str, set[str]]:
-    """The parameters each notebook declares in its `parameters` cell, by notebook name."""
+    """The parameters each notebook declares in its ``parameters`` cell, by notebook name."""
     import papermill
 
     folder = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
@@ -162,7 +162,7 @@ def _position(key: str) -> int:
 
 
 def select_notebooks(start: str | None = None, until: str | None = None) -> list[str]:
-    """Notebook names from `start` to `until` included (numbers such as "03" or "3", or full names)."""
+    """Notebook names from ``start`` to ``until`` included (numbers such as "03" or "3", or full names)."""
     first = _position(start) if start else 0
     last = _position(until) if until else len(NOTEBOOKS) - 1
     if last < first:
@@ -171,7 +171,7 @@ def select_notebooks(start: str | None = None, until: str | None = None) -> list
 
 
 def new_run_dir(root: Path, profile: str) -> Path:
-    """A fresh, time-stamped run folder under `root`."""
+    """A fresh, time-stamped run folder under ``root``."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = root / f"{stamp}-{profile}"
     path.mkdir(parents=True, exist_ok=False)
@@ -179,7 +179,7 @@ def new_run_dir(root: Path, profile: str) -> Path:
 
 
 def latest_run_dir(root: Path) -> Path:
-    """The most recent run folder under `root` (for --from without --run-dir)."""
+    """The most recent run folder under ``root`` (for --from without --run-dir)."""
     runs = sorted(p for p in root.glob("*") if (p / MANIFEST).exists())
     if not runs:
         raise RunError(f"no earlier run under {root} to resume; run without --from first")
@@ -214,11 +214,11 @@ def run_notebooks(
     on_start: Callable[[str, int, int], None] | None = None,
     on_done: Callable[[NotebookResult], None] | None = None,
 ) -> list[NotebookResult]:
-    """Execute the notebooks from `start` to `until`, each in a fresh kernel; stop at the first failure.
+    """Execute the notebooks from ``start`` to ``until``, each in a fresh kernel; stop at the first failure.
 
-    `parameters` are injected into every notebook's `parameters` cell, plus
-    `output_dir` (the run folder). run.json is rewritten after each notebook, so
-    an interrupted run shows what finished and `start` can resume it. Ctrl-C (SIGINT)
+    ``parameters`` are injected into every notebook's ``parameters`` cell, plus
+    ``output_dir`` (the run folder). run.json is rewritten after each notebook, so
+    an interrupted run shows what finished and ``start`` can resume it. Ctrl-C (SIGINT)
     or SIGTERM stops the kernel within seconds, marks the notebook "interrupted" and
     raises :class:`RunInterrupted`.
     """

@@ -1,4 +1,4 @@
-"""Training and measuring the shelter's model: `dogbreeds train` and `dogbreeds bench shelter`.
+"""Training and measuring the shelter's model: ``dogbreeds train`` and ``dogbreeds bench shelter``.
 
 :func:`train_shelter_model` turns a folder with official lists (the 120-breed crops) into
 a :class:`~dogbreeds.shelter.ShelterModel`:

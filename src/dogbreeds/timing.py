@@ -3,7 +3,7 @@
     table = compare_libraries({"resize": {"Pillow": pil_fn, "OpenCV": cv_fn}}, images, baseline="Pillow")
 
 Each function is called once per image to warm up, then timed over all images
-`repeats` times with :mod:`timeit`; the best pass is kept (the least disturbed by
+``repeats`` times with :mod:`timeit`; the best pass is kept (the least disturbed by
 other work on the machine) and divided by the number of images.
 """
 
@@ -27,7 +27,10 @@ class TimingError(DogbreedsError, ValueError):
 
 
 def seconds_per_image(function: Callable[[Any], Any], images: Sequence[Any], repeats: int = 3) -> float:
-    """Best of `repeats` timed passes of `function` over `images`, in seconds per image (after one warm-up pass)."""
+    """Best of ``repeats`` timed passes of ``function`` over ``images``, in seconds per image.
+
+    One warm-up pass comes first and is not counted.
+    """
     if len(images) == 0:
         raise TimingError("images is empty; give at least one image to time the function on.")
     if repeats < 1:
@@ -43,10 +46,10 @@ def seconds_per_image(function: Callable[[Any], Any], images: Sequence[Any], rep
 
 def compare_libraries(tasks: Mapping[str, Mapping[str, Callable[[Any], Any]]], images: Sequence[Any], *,
                       baseline: str = "Pillow", repeats: int = 3, progress: bool = True) -> pd.DataFrame:
-    """Time each task's implementations (library name -> function) on `images`.
+    """Time each task's implementations (library name -> function) on ``images``.
 
-    One row per task and library: milliseconds per image and `time_ratio`, the time
-    divided by the `baseline` library's on the same task (below 1: faster than the
+    One row per task and library: milliseconds per image and ``time_ratio``, the time
+    divided by the ``baseline`` library's on the same task (below 1: faster than the
     baseline; empty when the task has no baseline implementation).
     """
     if not any(baseline in implementations for implementations in tasks.values()):
