@@ -101,6 +101,6 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
     study = Study.start("03_scratch_cnn", "cpu", output_dir=tmp_path / "run", seeded=False, dataset="photos")
     assert len(study.data().label_map) == 2 and len(study.data("data").label_map) == 3
     assert len(study.data().split.val) == 2  # 10 % of each breed's 7 training photos, rounded up
-    record = load_record(study.record("scratch_cnn_best", "scratch", metrics={"top1": 0.5}))
+    record = load_record(study.record("ablation_baseline", "ablation", metrics={"top1": 0.5}))
     assert record["params"]["dataset"] == "stanford-dogs-10breeds" and record["data"]["num_classes"] == 2
     assert record["data"]["hash"] == study.data_hash("photos") != study.data_hash("data")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from dogbreeds.comparison import (
 )
 from dogbreeds.data import ImageRecord
 from dogbreeds.pipeline import LabelMap
-from dogbreeds.records import load_records, make_record, write_record
+from dogbreeds.records import RecordError, load_records, make_record, write_record
 
 DATA_DIR = "/data/dogs"
 
@@ -107,17 +108,28 @@ def test_no_model_records_says_which_notebooks_to_run(tmp_path: Path) -> None:
         comparison_table(load_records(tmp_path / "other"))
 
 
-def test_records_missing_a_contract_field_are_named(tmp_path: Path) -> None:
-    write_record(make_record("bare", "scratch", params={"model": "bare"}, metrics={"top1": 0.5}), tmp_path)
+def test_a_model_record_missing_a_contract_field_fails_when_it_is_written() -> None:
+    with pytest.raises(RecordError, match=r"'bare' cannot be compared: params\.parameters is missing; "
+                                          r"metrics\.top5 is missing.*timings\.train_seconds is missing"):
+        make_record("bare", "scratch", params={"model": "bare"}, metrics={"top1": 0.5})
+    with pytest.raises(RecordError, match=r"metrics\.kappa is missing.*metrics\.ece is 'high'"):
+        make_record("holey", "transfer", params={"model": "x", "parameters": 1},
+                    metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None, "ece": "high"},
+                    timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0})
+    assert make_record("anything", "ablation", metrics={"top1": 0.5})["kind"] == "ablation"  # not a model
+
+
+def test_records_from_elsewhere_missing_a_contract_field_are_named(tmp_path: Path) -> None:
+    record = json.loads(write_model(tmp_path / "mixed", "complete", "scratch", 0.5).read_text())
+    for section, name in (("metrics", "top5"), ("timings", "train_seconds")):
+        del record[section][name]
+    for folder in (tmp_path / "alone", tmp_path / "mixed"):  # written by hand, as an older dogbreeds did
+        folder.mkdir(exist_ok=True)
+        (folder / "older.json").write_text(json.dumps({**record, "run_name": "older"}))
     with pytest.raises(ComparisonError, match=r"metrics\.top5 \(top5\).*timings\.train_seconds"):
-        comparison_table(load_records(tmp_path))
-    write_model(tmp_path / "holes", "complete", "scratch", 0.5)
-    record = make_record("holey2", "scratch", params={"model": "x", "parameters": 1},
-                         metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None},
-                         timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0})
-    write_record(record, tmp_path / "holes")
-    with pytest.raises(ComparisonError, match=r"\['holey2'\] have empty values"):
-        comparison_table(load_records(tmp_path / "holes"))
+        comparison_table(load_records(tmp_path / "alone"))
+    with pytest.raises(ComparisonError, match=r"\['older'\] have empty values"):
+        comparison_table(load_records(tmp_path / "mixed"))
 
 
 def test_best_model_is_chosen_on_validation_when_every_model_has_it(results: Path) -> None:

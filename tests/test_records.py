@@ -27,10 +27,13 @@ def sample_record(run_name: str = "scratch baseline", kind: str = "scratch", top
     return make_record(
         run_name,
         kind,
-        params={"config": CNNConfig(), "image_size": np.int64(64), "lr": np.float32(0.001)},
-        metrics={"top1": np.float64(top1), "top5": 0.8, "macro_f1": np.float32(0.4), "val_loss_min": math.nan},
+        params={"config": CNNConfig(), "image_size": np.int64(64), "lr": np.float32(0.001), "model": run_name,
+                "parameters": np.int64(1234)},
+        metrics={"top1": np.float64(top1), "top5": 0.8, "macro_f1": np.float32(0.4), "kappa": 0.3,
+                 "val_loss_min": math.nan},
         history={"loss": np.array([1.5, 1.2, math.inf]), "accuracy": [0.2, 0.3, 0.35]},
-        timings={"wall_time_s": 12.5, "epochs_run": 3, "best_epoch": np.int32(2)},
+        timings={"wall_time_s": 12.5, "epochs_run": 3, "best_epoch": np.int32(2), "train_seconds": 12.5,
+                 "inference_ms_per_image": 1.5},
         data_counts={"train": 120, "val": 30, "test": 50},
         num_classes=5,
         seed=42,
@@ -63,7 +66,7 @@ def test_record_holds_versions_timestamp_and_source():
     assert library_versions()["keras"] == versions["keras"]
     assert record["timestamp"].endswith("+00:00")
     assert record["source"] == "notebooks/03_scratch_cnn.ipynb"
-    assert make_record("x", "scratch")["source"]  # defaults to the running command
+    assert make_record("x", "tuning")["source"]  # defaults to the running command
 
 
 def test_file_names_are_unique_and_safe(tmp_path):
@@ -127,6 +130,6 @@ def test_write_json_atomic_replaces_whole_file(tmp_path):
 
 
 def test_records_carry_the_device_and_the_data_hash():
-    record = make_record("run", "scratch", seed=7, data_hash="ab" * 32)
+    record = make_record("run", "tuning", seed=7, data_hash="ab" * 32)
     assert record["seed"] == 7 and record["data"]["hash"] == "ab" * 32
     assert record["device"].startswith(("CPU: ", "GPU: "))

@@ -8,27 +8,28 @@ arrays become plain numbers and lists, and non-finite floats (NaN, +-inf) become
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
 import shlex
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import (  # noqa: F401  (write_bytes_atomic: pipeline still imports it from here)
+from dogbreeds.fileio import (
     dumps_json,
     safe_name,
     to_jsonable,
-    write_bytes_atomic,
-    write_json_atomic,
     write_temp_file,
 )
 
@@ -59,6 +60,62 @@ def library_versions() -> dict[str, str | None]:
     for label, distributions in _DISTRIBUTIONS.items():
         versions[label] = next((v for v in map(_installed_version, distributions) if v), None)
     return versions
+
+
+MODEL_KINDS = ("scratch", "transfer")
+"""Record kinds that describe a complete model: their records must carry a :class:`ModelResult`."""
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """What every model's record (kind "scratch" or "transfer") carries, typed: what notebook 05 compares.
+
+    :meth:`from_record` reads it from a record's sections (see ``SECTIONS``) and refuses a missing,
+    empty or mistyped field, so a notebook that forgets one fails when it writes the record.
+    """
+
+    model: str
+    parameters: int
+    top1: float
+    top5: float
+    macro_f1: float
+    kappa: float
+    train_seconds: float
+    inference_ms_per_image: float
+    val_top1: float | None = None
+    ece: float | None = None
+    model_path: str | None = None
+
+    SECTIONS: ClassVar[dict[str, str]] = {
+        "model": "params", "parameters": "params", "model_path": "params", "train_seconds": "timings",
+        "inference_ms_per_image": "timings", "top1": "metrics", "top5": "metrics", "macro_f1": "metrics",
+        "kappa": "metrics", "val_top1": "metrics", "ece": "metrics",
+    }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ModelResult:
+        """The model fields of ``record``; :class:`RecordError` names every missing or wrong one."""
+        values, problems = {}, []
+        for field in dataclasses.fields(cls):
+            where = f"{cls.SECTIONS[field.name]}.{field.name}"
+            value = (record.get(cls.SECTIONS[field.name]) or {}).get(field.name)
+            if value is None:
+                if field.default is dataclasses.MISSING:
+                    problems.append(f"{where} is missing")
+                continue
+            if field.name in ("model", "model_path"):
+                ok = isinstance(value, str) and bool(value.strip())
+            elif field.name == "parameters":
+                ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            else:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok:
+                problems.append(f"{where} is {value!r}")
+            values[field.name] = value
+        if problems:
+            raise RecordError(f"The {record.get('kind')} record {record.get('run_name')!r} cannot be compared: "
+                              f"{'; '.join(problems)}.")
+        return cls(**values)
 
 
 def make_record(
@@ -106,7 +163,10 @@ def make_record(
         "versions": library_versions(),
         "notes": notes,
     }
-    return to_jsonable(record)
+    record = to_jsonable(record)
+    if kind in MODEL_KINDS:
+        ModelResult.from_record(record)  # a model's record carries every field the comparison reads
+    return record
 
 
 def write_record(record: Mapping[str, Any], folder: str | os.PathLike) -> Path:
