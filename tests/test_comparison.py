@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dogbreeds.advice import shelter_advice, shelter_markdown
 from dogbreeds.comparison import (
     ACCURACY_COLUMNS,
     COST_COLUMNS,
@@ -22,8 +23,6 @@ from dogbreeds.comparison import (
     predict_split,
     readable_table,
     resolve_model_path,
-    shelter_advice,
-    shelter_markdown,
     worst_breed,
 )
 from dogbreeds.data import ImageRecord
