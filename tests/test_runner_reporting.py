@@ -194,14 +194,17 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
 
     run_dir = tmp_path / "run"
     results = run_dir / "results"
-    common = {"data_counts": {"train": 900, "val": 100, "test": 500}}
+    common = {"data_counts": {"train": 900, "val": 100, "test": 500},
+              "timings": {"train_seconds": 1.0, "inference_ms_per_image": 1.0}}
+    scores = {"macro_f1": 0.5, "kappa": 0.5}
     write_record(make_record("lite2/keras+tta", "transfer", num_classes=120, metrics={"top1": 0.875, "top5": 0.99,
-                 "val_top1": 0.88}, params={"model": "EfficientNet-Lite2 + head, flip TTA", "parameters": 5,
+                 "val_top1": 0.88, **scores}, params={"model": "EfficientNet-Lite2 + head, flip TTA", "parameters": 5,
                  "dataset": "stanford-dogs-crops224"}, **common), results)
     write_record(make_record("mnv2/keras", "transfer", num_classes=120, metrics={"top1": 0.9, "top5": 0.99,
-                 "val_top1": 0.80}, params={"model": "MobileNetV2 + head", "parameters": 3}, **common), results)
+                 "val_top1": 0.80, **scores}, params={"model": "MobileNetV2 + head", "parameters": 3}, **common),
+                 results)
     write_record(make_record("scratch_cnn_best", "scratch", num_classes=10, metrics={"top1": 0.41, "top5": 0.8,
-                 "val_top1": 0.4}, params={"model": "Scratch CNN", "parameters": 1,
+                 "val_top1": 0.4, **scores}, params={"model": "Scratch CNN", "parameters": 1,
                                            "dataset": "stanford-dogs-10breeds"}, **common), results)
     (run_dir / "run.json").write_text(json.dumps({
         "updated": "2026-12-02T09:00:00+00:00", "parameters": {"profile": "cpu"}, "device": "CPU: test", "seed": 42,
