@@ -196,6 +196,9 @@ def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
     assert test_bars.errorbar is not None  # test_accuracy_std: error bars, NaN drawn as none
     reference_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert sorted(reference_lines) == [0.45, 0.5]
+    assert ax.get_xlabel().startswith("accuracy")
+    with_chance = plot_ablation(table, chance=0.1).axes[0]
+    assert [line.get_xdata()[0] for line in with_chance.get_lines() if line.get_linestyle() == ":"] == [0.1]
     with pytest.raises(PlotInputError, match="reference 'none'"):
         plot_ablation(table, reference="none")
     with pytest.raises(PlotInputError):

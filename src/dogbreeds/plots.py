@@ -282,11 +282,13 @@ def plot_ablation(
     label_column: str = "variant",
     reference: str | None = "baseline",
     title: str = "Ablation study",
+    chance: float | None = None,
 ) -> Figure:
     """Grouped horizontal bars, one group per row in table order (first at the top), one bar per metric.
 
     A ``<metric>_std`` column, when present, draws error bars (NaN: none). A dashed line
-    per metric marks the value of the ``reference`` row, so each bar reads as better or worse.
+    per metric marks the value of the ``reference`` row, so each bar reads as better or worse;
+    ``chance`` (1 / number of breeds) draws the accuracy of guessing as a dotted line.
     """
     _require_columns(table, (label_column, *metrics))
     if table.empty:
@@ -310,7 +312,10 @@ def plot_ablation(
             ax.axvline(values[labels.index(reference)], color=color, linestyle="--", linewidth=1)
     ax.set_yticks(positions, labels)
     upper = float(np.nanmax(table[list(metrics)].to_numpy(dtype=float)))
-    ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title + (f" (dashed: {reference})" if reference else ""))
+    ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title + (f" (dashed: {reference})" if reference else ""),
+           xlabel="accuracy (share of photos whose breed is the first answer)")
+    if chance is not None:
+        ax.axvline(chance, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({chance:.0%})")
     ax.legend(loc="lower right", fontsize="small")
     return fig
 
