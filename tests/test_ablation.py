@@ -16,17 +16,16 @@ from dogbreeds.ablation import (
     Variant,
     VariantInputs,
     ablation_table,
-    ablation_verdicts,
     describe_change,
     run_ablation,
     run_variant,
-    summarize_ablation,
     train_and_evaluate,
 )
 from dogbreeds.arrays import LabeledImages, SplitArrays
 from dogbreeds.models import CNNConfig
 from dogbreeds.plots import PlotInputError, plot_ablation
 from dogbreeds.preprocessing import apply_named
+from dogbreeds.verdicts import VerdictError, ablation_verdicts, summarize_ablation
 from dogbreeds.whitening import Whitener
 
 TINY = CNNConfig(filters=(4,), dense_units=8, dropout=0.0, batch_norm=False, learning_rate=1e-2)
@@ -235,7 +234,7 @@ def test_verdicts_count_a_difference_only_above_the_noise():
     perfect = made_table(36).assign(test_accuracy=1.0, test_accuracy_std=math.nan, test_delta=0.0)
     judged = ablation_verdicts(perfect).set_index("variant")
     assert judged.loc["same", "noise"] == pytest.approx(2 / 36) and judged.loc["same", "verdict"] == "tie"
-    with pytest.raises(AblationError, match="test_images"):
+    with pytest.raises(VerdictError, match="test_images"):
         ablation_verdicts(made_table().drop(columns="test_images"))
 
 
