@@ -199,10 +199,6 @@ class TransferExperiment:
                       "val": np.array([position[r.path] for r in split.val], dtype=np.int64)}
         self._sets: dict[tuple[str, str, bool], FeatureSet] = {}
 
-    def counts(self) -> dict[str, int]:
-        """Photos per part."""
-        return self.split.counts()
-
     def features(self, backbone: str, part: Part, flipped: bool = False) -> FeatureSet:
         """``part`` features of ``backbone`` (of mirrored photos when ``flipped``), computed on first use."""
         if part == "test":
