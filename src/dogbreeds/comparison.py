@@ -24,7 +24,7 @@ import pandas as pd
 
 from dogbreeds.data import ImageRecord
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import write_bytes_atomic
+from dogbreeds.fileio import write_npz_atomic
 from dogbreeds.pipeline import LabelMap
 
 MODEL_KINDS = ("scratch", "transfer")
@@ -219,7 +219,7 @@ def save_predictions(path: str | os.PathLike, *, val: SplitPredictions, test: Sp
     arrays = {f"{part}_{name}": value for part, predictions in (("val", val), ("test", test))
               for name, value in (("labels", predictions.labels), ("probabilities", predictions.probabilities),
                                   ("paths", np.array([str(p) for p in predictions.paths])))}
-    write_bytes_atomic(path, _npz_bytes(arrays))
+    write_npz_atomic(path, arrays, compressed=True)
     return path
 
 
@@ -228,14 +228,6 @@ def load_predictions(path: str | os.PathLike) -> dict[str, SplitPredictions]:
     with np.load(Path(path), allow_pickle=False) as saved:
         return {part: SplitPredictions(saved[f"{part}_labels"], saved[f"{part}_probabilities"],
                                        tuple(Path(p) for p in saved[f"{part}_paths"])) for part in ("val", "test")}
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
 
 
 def predict_split(predictor: PhotoPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:

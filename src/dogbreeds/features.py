@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-import io
 import json
 import os
 import warnings
@@ -31,7 +30,7 @@ from dogbreeds.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.config import REPO_ROOT
 from dogbreeds.data import CropChoice, ImageRecord
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import safe_name, to_jsonable, write_bytes_atomic
+from dogbreeds.fileio import safe_name, to_jsonable, write_npz_atomic
 from dogbreeds.pipeline import LabelMap, make_dataset
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
@@ -271,9 +270,7 @@ def _load(path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _save(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[str, Any]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, features=features, labels=labels, meta=np.array(json.dumps(to_jsonable(meta))))
-    write_bytes_atomic(path, buffer.getvalue())
+    write_npz_atomic(path, {"features": features, "labels": labels, "meta": np.array(json.dumps(to_jsonable(meta)))})
 
 
 def _code_fingerprint() -> str:

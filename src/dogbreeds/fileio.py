@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -70,6 +71,13 @@ def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def write_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, compressed: bool = False) -> None:
+    """Writes ``arrays`` as one NumPy ``.npz`` file (zip-compressed when ``compressed``), atomically."""
+    buffer = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def safe_name(name: str) -> str:

@@ -25,7 +25,6 @@ backbone's own ImageNet classifier on dog classes. Then::
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ from dogbreeds.backbones import get_backbone, imagenet_wnids
 from dogbreeds.calibration import view_probabilities
 from dogbreeds.data import breed_name
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import UnstorableValueError, write_bytes_atomic, write_json_atomic
+from dogbreeds.fileio import UnstorableValueError, write_json_atomic, write_npz_atomic
 from dogbreeds.images import ImageLoadError, load_upright
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "resources" / "shelter_model"
@@ -217,10 +216,8 @@ class ShelterModel:
         """Write the head, the config and (when given) the training record into ``folder``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, kernel=self.kernel, bias=self.bias)
         try:
-            write_bytes_atomic(folder / HEAD_FILE, buffer.getvalue())
+            write_npz_atomic(folder / HEAD_FILE, {"kernel": self.kernel, "bias": self.bias}, compressed=True)
             write_json_atomic(folder / CONFIG_FILE, self.config.to_dict())
             if record is not None:
                 write_json_atomic(folder / RECORD_FILE, record)
