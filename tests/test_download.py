@@ -143,8 +143,9 @@ class _ArchiveHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.server.drop_after is not None:
             body = body[: self.server.drop_after]
-        self.wfile.write(body)
+        # Counted before writing: the client may finish reading (and the test assert) before this thread runs again.
         self.server.bytes_sent += len(body)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
         pass
