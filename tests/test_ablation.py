@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from dogbreeds.ablation import (
     BASELINE,
@@ -25,7 +26,7 @@ from dogbreeds.arrays import LabeledImages, SplitArrays
 from dogbreeds.models import CNNConfig
 from dogbreeds.plots import PlotInputError, plot_ablation
 from dogbreeds.preprocessing import apply_named
-from dogbreeds.verdicts import VerdictError, ablation_verdicts, summarize_ablation
+from dogbreeds.verdicts import VerdictError, ablation_verdicts, summarize_ablation, welch_half_width
 from dogbreeds.whitening import Whitener
 
 TINY = CNNConfig(filters=(4,), dense_units=8, dropout=0.0, batch_norm=False, learning_rate=1e-2)
@@ -223,9 +224,10 @@ def test_verdicts_count_a_difference_only_above_the_noise():
     assert judged["verdict"].to_dict() == {"baseline": "reference", "good": "better", "bad": "worse",
                                            "same": "tie", "small": "tie", "zca": "tie"}
     assert math.isnan(judged.loc["baseline", "noise"])
-    # 10,000 photos: the seeds' spread dominates the binomial standard error (2 x 0.0070)
-    assert judged.loc["same", "noise"] == pytest.approx(2 * math.hypot(0.01, 0.01))
-    assert judged.loc["zca", "noise"] == pytest.approx(2 * math.hypot(0.05, 0.05))
+    # 10,000 photos: the seeds' spread dominates the binomial standard error (2 x 0.0070); 3 seeds a
+    # side with equal spreads: Welch's interval has 4 degrees of freedom (t = 2.776)
+    assert judged.loc["same", "noise"] == pytest.approx(2.7764 * math.sqrt(2 * 0.01**2 / 3), rel=1e-4)
+    assert judged.loc["zca", "noise"] == pytest.approx(2.7764 * math.sqrt(2 * 0.05**2 / 3), rel=1e-4)
     # 100 photos, one seed: twice the binomial standard error of the difference
     few = ablation_verdicts(made_table(100).assign(test_accuracy_std=math.nan)).set_index("variant")
     assert few.loc["good", "noise"] == pytest.approx(2 * math.sqrt((0.6 * 0.4 + 0.5 * 0.5) / 100))
@@ -238,9 +240,18 @@ def test_verdicts_count_a_difference_only_above_the_noise():
         ablation_verdicts(made_table().drop(columns="test_images"))
 
 
+def test_welch_half_width_matches_scipys_interval_for_the_difference_of_means():
+    variant, control = [0.31, 0.24, 0.29], [0.20, 0.17, 0.26, 0.22]
+    interval = stats.ttest_ind(variant, control, equal_var=False).confidence_interval(0.95)
+    half_width = welch_half_width(np.std(variant, ddof=1), 3, np.std(control, ddof=1), 4)
+    assert half_width == pytest.approx((interval.high - interval.low) / 2)
+    assert welch_half_width(0.0, 3, 0.0, 3) == 0.0  # deterministic runs: no seed noise
+    assert math.isnan(welch_half_width(0.02, 1, 0.02, 3))  # one run has no spread to measure
+
+
 def test_summary_lists_better_worse_and_ties_with_the_noise_level():
     text = summarize_ablation(made_table())
     assert "Better than its control: **good** (a: 1 -> 2; +10.0%)." in text
     assert "Worse than its control: **bad** (b: 1 -> 2; -10.0%)." in text
     assert "**same**" in text.split("Ties")[1] and "**zca**" in text.split("Ties")[1]
-    assert "with 10000 test photos (one photo is 0.01%)" in text and "over the 3 seeds" in text
+    assert "with 10000 test photos (one photo is 0.01%)" in text and "two means over 3 seeds" in text

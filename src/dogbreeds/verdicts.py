@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from scipy import stats
 
 from dogbreeds.errors import DogbreedsError
 
@@ -20,15 +21,17 @@ def ablation_verdicts(table: pd.DataFrame) -> pd.DataFrame:
 
     A difference counts only when it is larger than the noise, the largest of: twice the
     standard error of the difference between two accuracies on ``test_images`` photos
-    (binomial, about a 95 % band), twice the standard deviation of the difference over
-    seeds (with several seeds), and two photos. The reference row gets "reference" and no noise.
+    (binomial, about a 95 % band), the 95 % half-width of Welch's t-interval for the
+    difference between the two means over seeds (with several seeds each), and two photos.
+    The reference row gets "reference" and no noise.
     """
-    missing = sorted({"variant", "control", "test_accuracy", "test_delta", "test_accuracy_std", "test_images"}
-                     - set(table.columns))
+    missing = sorted({"variant", "control", "test_accuracy", "test_delta", "test_accuracy_std", "test_images",
+                      "seeds"} - set(table.columns))
     if missing:
         raise VerdictError(f"The table lacks {missing}; build it with ablation_table().")
     accuracy = dict(zip(table["variant"], table["test_accuracy"]))
     std = dict(zip(table["variant"], table["test_accuracy_std"]))
+    seeds = dict(zip(table["variant"], table["seeds"]))
     noise, verdicts = [], []
     for row in table.itertuples():
         if not isinstance(row.control, str):  # None (or NaN once in a table): the reference
@@ -37,8 +40,8 @@ def ablation_verdicts(table: pd.DataFrame) -> pd.DataFrame:
             continue
         n, mine, theirs = row.test_images, row.test_accuracy, accuracy[row.control]
         standard_error = math.sqrt(mine * (1 - mine) / n + theirs * (1 - theirs) / n)
-        spread = math.hypot(row.test_accuracy_std, std[row.control])
-        level = max(2.0 * standard_error, 2.0 * spread if math.isfinite(spread) else 0.0, 2.0 / n)
+        seed_level = welch_half_width(row.test_accuracy_std, row.seeds, std[row.control], seeds[row.control])
+        level = max(2.0 * standard_error, seed_level if math.isfinite(seed_level) else 0.0, 2.0 / n)
         noise.append(level)
         if row.test_delta > level + _TOLERANCE:
             verdicts.append("better")
@@ -47,6 +50,21 @@ def ablation_verdicts(table: pd.DataFrame) -> pd.DataFrame:
         else:
             verdicts.append("tie")
     return table.assign(noise=noise, verdict=verdicts)
+
+
+def welch_half_width(std_a: float, runs_a: int, std_b: float, runs_b: int, confidence: float = 0.95) -> float:
+    """Half-width of Welch's t-interval for a difference between two means over seeds.
+
+    ``std_*`` are the sample standard deviations (ddof=1) of ``runs_*`` runs. NaN when
+    either side has fewer than two runs; 0 when neither varies.
+    """
+    if runs_a < 2 or runs_b < 2 or not (math.isfinite(std_a) and math.isfinite(std_b)):
+        return math.nan
+    a, b = std_a**2 / runs_a, std_b**2 / runs_b
+    if a + b == 0:
+        return 0.0
+    freedom = (a + b) ** 2 / (a**2 / (runs_a - 1) + b**2 / (runs_b - 1))  # Welch-Satterthwaite
+    return float(stats.t.ppf(0.5 + confidence / 2, freedom) * math.sqrt(a + b))
 
 
 def summarize_ablation(table: pd.DataFrame) -> str:
@@ -63,7 +81,8 @@ def summarize_ablation(table: pd.DataFrame) -> str:
     low, high = compared["noise"].min(), compared["noise"].max()
     threshold = f"{low:.1%}" if math.isclose(low, high) else f"{low:.1%} to {high:.1%}"
     seeds = int(judged["seeds"].max())
-    spread = f" or twice the spread over the {seeds} seeds," if seeds > 1 else ""
+    spread = (f" or the 95 % Welch interval of a difference between two means over {seeds} seeds,"
+              if seeds > 1 else "")
     return "\n".join([
         f"- Better than its control: {listed('better')}.",
         f"- Worse than its control: {listed('worse')}.",
