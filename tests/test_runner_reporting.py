@@ -48,7 +48,7 @@ def test_select_notebooks_accepts_numbers_and_names():
 
 
 @pytest.mark.notebook
-def test_run_resume_failure_and_report(tmp_path, notebook_dir):
+def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
     run_dir = tmp_path / "run"
     started = []
     results = runner.run_notebooks(
@@ -62,10 +62,18 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir):
     assert {e["status"] for e in manifest["notebooks"].values()} == {"done"}
     assert manifest["device"].startswith("CPU") and manifest["seed"] == 42
 
-    # a failing notebook names itself and the cell, and the manifest records it
-    _write_notebook(notebook_dir / "04_transfer_learning.ipynb", "1 / 0")
-    with pytest.raises(runner.NotebookFailed, match=r"04_transfer_learning failed in cell 4: ZeroDivisionError"):
+    assert not (run_dir / "logs").exists() or list((run_dir / "logs").iterdir()) == []  # quiet kernels: no log
+
+    # a failing notebook names itself and the cell, and the manifest records it; what its kernel wrote
+    # straight to the terminal (as TensorFlow's C++ notices do) is in the run's logs, not on the console
+    _write_notebook(notebook_dir / "04_transfer_learning.ipynb",
+                    "import os\nos.write(2, b'a C++ notice\\n')\n1 / 0")
+    capfd.readouterr()
+    with pytest.raises(runner.NotebookFailed, match=r"04_transfer_learning failed in cell 4: ZeroDivisionError"
+                       r"(.|\n)*kernel's own messages: .*04_transfer_learning\.kernel\.log"):
         runner.run_notebooks(run_dir, {"profile": "quick"}, start="04", notebook_dir=notebook_dir)
+    assert "a C++ notice" not in capfd.readouterr().err
+    assert (run_dir / "logs" / "04_transfer_learning.kernel.log").read_text() == "a C++ notice\n"
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["notebooks"]["04_transfer_learning"]["status"] == "failed"
     assert manifest["notebooks"]["03_scratch_cnn"]["status"] == "done"  # earlier work kept

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,11 +45,12 @@ class RunError(DogbreedsError, ValueError):
 class NotebookFailed(DogbreedsError, RuntimeError):
     """A notebook raised: names the notebook and the cell."""
 
-    def __init__(self, notebook: str, cell: int | None, error: str, executed: Path):
+    def __init__(self, notebook: str, cell: int | None, error: str, executed: Path, kernel_log: Path | None = None):
         where = f"cell {cell}" if cell is not None else "start-up"
+        log = f"\n  the kernel's own messages: {kernel_log}" if kernel_log is not None and kernel_log.exists() else ""
         super().__init__(
             f"notebook {notebook} failed in {where}: {error}\n"
-            f"  executed copy (outputs up to the failure): {executed}"
+            f"  executed copy (outputs up to the failure): {executed}{log}"
         )
         self.notebook, self.cell, self.error, self.executed = notebook, cell, error, executed
 
@@ -70,19 +72,34 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 @contextlib.contextmanager
-def _quiet_kernel_logs() -> Any:
-    """Kernels start with TensorFlow's C++ log at errors-hidden level 3 (its harmless E0000 graph notices),
-    unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). Python exceptions are not affected."""
+def _kernel_output_to(log: Path) -> Any:
+    """While a notebook runs, what its kernel writes straight to the terminal goes to ``log`` instead.
+
+    That is TensorFlow's C++ start-up notices (oneDNN, absl), which no log level hides, and a
+    crashing kernel's last words. The kernel inherits the redirected standard error; Python
+    errors still reach the executed notebook. TensorFlow's C++ log starts at errors-hidden
+    level 3 unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). An empty log is removed.
+    """
     previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
     if previous in (None, "", "2"):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    terminal = os.dup(2)
     try:
+        with open(log, "ab") as target:
+            os.dup2(target.fileno(), 2)
         yield
     finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        os.close(terminal)
         if previous is None:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
         else:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
 
 
 @contextlib.contextmanager
@@ -256,11 +273,12 @@ def run_notebooks(
         if on_start:
             on_start(name, position, len(names))
         output = run_dir / "notebooks" / f"{name}.ipynb"
+        kernel_log = run_dir / "logs" / f"{name}.kernel.log"
         began = time.perf_counter()
         entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
         write_json_atomic(manifest_path, manifest)
         try:
-            with _signals_raise(), _quiet_kernel_logs():
+            with _signals_raise(), _kernel_output_to(kernel_log):
                 papermill.execute_notebook(
                     str(notebook_dir / f"{name}.ipynb"), str(output),
                     parameters={**parameters, "output_dir": str(run_dir)},
@@ -272,12 +290,14 @@ def run_notebooks(
             entry.update(status="failed", seconds=round(time.perf_counter() - began, 1),
                          cell=cell, error=f"{error.ename}: {error.evalue}")
             write_json_atomic(manifest_path, manifest)
-            raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output) from None
+            raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output, kernel_log) from None
         except BaseException as error:  # kernel died, Ctrl-C, SIGTERM: record it, stop the kernel, re-raise
             interrupted = isinstance(error, KeyboardInterrupt)
             entry.update(status="interrupted" if interrupted else "failed",
                          seconds=round(time.perf_counter() - began, 1),
                          error=str(error) if interrupted else repr(error))
+            if kernel_log.exists():
+                entry["kernel_log"] = str(kernel_log)
             write_json_atomic(manifest_path, manifest)
             if interrupted:
                 _stop_kernels()
