@@ -9,6 +9,7 @@ never reuses a stale entry. Entries are ``.npz`` files written atomically.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib
@@ -36,9 +37,9 @@ from dogbreeds.pipeline import LabelMap, make_dataset
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
 CACHE_FORMAT = 1
 # The code that turns image files into backbone features, and only that: decoding, cropping and
-# resizing the pixels, the backbones' input scaling, graphs and weight port. Editing any of it
-# invalidates the cached features of ``backbone_features`` (a fixed weight port must not reuse old
-# features); editing anything else (the folder layout, summaries, class names, Keras weight files'
+# resizing the pixels, the backbones' input scaling, graphs and weight port. Changing what any of it
+# does (not its comments, docstrings or layout) invalidates the cached features of
+# ``backbone_features`` (a fixed weight port must not reuse old features); editing anything else (the folder layout, summaries, class names, Keras weight files'
 # locations, which enter the key as ``weights``) does not.
 _FEATURE_CODE_MODULES = (
     "dogbreeds.boxes",
@@ -273,8 +274,27 @@ def _save(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[st
     write_npz_atomic(path, {"features": features, "labels": labels, "meta": np.array(json.dumps(to_jsonable(meta)))})
 
 
+@functools.cache
 def _code_fingerprint() -> str:
+    """SHA-256 over the syntax trees of the feature code, read once per process.
+
+    Comments, docstrings and layout (a reformat) leave it unchanged; any change to what
+    the code does changes it. Read once, so editing a file while features are being
+    computed cannot change the keys of a run halfway through.
+    """
     digest = hashlib.sha256()
     for name in _FEATURE_CODE_MODULES:
-        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+        digest.update(source_fingerprint(Path(importlib.import_module(name).__file__).read_text()).encode())
     return digest.hexdigest()
+
+
+def source_fingerprint(source: str) -> str:
+    """SHA-256 of a Python module's syntax tree without docstrings: what the code does, not how it is laid out."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
