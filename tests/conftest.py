@@ -23,8 +23,14 @@ SYNTHETIC_BREEDS = {
 BREED_COLORS = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40), (40, 200, 200), (200, 40, 200)]
 
 
-def write_image(path: Path, size: tuple[int, int] = (48, 40), color: Sequence[int] = (200, 120, 40),
-                mode: str = "RGB", image_format: str = "JPEG", seed: int = 0) -> Path:
+def write_image(
+    path: Path,
+    size: tuple[int, int] = (48, 40),
+    color: Sequence[int] = (200, 120, 40),
+    mode: str = "RGB",
+    image_format: str = "JPEG",
+    seed: int = 0,
+) -> Path:
     """Write a small noisy image of one color (size is width, height) and return its path."""
     rng = np.random.default_rng(seed)
     pixels = np.clip(np.asarray(color, dtype=np.int16) + rng.integers(-20, 21, (size[1], size[0], 3)), 0, 255)
@@ -34,15 +40,20 @@ def write_image(path: Path, size: tuple[int, int] = (48, 40), color: Sequence[in
     return path
 
 
-def write_voc(path: Path, boxes: Sequence[tuple[int, int, int, int]], size: tuple[int, int] = (48, 40),
-              name: str = "dog") -> Path:
+def write_voc(
+    path: Path, boxes: Sequence[tuple[int, int, int, int]], size: tuple[int, int] = (48, 40), name: str = "dog"
+) -> Path:
     """Write a PASCAL VOC annotation (no extension, as Stanford Dogs does) with these (xmin, ymin, xmax, ymax)."""
     objects = "".join(
         f"<object><name>{name}</name><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
-        f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>" for xmin, ymin, xmax, ymax in boxes)
+        f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>"
+        for xmin, ymin, xmax, ymax in boxes
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<annotation><filename>{path.name}</filename><size><width>{size[0]}</width>"
-                    f"<height>{size[1]}</height><depth>3</depth></size>{objects}</annotation>")
+    path.write_text(
+        f"<annotation><filename>{path.name}</filename><size><width>{size[0]}</width>"
+        f"<height>{size[1]}</height><depth>3</depth></size>{objects}</annotation>"
+    )
     return path
 
 
@@ -68,8 +79,15 @@ def make_dogs_dir(tmp_path: Path) -> Callable[..., Path]:
     Each breed's images share one color, so a model can tell them apart.
     """
 
-    def build(breeds: Mapping[str, int] = SYNTHETIC_BREEDS, *, lists: str | None = "txt", test_every: int = 3,
-              annotations: bool = False, size: tuple[int, int] = (48, 40), name: str = "dogs") -> Path:
+    def build(
+        breeds: Mapping[str, int] = SYNTHETIC_BREEDS,
+        *,
+        lists: str | None = "txt",
+        test_every: int = 3,
+        annotations: bool = False,
+        size: tuple[int, int] = (48, 40),
+        name: str = "dogs",
+    ) -> Path:
         root = tmp_path / name
         listed: dict[str, list[str]] = {"train": [], "test": []}
         for breed_position, (label_id, count) in enumerate(breeds.items()):

@@ -57,10 +57,18 @@ def test_each_variant_changes_one_thing_against_its_control():
     names = [variant.name for variant in VARIANTS]
     assert len(set(names)) == len(names) and names[0] == "baseline" and BASELINE.control is None
     expected = {
-        "equalized": {"preprocessing"}, "augmented": {"augmentation"}, "sgd": {"optimizer", "learning_rate"},
-        "label_smoothing": {"loss", "label_smoothing"}, "elu": {"activation"}, "no_dropout": {"dropout"},
-        "no_batch_norm": {"batch_norm"}, "flatten": {"pooling"}, "wider": {"filters"}, "deeper": {"filters"},
-        "baseline_small": {"image_size"}, "zca": {"whitening"},
+        "equalized": {"preprocessing"},
+        "augmented": {"augmentation"},
+        "sgd": {"optimizer", "learning_rate"},
+        "label_smoothing": {"loss", "label_smoothing"},
+        "elu": {"activation"},
+        "no_dropout": {"dropout"},
+        "no_batch_norm": {"batch_norm"},
+        "flatten": {"pooling"},
+        "wider": {"filters"},
+        "deeper": {"filters"},
+        "baseline_small": {"image_size"},
+        "zca": {"whitening"},
     }
     assert {variant.name: changed_keys(variant) for variant in VARIANTS[1:]} == expected
     assert next(v for v in VARIANTS if v.name == "zca").control == "baseline_small"
@@ -113,8 +121,9 @@ def test_variant_inputs_derive_each_kind_of_input_once():
 
 def test_train_and_evaluate_learns_colours_and_is_reproducible(tmp_path):
     arrays = colour_arrays()
-    first = train_and_evaluate(TINY, arrays, seed=3, epochs=8, batch_size=8, progress=False,
-                               checkpoint_dir=tmp_path / "best")
+    first = train_and_evaluate(
+        TINY, arrays, seed=3, epochs=8, batch_size=8, progress=False, checkpoint_dir=tmp_path / "best"
+    )
     assert first.test_metrics["top1"] == 1.0 and first.val_metrics["top1"] == 1.0
     assert set(first.test_metrics) >= {"top1", "top5", "macro_f1", "kappa", "ece"}
     assert first.test_probabilities.shape == (12, 3) and first.inference_ms_per_image > 0
@@ -125,8 +134,9 @@ def test_train_and_evaluate_learns_colours_and_is_reproducible(tmp_path):
     again = train_and_evaluate(TINY, arrays, seed=3, epochs=8, batch_size=8, progress=False)
     assert again.fit.history == first.fit.history
     assert np.allclose(again.test_probabilities, first.test_probabilities)
-    on_accuracy = train_and_evaluate(TINY, arrays, seed=3, epochs=3, batch_size=8, progress=False,
-                                     monitor="val_accuracy")
+    on_accuracy = train_and_evaluate(
+        TINY, arrays, seed=3, epochs=3, batch_size=8, progress=False, monitor="val_accuracy"
+    )
     accuracies = on_accuracy.fit.history["val_accuracy"]
     assert on_accuracy.fit.monitor == "val_accuracy" and on_accuracy.fit.best_value == max(accuracies)
 
@@ -156,11 +166,15 @@ def test_run_variant_averages_seeds_into_one_row_and_record():
 
 def test_run_ablation_reports_each_result_and_tables_deltas_against_controls():
     inputs = VariantInputs(colour_arrays(), whitening_size=4, progress=False)
-    study = (BASELINE, Variant("small", at_whitening_size=True),
-             Variant("zca", whitening=True, at_whitening_size=True, control="small"))
+    study = (
+        BASELINE,
+        Variant("small", at_whitening_size=True),
+        Variant("zca", whitening=True, at_whitening_size=True, control="small"),
+    )
     seen = []
-    results = run_ablation(study, inputs, seeds=[5], epochs=2, batch_size=8, base=TINY, on_result=seen.append,
-                           progress=False)
+    results = run_ablation(
+        study, inputs, seeds=[5], epochs=2, batch_size=8, base=TINY, on_result=seen.append, progress=False
+    )
     assert [r.variant.name for r in seen] == ["baseline", "small", "zca"] and seen == results
     table = ablation_table(results)
     assert list(table.columns) == list(TABLE_COLUMNS) and table["variant"].tolist() == ["baseline", "small", "zca"]
@@ -180,16 +194,21 @@ def test_run_ablation_reports_each_result_and_tables_deltas_against_controls():
 
 
 def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
-    table = pd.DataFrame({
-        "variant": ["baseline", "wider", "deeper"], "val_accuracy": [0.5, 0.6, 0.4],
-        "test_accuracy": [0.45, 0.55, 0.35], "test_accuracy_std": [0.05, float("nan"), 0.02],
-    })
+    table = pd.DataFrame(
+        {
+            "variant": ["baseline", "wider", "deeper"],
+            "val_accuracy": [0.5, 0.6, 0.4],
+            "test_accuracy": [0.45, 0.55, 0.35],
+            "test_accuracy_std": [0.05, float("nan"), 0.02],
+        }
+    )
     fig = plot_ablation(table)
     ax = fig.axes[0]
     widths = sorted(round(patch.get_width(), 2) for patch in ax.patches)
     assert widths == sorted([0.5, 0.6, 0.4, 0.45, 0.55, 0.35])
-    rows_top_down = [label.get_text() for _, label in sorted(zip(ax.get_yticks(), ax.get_yticklabels()),
-                                                             key=lambda pair: -pair[0])]
+    rows_top_down = [
+        label.get_text() for _, label in sorted(zip(ax.get_yticks(), ax.get_yticklabels()), key=lambda pair: -pair[0])
+    ]
     assert rows_top_down == ["baseline", "wider", "deeper"]  # table order, first row at the top
     val_bars, test_bars = (c for c in ax.containers if type(c).__name__ == "BarContainer")
     assert val_bars.errorbar is None  # no val_accuracy_std column
@@ -206,23 +225,37 @@ def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
 
 
 def made_table(test_images: int = 10_000) -> pd.DataFrame:
-    return pd.DataFrame({
-        "variant": ["baseline", "good", "bad", "same", "small", "zca"],
-        "change": ["reference", "a: 1 -> 2", "b: 1 -> 2", "c: 1 -> 2", "image_size: 64 -> 32",
-                   "whitening: none -> zca"],
-        "control": [None, "baseline", "baseline", "baseline", "baseline", "small"],
-        "test_accuracy": [0.50, 0.60, 0.40, 0.51, 0.50, 0.55],
-        "test_accuracy_std": [0.01, 0.01, 0.01, 0.01, 0.05, 0.05],
-        "test_delta": [math.nan, 0.10, -0.10, 0.01, 0.0, 0.05],
-        "test_images": [test_images] * 6,
-        "seeds": [3] * 6,
-    })
+    return pd.DataFrame(
+        {
+            "variant": ["baseline", "good", "bad", "same", "small", "zca"],
+            "change": [
+                "reference",
+                "a: 1 -> 2",
+                "b: 1 -> 2",
+                "c: 1 -> 2",
+                "image_size: 64 -> 32",
+                "whitening: none -> zca",
+            ],
+            "control": [None, "baseline", "baseline", "baseline", "baseline", "small"],
+            "test_accuracy": [0.50, 0.60, 0.40, 0.51, 0.50, 0.55],
+            "test_accuracy_std": [0.01, 0.01, 0.01, 0.01, 0.05, 0.05],
+            "test_delta": [math.nan, 0.10, -0.10, 0.01, 0.0, 0.05],
+            "test_images": [test_images] * 6,
+            "seeds": [3] * 6,
+        }
+    )
 
 
 def test_verdicts_count_a_difference_only_above_the_noise():
     judged = ablation_verdicts(made_table()).set_index("variant")
-    assert judged["verdict"].to_dict() == {"baseline": "reference", "good": "better", "bad": "worse",
-                                           "same": "tie", "small": "tie", "zca": "tie"}
+    assert judged["verdict"].to_dict() == {
+        "baseline": "reference",
+        "good": "better",
+        "bad": "worse",
+        "same": "tie",
+        "small": "tie",
+        "zca": "tie",
+    }
     assert math.isnan(judged.loc["baseline", "noise"])
     # 10,000 photos: the seeds' spread dominates the binomial standard error (2 x 0.0070); 3 seeds a
     # side with equal spreads: Welch's interval has 4 degrees of freedom (t = 2.776)

@@ -68,11 +68,15 @@ def upload_and_label(page, files: list[Path]) -> str:
         clear.first.click()
     page.set_input_files("#photos input[type=file]", [str(path) for path in files])
     for path in files:
-        page.wait_for_function("name => document.querySelector('#photos').innerText.includes(name)",
-                               arg=path.stem, timeout=30_000)  # the page breaks a name before its extension
+        page.wait_for_function(
+            "name => document.querySelector('#photos').innerText.includes(name)", arg=path.stem, timeout=30_000
+        )  # the page breaks a name before its extension
     page.click("#label-button")
-    page.wait_for_function("count => document.querySelector('#messages').innerText.startsWith(count + ' photo(s)')",
-                           arg=len(files), timeout=120_000)
+    page.wait_for_function(
+        "count => document.querySelector('#messages').innerText.startsWith(count + ' photo(s)')",
+        arg=len(files),
+        timeout=120_000,
+    )
     return page.inner_text("#messages")
 
 
@@ -115,6 +119,9 @@ def test_gradcam_on_request_and_the_app_keeps_serving(page):
 
 
 def test_the_page_fetches_nothing_from_the_internet(page):
-    outside = [url for url in page.requests
-               if urlparse(url).hostname not in ("127.0.0.1", "localhost", None) and not url.startswith("data:")]
+    outside = [
+        url
+        for url in page.requests
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost", None) and not url.startswith("data:")
+    ]
     assert outside == []

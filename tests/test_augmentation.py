@@ -189,5 +189,9 @@ def test_resized_crop_settings_are_checked(batch: np.ndarray) -> None:
         resized_crop_dataset(batch, np.arange(3), (16, 16), 4)
     with pytest.raises(AugmentationError, match="height, width, 3"):
         resized_crop_dataset(batch[..., 0], np.arange(8), (16, 16), 4)
-    assert ResizedCropConfig().to_dict() == {"area": [0.35, 1.0], "aspect_ratio": [0.75, 4 / 3],
-                                             "horizontal_flip": True, "color_jitter": 0.2}
+    assert ResizedCropConfig().to_dict() == {
+        "area": [0.35, 1.0],
+        "aspect_ratio": [0.75, 4 / 3],
+        "horizontal_flip": True,
+        "color_jitter": 0.2,
+    }

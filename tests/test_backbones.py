@@ -127,9 +127,11 @@ def test_mobilenet_v2_graph_matches_keras_application_and_torch_epsilon():
 
 @pytest.mark.parametrize(
     ("name", "channels", "repeats", "millions"),  # millions: trainable parameters in the EfficientNet-Lite paper
-    [("efficientnet_lite0", (16, 24, 40, 80, 112, 192, 320), (1, 2, 2, 3, 3, 4, 1), 4.7),
-     ("efficientnet_lite1", (16, 24, 40, 80, 112, 192, 320), (1, 3, 3, 4, 4, 5, 1), 5.4),
-     ("efficientnet_lite2", (16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1), 6.1)],
+    [
+        ("efficientnet_lite0", (16, 24, 40, 80, 112, 192, 320), (1, 2, 2, 3, 3, 4, 1), 4.7),
+        ("efficientnet_lite1", (16, 24, 40, 80, 112, 192, 320), (1, 3, 3, 4, 4, 5, 1), 5.4),
+        ("efficientnet_lite2", (16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1), 6.1),
+    ],
 )
 def test_efficientnet_lite_graph(name, channels, repeats, millions):
     spec = get_backbone(name)
@@ -147,8 +149,10 @@ def test_efficientnet_lite_graph(name, channels, repeats, millions):
 
 @pytest.mark.parametrize(
     ("name", "padding"),
-    [("mobilenet_v2", ((1, 1), (1, 1))),  # torch Conv2d(padding=1, stride=2): symmetric
-     ("efficientnet_lite0", ((0, 1), (0, 1)))],  # TF 'same' with stride 2 on an even size: bottom/right only
+    [
+        ("mobilenet_v2", ((1, 1), (1, 1))),  # torch Conv2d(padding=1, stride=2): symmetric
+        ("efficientnet_lite0", ((0, 1), (0, 1))),
+    ],  # TF 'same' with stride 2 on an even size: bottom/right only
 )
 def test_stem_padding_matches_the_source_framework(name, padding):
     model = build_backbone(name, pooling=None, input_shape=(8, 8, 3))
@@ -156,8 +160,12 @@ def test_stem_padding_matches_the_source_framework(name, padding):
     image = np.random.default_rng(1).standard_normal((1, 8, 8, 3)).astype(np.float32)
     kernel = model.get_layer("Conv1").get_weights()[0]  # (3, 3, in, out)
     padded = np.pad(image[0], (*padding, (0, 0)))
-    expected = np.stack([np.stack([np.tensordot(padded[2 * i:2 * i + 3, 2 * j:2 * j + 3], kernel, axes=3)
-                                   for j in range(4)]) for i in range(4)])
+    expected = np.stack(
+        [
+            np.stack([np.tensordot(padded[2 * i : 2 * i + 3, 2 * j : 2 * j + 3], kernel, axes=3) for j in range(4)])
+            for i in range(4)
+        ]
+    )
     np.testing.assert_allclose(stem.predict(image, verbose=0)[0], expected, rtol=1e-4, atol=1e-4)
 
 
@@ -169,12 +177,14 @@ def test_ported_backbone_classifies_real_photos(name, photos):
     top5 = np.argsort(-probabilities, axis=1)[:, :5]
     assert top1[0] in CAT_CLASSES, decode_imagenet_predictions(probabilities[:1])
     # ImageNet's dog breeds are 151-268; the dingo (273) is a wild dog, so its own class counts too.
-    assert all(label in IMAGENET_DOG_CLASSES or label == true for label, true in zip(top1[1:], dog_classes)), \
+    assert all(label in IMAGENET_DOG_CLASSES or label == true for label, true in zip(top1[1:], dog_classes)), (
         decode_imagenet_predictions(probabilities[1:])
-    assert all(true in best for true, best in zip(dog_classes, top5[1:])), \
-        decode_imagenet_predictions(probabilities[1:])
+    )
+    assert all(true in best for true, best in zip(dog_classes, top5[1:])), decode_imagenet_predictions(
+        probabilities[1:]
+    )
     # random weights put about 0.005 there; Lite1/Lite2 are the least sure of the real ones (0.82)
-    assert probabilities[0, CAT_CLASSES.start:CAT_CLASSES.stop].sum() > 0.6
+    assert probabilities[0, CAT_CLASSES.start : CAT_CLASSES.stop].sum() > 0.6
 
 
 @pytest.mark.parametrize("name", PORTED)
@@ -244,6 +254,7 @@ def local_server(tmp_path):
     """An HTTP server on 127.0.0.1 serving tmp_path/served."""
     root = tmp_path / "served"
     root.mkdir()
+
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
@@ -287,8 +298,9 @@ def test_keras_backbone_loads_the_cached_weight_file(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     model = build_backbone("efficientnet_b0", input_shape=(64, 64, 3), allow_download=False)
     assert model.output.shape == (None, 1280)
-    np.testing.assert_array_equal(model.get_layer("top_conv").get_weights()[0],
-                                  source.get_layer("top_conv").get_weights()[0])
+    np.testing.assert_array_equal(
+        model.get_layer("top_conv").get_weights()[0], source.get_layer("top_conv").get_weights()[0]
+    )
 
 
 def test_keras_weight_constants_match_installed_keras():
@@ -299,18 +311,26 @@ def test_keras_weight_constants_match_installed_keras():
         "vgg16": (vgg16.WEIGHTS_PATH, vgg16.WEIGHTS_PATH_NO_TOP),
         "xception": (xception.WEIGHTS_PATH, xception.WEIGHTS_PATH_NO_TOP),
         "inception_v3": (inception_v3.WEIGHTS_PATH, inception_v3.WEIGHTS_PATH_NO_TOP),
-        "resnet50": (resnet.BASE_WEIGHTS_PATH + "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-                     resnet.BASE_WEIGHTS_PATH + "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-        "efficientnet_b0": (efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0.h5",
-                            efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5"),
+        "resnet50": (
+            resnet.BASE_WEIGHTS_PATH + "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            resnet.BASE_WEIGHTS_PATH + "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        ),
+        "efficientnet_b0": (
+            efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0.h5",
+            efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5",
+        ),
     }
     for name, (top_url, notop_url) in cases.items():
         weights = get_backbone(name).weights
         assert (weights.url(True), weights.url(False)) == (top_url, notop_url), name
-    assert (get_backbone("resnet50").weights.top_md5, get_backbone("resnet50").weights.notop_md5) == \
-        resnet.WEIGHTS_HASHES["resnet50"]
-    assert (get_backbone("efficientnet_b0").weights.top_md5, get_backbone("efficientnet_b0").weights.notop_md5) == \
-        efficientnet.WEIGHTS_HASHES["b0"]
+    assert (
+        get_backbone("resnet50").weights.top_md5,
+        get_backbone("resnet50").weights.notop_md5,
+    ) == resnet.WEIGHTS_HASHES["resnet50"]
+    assert (
+        get_backbone("efficientnet_b0").weights.top_md5,
+        get_backbone("efficientnet_b0").weights.notop_md5,
+    ) == efficientnet.WEIGHTS_HASHES["b0"]
     for name, module in {"vgg16": vgg16, "xception": xception, "inception_v3": inception_v3}.items():
         source = Path(module.__file__).read_text()
         weights = get_backbone(name).weights

@@ -39,8 +39,9 @@ def test_postscript_named_jpg_never_reaches_ghostscript(tmp_path, monkeypatch):
         script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
     eps = tmp_path / "photo.jpg"
-    eps.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nnewpath 0 0 moveto 64 64 lineto stroke\n"
-                   "showpage\n%%EOF\n")
+    eps.write_text(
+        "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nnewpath 0 0 moveto 64 64 lineto stroke\nshowpage\n%%EOF\n"
+    )
     with pytest.raises(ImageLoadError, match="not an image in a format read here") as caught:
         load_image(eps)
     assert caught.value.kind == "not_an_image"
@@ -128,7 +129,7 @@ def test_a_box_outside_the_image_is_reported_by_the_scan_and_skipped_by_the_load
     annotation = dogs / "Annotation" / "n02086240-Shih-Tzu" / "n02086240_1"
     write_voc(annotation, [(500, 500, 600, 600)])
     text = annotation.read_text()
-    annotation.write_text(text[:text.index("<size>")] + text[text.index("</size>") + len("</size>"):])  # no size
+    annotation.write_text(text[: text.index("<size>")] + text[text.index("</size>") + len("</size>") :])  # no size
     report = scan(dogs, progress=False)
     flagged = [p for p in report.problems if p.kind == "bad_box"]
     assert [p.path.name for p in flagged] == ["n02086240_1.jpg"] and flagged[0].severity == "error"

@@ -50,14 +50,29 @@ def test_variant_settings_are_checked():
 def test_bench_transfer_writes_one_record_per_variant(dogs_dir, tmp_path):
     variants = [
         TransferVariant("mobilenet_v2/logreg", ("mobilenet_v2",), "logreg"),
-        TransferVariant("mobilenet_v2/keras+fliptrain+tta+refit", ("mobilenet_v2",), "keras", flip_train=True,
-                        flip_tta=True, refit=True),
+        TransferVariant(
+            "mobilenet_v2/keras+fliptrain+tta+refit",
+            ("mobilenet_v2",),
+            "keras",
+            flip_train=True,
+            flip_tta=True,
+            refit=True,
+        ),
         TransferVariant("mobilenet_v2/imagenet-head", ("mobilenet_v2",), "imagenet"),
     ]
     results = tmp_path / "results"
-    table = bench_transfer(dogs_dir, variants=variants, val_fraction=0.33, image_size=(32, 32), batch_size=8,
-                           head_epochs=3, cache_dir=tmp_path / "cache", results_dir=results, source="test command",
-                           progress=False)
+    table = bench_transfer(
+        dogs_dir,
+        variants=variants,
+        val_fraction=0.33,
+        image_size=(32, 32),
+        batch_size=8,
+        head_epochs=3,
+        cache_dir=tmp_path / "cache",
+        results_dir=results,
+        source="test command",
+        progress=False,
+    )
     assert table["variant"].tolist() == [variant.name for variant in variants]
     records = load_records(results)
     assert len(records) == 3 and set(records["kind"]) == {BENCH_KIND}
@@ -75,8 +90,15 @@ def test_bench_transfer_writes_one_record_per_variant(dogs_dir, tmp_path):
     assert load_record(table["record"][2])["timings"]["train_seconds"] == 0
     assert format_table(table).count("\n") == 4 and "| mobilenet_v2/logreg |" in format_table(table)
 
-    again = bench_transfer(dogs_dir, variants=variants[:1], val_fraction=0.33, image_size=(32, 32),
-                           cache_dir=tmp_path / "cache", results_dir=results, progress=False)
+    again = bench_transfer(
+        dogs_dir,
+        variants=variants[:1],
+        val_fraction=0.33,
+        image_size=(32, 32),
+        cache_dir=tmp_path / "cache",
+        results_dir=results,
+        progress=False,
+    )
     assert load_record(again["record"][0])["timings"]["features_cached"] is True
     assert again["top1"][0] == pytest.approx(table["top1"][0])
 
@@ -87,9 +109,19 @@ def test_bench_transfer_needs_official_lists(make_dogs_dir, tmp_path):
 
 
 def test_bench_scratch_trains_a_fixed_schedule_and_records_the_run(dogs_dir, tmp_path):
-    result = bench_scratch(dogs_dir, image_size=16, load_size=24, epochs=3, warmup_epochs=1, batch_size=4,
-                           config=CNNConfig(filters=(4, 8), dense_units=0), val_fraction=0.33, results_dir=tmp_path,
-                           source="scratch command", progress=False)
+    result = bench_scratch(
+        dogs_dir,
+        image_size=16,
+        load_size=24,
+        epochs=3,
+        warmup_epochs=1,
+        batch_size=4,
+        config=CNNConfig(filters=(4, 8), dense_units=0),
+        val_fraction=0.33,
+        results_dir=tmp_path,
+        source="scratch command",
+        progress=False,
+    )
     record = load_record(result["record"])
     assert record["kind"] == BENCH_KIND and record["source"] == "scratch command"
     assert record["data"]["counts"] == {"train": 12, "val": 6, "test": 9}
@@ -110,8 +142,17 @@ def test_bench_scratch_settings_are_checked_and_every_photo_can_train(dogs_dir, 
         bench_scratch(dogs_dir, image_size=16, load_size=8, config=small, results_dir=tmp_path)
     with pytest.raises(BenchError, match="too small"):
         bench_scratch(dogs_dir, image_size=8, config=CNNConfig(filters=(4, 4, 4, 4)), results_dir=tmp_path)
-    result = bench_scratch(dogs_dir, image_size=8, epochs=1, warmup_epochs=0, batch_size=8, config=small,
-                           flip_tta=False, results_dir=tmp_path, progress=False)
+    result = bench_scratch(
+        dogs_dir,
+        image_size=8,
+        epochs=1,
+        warmup_epochs=0,
+        batch_size=8,
+        config=small,
+        flip_tta=False,
+        results_dir=tmp_path,
+        progress=False,
+    )
     record = load_record(result["record"])
     assert record["data"]["counts"] == {"train": 18, "val": 0, "test": 9}
     assert "val_loss" not in record["history"] and record["params"]["flip_tta"] is False
@@ -119,18 +160,41 @@ def test_bench_scratch_settings_are_checked_and_every_photo_can_train(dogs_dir, 
 
 def test_bench_scratch_learns_colours_from_random_weights(dogs_dir, tmp_path):
     """Three breeds, one colour each: the recipe must score far above chance (1/3) on the test photos."""
-    result = bench_scratch(dogs_dir, image_size=16, epochs=30, warmup_epochs=2, batch_size=6,
-                           config=CNNConfig(filters=(8, 16), dense_units=0, optimizer="adamw", learning_rate=1e-2,
-                                            loss="categorical_crossentropy", label_smoothing=0.1),
-                           results_dir=tmp_path, progress=False)
+    result = bench_scratch(
+        dogs_dir,
+        image_size=16,
+        epochs=30,
+        warmup_epochs=2,
+        batch_size=6,
+        config=CNNConfig(
+            filters=(8, 16),
+            dense_units=0,
+            optimizer="adamw",
+            learning_rate=1e-2,
+            loss="categorical_crossentropy",
+            label_smoothing=0.1,
+        ),
+        results_dir=tmp_path,
+        progress=False,
+    )
     assert result["metrics"]["top1"] >= 0.8
 
 
 def test_bench_scratch_pretrains_on_another_folder_and_never_on_its_test_photos(dogs_dir, make_dogs_dir, tmp_path):
     other = make_dogs_dir({"n02088364-beagle": 6, "n02099601-golden_retriever": 6}, size=(40, 40), name="others")
     small = CNNConfig(filters=(4, 8), dense_units=0)
-    result = bench_scratch(dogs_dir, image_size=16, epochs=2, warmup_epochs=0, batch_size=4, config=small,
-                           pretrain_dir=other, pretrain_epochs=2, results_dir=tmp_path, progress=False)
+    result = bench_scratch(
+        dogs_dir,
+        image_size=16,
+        epochs=2,
+        warmup_epochs=0,
+        batch_size=4,
+        config=small,
+        pretrain_dir=other,
+        pretrain_epochs=2,
+        results_dir=tmp_path,
+        progress=False,
+    )
     record = load_record(result["record"])
     pretrain = record["params"]["pretrain"]
     assert record["run_name"] == "scratch-cnn-pretrained" and record["data"]["num_classes"] == 3
@@ -139,13 +203,13 @@ def test_bench_scratch_pretrains_on_another_folder_and_never_on_its_test_photos(
     # a folder whose train list holds the benchmark's test photos (same files, all listed as train)
     leaky = make_dogs_dir(BREEDS, size=(40, 40), test_every=100, name="leaky")
     with pytest.raises(BenchError, match="test photos"):
-        bench_scratch(dogs_dir, image_size=16, config=small, pretrain_dir=leaky, results_dir=tmp_path,
-                      progress=False)
+        bench_scratch(dogs_dir, image_size=16, config=small, pretrain_dir=leaky, results_dir=tmp_path, progress=False)
 
 
 def test_bench_throughput_reports_the_ratio_of_both_speeds(dogs_dir, tmp_path):
-    result = bench_throughput(dogs_dir, images=8, batch_size=4, image_size=(32, 32), repeats=2,
-                              results_dir=tmp_path, progress=False)
+    result = bench_throughput(
+        dogs_dir, images=8, batch_size=4, image_size=(32, 32), repeats=2, results_dir=tmp_path, progress=False
+    )
     metrics = result["metrics"]
     assert metrics["pipeline_images_per_s"] > 0 and metrics["model_images_per_s"] > 0
     assert metrics["ratio"] == pytest.approx(metrics["pipeline_images_per_s"] / metrics["model_images_per_s"])
@@ -160,22 +224,40 @@ def test_bench_throughput_reports_the_ratio_of_both_speeds(dogs_dir, tmp_path):
 
 def test_cli_bench_writes_the_command_into_the_record(dogs_dir, tmp_path, capsys):
     results = tmp_path / "out"
-    code = main(["bench", "throughput", "--data-dir", str(dogs_dir), "--images", "8", "--batch-size", "4",
-                 "--repeats", "1", "--results-dir", str(results)])
+    code = main(
+        [
+            "bench",
+            "throughput",
+            "--data-dir",
+            str(dogs_dir),
+            "--images",
+            "8",
+            "--batch-size",
+            "4",
+            "--repeats",
+            "1",
+            "--results-dir",
+            str(results),
+        ]
+    )
     assert code == 0
     assert "ratio" in capsys.readouterr().out
     record = load_records(results).iloc[0]
-    assert record["source"] == (f"dogbreeds bench throughput --data-dir {dogs_dir} --images 8 --batch-size 4 "
-                                f"--repeats 1 --results-dir {results}")
+    assert record["source"] == (
+        f"dogbreeds bench throughput --data-dir {dogs_dir} --images 8 --batch-size 4 "
+        f"--repeats 1 --results-dir {results}"
+    )
 
 
 def test_cli_bench_errors_are_one_line_with_exit_code_2(dogs_dir, tmp_path, capsys):
-    code = main(["bench", "transfer", "--data-dir", str(dogs_dir), "--variants", "nope",
-                 "--results-dir", str(tmp_path)])
+    code = main(
+        ["bench", "transfer", "--data-dir", str(dogs_dir), "--variants", "nope", "--results-dir", str(tmp_path)]
+    )
     assert code == 2
     assert "Unknown variant(s) ['nope']" in capsys.readouterr().err
-    code = main(["bench", "throughput", "--data-dir", str(dogs_dir), "--backbone", "alexnet",
-                 "--results-dir", str(tmp_path)])
+    code = main(
+        ["bench", "throughput", "--data-dir", str(dogs_dir), "--backbone", "alexnet", "--results-dir", str(tmp_path)]
+    )
     assert code == 2
     assert "Unknown backbone 'alexnet'" in capsys.readouterr().err
 

@@ -85,10 +85,12 @@ def test_a_command_is_one_added_function(monkeypatch, capsys):
 
 
 def test_python_dash_m_runs_without_tensorflow(tmp_path):
-    program = ("import sys, runpy; sys.argv = ['dogbreeds', 'data', 'summary']; "
-               "code = 0\ntry:\n    runpy.run_module('dogbreeds', run_name='__main__')\n"
-               "except SystemExit as exit:\n    code = exit.code\n"
-               "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\nsys.exit(code)")
+    program = (
+        "import sys, runpy; sys.argv = ['dogbreeds', 'data', 'summary']; "
+        "code = 0\ntry:\n    runpy.run_module('dogbreeds', run_name='__main__')\n"
+        "except SystemExit as exit:\n    code = exit.code\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\nsys.exit(code)"
+    )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Images           150" in result.stdout

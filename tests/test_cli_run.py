@@ -24,7 +24,7 @@ def test_run_rejects_bad_requests_before_starting(argv, message, tmp_path, capsy
 
 def test_set_parses_json_values():
     assert cli._parameter("epochs=3") == ("epochs", 3)
-    assert cli._parameter("breeds=[\"beagle\", \"Samoyed\"]") == ("breeds", ["beagle", "Samoyed"])
+    assert cli._parameter('breeds=["beagle", "Samoyed"]') == ("breeds", ["beagle", "Samoyed"])
     assert cli._parameter("breeds=all") == ("breeds", "all")
     with pytest.raises(Exception, match="KEY=VALUE"):
         cli._parameter("no-equals-sign")
@@ -87,8 +87,10 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
     from dogbreeds.records import load_record
     from dogbreeds.study import Study
 
-    crops = make_dogs_dir({"n02085620-Chihuahua": 10, "n02086240-Shih-Tzu": 10, "n02088364-beagle": 10},
-                          name="shared/stanford-dogs-crops224")
+    crops = make_dogs_dir(
+        {"n02085620-Chihuahua": 10, "n02086240-Shih-Tzu": 10, "n02088364-beagle": 10},
+        name="shared/stanford-dogs-crops224",
+    )
     photos = make_dogs_dir({"n02085620-Chihuahua": 10, "n02086240-Shih-Tzu": 10}, name="shared/stanford-dogs-10breeds")
     monkeypatch.setenv("DOGBREEDS_SHARED_DATASETS", str(tmp_path / "shared"))
 

@@ -32,19 +32,41 @@ from dogbreeds.records import RecordError, load_records, make_record, write_reco
 DATA_DIR = "/data/dogs"
 
 
-def write_model(folder: Path, run_name: str, kind: str, top1: float, *, parameters: int = 1000,
-                val_top1: float | None = None, model_path: str | None = None, timestamp: str | None = None,
-                data_dir: str = DATA_DIR, num_classes: int = 5, **extra_metrics: float) -> Path:
+def write_model(
+    folder: Path,
+    run_name: str,
+    kind: str,
+    top1: float,
+    *,
+    parameters: int = 1000,
+    val_top1: float | None = None,
+    model_path: str | None = None,
+    timestamp: str | None = None,
+    data_dir: str = DATA_DIR,
+    num_classes: int = 5,
+    **extra_metrics: float,
+) -> Path:
     params = {"model": run_name.replace("_", " "), "parameters": parameters, "data_dir": data_dir}
     if model_path is not None:
         params["model_path"] = model_path
-    metrics = {"top1": top1, "top5": min(1.0, top1 + 0.3), "macro_f1": top1 - 0.02, "kappa": top1 - 0.1,
-               **extra_metrics}
+    metrics = {
+        "top1": top1,
+        "top5": min(1.0, top1 + 0.3),
+        "macro_f1": top1 - 0.02,
+        "kappa": top1 - 0.1,
+        **extra_metrics,
+    }
     if val_top1 is not None:
         metrics["val_top1"] = val_top1
-    record = make_record(run_name, kind, params=params, metrics=metrics,
-                         timings={"train_seconds": 10.0 * top1, "inference_ms_per_image": 2.5},
-                         num_classes=num_classes, source="test")
+    record = make_record(
+        run_name,
+        kind,
+        params=params,
+        metrics=metrics,
+        timings={"train_seconds": 10.0 * top1, "inference_ms_per_image": 2.5},
+        num_classes=num_classes,
+        source="test",
+    )
     if timestamp is not None:
         record["timestamp"] = timestamp
     return write_record(record, folder)
@@ -55,8 +77,16 @@ def results(tmp_path: Path) -> Path:
     folder = tmp_path / "results"
     write_model(folder, "scratch_cnn_best", "scratch", 0.40, parameters=50_000, val_top1=0.45)
     write_model(folder, "mobilenet_v2_head", "transfer", 0.80, parameters=2_300_000, val_top1=0.85, ece=0.05)
-    write_model(folder, "mobilenet_v2_finetune_30", "transfer", 0.85, parameters=2_300_000, val_top1=0.82,
-                ece=0.08, model_path="models/best_transfer")
+    write_model(
+        folder,
+        "mobilenet_v2_finetune_30",
+        "transfer",
+        0.85,
+        parameters=2_300_000,
+        val_top1=0.82,
+        ece=0.08,
+        model_path="models/best_transfer",
+    )
     write_record(make_record("no_whitening", "ablation", metrics={"top1": 0.9}), folder)
     write_record(make_record("pillow_vs_opencv", "preprocessing", timings={"resize": 1.0}), folder)
     return folder
@@ -108,13 +138,20 @@ def test_no_model_records_says_which_notebooks_to_run(tmp_path: Path) -> None:
 
 
 def test_a_model_record_missing_a_contract_field_fails_when_it_is_written() -> None:
-    with pytest.raises(RecordError, match=r"'bare' cannot be compared: params\.parameters is missing; "
-                                          r"metrics\.top5 is missing.*timings\.train_seconds is missing"):
+    with pytest.raises(
+        RecordError,
+        match=r"'bare' cannot be compared: params\.parameters is missing; "
+        r"metrics\.top5 is missing.*timings\.train_seconds is missing",
+    ):
         make_record("bare", "scratch", params={"model": "bare"}, metrics={"top1": 0.5})
     with pytest.raises(RecordError, match=r"metrics\.kappa is missing.*metrics\.ece is 'high'"):
-        make_record("holey", "transfer", params={"model": "x", "parameters": 1},
-                    metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None, "ece": "high"},
-                    timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0})
+        make_record(
+            "holey",
+            "transfer",
+            params={"model": "x", "parameters": 1},
+            metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None, "ece": "high"},
+            timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0},
+        )
     assert make_record("anything", "ablation", metrics={"top1": 0.5})["kind"] == "ablation"  # not a model
 
 
@@ -177,8 +214,17 @@ def test_readable_table_has_short_headings_and_millions(results: Path) -> None:
     shown = readable_table(comparison_table(load_records(results)))
 
     assert shown.index.tolist() == ["mobilenet v2 finetune 30", "mobilenet v2 head", "scratch cnn best"]
-    assert shown.columns.tolist() == ["kind", "top-1", "top-5", "macro F1", "kappa", "ECE", "parameters (M)",
-                                      "training (s)", "ms / photo"]
+    assert shown.columns.tolist() == [
+        "kind",
+        "top-1",
+        "top-5",
+        "macro F1",
+        "kappa",
+        "ECE",
+        "parameters (M)",
+        "training (s)",
+        "ms / photo",
+    ]
     assert shown.loc["mobilenet v2 head", "parameters (M)"] == pytest.approx(2.3)
     assert shown.loc["scratch cnn best", "parameters (M)"] == pytest.approx(0.05)
     assert shown.loc["mobilenet v2 head", "macro F1"] == pytest.approx(0.78)
@@ -206,8 +252,7 @@ def test_resolve_model_path_checks_the_folder(tmp_path: Path) -> None:
 
 
 def test_worst_breed_is_lowest_accuracy_then_more_photos() -> None:
-    per_breed = pd.DataFrame({"breed": ["a", "b", "c", "d"], "n": [4, 2, 5, 0],
-                              "accuracy": [0.5, 0.25, 0.25, np.nan]})
+    per_breed = pd.DataFrame({"breed": ["a", "b", "c", "d"], "n": [4, 2, 5, 0], "accuracy": [0.5, 0.25, 0.25, np.nan]})
     assert worst_breed(per_breed) == "c"
     with pytest.raises(ComparisonError):
         worst_breed(per_breed.iloc[3:])
@@ -285,8 +330,10 @@ def test_comparison_markdown_calls_a_tie_a_tie(tmp_path: Path) -> None:
     write_model(tmp_path, "cnn", "scratch", 0.701, parameters=10)
     write_model(tmp_path, "head", "transfer", 0.698, parameters=20)
 
-    assert "reaches 70% test top-1 against 70% for the best CNN trained from scratch (cnn), as much," in \
-        comparison_markdown(comparison_table(load_records(tmp_path)))
+    assert (
+        "reaches 70% test top-1 against 70% for the best CNN trained from scratch (cnn), as much,"
+        in comparison_markdown(comparison_table(load_records(tmp_path)))
+    )
 
 
 def confident_predictions(correct: list[bool], confidence: list[float], classes: int = 4):
@@ -302,11 +349,14 @@ def confident_predictions(correct: list[bool], confidence: list[float], classes:
 
 def test_shelter_threshold_is_chosen_on_validation_and_measured_on_test() -> None:
     # Validation: the 6 photos at >= 0.8 are all right; lower ones are half wrong.
-    val = confident_predictions([True] * 6 + [False, True, False, True],
-                                [0.95, 0.9, 0.9, 0.85, 0.8, 0.8, 0.7, 0.6, 0.5, 0.4])
+    val = confident_predictions(
+        [True] * 6 + [False, True, False, True], [0.95, 0.9, 0.9, 0.85, 0.8, 0.8, 0.7, 0.6, 0.5, 0.4]
+    )
     # Test: 4 of 10 photos at >= 0.8, 3 of them right; 5 right in all.
-    test = confident_predictions([True, True, True, False, True, True, False, False, False, False],
-                                 [0.99, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.3])
+    test = confident_predictions(
+        [True, True, True, False, True, True, False, False, False, False],
+        [0.99, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.3],
+    )
 
     advice = shelter_advice(*val, *test, target_accuracy=0.95, min_kept=5)
 

@@ -27,14 +27,17 @@ from dogbreeds.data import (
 from dogbreeds.summary import summarize
 
 
-@pytest.mark.parametrize(("label_id", "name"), [
-    ("n02085620-Chihuahua", "Chihuahua"),
-    ("n02096051-Airedale", "Airedale"),
-    ("n02106662-German_shepherd", "German shepherd"),
-    ("n02086240-Shih-Tzu", "Shih-Tzu"),
-    ("n02089078-black-and-tan_coonhound", "black-and-tan coonhound"),
-    ("my_own-breed", "my own-breed"),
-])
+@pytest.mark.parametrize(
+    ("label_id", "name"),
+    [
+        ("n02085620-Chihuahua", "Chihuahua"),
+        ("n02096051-Airedale", "Airedale"),
+        ("n02106662-German_shepherd", "German shepherd"),
+        ("n02086240-Shih-Tzu", "Shih-Tzu"),
+        ("n02089078-black-and-tan_coonhound", "black-and-tan coonhound"),
+        ("my_own-breed", "my own-breed"),
+    ],
+)
 def test_breed_name(label_id, name):
     assert breed_name(label_id) == name
 
@@ -56,7 +59,10 @@ def test_discover_reads_layout_and_txt_lists(make_dogs_dir):
     first = index.records[0]
     assert first.path.is_absolute() and first.path.is_file()
     assert (first.label_id, first.path.name, first.official_split) == (
-        "n02085620-Chihuahua", "n02085620_0.jpg", "train")
+        "n02085620-Chihuahua",
+        "n02085620_0.jpg",
+        "train",
+    )
 
 
 def test_discover_reads_mat_lists(make_dogs_dir):
@@ -130,7 +136,8 @@ def test_list_entries_are_normalized(make_dogs_dir):
     root = make_dogs_dir(lists=None)
     (root / "lists").mkdir()
     (root / "lists" / "test_list.txt").write_text(
-        "# comment\n\n./n02085620-Chihuahua/n02085620_0.jpg\nImages\\n02086240-Shih-Tzu\\n02086240_0.jpg\n")
+        "# comment\n\n./n02085620-Chihuahua/n02085620_0.jpg\nImages\\n02086240-Shih-Tzu\\n02086240_0.jpg\n"
+    )
     tests = {record.relative_path for record in discover(root).records if record.official_split == "test"}
     assert tests == {"n02085620-Chihuahua/n02085620_0.jpg", "n02086240-Shih-Tzu/n02086240_0.jpg"}
 
@@ -143,19 +150,25 @@ def test_empty_breed_folder_and_stray_files_are_reported(make_dogs_dir):
     index = discover(root)
     assert "n02096051-Airedale" not in index.label_ids and len(index.records) == 18
     kinds = sorted((problem.kind, problem.path.name) for problem in index.problems)
-    assert kinds == [("empty_breed_folder", "n02096051-Airedale"), ("unexpected_file", "Thumbs.db"),
-                     ("unexpected_file", "notes.txt")]
+    assert kinds == [
+        ("empty_breed_folder", "n02096051-Airedale"),
+        ("unexpected_file", "Thumbs.db"),
+        ("unexpected_file", "notes.txt"),
+    ]
     assert all(problem.severity == "warning" for problem in index.problems)
 
 
-@pytest.mark.parametrize(("make_bad", "message"), [
-    (lambda root: root / "nowhere", "does not exist"),
-    (lambda root: (root / "file.txt", (root / "file.txt").write_text("x"))[0], "is not a folder"),
-    (lambda root: root, "has no Images/ folder"),
-    (lambda root: (root / "Images").mkdir() or root / "Images", "is the Images/ folder itself"),
-    (lambda root: (root / "n02085620-Chihuahua").mkdir() or root, "holds breed folders directly"),
-    (lambda root: (root / "Images" / "n02085620-Chihuahua").mkdir(parents=True) or root, "no breed folder with"),
-])
+@pytest.mark.parametrize(
+    ("make_bad", "message"),
+    [
+        (lambda root: root / "nowhere", "does not exist"),
+        (lambda root: (root / "file.txt", (root / "file.txt").write_text("x"))[0], "is not a folder"),
+        (lambda root: root, "has no Images/ folder"),
+        (lambda root: (root / "Images").mkdir() or root / "Images", "is the Images/ folder itself"),
+        (lambda root: (root / "n02085620-Chihuahua").mkdir() or root, "holds breed folders directly"),
+        (lambda root: (root / "Images" / "n02085620-Chihuahua").mkdir(parents=True) or root, "no breed folder with"),
+    ],
+)
 def test_wrong_data_dir_is_a_clear_error(tmp_path, make_bad, message):
     with pytest.raises(DataDirError, match=message):
         discover(make_bad(tmp_path))
@@ -173,14 +186,19 @@ def test_discover_finds_annotations(make_dogs_dir):
 
 
 def test_select_breeds_all_top_n_and_explicit(make_dogs_dir):
-    root = make_dogs_dir({"n02085620-Chihuahua": 4, "n02086240-Shih-Tzu": 6, "n02106662-German_shepherd": 4,
-                          "n02096051-Airedale": 4}, lists=None)
+    root = make_dogs_dir(
+        {"n02085620-Chihuahua": 4, "n02086240-Shih-Tzu": 6, "n02106662-German_shepherd": 4, "n02096051-Airedale": 4},
+        lists=None,
+    )
     records = discover(root).records
     assert select_breeds(records) == list(records)
     assert {r.label_id for r in select_breeds(records, 1)} == {"n02086240-Shih-Tzu"}
     # Ties (4 images each) are broken by readable name: Airedale before Chihuahua before German shepherd.
     assert {r.label_id for r in select_breeds(records, 3)} == {
-        "n02086240-Shih-Tzu", "n02096051-Airedale", "n02085620-Chihuahua"}
+        "n02086240-Shih-Tzu",
+        "n02096051-Airedale",
+        "n02085620-Chihuahua",
+    }
     chosen = select_breeds(records, ["german_shepherd", "n02085620-Chihuahua", "N02086240", "shih-tzu"])
     assert {r.label_id for r in chosen} == {"n02106662-German_shepherd", "n02085620-Chihuahua", "n02086240-Shih-Tzu"}
     assert len(chosen) == 14
@@ -248,14 +266,20 @@ def test_read_boxes_two_boxes(tmp_path):
     assert boxes[1].area == 40 * 33
 
 
-@pytest.mark.parametrize(("xml", "message"), [
-    ("<annotation><object><bndbox><xmin>1", "malformed XML"),
-    ("<annotation><size><width>9</width></size></annotation>", "<size><height> is None"),
-    ("<annotation><object><bndbox><xmin>a</xmin></bndbox></object></annotation>", "<bndbox><xmin> is 'a'"),
-    ("<annotation><size><width>9</width><height>9</height></size></annotation>", "no <object><bndbox>"),
-    ("<annotation><object><bndbox><xmin>5</xmin><ymin>1</ymin><xmax>5</xmax><ymax>4</ymax></bndbox></object>"
-     "</annotation>", "empty box"),
-])
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        ("<annotation><object><bndbox><xmin>1", "malformed XML"),
+        ("<annotation><size><width>9</width></size></annotation>", "<size><height> is None"),
+        ("<annotation><object><bndbox><xmin>a</xmin></bndbox></object></annotation>", "<bndbox><xmin> is 'a'"),
+        ("<annotation><size><width>9</width><height>9</height></size></annotation>", "no <object><bndbox>"),
+        (
+            "<annotation><object><bndbox><xmin>5</xmin><ymin>1</ymin><xmax>5</xmax><ymax>4</ymax></bndbox></object>"
+            "</annotation>",
+            "empty box",
+        ),
+    ],
+)
 def test_read_boxes_malformed(tmp_path, xml, message):
     path = tmp_path / "n02085620_0"
     path.write_text(xml)
@@ -286,9 +310,11 @@ def test_crop_boxes_leaves_unreadable_annotations_uncropped(tmp_path):
     good = write_voc(tmp_path / "good", [(0, 0, 10, 10)])
     bad = tmp_path / "bad"
     bad.write_text("<annotation><object>")
-    records = [ImageRecord(tmp_path / "good.jpg", "b", annotation_path=good),
-               ImageRecord(tmp_path / "bad.jpg", "b", annotation_path=bad),
-               ImageRecord(tmp_path / "none.jpg", "b")]
+    records = [
+        ImageRecord(tmp_path / "good.jpg", "b", annotation_path=good),
+        ImageRecord(tmp_path / "bad.jpg", "b", annotation_path=bad),
+        ImageRecord(tmp_path / "none.jpg", "b"),
+    ]
     boxes, problems = crop_boxes(records, "first")
     assert boxes[0].xmax == 10 and boxes[1] is None and boxes[2] is None
     assert [(problem.path, problem.kind) for problem in problems] == [(bad, "bad_annotation")]
@@ -323,7 +349,9 @@ def test_summary_of_synthetic_folder(make_dogs_dir):
     summary = summarize(discover(make_dogs_dir({"n02085620-Chihuahua": 3, "n02086240-Shih-Tzu": 6})))
     assert (summary.breeds, summary.images, summary.official_split) == (2, 9, {"train": 6, "test": 3})
     assert [(b.name, b.images, b.train, b.test) for b in summary.per_breed] == [
-        ("Chihuahua", 3, 2, 1), ("Shih-Tzu", 6, 4, 2)]
+        ("Chihuahua", 3, 2, 1),
+        ("Shih-Tzu", 6, 4, 2),
+    ]
     assert summary.to_dict()["per_breed"][1]["label_id"] == "n02086240-Shih-Tzu"
     text = summary.to_text()
     assert "Images a breed   min 3 (Chihuahua), median 4.5, max 6 (Shih-Tzu)" in text
@@ -359,4 +387,3 @@ def test_shared_photos10(photos10_dir):
     assert "Shih-Tzu" in {breed.name for breed in summary.per_breed}
     split = split_records(index)
     assert split.counts()["test"] == 253 and split.counts()["train"] + split.counts()["val"] == 347
-

@@ -32,8 +32,11 @@ from dogbreeds.download import (
 )
 
 BREEDS = ("n02085620-Chihuahua", "n02085782-Japanese_spaniel")
-PHOTOS = {f"{breed}/{breed[:9]}_{number}.jpg": (40 * i + 10 * number) % 256
-          for i, breed in enumerate(BREEDS) for number in (1, 2, 3)}
+PHOTOS = {
+    f"{breed}/{breed[:9]}_{number}.jpg": (40 * i + 10 * number) % 256
+    for i, breed in enumerate(BREEDS)
+    for number in (1, 2, 3)
+}
 TRAIN = sorted(PHOTOS)[:4]
 TEST = sorted(PHOTOS)[4:]
 
@@ -461,8 +464,9 @@ def test_cli_download_failure_is_one_line_and_exit_code_2(
     tmp_path: Path, server: ArchiveServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The test archives are not the official files: their size differs from the official one.
-    code = cli.main(["data", "download", "--dest", str(tmp_path / "dogs"), "--base-url", server.url,
-                     "--parts", "lists"])
+    code = cli.main(
+        ["data", "download", "--dest", str(tmp_path / "dogs"), "--base-url", server.url, "--parts", "lists"]
+    )
 
     assert code == 2
     captured = capsys.readouterr()

@@ -90,13 +90,15 @@ def test_box_statistics_clips_boxes_reads_size_from_header_and_logs_bad_files(ma
     # A box running past the right edge, in an annotation without <size>: the header gives 48 x 40.
     (annotations / "n02085620_0").write_text(
         "<annotation><object><bndbox><xmin>24</xmin><ymin>0</ymin><xmax>60</xmax><ymax>40</ymax>"
-        "</bndbox></object></annotation>")
+        "</bndbox></object></annotation>"
+    )
     (annotations / "n02085620_1").write_text("<annotation><object>")
     # An annotation without <size> whose image is broken: the size cannot be read.
     (root / "Images" / CHIHUAHUA / "n02085620_9.jpg").write_bytes(b"broken")
     (annotations / "n02085620_9").write_text(
         "<annotation><object><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax>"
-        "</bndbox></object></annotation>")
+        "</bndbox></object></annotation>"
+    )
     problems = ProblemLog()
     boxes = box_statistics(discover(root).records, problems=problems, progress=False)
     [row] = boxes.to_dict("records")
@@ -132,8 +134,14 @@ def test_images_per_breed_and_class_balance(make_dogs_dir):
     assert counts.to_dict() == {"Shih-Tzu": 5, "German shepherd": 3, "Chihuahua": 2}
     assert list(counts.index) == ["Shih-Tzu", "German shepherd", "Chihuahua"]
     balance = class_balance(counts)
-    assert balance.to_dict() == {"breeds": 3, "images": 10, "fewest": 2, "median": 3.0, "most": 5,
-                                 "imbalance_ratio": 2.5}
+    assert balance.to_dict() == {
+        "breeds": 3,
+        "images": 10,
+        "fewest": 2,
+        "median": 3.0,
+        "most": 5,
+        "imbalance_ratio": 2.5,
+    }
     assert isinstance(balance["images"], int) and isinstance(balance["imbalance_ratio"], float)
     with pytest.raises(ExplorationError, match="no records"):
         images_per_breed([])
@@ -159,8 +167,13 @@ def test_problem_table_groups_by_kind(tmp_path):
     table = problem_table(problems, root=tmp_path)
     assert table.to_dict("records") == [
         {"kind": "corrupt", "severity": "error", "files": 2, "example": "a/1.jpg", "detail": "bad header"},
-        {"kind": "color_mode", "severity": "warning", "files": 1, "example": "a/3.jpg",
-         "detail": "grayscale: converted"},
+        {
+            "kind": "color_mode",
+            "severity": "warning",
+            "files": 1,
+            "example": "a/3.jpg",
+            "detail": "grayscale: converted",
+        },
     ]
     assert problem_table([]).empty
 

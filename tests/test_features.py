@@ -147,7 +147,13 @@ def test_misaligned_data_set_is_refused(toy_data, tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices((images[shuffled], labels[shuffled])).batch(16)
     with pytest.raises(FeatureCacheError, match="shuffle=False"):
         cached_features(
-            SpyExtractor(), dataset, backbone="toy", files=files, labels=labels, image_size=(8, 8), crop=None,
+            SpyExtractor(),
+            dataset,
+            backbone="toy",
+            files=files,
+            labels=labels,
+            image_size=(8, 8),
+            crop=None,
             cache_dir=tmp_path,
         )
     with pytest.raises(FeatureCacheError, match="one to one"):

@@ -65,11 +65,14 @@ def test_to_rgb_returns_a_copy():
     assert to_rgb(image) is not image and to_rgb(image).mode == "RGB"
 
 
-@pytest.mark.parametrize(("content", "kind", "reason"), [
-    (b"", "not_an_image", "empty file"),
-    (b"hello, I am a text file named like a photo\n", "not_an_image", "not an image"),
-    (bytes(range(256)) * 8, "not_an_image", "not an image"),
-])
+@pytest.mark.parametrize(
+    ("content", "kind", "reason"),
+    [
+        (b"", "not_an_image", "empty file"),
+        (b"hello, I am a text file named like a photo\n", "not_an_image", "not an image"),
+        (bytes(range(256)) * 8, "not_an_image", "not an image"),
+    ],
+)
 def test_non_images_are_rejected(tmp_path, content, kind, reason):
     path = tmp_path / "x.jpg"
     path.write_bytes(content)

@@ -120,8 +120,9 @@ def test_label_throughput_is_measured_against_the_model_alone(tmp_path, model, s
     from dogbreeds.label_bench import bench_label
     from dogbreeds.records import load_record
 
-    result = bench_label(sample_dir, images=8, repeats=1, batch_size=4, model=model, results_dir=tmp_path,
-                         progress=False)
+    result = bench_label(
+        sample_dir, images=8, repeats=1, batch_size=4, model=model, results_dir=tmp_path, progress=False
+    )
     metrics = result["metrics"]
     assert metrics["ratio"] == pytest.approx(metrics["label_photos_per_s"] / metrics["model_photos_per_s"])
     assert 0.2 < metrics["ratio"] < 5

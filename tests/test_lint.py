@@ -1,12 +1,23 @@
-"""The tree is lint-clean: ruff, configured in pyproject.toml, on the library, tests, notebooks and scripts."""
+"""The tree is lint-clean and formatted: ruff, configured in pyproject.toml, on the library, tests, notebooks
+and scripts."""
 
 import subprocess
 import sys
 
+import pytest
+
 from dogbreeds.config import REPO_ROOT
 
+CHECKED = ["src", "tests", "notebooks", "scripts"]
 
-def test_ruff_finds_nothing():
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "notebooks", "scripts"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff_finds_nothing(command):
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--no-cache", *CHECKED],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -208,7 +208,12 @@ def test_transfer_model_freezes_backbone_and_adds_pooling():
     backbone = tiny_backbone()
     model = build_transfer_model(backbone, num_classes=3, dropout=0.2, preprocess=lambda x: x / 127.5 - 1.0)
     assert [layer.name for layer in model.layers] == [
-        "image", "preprocess", "tiny_backbone", "gap", "dropout", "predictions"
+        "image",
+        "preprocess",
+        "tiny_backbone",
+        "gap",
+        "dropout",
+        "predictions",
     ]
     params = count_params(model)
     assert params.trainable == 8 * 3 + 3

@@ -54,12 +54,15 @@ def test_label_map_save_is_atomic_and_round_trips(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot read the label map"),
-    ("{not json", "cannot read the label map"),
-    ('{"label_ids": [1, 2]}', "is not a label map"),
-    ('["a", "b"]', "is not a label map"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the label map"),
+        ("{not json", "cannot read the label map"),
+        ('{"label_ids": [1, 2]}', "is not a label map"),
+        ('["a", "b"]', "is not a label map"),
+    ],
+)
 def test_label_map_load_errors(tmp_path, content, message):
     path = tmp_path / "labels.json"
     if content is not None:
@@ -110,7 +113,9 @@ def test_bad_files_are_skipped_counted_and_logged(make_dogs_dir, caplog):
         collect(dataset)  # a second epoch reads the cache: nothing counted twice
     assert images.shape[0] == 10 and labels.tolist().count(0) == 4
     assert sorted((problem.path.name, problem.kind) for problem in log.skipped) == [
-        ("n02085620_0.jpg", "not_an_image"), ("n02085620_1.jpg", "too_small")]
+        ("n02085620_0.jpg", "not_an_image"),
+        ("n02085620_1.jpg", "too_small"),
+    ]
     assert len(log) == 2 and sum("skipped" in message for message in caplog.messages) == 2
     assert tuple(images[0, 0, 0]) == (0, 0, 255)  # the PNG named .jpg
     assert images[1, 0, 0, 0] > 230 and images[1, 0, 0, 1] < 25  # CMYK red
@@ -134,8 +139,9 @@ def test_crop_to_first_or_largest_box(make_dogs_dir):
     assert log.counts() == {"bad_annotation": 1}
     largest, _ = collect(make_dataset(records[:1], label_map, image_size=SIZE, crop="largest", cache=False))
     assert largest[0].mean() == pytest.approx(255 / 4, abs=6)
-    margin, _ = collect(make_dataset(records[:1], label_map, image_size=SIZE, crop="first", crop_margin=0.5,
-                                     cache=False))
+    margin, _ = collect(
+        make_dataset(records[:1], label_map, image_size=SIZE, crop="first", crop_margin=0.5, cache=False)
+    )
     assert 0 < margin[0].mean() < 255 and margin[0, 0, 0, 0] == 255
 
 
@@ -158,6 +164,7 @@ def test_disk_cache_and_argument_errors(make_dogs_dir, tmp_path):
 
 def test_bundled_sample_batch(sample_dir):
     records = discover(sample_dir).records[::10]
-    images, labels = next(iter(make_dataset(records, LabelMap.from_records(records), image_size=(32, 32),
-                                            batch_size=15)))
+    images, labels = next(
+        iter(make_dataset(records, LabelMap.from_records(records), image_size=(32, 32), batch_size=15))
+    )
     assert images.shape == (15, 32, 32, 3) and sorted(set(labels.numpy())) == [0, 1, 2, 3, 4]

@@ -63,8 +63,12 @@ def test_save_figure_writes_png_atomically_and_creates_folders(tmp_path):
 
 
 def test_learning_curves_one_panel_per_metric_with_train_and_validation():
-    history = {"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.6, 1.7], "accuracy": [0.2, 0.4, 0.5],
-               "val_accuracy": [0.2, 0.35, 0.33]}
+    history = {
+        "loss": [2.0, 1.5, 1.2],
+        "val_loss": [2.1, 1.6, 1.7],
+        "accuracy": [0.2, 0.4, 0.5],
+        "val_accuracy": [0.2, 0.35, 0.33],
+    }
     fig = plots.plot_learning_curves(history)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     loss_ax = fig.axes[0]
@@ -138,8 +142,9 @@ def test_per_breed_accuracy_bars_and_limit(predictions):
 
 
 def test_model_comparison_grouped_bars():
-    results = pd.DataFrame({"model": ["scratch", "mobilenet", "tuned"], "top1": [0.1, 0.7, 0.2],
-                            "top5": [0.3, 0.9, 0.4]})
+    results = pd.DataFrame(
+        {"model": ["scratch", "mobilenet", "tuned"], "top1": [0.1, 0.7, 0.2], "top5": [0.3, 0.9, 0.4]}
+    )
     fig = plots.plot_model_comparison(results, metrics=("top1", "top5"))
     ax = fig.axes[0]
     assert bars(ax) == 6
@@ -175,8 +180,9 @@ def test_error_gallery_three_rows(predictions):
     images = [photo(i) for i in range(len(labels))]
     gallery = ev.error_gallery(labels, probs, NAMES, "beagle", images=images, per_group=4)
     fig = plots.plot_error_gallery(gallery)
-    expected = sum(max(1, len(group)) for group in
-                   (gallery.true_positives, gallery.false_negatives, gallery.false_positives))
+    expected = sum(
+        max(1, len(group)) for group in (gallery.true_positives, gallery.false_negatives, gallery.false_positives)
+    )
     assert len(fig.axes) == expected
     with pytest.raises(plots.PlotInputError, match="images="):
         plots.plot_error_gallery(ev.error_gallery(labels, probs, NAMES, "beagle"))

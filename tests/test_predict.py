@@ -65,16 +65,19 @@ def conv_model() -> keras.Model:
 
 @pytest.fixture
 def bundle(tmp_path: Path) -> Path:
-    meta = BundleMeta(image_size=SIZE, backbone="efficientnet_lite0", model_name="colour model",
-                      extra={"val_top1": 1.0})
+    meta = BundleMeta(
+        image_size=SIZE, backbone="efficientnet_lite0", model_name="colour model", extra={"val_top1": 1.0}
+    )
     return save_bundle(colour_model(), LABEL_MAP, meta, tmp_path / "bundle")
 
 
 @pytest.fixture
 def photos(tmp_path: Path) -> dict[str, Path]:
     """A red, a green and a blue photo of another size than the bundle's (width 40, height 30)."""
-    return {name: write_image(tmp_path / f"{name}.jpg", (40, 30), colour, seed=i)
-            for i, (name, colour) in enumerate((("red", RED), ("green", GREEN), ("blue", BLUE)))}
+    return {
+        name: write_image(tmp_path / f"{name}.jpg", (40, 30), colour, seed=i)
+        for i, (name, colour) in enumerate((("red", RED), ("green", GREEN), ("blue", BLUE)))
+    }
 
 
 @pytest.mark.parametrize("backbone", ["mobilenet_v2", "efficientnet_lite0"])
@@ -132,9 +135,13 @@ def test_reload_in_a_fresh_process_gives_the_same_probabilities(tmp_path):
         "predictor = load_bundle(sys.argv[1])\n"
         "np.save(sys.argv[3], predictor.probabilities(np.load(sys.argv[2])))\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / "images.npy"),
-                    str(tmp_path / "out.npy")], check=True, capture_output=True, timeout=120,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(tmp_path / "images.npy"), str(tmp_path / "out.npy")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     reloaded = np.load(tmp_path / "out.npy")
     assert reloaded.shape == (5, 3)
     np.testing.assert_allclose(reloaded, expected, rtol=1e-5, atol=1e-7)
@@ -161,8 +168,9 @@ def test_photos_and_arrays_are_predicted_in_batches(bundle, photos, monkeypatch)
     np.testing.assert_allclose(predictor.photo_probabilities(paths), whole, atol=1e-6)
     for row, scores in zip(whole, batched):
         assert [score.probability for score in scores] == pytest.approx(sorted(row, reverse=True), abs=1e-6)
-    np.testing.assert_allclose(predictor.probabilities([predictor.load_photo(path) for path in paths]), whole,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        predictor.probabilities([predictor.load_photo(path) for path in paths]), whole, atol=1e-6
+    )
     with pytest.raises(PredictionInputError, match="list of paths is empty"):
         predictor.predict_paths([])
 
@@ -306,8 +314,9 @@ def test_a_record_is_cropped_to_its_dog_box_when_the_model_was_trained_on_boxes(
     path = tmp_path / "n00000003-blue_dog" / "dog.jpg"
     path.parent.mkdir()
     Image.fromarray(pixels).save(path, quality=95)
-    record = ImageRecord(path, "n00000003-blue_dog", annotation_path=write_voc(tmp_path / "dog", [(31, 0, 40, 30)],
-                                                                                size=(40, 30)))
+    record = ImageRecord(
+        path, "n00000003-blue_dog", annotation_path=write_voc(tmp_path / "dog", [(31, 0, 40, 30)], size=(40, 30))
+    )
     cropped = Predictor(colour_model(), LABEL_MAP, BundleMeta(SIZE, "efficientnet_lite0", crop="first"))
     whole = Predictor(colour_model(), LABEL_MAP, BundleMeta(SIZE, "efficientnet_lite0"))
     assert cropped.predict_paths([path], top_k=1)[0][0].breed == "red dog"  # a file has no box

@@ -98,9 +98,7 @@ def test_operations_return_new_uint8_rgb_of_same_shape(name: str, random_image: 
 @pytest.mark.parametrize("backend", RESIZERS)
 @pytest.mark.parametrize("mode", pp.RESIZE_MODES)
 @pytest.mark.parametrize("size", [(40, 56), 24, (64, 32)])
-def test_resize_gives_the_requested_height_and_width(
-    backend: str, mode: str, size, photo: np.ndarray
-) -> None:
+def test_resize_gives_the_requested_height_and_width(backend: str, mode: str, size, photo: np.ndarray) -> None:
     result = RESIZERS[backend](photo, size, mode)
     expected = (size, size) if isinstance(size, int) else size
     assert result.shape == (*expected, 3) and result.dtype == np.uint8
@@ -146,9 +144,7 @@ def test_pad_of_same_aspect_ratio_adds_no_border() -> None:
 @pytest.mark.parametrize("mode", pp.RESIZE_MODES)
 def test_pillow_and_opencv_resizes_agree(mode: str, photo: np.ndarray, clean_image: np.ndarray) -> None:
     down = np.abs(pp.pil_resize(photo, 64, mode).astype(int) - pp.cv_resize(photo, 64, mode)).mean()
-    up = np.abs(
-        pp.pil_resize(clean_image, (96, 128), mode).astype(int) - pp.cv_resize(clean_image, (96, 128), mode)
-    )
+    up = np.abs(pp.pil_resize(clean_image, (96, 128), mode).astype(int) - pp.cv_resize(clean_image, (96, 128), mode))
     assert down < 4.0
     assert up.mean() < 1.0
 
@@ -200,9 +196,7 @@ def test_pillow_equalize_flattens_each_channel(low_contrast: np.ndarray) -> None
 
 
 @pytest.mark.parametrize("color_space", ["ycrcb", "lab"])
-def test_luma_equalization_flattens_luminance_and_keeps_chroma(
-    color_space: str, low_contrast: np.ndarray
-) -> None:
+def test_luma_equalization_flattens_luminance_and_keeps_chroma(color_space: str, low_contrast: np.ndarray) -> None:
     forward = {"ycrcb": cv2.COLOR_RGB2YCrCb, "lab": cv2.COLOR_RGB2LAB}[color_space]
     result = pp.cv_equalize_luma(low_contrast, color_space)
     before, after = cv2.cvtColor(low_contrast, forward), cv2.cvtColor(result, forward)
@@ -302,9 +296,7 @@ def test_every_named_preprocessor_keeps_the_batch_shape(name: str, random_image:
 def test_named_preprocessing_matches_the_functions(low_contrast: np.ndarray) -> None:
     batch = np.stack([low_contrast, low_contrast[:, ::-1]])
     assert np.array_equal(pp.apply_named(batch, "none", progress=False), batch)
-    assert np.array_equal(
-        pp.apply_named(batch, "equalize_luma", progress=False)[1], pp.cv_equalize_luma(batch[1])
-    )
+    assert np.array_equal(pp.apply_named(batch, "equalize_luma", progress=False)[1], pp.cv_equalize_luma(batch[1]))
     chained = pp.apply_named(batch, "equalize_luma + denoise_gaussian", progress=False)
     assert np.array_equal(chained[0], pp.cv_gaussian_blur(pp.cv_equalize_luma(low_contrast)))
 

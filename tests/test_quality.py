@@ -39,15 +39,35 @@ def test_scan_finds_each_kind(messy_dir, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)  # huge.png (4,096 px) becomes a bomb
     report = scan(messy_dir, progress=False)
     found = {(problem.path.name, problem.kind, problem.severity) for problem in report.problems}
-    expected_errors = {("corrupt.jpg", "not_an_image"), ("truncated.jpg", "corrupt"), ("pixel.jpg", "too_small"),
-                       ("huge.png", "decompression_bomb")}
+    expected_errors = {
+        ("corrupt.jpg", "not_an_image"),
+        ("truncated.jpg", "corrupt"),
+        ("pixel.jpg", "too_small"),
+        ("huge.png", "decompression_bomb"),
+    }
     assert {(name, kind) for name, kind, severity in found if severity == "error"} == expected_errors
-    expected_warnings = {("png_named.jpg", "format_mismatch"), ("alpha.png", "color_mode"), ("gray.jpg", "color_mode"),
-                         ("cmyk.jpg", "color_mode"), ("n02096051-Airedale", "empty_breed_folder"),
-                         ("n02086240_0", "bad_annotation")}
+    expected_warnings = {
+        ("png_named.jpg", "format_mismatch"),
+        ("alpha.png", "color_mode"),
+        ("gray.jpg", "color_mode"),
+        ("cmyk.jpg", "color_mode"),
+        ("n02096051-Airedale", "empty_breed_folder"),
+        ("n02086240_0", "bad_annotation"),
+    }
     # The 8 files added have no annotation: discovery reports them too.
-    missing = {(name, "missing_annotation") for name in ("corrupt.jpg", "truncated.jpg", "png_named.jpg", "alpha.png",
-                                                         "gray.jpg", "cmyk.jpg", "pixel.jpg", "huge.png")}
+    missing = {
+        (name, "missing_annotation")
+        for name in (
+            "corrupt.jpg",
+            "truncated.jpg",
+            "png_named.jpg",
+            "alpha.png",
+            "gray.jpg",
+            "cmyk.jpg",
+            "pixel.jpg",
+            "huge.png",
+        )
+    }
     assert {(name, kind) for name, kind, severity in found if severity == "warning"} == expected_warnings | missing
     assert (report.images_checked, report.annotations_checked) == (26, 18)
     assert report.counts()["missing_annotation"] == 8 and report.counts()["color_mode"] == 3

@@ -52,7 +52,9 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
     run_dir = tmp_path / "run"
     started = []
     results = runner.run_notebooks(
-        run_dir, {"profile": "quick"}, notebook_dir=notebook_dir,
+        run_dir,
+        {"profile": "quick"},
+        notebook_dir=notebook_dir,
         on_start=lambda name, i, n: started.append((name, i, n)),
     )
     assert [r.name for r in results] == list(runner.NOTEBOOKS)
@@ -66,11 +68,13 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
 
     # a failing notebook names itself and the cell, and the manifest records it; what its kernel wrote
     # straight to the terminal (as TensorFlow's C++ notices do) is in the run's logs, not on the console
-    _write_notebook(notebook_dir / "04_transfer_learning.ipynb",
-                    "import os\nos.write(2, b'a C++ notice\\n')\n1 / 0")
+    _write_notebook(notebook_dir / "04_transfer_learning.ipynb", "import os\nos.write(2, b'a C++ notice\\n')\n1 / 0")
     capfd.readouterr()
-    with pytest.raises(runner.NotebookFailed, match=r"04_transfer_learning failed in cell 4: ZeroDivisionError"
-                       r"(.|\n)*kernel's own messages: .*04_transfer_learning\.kernel\.log"):
+    with pytest.raises(
+        runner.NotebookFailed,
+        match=r"04_transfer_learning failed in cell 4: ZeroDivisionError"
+        r"(.|\n)*kernel's own messages: .*04_transfer_learning\.kernel\.log",
+    ):
         runner.run_notebooks(run_dir, {"profile": "quick"}, start="04", notebook_dir=notebook_dir)
     assert "a C++ notice" not in capfd.readouterr().err
     assert (run_dir / "logs" / "04_transfer_learning.kernel.log").read_text() == "a C++ notice\n"
@@ -128,7 +132,11 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_it_resumes(tmp_path, notebook_dir, 
     runs = tmp_path / "runs"
     process = subprocess.Popen(
         [sys.executable, "-c", INTERRUPTIBLE_RUN, str(notebook_dir), "run", "--runs", str(runs), "--no-pdf"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until notebook 02 runs
         manifests = list(runs.glob("*/run.json"))
@@ -167,15 +175,20 @@ def test_publishing_a_report_replaces_the_previous_one_whole(tmp_path):
         (target / name).write_text("older run")
     run_dir = tmp_path / "run"
     (run_dir / "results").mkdir(parents=True)
-    (run_dir / "run.json").write_text(json.dumps({"output": str(REPO_ROOT / "runs" / "x"),
-                                                  "data": str(REPO_ROOT.parent / "shared" / "datasets")}))
+    (run_dir / "run.json").write_text(
+        json.dumps({"output": str(REPO_ROOT / "runs" / "x"), "data": str(REPO_ROOT.parent / "shared" / "datasets")})
+    )
     (run_dir / "results" / "new-record.json").write_text("{}")
     made = {"01_exploration": run_dir / "01_exploration.html", "report.html": run_dir / "report.html"}
     for path in made.values():
         path.write_text("new run")
     reporting.publish(run_dir, made, target)
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
-        "README.md", "report.html", "results/new-record.json", "run.json"]  # one HTML report, not every notebook's
+        "README.md",
+        "report.html",
+        "results/new-record.json",
+        "run.json",
+    ]  # one HTML report, not every notebook's
     assert (target / "report.html").read_text() == "new run"
     assert json.loads((target / "run.json").read_text()) == {"output": "./runs/x", "data": "../shared/datasets"}
 
@@ -202,22 +215,61 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
 
     run_dir = tmp_path / "run"
     results = run_dir / "results"
-    common = {"data_counts": {"train": 900, "val": 100, "test": 500},
-              "timings": {"train_seconds": 1.0, "inference_ms_per_image": 1.0}}
+    common = {
+        "data_counts": {"train": 900, "val": 100, "test": 500},
+        "timings": {"train_seconds": 1.0, "inference_ms_per_image": 1.0},
+    }
     scores = {"macro_f1": 0.5, "kappa": 0.5}
-    write_record(make_record("lite2/keras+tta", "transfer", num_classes=120, metrics={"top1": 0.875, "top5": 0.99,
-                 "val_top1": 0.88, **scores}, params={"model": "EfficientNet-Lite2 + head, flip TTA", "parameters": 5,
-                 "dataset": "stanford-dogs-crops224"}, **common), results)
-    write_record(make_record("mnv2/keras", "transfer", num_classes=120, metrics={"top1": 0.9, "top5": 0.99,
-                 "val_top1": 0.80, **scores}, params={"model": "MobileNetV2 + head", "parameters": 3}, **common),
-                 results)
-    write_record(make_record("scratch_cnn_best", "scratch", num_classes=10, metrics={"top1": 0.41, "top5": 0.8,
-                 "val_top1": 0.4, **scores}, params={"model": "Scratch CNN", "parameters": 1,
-                                           "dataset": "stanford-dogs-10breeds"}, **common), results)
-    (run_dir / "run.json").write_text(json.dumps({
-        "updated": "2026-12-02T09:00:00+00:00", "parameters": {"profile": "cpu"}, "device": "CPU: test", "seed": 42,
-        "notebooks": {"01_exploration": {"status": "done", "seconds": 120}},
-        "data_folders": {"data_dir": "stanford-dogs-crops224"}, "data_folder_hash": {"data_dir": "ab" * 32}}))
+    write_record(
+        make_record(
+            "lite2/keras+tta",
+            "transfer",
+            num_classes=120,
+            metrics={"top1": 0.875, "top5": 0.99, "val_top1": 0.88, **scores},
+            params={
+                "model": "EfficientNet-Lite2 + head, flip TTA",
+                "parameters": 5,
+                "dataset": "stanford-dogs-crops224",
+            },
+            **common,
+        ),
+        results,
+    )
+    write_record(
+        make_record(
+            "mnv2/keras",
+            "transfer",
+            num_classes=120,
+            metrics={"top1": 0.9, "top5": 0.99, "val_top1": 0.80, **scores},
+            params={"model": "MobileNetV2 + head", "parameters": 3},
+            **common,
+        ),
+        results,
+    )
+    write_record(
+        make_record(
+            "scratch_cnn_best",
+            "scratch",
+            num_classes=10,
+            metrics={"top1": 0.41, "top5": 0.8, "val_top1": 0.4, **scores},
+            params={"model": "Scratch CNN", "parameters": 1, "dataset": "stanford-dogs-10breeds"},
+            **common,
+        ),
+        results,
+    )
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "updated": "2026-12-02T09:00:00+00:00",
+                "parameters": {"profile": "cpu"},
+                "device": "CPU: test",
+                "seed": 42,
+                "notebooks": {"01_exploration": {"status": "done", "seconds": 120}},
+                "data_folders": {"data_dir": "stanford-dogs-crops224"},
+                "data_folder_hash": {"data_dir": "ab" * 32},
+            }
+        )
+    )
 
     page = reporting.title_page_for_run(run_dir)
 
@@ -229,8 +281,9 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
 
 
 @pytest.mark.notebook
-def test_the_manifest_names_and_hashes_every_data_folder_of_the_profile(tmp_path, notebook_dir, make_dogs_dir,
-                                                                        monkeypatch):
+def test_the_manifest_names_and_hashes_every_data_folder_of_the_profile(
+    tmp_path, notebook_dir, make_dogs_dir, monkeypatch
+):
     crops = make_dogs_dir({"n02085620-Chihuahua": 3, "n02086240-Shih-Tzu": 3}, name="shared/stanford-dogs-crops224")
     make_dogs_dir({"n02085620-Chihuahua": 3, "n02086240-Shih-Tzu": 4}, name="shared/stanford-dogs-10breeds")
     monkeypatch.setenv("DOGBREEDS_SHARED_DATASETS", str(tmp_path / "shared"))
@@ -243,8 +296,11 @@ def test_the_manifest_names_and_hashes_every_data_folder_of_the_profile(tmp_path
 
 
 def test_table_headings_written_as_code_names_are_put_in_words():
-    html = ('<table><tr><th>val_top1</th><th class="col">ms_per_image</th><th>model</th>'
-            '<th>test_accuracy_std</th><th>kernel_size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>')
+    html = (
+        '<table><tr><th>val_top1</th><th class="col">ms_per_image</th><th>model</th>'
+        "<th>test_accuracy_std</th><th>kernel_size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>"
+    )
     assert reporting._readable_headers(html) == (
         '<table><tr><th>validation top-1</th><th class="col">ms per photo</th><th>model</th>'
-        '<th>test accuracy (std)</th><th>kernel size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>')
+        "<th>test accuracy (std)</th><th>kernel size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>"
+    )

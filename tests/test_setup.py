@@ -36,8 +36,12 @@ def test_a_lock_without_exactly_one_cpu_build_is_refused():
 
 
 def test_the_script_prints_the_selection_and_fails_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, str(SCRIPT), str(REPO_ROOT / "requirements.txt"), "--gpu"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), str(REPO_ROOT / "requirements.txt"), "--gpu"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "tensorflow[and-cuda]==" in out
     broken = tmp_path / "requirements.txt"
     broken.write_text("numpy==2.0\n")

@@ -17,10 +17,12 @@ def build_folder(make_dogs_dir):
 def test_training_writes_a_model_with_its_record_and_is_reproducible(make_dogs_dir, tmp_path):
     data = build_folder(make_dogs_dir)
     cache = tmp_path / "cache"
-    first = train_shelter_model(data, backbone="mobilenet_v2", val_fraction=0.2, head_epochs=5, cache_dir=cache,
-                                source="test", progress=False)
-    second = train_shelter_model(data, backbone="mobilenet_v2", val_fraction=0.2, head_epochs=5, cache_dir=cache,
-                                 source="test", progress=False)
+    first = train_shelter_model(
+        data, backbone="mobilenet_v2", val_fraction=0.2, head_epochs=5, cache_dir=cache, source="test", progress=False
+    )
+    second = train_shelter_model(
+        data, backbone="mobilenet_v2", val_fraction=0.2, head_epochs=5, cache_dir=cache, source="test", progress=False
+    )
     assert np.array_equal(first.model.kernel, second.model.kernel)  # same seed, same head
     record = first.record
     metrics, config = record["metrics"], first.model.config

@@ -31,8 +31,11 @@ def test_compare_libraries_measures_ratios_against_the_baseline():
     }
     table = compare_libraries(tasks, [0, 1, 2, 3], repeats=2, progress=False)
     assert list(table.columns) == list(TIMING_COLUMNS)
-    assert list(zip(table["task"], table["library"])) == [("resize", "Pillow"), ("resize", "OpenCV"),
-                                                          ("denoise", "OpenCV")]
+    assert list(zip(table["task"], table["library"])) == [
+        ("resize", "Pillow"),
+        ("resize", "OpenCV"),
+        ("denoise", "OpenCV"),
+    ]
     rows = table.set_index(["task", "library"])
     assert rows.loc[("resize", "Pillow"), "time_ratio"] == 1.0
     assert 2.5 < rows.loc[("resize", "OpenCV"), "time_ratio"] < 5.5  # 10 ms against 2 ms, plus sleep overshoot
@@ -53,9 +56,11 @@ def test_alternating_passes_time_every_run_each_pass():
     from dogbreeds.timing import alternating_passes
 
     order = []
-    passes = alternating_passes({"fast": lambda: order.append("fast"),
-                                 "slow": lambda: (order.append("slow"), __import__("time").sleep(0.01))},
-                                repeats=3, progress=False)
+    passes = alternating_passes(
+        {"fast": lambda: order.append("fast"), "slow": lambda: (order.append("slow"), __import__("time").sleep(0.01))},
+        repeats=3,
+        progress=False,
+    )
     assert order == ["fast", "slow"] * 3
     assert len(passes["fast"]) == len(passes["slow"]) == 3
     assert min(passes["slow"]) >= 0.01 > min(passes["fast"])

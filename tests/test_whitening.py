@@ -30,8 +30,7 @@ def correlated_images() -> np.ndarray:
 @pytest.fixture(scope="module")
 def fitted(correlated_images: np.ndarray) -> dict[str, Whitener]:
     return {
-        method: Whitener(method, TINY_EPSILON, SIZE).fit(correlated_images, progress=False)
-        for method in ("pca", "zca")
+        method: Whitener(method, TINY_EPSILON, SIZE).fit(correlated_images, progress=False) for method in ("pca", "zca")
     }
 
 
@@ -105,9 +104,7 @@ def test_transform_uses_training_statistics_only(correlated_images: np.ndarray) 
     assert shifted.mean() > 0.05, "a brighter test set stays brighter than the training mean"
 
 
-def test_to_display_rescales_each_image_to_uint8(
-    fitted: dict[str, Whitener], correlated_images: np.ndarray
-) -> None:
+def test_to_display_rescales_each_image_to_uint8(fitted: dict[str, Whitener], correlated_images: np.ndarray) -> None:
     shown = fitted["zca"].to_display(fitted["zca"].transform(correlated_images[:4]))
     assert shown.shape == (4, SIZE, SIZE, 3) and shown.dtype == np.uint8
     assert np.all(shown.reshape(4, -1).min(axis=1) == 0) and np.all(shown.reshape(4, -1).max(axis=1) == 255)
@@ -135,9 +132,7 @@ def test_using_an_unfitted_whitener_says_to_fit(correlated_images: np.ndarray) -
             use()
 
 
-def test_wrong_shapes_are_refused_with_advice(
-    fitted: dict[str, Whitener], correlated_images: np.ndarray
-) -> None:
+def test_wrong_shapes_are_refused_with_advice(fitted: dict[str, Whitener], correlated_images: np.ndarray) -> None:
     with pytest.raises(WhiteningError, match=r"\(N, 8, 8, 3\).*cv_resize"):
         fitted["zca"].transform(np.zeros((2, 16, 16, 3), np.uint8))
     with pytest.raises(WhiteningError, match="shape"):
@@ -160,9 +155,7 @@ def test_bad_settings_are_refused() -> None:
 
 def test_zca_keeps_the_look_of_real_photos() -> None:
     paths = sorted(SAMPLE_DATA_DIR.glob("Images/*/*.jpg"))
-    images = pp.map_images(
-        (Image.open(path) for path in paths), lambda x: pp.cv_resize(x, 16, "crop"), progress=False
-    )
+    images = pp.map_images((Image.open(path) for path in paths), lambda x: pp.cv_resize(x, 16, "crop"), progress=False)
     inputs = images.reshape(len(images), -1) / 255.0
     whitener = Whitener("zca", epsilon=0.1, image_size=16).fit(images, progress=False)
     whitened = whitener.transform(images).reshape(len(images), -1)
@@ -190,15 +183,20 @@ def test_covariance_check_on_training_and_held_out_images(method: str, correlate
     assert check.max_expected_error < 1e-5, "diag(lambda / (lambda + epsilon)) on the fitting images"
     assert np.allclose(check.expected_variances, whitener.eigenvalues[:12] / (whitener.eigenvalues[:12] + 0.01))
     assert 0.9 < check.mean_variance < 1.0 and check.max_identity_error == pytest.approx(
-        1 - check.expected_variances.min(), abs=1e-5)
+        1 - check.expected_variances.min(), abs=1e-5
+    )
     unseen = covariance_check(whitener, held_out, components=12)
     assert unseen.max_off_diagonal > 100 * check.max_off_diagonal  # 100 images do not share the fit's statistics
-    assert set(check.to_dict()) == {"components", "max_off_diagonal", "mean_variance", "max_identity_error",
-                                    "max_expected_error"} and check.to_dict()["components"] == 12
+    assert (
+        set(check.to_dict())
+        == {"components", "max_off_diagonal", "mean_variance", "max_identity_error", "max_expected_error"}
+        and check.to_dict()["components"] == 12
+    )
 
 
-def test_covariance_check_refuses_too_few_images_or_components(fitted: dict[str, Whitener],
-                                                               correlated_images: np.ndarray) -> None:
+def test_covariance_check_refuses_too_few_images_or_components(
+    fitted: dict[str, Whitener], correlated_images: np.ndarray
+) -> None:
     assert covariance_check(fitted["pca"], correlated_images, components=500).covariance.shape == (192, 192)
     with pytest.raises(WhiteningError, match="at least 2 images"):
         covariance_check(fitted["zca"], correlated_images[:1])

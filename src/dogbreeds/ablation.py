@@ -46,11 +46,21 @@ EVALUATION_KEYS = ("top1", "top5", "macro_f1", "kappa", "ece", "mce")
 """The ``evaluate()`` metrics averaged over seeds in a variant's record."""
 
 TABLE_COLUMNS = (
-    "variant", "change", "control", "val_accuracy", "val_accuracy_std", "test_accuracy", "test_accuracy_std",
-    "test_delta", "seeds", "epochs", "train_seconds", "image_size", "parameters", "test_images",
+    "variant",
+    "change",
+    "control",
+    "val_accuracy",
+    "val_accuracy_std",
+    "test_accuracy",
+    "test_accuracy_std",
+    "test_delta",
+    "seeds",
+    "epochs",
+    "train_seconds",
+    "image_size",
+    "parameters",
+    "test_images",
 )
-
-
 
 
 class AblationError(DogbreedsError, ValueError):
@@ -84,8 +94,9 @@ class Variant:
         known = {setting.name for setting in dataclasses.fields(CNNConfig)}
         unknown = sorted(set(self.config) - known)
         if unknown:
-            raise AblationError(f"Variant {self.name!r}: unknown CNNConfig setting(s) {unknown}; "
-                                f"valid ones are {sorted(known)}.")
+            raise AblationError(
+                f"Variant {self.name!r}: unknown CNNConfig setting(s) {unknown}; valid ones are {sorted(known)}."
+            )
         try:
             self.cnn_config()
             named_preprocessor(self.preprocessing)
@@ -138,8 +149,11 @@ def describe_change(settings: Mapping[str, Any], control_settings: Mapping[str, 
     """What differs from the control, e.g. ``"dropout: 0.3 -> 0.0"`` (``"reference"`` without a control)."""
     if control_settings is None:
         return "reference"
-    changes = [f"{key}: {_shown(control_settings.get(key))} -> {_shown(value)}"
-               for key, value in settings.items() if control_settings.get(key) != value]
+    changes = [
+        f"{key}: {_shown(control_settings.get(key))} -> {_shown(value)}"
+        for key, value in settings.items()
+        if control_settings.get(key) != value
+    ]
     return ", ".join(changes) or "no change"
 
 
@@ -173,13 +187,15 @@ class VariantInputs:
         if key not in self._derived:
             data = self.arrays
             if variant.preprocessing != "none":
-                data = data.map_images(lambda images: apply_named(images, variant.preprocessing,
-                                                                  progress=self.progress))
+                data = data.map_images(
+                    lambda images: apply_named(images, variant.preprocessing, progress=self.progress)
+                )
             if variant.at_whitening_size and data.input_shape[:2] != (self.whitening_size, self.whitening_size):
                 data = data.resized(self.whitening_size, progress=self.progress)
             if variant.whitening:
-                whitener = Whitener("zca", image_size=self.whitening_size).fit(data.train.images,
-                                                                               progress=self.progress)
+                whitener = Whitener("zca", image_size=self.whitening_size).fit(
+                    data.train.images, progress=self.progress
+                )
                 data = data.map_images(lambda images: whitener.transform(images) * 255.0)
             self._derived[key] = data
         return self._derived[key]
@@ -231,16 +247,26 @@ def train_and_evaluate(
     preset = None if resolve_config(augmentation).is_identity else make_augmentation(augmentation, seed=seed)
     model = build_scratch_cnn(config, data.num_classes, data.input_shape, augmentation=preset)
     result = fit(
-        model, data.train.dataset(batch_size, shuffle_seed=seed), data.val.dataset(batch_size),
-        epochs=epochs, patience=patience, monitor=monitor, checkpoint_dir=checkpoint_dir, progress=progress,
+        model,
+        data.train.dataset(batch_size, shuffle_seed=seed),
+        data.val.dataset(batch_size),
+        epochs=epochs,
+        patience=patience,
+        monitor=monitor,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
     )
     val = predict_timed(model, data.val.images, batch_size)
     test = predict_timed(model, data.test.images, batch_size)
     return TrainedModel(
-        model=model, config=config, seed=seed, fit=result,
+        model=model,
+        config=config,
+        seed=seed,
+        fit=result,
         val_metrics=evaluate(data.val.labels, val.probabilities, data.class_names),
         test_metrics=evaluate(data.test.labels, test.probabilities, data.class_names),
-        test_probabilities=test.probabilities, inference_ms_per_image=test.ms_per_image,
+        test_probabilities=test.probabilities,
+        inference_ms_per_image=test.ms_per_image,
     )
 
 
@@ -260,9 +286,14 @@ class SeedRun:
     @classmethod
     def from_trained(cls, trained: TrainedModel) -> SeedRun:
         return cls(
-            seed=trained.seed, val_metrics=trained.val_metrics, test_metrics=trained.test_metrics,
-            history=trained.fit.history, epochs_run=trained.fit.epochs_run, best_epoch=trained.fit.best_epoch,
-            train_seconds=trained.fit.wall_time_s, inference_ms_per_image=trained.inference_ms_per_image,
+            seed=trained.seed,
+            val_metrics=trained.val_metrics,
+            test_metrics=trained.test_metrics,
+            history=trained.fit.history,
+            epochs_run=trained.fit.epochs_run,
+            best_epoch=trained.fit.best_epoch,
+            train_seconds=trained.fit.wall_time_s,
+            inference_ms_per_image=trained.inference_ms_per_image,
         )
 
 
@@ -326,8 +357,13 @@ class VariantResult:
                 "parameters": self.parameters,
                 "seeds": [run.seed for run in self.runs],
                 "per_seed": [
-                    {"seed": run.seed, "val_top1": run.val_metrics["top1"], "test_top1": run.test_metrics["top1"],
-                     "epochs_run": run.epochs_run, "best_epoch": run.best_epoch}
+                    {
+                        "seed": run.seed,
+                        "val_top1": run.val_metrics["top1"],
+                        "test_top1": run.test_metrics["top1"],
+                        "epochs_run": run.epochs_run,
+                        "best_epoch": run.best_epoch,
+                    }
                     for run in self.runs
                 ],
             },
@@ -350,14 +386,24 @@ def run_variant(
     if not seeds:
         raise AblationError("Give at least one seed.")
     if (control is None) != (variant.control is None) or (control and control.name != variant.control):
-        raise AblationError(f"Variant {variant.name!r} is compared with {variant.control!r}; pass that variant "
-                            f"as control, got {control.name if control else None!r}.")
+        raise AblationError(
+            f"Variant {variant.name!r} is compared with {variant.control!r}; pass that variant "
+            f"as control, got {control.name if control else None!r}."
+        )
     data = inputs.for_variant(variant)
     config = variant.cnn_config(base)
     runs, parameters = [], 0
     for seed in seeds:
-        trained = train_and_evaluate(config, data, seed=seed, epochs=epochs, batch_size=batch_size,
-                                     patience=patience, augmentation=variant.augmentation, progress=progress)
+        trained = train_and_evaluate(
+            config,
+            data,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            patience=patience,
+            augmentation=variant.augmentation,
+            progress=progress,
+        )
         runs.append(SeedRun.from_trained(trained))
         parameters = trained.parameters
     settings = variant.settings(inputs.image_size(variant), base)
@@ -389,8 +435,17 @@ def run_ablation(
     for variant in bar:
         bar.set_postfix_str(variant.name)
         control = by_name[variant.control] if variant.control is not None else None
-        result = run_variant(variant, inputs, seeds=seeds, epochs=epochs, batch_size=batch_size, control=control,
-                             base=base, patience=patience, progress=False)
+        result = run_variant(
+            variant,
+            inputs,
+            seeds=seeds,
+            epochs=epochs,
+            batch_size=batch_size,
+            control=control,
+            base=base,
+            patience=patience,
+            progress=False,
+        )
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -403,8 +458,10 @@ def ablation_table(results: Sequence[VariantResult]) -> pd.DataFrame:
         raise AblationError("No results to tabulate; run the ablation first.")
     table = pd.DataFrame([result.row() for result in results])
     test_accuracy = dict(zip(table["variant"], table["test_accuracy"]))
-    table["test_delta"] = [accuracy - test_accuracy.get(control, math.nan) if control is not None else math.nan
-                           for control, accuracy in zip(table["control"], table["test_accuracy"])]
+    table["test_delta"] = [
+        accuracy - test_accuracy.get(control, math.nan) if control is not None else math.nan
+        for control, accuracy in zip(table["control"], table["test_accuracy"])
+    ]
     return table[list(TABLE_COLUMNS)]
 
 

@@ -76,20 +76,26 @@ def shelter_advice(
     best_validation = float(trusted["selective_accuracy"].max()) if not trusted.empty else None
     top1 = top_k_accuracy(test_labels, test_probs, k=1)
     common = {
-        "n_validation": len(val_labels), "n_test": len(test_labels), "top1": top1,
+        "n_validation": len(val_labels),
+        "n_test": len(test_labels),
+        "top1": top1,
         "top5": top_k_accuracy(test_labels, test_probs, k=5),
-        "overconfidence": float(test_probs.max(axis=1).mean() - top1), "target_accuracy": target_accuracy,
+        "overconfidence": float(test_probs.max(axis=1).mean() - top1),
+        "target_accuracy": target_accuracy,
         "best_validation_accuracy": best_validation,
     }
     if chosen is None:
-        return ShelterAdvice(threshold=None, validation_accuracy=None, automatic_share=0.0,
-                             automatic_accuracy=None, **common)
+        return ShelterAdvice(
+            threshold=None, validation_accuracy=None, automatic_share=0.0, automatic_accuracy=None, **common
+        )
     kept = test_probs.max(axis=1) >= chosen["threshold"]
     hits = predicted_labels(test_probs) == test_labels
     return ShelterAdvice(
-        threshold=float(chosen["threshold"]), validation_accuracy=float(chosen["selective_accuracy"]),
+        threshold=float(chosen["threshold"]),
+        validation_accuracy=float(chosen["selective_accuracy"]),
         automatic_share=float(kept.mean()),
-        automatic_accuracy=float(hits[kept].mean()) if kept.any() else None, **common,
+        automatic_accuracy=float(hits[kept].mean()) if kept.any() else None,
+        **common,
     )
 
 
@@ -98,14 +104,19 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
     lines = [
         "### Recommendation for the shelter",
         "",
-        (f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
-         f"(out of {num_classes}) first for **{percent(advice.top1)}** of the dogs"
-         + (f", and has it among its five suggestions for **{percent(advice.top5)}**." if num_classes > 5 else ".")),
+        (
+            f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
+            f"(out of {num_classes}) first for **{percent(advice.top1)}** of the dogs"
+            + (f", and has it among its five suggestions for **{percent(advice.top5)}**." if num_classes > 5 else ".")
+        ),
         "",
     ]
     if advice.threshold is None:
-        best = ("" if advice.best_validation_accuracy is None
-                else f" (the best any threshold reached was {percent(advice.best_validation_accuracy)})")
+        best = (
+            ""
+            if advice.best_validation_accuracy is None
+            else f" (the best any threshold reached was {percent(advice.best_validation_accuracy)})"
+        )
         lines.append(
             f"**Automatic labelling: not yet.** No confidence threshold kept the automatic labels at "
             f"{percent(advice.target_accuracy)} accuracy on the validation photos{best}. Use the model to *suggest* "
@@ -113,11 +124,18 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
         )
     else:
         confirmed = advice.automatic_accuracy is None or advice.automatic_accuracy >= advice.target_accuracy
-        heading = ("A threshold that the test photos did not confirm" if not confirmed
-                   else "Automatic labelling of every photo" if advice.threshold == 0
-                   else f"Automatic labelling above a confidence of {advice.threshold:.2f}")
-        kept = ("(none of the test photos was that confident)" if advice.automatic_accuracy is None
-                else f"with **{percent(advice.automatic_accuracy)}** of them correct")
+        heading = (
+            "A threshold that the test photos did not confirm"
+            if not confirmed
+            else "Automatic labelling of every photo"
+            if advice.threshold == 0
+            else f"Automatic labelling above a confidence of {advice.threshold:.2f}"
+        )
+        kept = (
+            "(none of the test photos was that confident)"
+            if advice.automatic_accuracy is None
+            else f"with **{percent(advice.automatic_accuracy)}** of them correct"
+        )
         lines.append(
             f"**{heading}.** This was decided on the {advice.n_validation} validation photos, where the automatic "
             f"labels reached {percent(advice.validation_accuracy)} (target {percent(advice.target_accuracy)}). On "
@@ -125,12 +143,16 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
             f"sends **{percent(advice.human_share)}** to a person, who sees the model's suggestions."
         )
         if not confirmed:
-            lines += ["", (
-                f"**Not confirmed on the test photos:** there the automatic labels fall short of the "
-                f"{percent(advice.target_accuracy)} target, so a threshold set on {advice.n_validation} validation "
-                "photos does not hold. Confirm one on a larger labelled set (the table above shows the trade-off on "
-                "the test photos); until then, let a person check every photo, with the model's suggestions."
-            )]
+            lines += [
+                "",
+                (
+                    f"**Not confirmed on the test photos:** there the automatic labels fall short of the "
+                    f"{percent(advice.target_accuracy)} target, so a threshold set on {advice.n_validation} "
+                    "validation photos does not hold. Confirm one on a larger labelled set (the table above shows "
+                    "the trade-off on the test photos); until then, let a person check every photo, with the "
+                    "model's suggestions."
+                ),
+            ]
     lines += ["", _calibration_sentence(advice.overconfidence), ""]
     if transfer:
         lines.append(
@@ -151,11 +173,17 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
 
 def _calibration_sentence(overconfidence: float) -> str:
     if abs(overconfidence) < 0.05:
-        return (f"**Confidence.** The model's confidence matches its accuracy closely (on average it is "
-                f"{abs(overconfidence):.0%} {'above' if overconfidence >= 0 else 'below'}), so its percentages can "
-                "be read as probabilities.")
+        return (
+            f"**Confidence.** The model's confidence matches its accuracy closely (on average it is "
+            f"{abs(overconfidence):.0%} {'above' if overconfidence >= 0 else 'below'}), so its percentages can "
+            "be read as probabilities."
+        )
     if overconfidence > 0:
-        return (f"**Confidence.** The model is over-confident: its average confidence is {overconfidence:.0%} "
-                "above its accuracy, so a displayed percentage overstates the chance of being right.")
-    return (f"**Confidence.** The model is under-confident: its average confidence is {-overconfidence:.0%} "
-            "below its accuracy, so it is right more often than its percentages say.")
+        return (
+            f"**Confidence.** The model is over-confident: its average confidence is {overconfidence:.0%} "
+            "above its accuracy, so a displayed percentage overstates the chance of being right."
+        )
+    return (
+        f"**Confidence.** The model is under-confident: its average confidence is {-overconfidence:.0%} "
+        "below its accuracy, so it is right more often than its percentages say."
+    )

@@ -71,8 +71,10 @@ def card(name: str, answer: Answer, thumbnail: str | None) -> str:
         prefix = "" if answer.status == LABELLED else "best guess: "
         parts.append(f'<div class="breed">{prefix}<b>{html.escape(answer.breed or "")}</b></div>')
     for breed, probability in answer.top:
-        parts.append(f'<div class="top">{html.escape(breed)} {probability:.1%}</div>'
-                     f'<div class="bar"><div style="width:{probability * 100:.1f}%"></div></div>')
+        parts.append(
+            f'<div class="top">{html.escape(breed)} {probability:.1%}</div>'
+            f'<div class="bar"><div style="width:{probability * 100:.1f}%"></div></div>'
+        )
     parts.append(f'<div class="reason">{html.escape(answer.reason)}</div></div>')
     return "".join(parts)
 
@@ -103,15 +105,20 @@ class ShelterApp:
             return "Drop one or more photos first.", "", None, gr.update(choices=[], value=None), []
         answers = self.model.classify_files(paths)
         names = [Path(path).name for path in paths]
-        problems = [f"- **{html.escape(name)}**: {html.escape(answer.reason)}"
-                    for name, answer in zip(names, answers) if answer.status == UNREADABLE]
+        problems = [
+            f"- **{html.escape(name)}**: {html.escape(answer.reason)}"
+            for name, answer in zip(names, answers)
+            if answer.status == UNREADABLE
+        ]
         counts = {status: sum(answer.status == status for answer in answers) for status in STATUS_COLOURS}
         summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
         messages = f"{len(paths)} photo(s): {summary}."
         if problems:
             messages += "\n\nThese files could not be used:\n" + "\n".join(problems)
-        cards = "".join(card(name, answer, thumbnail_of(path) if answer.status != UNREADABLE else None)
-                        for name, path, answer in zip(names, paths, answers))
+        cards = "".join(
+            card(name, answer, thumbnail_of(path) if answer.status != UNREADABLE else None)
+            for name, path, answer in zip(names, paths, answers)
+        )
         csv_path = self.out_dir / "labels.csv"
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
@@ -149,9 +156,11 @@ def build_app(model: ShelterModel) -> gr.Blocks:
     """The Gradio Blocks of the app (launch it with :func:`serve`)."""
     actions = ShelterApp(model)
     with gr.Blocks(title="dogbreeds: label shelter photos", analytics_enabled=False) as app:
-        gr.Markdown("# Which breed is this dog?\nDrop one or many photos, then press **Label the photos**. "
-                    "Each photo gets its three most likely breeds (of 120), or *ask a human* when the model is "
-                    "not sure enough, or *not a dog*.")
+        gr.Markdown(
+            "# Which breed is this dog?\nDrop one or many photos, then press **Label the photos**. "
+            "Each photo gets its three most likely breeds (of 120), or *ask a human* when the model is "
+            "not sure enough, or *not a dog*."
+        )
         files = gr.File(label="Photos", file_count="multiple", type="filepath", elem_id="photos")
         run = gr.Button("Label the photos", variant="primary", elem_id="label-button")
         messages = gr.Markdown(elem_id="messages")
@@ -171,6 +180,15 @@ def build_app(model: ShelterModel) -> gr.Blocks:
 def serve(model: ShelterModel, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
     """Start the app on ``host``:``port``; with ``block=False`` return at once (the server runs in a thread)."""
     app = build_app(model)
-    app.launch(server_name=host, server_port=port, theme=theme(), css=CSS, max_file_size=MAX_FILE_SIZE,
-               prevent_thread_lock=not block, show_error=True, inbrowser=False, quiet=not block)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        theme=theme(),
+        css=CSS,
+        max_file_size=MAX_FILE_SIZE,
+        prevent_thread_lock=not block,
+        show_error=True,
+        inbrowser=False,
+        quiet=not block,
+    )
     return app

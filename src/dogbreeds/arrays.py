@@ -48,9 +48,7 @@ class LabeledImages:
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ArraysError(f"images must have shape (N, height, width, 3), got {images.shape}.")
         if labels.shape != (len(images),):
-            raise ArraysError(
-                f"labels must have shape ({len(images)},), one label per image, got {labels.shape}."
-            )
+            raise ArraysError(f"labels must have shape ({len(images)},), one label per image, got {labels.shape}.")
         if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0):
             raise ArraysError("labels must be non-negative integer label ids; encode breeds with a LabelMap.")
         object.__setattr__(self, "images", images)
@@ -146,13 +144,21 @@ def load_split_arrays(
     annotation. Unreadable images are skipped with a warning, their labels with them.
     """
     height, width = (size, size) if isinstance(size, int) else size
-    parts = {name: load_labeled_images(getattr(split, name), label_map, (height, width), crop=crop, progress=progress)
-             for name in SPLIT_NAMES}
+    parts = {
+        name: load_labeled_images(getattr(split, name), label_map, (height, width), crop=crop, progress=progress)
+        for name in SPLIT_NAMES
+    }
     return SplitArrays(**parts, class_names=label_map.names)
 
 
-def load_labeled_images(records: Sequence[ImageRecord], label_map: LabelMap, size: tuple[int, int], *,
-                        crop: CropChoice | None = None, progress: bool = True) -> LabeledImages:
+def load_labeled_images(
+    records: Sequence[ImageRecord],
+    label_map: LabelMap,
+    size: tuple[int, int],
+    *,
+    crop: CropChoice | None = None,
+    progress: bool = True,
+) -> LabeledImages:
     """Load ``records`` at ``size`` (height, width; stretched) with their encoded labels.
 
     Unreadable images are skipped with a warning, their labels with them.

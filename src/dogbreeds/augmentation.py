@@ -151,9 +151,7 @@ def resolve_config(preset_or_config: str | AugmentationConfig | Mapping[str, Any
         fields = {field.name for field in dataclasses.fields(AugmentationConfig)}
         unknown = sorted(set(preset_or_config) - fields)
         if unknown:
-            raise AugmentationError(
-                f"Unknown augmentation settings {unknown}; the settings are {sorted(fields)}."
-            )
+            raise AugmentationError(f"Unknown augmentation settings {unknown}; the settings are {sorted(fields)}.")
         return AugmentationConfig(**preset_or_config)
     raise AugmentationError(
         f"Expected a preset name, an AugmentationConfig or a dict, got {type(preset_or_config).__name__}."
@@ -182,9 +180,7 @@ def make_augmentation(
         layers.append(keras.layers.RandomFlip(flip_mode, seed=seed, name="flip"))
     if config.rotation_degrees:
         layers.append(
-            keras.layers.RandomRotation(
-                config.rotation_degrees / 360.0, seed=seed + 1, name="rotation", **common
-            )
+            keras.layers.RandomRotation(config.rotation_degrees / 360.0, seed=seed + 1, name="rotation", **common)
         )
     if config.width_shift or config.height_shift:
         layers.append(
@@ -193,9 +189,7 @@ def make_augmentation(
             )
         )
     if config.shear:
-        layers.append(
-            keras.layers.RandomShear(config.shear, config.shear, seed=seed + 3, name="shear", **common)
-        )
+        layers.append(keras.layers.RandomShear(config.shear, config.shear, seed=seed + 3, name="shear", **common))
     if config.zoom:
         layers.append(keras.layers.RandomZoom(config.zoom, None, seed=seed + 4, name="zoom", **common))
     if config.contrast:
@@ -249,9 +243,15 @@ def random_resized_crop(image: Any, size: tuple[int, int], config: ResizedCropCo
 
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=6)
     begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), tf.zeros([1, 0, 4], tf.float32), seed=seeds[0], min_object_covered=0.0,
-        aspect_ratio_range=config.aspect_ratio, area_range=config.area, max_attempts=20,
-        use_image_if_no_bounding_boxes=True)
+        tf.shape(image),
+        tf.zeros([1, 0, 4], tf.float32),
+        seed=seeds[0],
+        min_object_covered=0.0,
+        aspect_ratio_range=config.aspect_ratio,
+        area_range=config.area,
+        max_attempts=20,
+        use_image_if_no_bounding_boxes=True,
+    )
     crop = tf.slice(image, begin, crop_size)
     out = tf.image.resize(tf.cast(crop, tf.float32), size, method="bilinear", antialias=True)
     if config.horizontal_flip:
@@ -260,8 +260,7 @@ def random_resized_crop(image: Any, size: tuple[int, int], config: ResizedCropCo
         jitter = config.color_jitter
         out = tf.image.stateless_random_brightness(out, 127.5 * jitter, seeds[2])
         out = tf.image.stateless_random_contrast(out, 1 - jitter, 1 + jitter, seeds[3])
-        out = tf.image.stateless_random_saturation(tf.clip_by_value(out, 0.0, 255.0), 1 - jitter, 1 + jitter,
-                                                   seeds[4])
+        out = tf.image.stateless_random_saturation(tf.clip_by_value(out, 0.0, 255.0), 1 - jitter, 1 + jitter, seeds[4])
     return tf.clip_by_value(out, 0.0, 255.0)
 
 
@@ -297,7 +296,9 @@ def resized_crop_dataset(
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     dataset = tf.data.Dataset.zip((pairs, seeds)).map(
         lambda pair, element_seed: (random_resized_crop(pair[0], size, config, element_seed), pair[1]),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     dataset = dataset.batch(batch_size, drop_remainder=len(images) >= batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE)
 

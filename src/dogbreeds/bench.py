@@ -66,22 +66,44 @@ def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> l
     if len(backbones) > 1:
         joined = "+".join(backbones)
         variants += [
-            TransferVariant(f"concat({joined})/keras+fliptrain+tta", tuple(backbones), "keras",
-                            flip_train=True, flip_tta=True),
-            TransferVariant(f"average({joined})/keras+fliptrain+tta", tuple(backbones), "keras", "average",
-                            flip_train=True, flip_tta=True),
-            TransferVariant(f"average({joined})/keras+fliptrain+tta+refit", tuple(backbones), "keras", "average",
-                            flip_train=True, flip_tta=True, refit=True),
+            TransferVariant(
+                f"concat({joined})/keras+fliptrain+tta", tuple(backbones), "keras", flip_train=True, flip_tta=True
+            ),
+            TransferVariant(
+                f"average({joined})/keras+fliptrain+tta",
+                tuple(backbones),
+                "keras",
+                "average",
+                flip_train=True,
+                flip_tta=True,
+            ),
+            TransferVariant(
+                f"average({joined})/keras+fliptrain+tta+refit",
+                tuple(backbones),
+                "keras",
+                "average",
+                flip_train=True,
+                flip_tta=True,
+                refit=True,
+            ),
         ]
     for name in backbones:
         variants.append(TransferVariant(f"{name}/imagenet-head+tta", (name,), "imagenet", flip_tta=True))
     if len(backbones) > 1:
         joined = "+".join(backbones)
         variants += [
-            TransferVariant(f"average({joined})/imagenet-head+tta", tuple(backbones), "imagenet", "average",
-                            flip_tta=True),
-            TransferVariant(f"average({joined})/imagenet-start+fliptrain+tta", tuple(backbones), "keras",
-                            "average", flip_train=True, flip_tta=True, imagenet_start=True),
+            TransferVariant(
+                f"average({joined})/imagenet-head+tta", tuple(backbones), "imagenet", "average", flip_tta=True
+            ),
+            TransferVariant(
+                f"average({joined})/imagenet-start+fliptrain+tta",
+                tuple(backbones),
+                "keras",
+                "average",
+                flip_train=True,
+                flip_tta=True,
+                imagenet_start=True,
+            ),
         ]
     return variants
 
@@ -115,9 +137,17 @@ def bench_transfer(
     index = discover(data_dir)
     split = split_records(index, val_fraction=val_fraction, seed=seed)
     label_map = LabelMap.from_records([*split.train, *split.val, *split.test])
-    experiment = TransferExperiment(split, label_map, image_size=image_size, batch_size=batch_size,
-                                    cache_dir=cache_dir, head_epochs=head_epochs, logreg_c=logreg_c, seed=seed,
-                                    progress=progress)
+    experiment = TransferExperiment(
+        split,
+        label_map,
+        image_size=image_size,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+        head_epochs=head_epochs,
+        logreg_c=logreg_c,
+        seed=seed,
+        progress=progress,
+    )
     hashed = data_hash([record.path for record in (*split.train, *split.val, *split.test)], data_dir)
     rows = []
     for variant in tqdm(variants, desc="transfer variants", unit="variant", disable=not progress):
@@ -125,21 +155,42 @@ def bench_transfer(
         fields = result.record_fields()
         metrics = fields["metrics"]
         record = make_record(
-            f"transfer-{variant.name}", BENCH_KIND,
-            params={"bench": "transfer", "data_dir": str(Path(data_dir).resolve()), **fields["params"],
-                    "image_size": list(image_size) if image_size else "backbone default",
-                    "val_fraction": val_fraction},
-            metrics=metrics, history=fields["history"], timings=fields["timings"],
-            data_counts=split.counts(), num_classes=len(label_map), seed=seed, source=source, data_hash=hashed,
+            f"transfer-{variant.name}",
+            BENCH_KIND,
+            params={
+                "bench": "transfer",
+                "data_dir": str(Path(data_dir).resolve()),
+                **fields["params"],
+                "image_size": list(image_size) if image_size else "backbone default",
+                "val_fraction": val_fraction,
+            },
+            metrics=metrics,
+            history=fields["history"],
+            timings=fields["timings"],
+            data_counts=split.counts(),
+            num_classes=len(label_map),
+            seed=seed,
+            source=source,
+            data_hash=hashed,
         )
         path = write_record(record, results_dir)
         if progress:
-            tqdm.write(f"{variant.name}: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, "
-                       f"macro F1 {metrics['macro_f1']:.3f} ({path.name})")
-        rows.append({"variant": variant.name, "top1": metrics["top1"], "top5": metrics["top5"],
-                     "macro_f1": metrics["macro_f1"], "train_s": result.timings["train_seconds"],
-                     "feature_s": result.timings["feature_seconds"],
-                     "predict_s": result.timings["predict_seconds"], "record": str(path)})
+            tqdm.write(
+                f"{variant.name}: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, "
+                f"macro F1 {metrics['macro_f1']:.3f} ({path.name})"
+            )
+        rows.append(
+            {
+                "variant": variant.name,
+                "top1": metrics["top1"],
+                "top5": metrics["top5"],
+                "macro_f1": metrics["macro_f1"],
+                "train_s": result.timings["train_seconds"],
+                "feature_s": result.timings["feature_seconds"],
+                "predict_s": result.timings["predict_seconds"],
+                "record": str(path),
+            }
+        )
     return pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "record"])
 
 
@@ -150,8 +201,10 @@ def official_split(data_dir: str | os.PathLike) -> tuple[Split, LabelMap]:
         raise BenchError(f"{data_dir} has no lists/ folder; the benchmarks need the official train/test lists.")
     split = split_records(index, val_fraction=0.0)
     if not split.train or not split.test:
-        raise BenchError(f"{data_dir}: the official lists give {len(split.train)} train and {len(split.test)} "
-                         "test images; both must be non-empty.")
+        raise BenchError(
+            f"{data_dir}: the official lists give {len(split.train)} train and {len(split.test)} "
+            "test images; both must be non-empty."
+        )
     return split, LabelMap.from_records(list(split.train) + list(split.test))
 
 
@@ -163,14 +216,26 @@ def stratified_rows(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.
     try:
         train, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError as error:
-        raise BenchError(f"Cannot hold out a stratified {fraction:.0%} of {len(labels)} training images for "
-                         f"validation: {error}. Lower --val-fraction or use more images per breed.") from error
+        raise BenchError(
+            f"Cannot hold out a stratified {fraction:.0%} of {len(labels)} training images for "
+            f"validation: {error}. Lower --val-fraction or use more images per breed."
+        ) from error
     return np.sort(train), np.sort(val)
 
 
-SCRATCH_CONFIG = CNNConfig(filters=(32, 64, 128, 256), kernel_size=3, batch_norm=True, dropout=0.3,
-                           pooling="gap", dense_units=0, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-                           loss="categorical_crossentropy", label_smoothing=0.1)
+SCRATCH_CONFIG = CNNConfig(
+    filters=(32, 64, 128, 256),
+    kernel_size=3,
+    batch_norm=True,
+    dropout=0.3,
+    pooling="gap",
+    dense_units=0,
+    optimizer="adamw",
+    learning_rate=2e-3,
+    weight_decay=0.05,
+    loss="categorical_crossentropy",
+    label_smoothing=0.1,
+)
 """The scratch CNN of the benchmark: four conv blocks with batch norm, global average pooling, dropout,
 AdamW (peak learning rate 2e-3, decoupled weight decay 0.05: Keras shrinks the weights by
 ``learning_rate * weight_decay`` a step) and label smoothing 0.1."""
@@ -188,8 +253,14 @@ class ScratchRecipe:
     seed: int
     progress: bool
 
-    def train(self, train: LabeledImages, num_classes: int, epochs: int, val: LabeledImages | None = None,
-              start_from: Any = None) -> tuple[Any, Any]:
+    def train(
+        self,
+        train: LabeledImages,
+        num_classes: int,
+        epochs: int,
+        val: LabeledImages | None = None,
+        start_from: Any = None,
+    ) -> tuple[Any, Any]:
         """A model trained on ``train`` for ``epochs`` (warm-up + cosine), and its ``FitResult``.
 
         ``start_from``: a trained scratch CNN whose layers, all but the classifier, give the
@@ -202,8 +273,15 @@ class ScratchRecipe:
         model = build_scratch_cnn(self.config, num_classes, (*size, 3), learning_rate=schedule)
         if start_from is not None:
             copy_matching_weights(start_from, model)
-        result = fit(model, train_ds, val.dataset(self.batch_size) if val else None, epochs=epochs, patience=None,
-                     monitor="val_accuracy" if val else "loss", progress=self.progress)
+        result = fit(
+            model,
+            train_ds,
+            val.dataset(self.batch_size) if val else None,
+            epochs=epochs,
+            patience=None,
+            monitor="val_accuracy" if val else "loss",
+            progress=self.progress,
+        )
         return model, result
 
 
@@ -264,12 +342,18 @@ def bench_scratch(
         pretrain_split, pretrain_map = official_split(pretrain_dir)
         _refuse_test_photos(pretrain_split.train, split.test)
         pretrained, pretrain_fit = recipe.train(
-            load_labeled_images(pretrain_split.train, pretrain_map, loaded, progress=progress), len(pretrain_map),
-            pretrain_epochs)
-        pretrain = {"data_dir": str(Path(pretrain_dir).resolve()), "epochs": pretrain_epochs,
-                    "images": len(pretrain_split.train), "breeds": len(pretrain_map),
-                    "train_seconds": pretrain_fit.wall_time_s,
-                    "final_train_accuracy": pretrain_fit.history["accuracy"][-1]}
+            load_labeled_images(pretrain_split.train, pretrain_map, loaded, progress=progress),
+            len(pretrain_map),
+            pretrain_epochs,
+        )
+        pretrain = {
+            "data_dir": str(Path(pretrain_dir).resolve()),
+            "epochs": pretrain_epochs,
+            "images": len(pretrain_split.train),
+            "breeds": len(pretrain_map),
+            "train_seconds": pretrain_fit.wall_time_s,
+            "final_train_accuracy": pretrain_fit.history["accuracy"][-1],
+        }
     train = load_labeled_images(split.train, label_map, loaded, progress=progress)
     test = load_labeled_images(split.test, label_map, shown, progress=progress)
     val = load_labeled_images(split.val, label_map, shown, progress=progress) if split.val else None
@@ -281,16 +365,37 @@ def bench_scratch(
     predict_seconds = sum(view.seconds for view in views)
     metrics = evaluate(test.labels, probabilities, label_map.names)
     metrics["top1_without_tta"] = evaluate(test.labels, plain, label_map.names)["top1"]
-    timings = {**result.timings, "train_seconds": result.wall_time_s, "predict_seconds": predict_seconds,
-               **({"pretrain_seconds": pretrain["train_seconds"]} if pretrain else {})}
+    timings = {
+        **result.timings,
+        "train_seconds": result.wall_time_s,
+        "predict_seconds": predict_seconds,
+        **({"pretrain_seconds": pretrain["train_seconds"]} if pretrain else {}),
+    }
     record = make_record(
-        "scratch-cnn-pretrained" if pretrain else "scratch-cnn", BENCH_KIND,
-        params={"bench": "scratch", "data_dir": str(Path(data_dir).resolve()), "image_size": image_size,
-                "load_size": load_size, "epochs": epochs, "warmup_epochs": warmup_epochs, "batch_size": batch_size,
-                "crop": recipe.crop.to_dict(), "flip_tta": flip_tta, "val_fraction": val_fraction,
-                "pretrain": pretrain, "config": config.to_dict(), "parameters": count_params(model).total},
-        metrics=metrics, history=result.history, timings=timings, data_counts=split.counts(),
-        num_classes=len(label_map), seed=seed, source=source,
+        "scratch-cnn-pretrained" if pretrain else "scratch-cnn",
+        BENCH_KIND,
+        params={
+            "bench": "scratch",
+            "data_dir": str(Path(data_dir).resolve()),
+            "image_size": image_size,
+            "load_size": load_size,
+            "epochs": epochs,
+            "warmup_epochs": warmup_epochs,
+            "batch_size": batch_size,
+            "crop": recipe.crop.to_dict(),
+            "flip_tta": flip_tta,
+            "val_fraction": val_fraction,
+            "pretrain": pretrain,
+            "config": config.to_dict(),
+            "parameters": count_params(model).total,
+        },
+        metrics=metrics,
+        history=result.history,
+        timings=timings,
+        data_counts=split.counts(),
+        num_classes=len(label_map),
+        seed=seed,
+        source=source,
         data_hash=data_hash([record.path for record in (*split.train, *split.val, *split.test)], data_dir),
     )
     return {"metrics": metrics, "timings": timings, "record": write_record(record, results_dir)}
@@ -301,8 +406,10 @@ def _refuse_test_photos(pretrain: Sequence[Any], test: Sequence[Any]) -> None:
     test_names = {Path(record.path).name for record in test}
     shared = sorted(test_names & {Path(record.path).name for record in pretrain})
     if shared:
-        raise BenchError(f"{len(shared)} pre-training photo(s) are test photos of the benchmark (first: {shared[0]}); "
-                         "pre-train on data that leaves the test list out.")
+        raise BenchError(
+            f"{len(shared)} pre-training photo(s) are test photos of the benchmark (first: {shared[0]}); "
+            "pre-train on data that leaves the test list out."
+        )
 
 
 def bench_throughput(
@@ -338,7 +445,7 @@ def bench_throughput(
     label_map = LabelMap.from_records(chosen)
     extract = feature_extractor(backbone, size)
     preloaded = load_images_array(chosen, size, progress=progress).astype(np.float32)
-    batches = [tf.constant(preloaded[start:start + batch_size]) for start in range(0, images, batch_size)]
+    batches = [tf.constant(preloaded[start : start + batch_size]) for start in range(0, images, batch_size)]
     dataset = make_dataset(chosen, label_map, size, batch_size, shuffle=False, cache=False)
 
     def model_only() -> None:
@@ -350,28 +457,51 @@ def bench_throughput(
             extract(batch).numpy()
 
     extract(batches[0]).numpy()  # trace and warm up
-    passes = alternating_passes({"model_only_seconds": model_only, "pipeline_seconds": pipeline}, repeats,
-                                desc="throughput passes", progress=progress)
+    passes = alternating_passes(
+        {"model_only_seconds": model_only, "pipeline_seconds": pipeline},
+        repeats,
+        desc="throughput passes",
+        progress=progress,
+    )
     model_ips = images / min(passes["model_only_seconds"])
     pipeline_ips = images / min(passes["pipeline_seconds"])
-    metrics = {"pipeline_images_per_s": pipeline_ips, "model_images_per_s": model_ips,
-               "ratio": pipeline_ips / model_ips}
+    metrics = {
+        "pipeline_images_per_s": pipeline_ips,
+        "model_images_per_s": model_ips,
+        "ratio": pipeline_ips / model_ips,
+    }
     record = make_record(
-        f"throughput-{backbone}", BENCH_KIND,
-        params={"bench": "throughput", "data_dir": str(Path(data_dir).resolve()), "backbone": backbone,
-                "images": images, "batch_size": batch_size, "image_size": list(size), "repeats": repeats,
-                "cpu_count": os.cpu_count()},
-        metrics=metrics, timings=passes, data_counts={"images": images}, num_classes=len(label_map),
-        source=source, data_hash=data_hash([record.path for record in chosen], data_dir),
+        f"throughput-{backbone}",
+        BENCH_KIND,
+        params={
+            "bench": "throughput",
+            "data_dir": str(Path(data_dir).resolve()),
+            "backbone": backbone,
+            "images": images,
+            "batch_size": batch_size,
+            "image_size": list(size),
+            "repeats": repeats,
+            "cpu_count": os.cpu_count(),
+        },
+        metrics=metrics,
+        timings=passes,
+        data_counts={"images": images},
+        num_classes=len(label_map),
+        source=source,
+        data_hash=data_hash([record.path for record in chosen], data_dir),
     )
     return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}
 
 
 def format_table(table: pd.DataFrame) -> str:
     """The transfer table as Markdown: scores in percent, timings in seconds."""
-    lines = ["| variant | top-1 | top-5 | macro F1 | train s | feature s | predict s |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| variant | top-1 | top-5 | macro F1 | train s | feature s | predict s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in table.itertuples():
-        lines.append(f"| {row.variant} | {row.top1:.1%} | {row.top5:.1%} | {row.macro_f1:.3f} | {row.train_s:.1f} "
-                     f"| {row.feature_s:.1f} | {row.predict_s:.1f} |")
+        lines.append(
+            f"| {row.variant} | {row.top1:.1%} | {row.top5:.1%} | {row.macro_f1:.3f} | {row.train_s:.1f} "
+            f"| {row.feature_s:.1f} | {row.predict_s:.1f} |"
+        )
     return "\n".join(lines)

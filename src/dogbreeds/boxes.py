@@ -140,6 +140,7 @@ def box_pixels(box: Box, size: tuple[int, int], margin: float = 0.0) -> tuple[in
     right = min(width, round((box.xmax + grow_x) * scale_x))
     bottom = min(height, round((box.ymax + grow_y) * scale_y))
     if right <= left or bottom <= top:
-        raise AnnotationError(f"box ({box.xmin:g}, {box.ymin:g}, {box.xmax:g}, {box.ymax:g}) lies outside the "
-                              f"{width}x{height} image")
+        raise AnnotationError(
+            f"box ({box.xmin:g}, {box.ymin:g}, {box.xmax:g}, {box.ymax:g}) lies outside the {width}x{height} image"
+        )
     return left, top, right, bottom

@@ -59,13 +59,18 @@ def fit_temperature(logits: np.ndarray, labels: Sequence[int] | np.ndarray) -> f
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if logits.ndim not in (2, 3) or logits.shape[-2] != len(labels) or len(labels) == 0:
-        raise EvaluationInputError(f"fit_temperature needs (N, classes) or (views, N, classes) logits and N labels, "
-                                   f"got {logits.shape} and {labels.shape}.")
+        raise EvaluationInputError(
+            f"fit_temperature needs (N, classes) or (views, N, classes) logits and N labels, "
+            f"got {logits.shape} and {labels.shape}."
+        )
     if labels.min() < 0 or labels.max() >= logits.shape[-1]:
         raise EvaluationInputError(f"labels must lie in 0..{logits.shape[-1] - 1}.")
-    result = minimize_scalar(lambda log_t: negative_log_likelihood(logits, labels, float(np.exp(log_t))),
-                             bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded",
-                             options={"xatol": 1e-4})
+    result = minimize_scalar(
+        lambda log_t: negative_log_likelihood(logits, labels, float(np.exp(log_t))),
+        bounds=tuple(np.log(TEMPERATURE_BOUNDS)),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
     return float(np.exp(result.x))
 
 
@@ -80,8 +85,13 @@ class Threshold:
     total: int
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"threshold": self.threshold, "coverage": self.coverage, "accuracy": self.accuracy,
-                "kept": self.kept, "total": self.total}
+        return {
+            "threshold": self.threshold,
+            "coverage": self.coverage,
+            "accuracy": self.accuracy,
+            "kept": self.kept,
+            "total": self.total,
+        }
 
 
 def threshold_metrics(y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray, threshold: float) -> Threshold:
@@ -93,8 +103,9 @@ def threshold_metrics(y_true: Sequence[int] | np.ndarray, probabilities: np.ndar
     return Threshold(float(threshold), float(kept.mean()), accuracy, int(kept.sum()), len(labels))
 
 
-def confidence_threshold(y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray, *,
-                         target_accuracy: float = 0.95) -> Threshold:
+def confidence_threshold(
+    y_true: Sequence[int] | np.ndarray, probabilities: np.ndarray, *, target_accuracy: float = 0.95
+) -> Threshold:
     """The lowest threshold whose kept photos reach ``target_accuracy`` (largest coverage that does).
 
     Every distinct top probability is a candidate, so the answer is exact on these data.

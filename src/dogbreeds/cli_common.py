@@ -46,16 +46,24 @@ class Subcommands(Protocol):
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     """The `--data-dir DIR` option every data command takes."""
-    parser.add_argument("--data-dir", type=Path, metavar="DIR",
-                        help=f"data folder in the Stanford Dogs layout (Images/<wnid>-<Breed>/*.jpg, optional "
-                             f"Annotation/ and lists/); default: ${DATA_DIR_ENV} if set, else the bundled "
-                             f"sample (now: {default_data_dir()})")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"data folder in the Stanford Dogs layout (Images/<wnid>-<Breed>/*.jpg, optional "
+        f"Annotation/ and lists/); default: ${DATA_DIR_ENV} if set, else the bundled "
+        f"sample (now: {default_data_dir()})",
+    )
 
 
-def _command_parser(commands: Subcommands, name: str, summary: str, description: str,
-                    examples: str) -> CommandParser:
-    return commands.add_parser(name, help=summary, description=description, epilog=f"examples:\n{examples}",
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+def _command_parser(commands: Subcommands, name: str, summary: str, description: str, examples: str) -> CommandParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"examples:\n{examples}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -81,8 +89,13 @@ def _parameter(text: str) -> tuple[str, object]:
 
 def _add_bench_options(parser: CommandParser, run: Callable[[argparse.Namespace], int]) -> None:
     """Options every benchmark takes; remembers the parser's options to write the command into records."""
-    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results", metavar="DIR",
-                        help="where the results records go (default: benchmarks/results/)")
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=REPO_ROOT / "benchmarks" / "results",
+        metavar="DIR",
+        help="where the results records go (default: benchmarks/results/)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
     _remember_options(parser)
     parser.set_defaults(run=run)
@@ -90,8 +103,11 @@ def _add_bench_options(parser: CommandParser, run: Callable[[argparse.Namespace]
 
 def _remember_options(parser: CommandParser) -> None:
     """Keep the parser's options (after they are all added), so that `_command_line` can rebuild the command."""
-    options = [(action.dest, action.option_strings[-1], action.default) for action in parser.added_options
-               if action.dest != "help"]
+    options = [
+        (action.dest, action.option_strings[-1], action.default)
+        for action in parser.added_options
+        if action.dest != "help"
+    ]
     parser.set_defaults(command_options=options)
 
 

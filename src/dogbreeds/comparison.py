@@ -50,18 +50,33 @@ COLUMNS = {
 """Comparison table column -> results-record column. Records lacking an optional one get NaN there."""
 
 DISPLAY_COLUMNS = {
-    "kind": "kind", "top1": "top-1", "top5": "top-5", "macro_f1": "macro F1", "kappa": "kappa", "ece": "ECE",
-    "parameters": "parameters (M)", "train_seconds": "training (s)", "inference_ms_per_image": "ms / photo",
-    "dataset": "data", "breeds": "breeds",
+    "kind": "kind",
+    "top1": "top-1",
+    "top5": "top-5",
+    "macro_f1": "macro F1",
+    "kappa": "kappa",
+    "ece": "ECE",
+    "parameters": "parameters (M)",
+    "train_seconds": "training (s)",
+    "inference_ms_per_image": "ms / photo",
+    "dataset": "data",
+    "breeds": "breeds",
 }
 """Comparison table column -> short heading of :func:`readable_table`."""
 
 ACCURACY_COLUMNS = ("kind", "top1", "top5", "macro_f1", "kappa", "ece")
 COST_COLUMNS = ("kind", "parameters", "train_seconds", "inference_ms_per_image")
 
-REQUIRED_COLUMNS = ("model", "top1", "top5", "macro_f1", "kappa", "parameters", "train_seconds",
-                    "inference_ms_per_image")
-
+REQUIRED_COLUMNS = (
+    "model",
+    "top1",
+    "top5",
+    "macro_f1",
+    "kappa",
+    "parameters",
+    "train_seconds",
+    "inference_ms_per_image",
+)
 
 
 class ComparisonError(DogbreedsError, ValueError):
@@ -72,8 +87,9 @@ class NoModelRecordsError(ComparisonError):
     """No scratch or transfer model has been recorded yet."""
 
 
-def comparison_table(records: pd.DataFrame, data_dir: str | os.PathLike | None = None,
-                     num_classes: int | None = None) -> pd.DataFrame:
+def comparison_table(
+    records: pd.DataFrame, data_dir: str | os.PathLike | None = None, num_classes: int | None = None
+) -> pd.DataFrame:
     """One row per model (records of kind scratch or transfer), best test top-1 first.
 
     Only records of the same data folder and number of breeds are kept when these are
@@ -95,13 +111,17 @@ def comparison_table(records: pd.DataFrame, data_dir: str | os.PathLike | None =
     models = models.sort_values("timestamp", kind="stable").drop_duplicates(["kind", "run_name"], keep="last")
     missing = [f"{COLUMNS[name]} ({name})" for name in REQUIRED_COLUMNS if COLUMNS[name] not in models]
     if missing:
-        raise ComparisonError(f"Model records lack {', '.join(missing)}; every scratch/transfer record must "
-                              "carry them (see notebooks 03 and 04).")
+        raise ComparisonError(
+            f"Model records lack {', '.join(missing)}; every scratch/transfer record must "
+            "carry them (see notebooks 03 and 04)."
+        )
     table = pd.DataFrame({name: models.get(column, np.nan) for name, column in COLUMNS.items()})
     incomplete = table.loc[table[list(REQUIRED_COLUMNS)].isna().any(axis=1), "run_name"].tolist()
     if incomplete:
-        raise ComparisonError(f"Model records {incomplete} have empty values in {list(REQUIRED_COLUMNS)}; "
-                              "re-run the notebook that wrote them.")
+        raise ComparisonError(
+            f"Model records {incomplete} have empty values in {list(REQUIRED_COLUMNS)}; "
+            "re-run the notebook that wrote them."
+        )
     table["parameters"] = table["parameters"].astype("int64")
     return table.sort_values(["top1", "run_name"], ascending=[False, True]).reset_index(drop=True)
 
@@ -138,17 +158,22 @@ def choose_best(table: pd.DataFrame, saved_only: bool = False) -> BestModel:
     by_validation = candidates["val_top1"].notna().all()
     key = "val_top1" if by_validation else "top1"
     ranked = candidates.assign(saved=candidates["model_path"].notna()).sort_values(
-        [key, "parameters", "saved", "run_name"], ascending=[False, True, False, True])
+        [key, "parameters", "saved", "run_name"], ascending=[False, True, False, True]
+    )
     row = ranked.iloc[0]
     return BestModel(
-        run_name=str(row["run_name"]), model=str(row["model"]), kind=str(row["kind"]),
-        criterion="validation top-1" if by_validation else "test top-1", score=float(row[key]),
+        run_name=str(row["run_name"]),
+        model=str(row["model"]),
+        kind=str(row["kind"]),
+        criterion="validation top-1" if by_validation else "test top-1",
+        score=float(row[key]),
         model_path=None if pd.isna(row["model_path"]) else str(row["model_path"]),
     )
 
 
-def readable_table(table: pd.DataFrame, columns: Sequence[str] = (*ACCURACY_COLUMNS, *COST_COLUMNS[1:])
-                   ) -> pd.DataFrame:
+def readable_table(
+    table: pd.DataFrame, columns: Sequence[str] = (*ACCURACY_COLUMNS, *COST_COLUMNS[1:])
+) -> pd.DataFrame:
     """Some columns of the comparison table for display: one row per model, short headings, rounded.
 
     Parameters are shown in millions; ``columns`` are names of :data:`DISPLAY_COLUMNS`.
@@ -159,8 +184,18 @@ def readable_table(table: pd.DataFrame, columns: Sequence[str] = (*ACCURACY_COLU
     shown = table.set_index("model")[list(columns)].rename(columns=DISPLAY_COLUMNS)
     if "parameters (M)" in shown:
         shown["parameters (M)"] = shown["parameters (M)"] / 1e6
-    return shown.round({"top-1": 3, "top-5": 3, "macro F1": 3, "kappa": 3, "ECE": 3, "parameters (M)": 2,
-                        "training (s)": 1, "ms / photo": 1})
+    return shown.round(
+        {
+            "top-1": 3,
+            "top-5": 3,
+            "macro F1": 3,
+            "kappa": 3,
+            "ECE": 3,
+            "parameters (M)": 2,
+            "training (s)": 1,
+            "ms / photo": 1,
+        }
+    )
 
 
 def worst_breed(per_breed: pd.DataFrame) -> str:
@@ -197,11 +232,9 @@ class PhotoPredictor(Protocol):
     """What :func:`predict_split` needs from a model: ``dogbreeds.predict.Predictor`` has it."""
 
     @property
-    def class_names(self) -> Sequence[str]:
-        ...
+    def class_names(self) -> Sequence[str]: ...
 
-    def photo_probabilities(self, paths: Sequence[str | os.PathLike | ImageRecord]) -> np.ndarray:
-        ...
+    def photo_probabilities(self, paths: Sequence[str | os.PathLike | ImageRecord]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -216,9 +249,15 @@ class SplitPredictions:
 def save_predictions(path: str | os.PathLike, *, val: SplitPredictions, test: SplitPredictions) -> Path:
     """Write a model's validation and test predictions (labels, probabilities, files) to one ``.npz``."""
     path = Path(path)
-    arrays = {f"{part}_{name}": value for part, predictions in (("val", val), ("test", test))
-              for name, value in (("labels", predictions.labels), ("probabilities", predictions.probabilities),
-                                  ("paths", np.array([str(p) for p in predictions.paths])))}
+    arrays = {
+        f"{part}_{name}": value
+        for part, predictions in (("val", val), ("test", test))
+        for name, value in (
+            ("labels", predictions.labels),
+            ("probabilities", predictions.probabilities),
+            ("paths", np.array([str(p) for p in predictions.paths])),
+        )
+    }
     write_npz_atomic(path, arrays, compressed=True)
     return path
 
@@ -226,8 +265,12 @@ def save_predictions(path: str | os.PathLike, *, val: SplitPredictions, test: Sp
 def load_predictions(path: str | os.PathLike) -> dict[str, SplitPredictions]:
     """The ``{"val": ..., "test": ...}`` predictions written by :func:`save_predictions`."""
     with np.load(Path(path), allow_pickle=False) as saved:
-        return {part: SplitPredictions(saved[f"{part}_labels"], saved[f"{part}_probabilities"],
-                                       tuple(Path(p) for p in saved[f"{part}_paths"])) for part in ("val", "test")}
+        return {
+            part: SplitPredictions(
+                saved[f"{part}_labels"], saved[f"{part}_probabilities"], tuple(Path(p) for p in saved[f"{part}_paths"])
+            )
+            for part in ("val", "test")
+        }
 
 
 def predict_split(predictor: PhotoPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:
@@ -276,22 +319,27 @@ def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:
                 f"breeds, chance {1 / count:.0%}): the best, {best.model}, reaches {percent(row['top1'])} test "
                 f"top-1, {row['top1'] * count:.1f} times chance, against {percent(same['top1'].max())} "
                 f"({same['top1'].max() * breeds:.0f} times chance) for the best model on the {breeds} breeds."
-                if not same.empty else
-                f"The {best.kind} models ({dataset}, {int(count)} breeds) reach at best {percent(row['top1'])}.")
+                if not same.empty
+                else f"The {best.kind} models ({dataset}, {int(count)} breeds) reach at best {percent(row['top1'])}."
+            )
         return " ".join(lines)
     best = choose_best(table)
-    lines = [(f"**Best model: {best.model}** ({best.kind}), chosen on its {best.criterion} "
-              f"({percent(best.score)}).")]
+    lines = [(f"**Best model: {best.model}** ({best.kind}), chosen on its {best.criterion} ({percent(best.score)}).")]
     if best.chosen_on_test:
-        lines.append("No validation accuracy was recorded for every model, so the test set picked it: its test "
-                     "numbers are then slightly optimistic.")
+        lines.append(
+            "No validation accuracy was recorded for every model, so the test set picked it: its test "
+            "numbers are then slightly optimistic."
+        )
     kinds = set(table["kind"])
     if kinds != set(MODEL_KINDS):
-        lines.append(f"Only {' and '.join(sorted(kinds))} models were recorded, so there is nothing to weigh them "
-                     "against here.")
+        lines.append(
+            f"Only {' and '.join(sorted(kinds))} models were recorded, so there is nothing to weigh them against here."
+        )
         return " ".join(lines)
-    row = {kind: table.set_index("run_name").loc[choose_best(table[table["kind"] == kind]).run_name]
-           for kind in MODEL_KINDS}
+    row = {
+        kind: table.set_index("run_name").loc[choose_best(table[table["kind"] == kind]).run_name]
+        for kind in MODEL_KINDS
+    }
     scratch, transfer = row["scratch"], row["transfer"]
     gap = round(100 * (transfer["top1"] - scratch["top1"]))
     difference = "as much" if gap == 0 else f"{abs(gap)} percentage points {'more' if gap > 0 else 'less'}"

@@ -194,18 +194,28 @@ def discover(data_dir: str | os.PathLike) -> DataIndex:
             if files:
                 files_by_label[entry.name] = files
             else:
-                problems.append(Problem(Path(entry.path), "empty_breed_folder",
-                                        "breed folder has no image files: breed left out"))
+                problems.append(
+                    Problem(Path(entry.path), "empty_breed_folder", "breed folder has no image files: breed left out")
+                )
         else:
-            problems.append(Problem(Path(entry.path), "unexpected_file",
-                                    f"file directly in {IMAGES_DIRNAME}/ (images belong in a breed folder): ignored"))
+            problems.append(
+                Problem(
+                    Path(entry.path),
+                    "unexpected_file",
+                    f"file directly in {IMAGES_DIRNAME}/ (images belong in a breed folder): ignored",
+                )
+            )
     if not files_by_label:
-        raise DataDirError(f"{images_dir} has no breed folder with images; expected "
-                           f"{IMAGES_DIRNAME}/<wnid>-<Breed>/<file>.jpg (e.g. n02085620-Chihuahua/n02085620_5927.jpg)")
+        raise DataDirError(
+            f"{images_dir} has no breed folder with images; expected "
+            f"{IMAGES_DIRNAME}/<wnid>-<Breed>/<file>.jpg (e.g. n02085620-Chihuahua/n02085620_5927.jpg)"
+        )
 
     list_files, split_of, in_both = _read_official_lists(root)
-    problems += [Problem(images_dir / relative, "listed_twice", "named in both the train and the test list: "
-                         "used as test only") for relative in in_both]
+    problems += [
+        Problem(images_dir / relative, "listed_twice", "named in both the train and the test list: used as test only")
+        for relative in in_both
+    ]
     annotations_dir = root / ANNOTATION_DIRNAME if (root / ANNOTATION_DIRNAME).is_dir() else None
     records = []
     for label_id in sorted(files_by_label):
@@ -219,8 +229,13 @@ def discover(data_dir: str | os.PathLike) -> DataIndex:
                 problems.append(Problem(path, "missing_annotation", "no annotation file: image used uncropped"))
             records.append(ImageRecord(path, label_id, split_of.pop(relative, None), annotation))
     for relative in sorted(split_of):
-        problems.append(Problem(images_dir / relative, "missing_listed_file",
-                                f"named in the official {split_of[relative]} list but not on disk"))
+        problems.append(
+            Problem(
+                images_dir / relative,
+                "missing_listed_file",
+                f"named in the official {split_of[relative]} list but not on disk",
+            )
+        )
     return DataIndex(root, tuple(records), annotations_dir, tuple(list_files), tuple(problems))
 
 
@@ -241,7 +256,7 @@ def _check_layout(root: Path) -> Path:
 
 
 def _entry_kind(entry: os.DirEntry) -> str | None:
-    """"dir", "file", "other", or None when the entry cannot be followed (a symbolic link loop, a dangling link)."""
+    """ "dir", "file", "other", or None when the entry cannot be followed (a symbolic link loop, a dangling link)."""
     try:
         return "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
     except OSError:
@@ -271,8 +286,13 @@ def _breed_images(folder: Path, problems: list[Problem]) -> list[Path]:
             images.append(path)
         else:
             what = "folder" if kind == "dir" else "file"
-            problems.append(Problem(path, "unexpected_file", f"{what} with no image extension "
-                                    f"({', '.join(sorted(IMAGE_SUFFIXES))}): ignored"))
+            problems.append(
+                Problem(
+                    path,
+                    "unexpected_file",
+                    f"{what} with no image extension ({', '.join(sorted(IMAGE_SUFFIXES))}): ignored",
+                )
+            )
     return images
 
 
@@ -326,8 +346,9 @@ def _read_mat_list(path: Path) -> list[str]:
         raise SplitListError(f"cannot read the MATLAB split list {path}: {error}") from error
     if "file_list" not in contents:
         found = ", ".join(key for key in contents if not key.startswith("__")) or "nothing"
-        raise SplitListError(f"{path} has no 'file_list' cell array (found: {found}); "
-                             "is it an official Stanford Dogs list?")
+        raise SplitListError(
+            f"{path} has no 'file_list' cell array (found: {found}); is it an official Stanford Dogs list?"
+        )
     entries = []
     for cell in np.asarray(contents["file_list"], dtype=object).ravel():
         value = cell
@@ -392,8 +413,12 @@ class Split:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
-def split_records(records: DataIndex | Sequence[ImageRecord], val_fraction: float = 0.2,
-                  test_fraction: float = 0.2, seed: int = DEFAULT_SEED) -> Split:
+def split_records(
+    records: DataIndex | Sequence[ImageRecord],
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = DEFAULT_SEED,
+) -> Split:
     """Seeded, stratified train / validation / test split.
 
     With official lists, test is the official test split (`test_fraction` is unused) and
@@ -425,8 +450,9 @@ def split_records(records: DataIndex | Sequence[ImageRecord], val_fraction: floa
     return Split(tuple(train), tuple(val), tuple(test), source, excluded)
 
 
-def _stratified(records: list[ImageRecord], fraction: float, seed: int,
-                part: str) -> tuple[list[ImageRecord], list[ImageRecord]]:
+def _stratified(
+    records: list[ImageRecord], fraction: float, seed: int, part: str
+) -> tuple[list[ImageRecord], list[ImageRecord]]:
     if fraction == 0 or not records:
         return list(records), []
     from sklearn.model_selection import train_test_split
@@ -435,13 +461,17 @@ def _stratified(records: list[ImageRecord], fraction: float, seed: int,
     counts = Counter(labels)
     rarest = min(counts, key=lambda label_id: (counts[label_id], label_id))
     if counts[rarest] < 2:
-        raise SplitError(f"cannot carve a stratified {part} split: breed {rarest} has only {counts[rarest]} "
-                         "image in the pool; drop it (select_breeds) or use more data")
+        raise SplitError(
+            f"cannot carve a stratified {part} split: breed {rarest} has only {counts[rarest]} "
+            "image in the pool; drop it (select_breeds) or use more data"
+        )
     try:
         kept, held_out = train_test_split(records, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError as error:
-        raise SplitError(f"cannot carve a stratified {part} split of {fraction:.0%} from {len(records)} "
-                         f"images of {len(counts)} breeds: {error}") from error
+        raise SplitError(
+            f"cannot carve a stratified {part} split of {fraction:.0%} from {len(records)} "
+            f"images of {len(counts)} breeds: {error}"
+        ) from error
     return sorted(kept, key=_record_order), sorted(held_out, key=_record_order)
 
 

@@ -92,15 +92,9 @@ PARTS: Mapping[str, ArchivePart] = MappingProxyType(
 # the files served at OFFICIAL_BASE_URL.
 OFFICIAL_DIGESTS: Mapping[str, ArchiveDigest] = MappingProxyType(
     {
-        "images.tar": ArchiveDigest(
-            793_579_520, "a443fc2f9a851aa1a7b8e4fa4af94b8459fce2c9f5a2f4dd4669cf9673a4ec58"
-        ),
-        "annotation.tar": ArchiveDigest(
-            21_852_160, "662ed36f707be6b195c2fda392d8e153e83af28cedc8e2134a649f198def30fd"
-        ),
-        "lists.tar": ArchiveDigest(
-            481_280, "34b47cacd9a98b5d150e084f24d29391c084c55272295ec65c85651bc35f4d6c"
-        ),
+        "images.tar": ArchiveDigest(793_579_520, "a443fc2f9a851aa1a7b8e4fa4af94b8459fce2c9f5a2f4dd4669cf9673a4ec58"),
+        "annotation.tar": ArchiveDigest(21_852_160, "662ed36f707be6b195c2fda392d8e153e83af28cedc8e2134a649f198def30fd"),
+        "lists.tar": ArchiveDigest(481_280, "34b47cacd9a98b5d150e084f24d29391c084c55272295ec65c85651bc35f4d6c"),
     }
 )
 
@@ -309,9 +303,10 @@ def _copy_body(
 def _digest_of(path: Path, progress: bool) -> ArchiveDigest:
     sha = hashlib.sha256()
     size = path.stat().st_size
-    with open(path, "rb") as file, tqdm(
-        total=size, unit="B", unit_scale=True, desc=f"checking {path.name}", disable=not progress
-    ) as bar:
+    with (
+        open(path, "rb") as file,
+        tqdm(total=size, unit="B", unit_scale=True, desc=f"checking {path.name}", disable=not progress) as bar,
+    ):
         while chunk := file.read(CHUNK_BYTES):
             sha.update(chunk)
             bar.update(len(chunk))

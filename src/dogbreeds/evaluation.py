@@ -54,9 +54,7 @@ def check_predictions(
             "map breed names to ids with the label map first."
         )
     if probs.ndim != 2:
-        raise EvaluationInputError(
-            f"probabilities must be a 2-D array (photos x classes), got shape {probs.shape}."
-        )
+        raise EvaluationInputError(f"probabilities must be a 2-D array (photos x classes), got shape {probs.shape}.")
     if len(labels) != len(probs):
         raise EvaluationInputError(
             f"y_true has {len(labels)} labels but probabilities has {len(probs)} rows; "
@@ -75,8 +73,7 @@ def check_predictions(
         )
     if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
         raise EvaluationInputError(
-            "probabilities must be finite values in [0, 1]; "
-            "if the model outputs logits, apply a softmax first."
+            "probabilities must be finite values in [0, 1]; if the model outputs logits, apply a softmax first."
         )
     if class_names is not None and len(class_names) != num_classes:
         raise EvaluationInputError(
@@ -152,8 +149,7 @@ def per_breed_accuracy(
     correct = np.bincount(labels, weights=hits, minlength=num_classes).astype(np.int64)
     accuracy = np.where(n > 0, correct / np.maximum(n, 1), np.nan)
     return pd.DataFrame(
-        {"label": np.arange(num_classes), "breed": list(class_names), "n": n, "correct": correct,
-         "accuracy": accuracy}
+        {"label": np.arange(num_classes), "breed": list(class_names), "n": n, "correct": correct, "accuracy": accuracy}
     )
 
 
@@ -186,9 +182,7 @@ def most_confused_pairs(
             "share": shares,
         }
     )
-    frame = frame.sort_values(
-        ["count", "share", "true_label", "predicted_label"], ascending=[False, False, True, True]
-    )
+    frame = frame.sort_values(["count", "share", "true_label", "predicted_label"], ascending=[False, False, True, True])
     return frame.head(top_n).reset_index(drop=True)
 
 
@@ -399,5 +393,4 @@ def evaluate(
         "ece": ece,
         "mce": mce,
     }
-    return {key: None if isinstance(value, float) and math.isnan(value) else value
-            for key, value in metrics.items()}
+    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in metrics.items()}

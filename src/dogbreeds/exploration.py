@@ -26,13 +26,27 @@ from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import ImageLoadError, open_image
 
 SIZE_COLUMNS = ("path", "label_id", "breed", "official_split", "width", "height", "aspect_ratio", "format", "mode")
-BOX_COLUMNS = ("path", "label_id", "breed", "boxes", "image_width", "image_height", "first_box_fraction",
-               "largest_box_fraction")
+BOX_COLUMNS = (
+    "path",
+    "label_id",
+    "breed",
+    "boxes",
+    "image_width",
+    "image_height",
+    "first_box_fraction",
+    "largest_box_fraction",
+)
 SPLIT_COLUMNS = ("train", "val", "test", "total")
 PROBLEM_COLUMNS = ("kind", "severity", "files", "example", "detail")
 ALL_BREEDS_ROW = "all breeds"
-STANFORD_DOGS_TOTALS = {"breeds": 120, "photos": 20_580, "train photos": 12_000, "test photos": 8_580,
-                        "photos per breed (min-max)": "148-252", "train photos per breed": 100}
+STANFORD_DOGS_TOTALS = {
+    "breeds": 120,
+    "photos": 20_580,
+    "train photos": 12_000,
+    "test photos": 8_580,
+    "photos per breed (min-max)": "148-252",
+    "train photos per breed": 100,
+}
 """The full Stanford Dogs set as published (Khosla et al., 2011): quoted, not measured here."""
 
 
@@ -40,8 +54,13 @@ class ExplorationError(DogbreedsError, ValueError):
     """The input cannot be explored as asked; the message says what to pass instead."""
 
 
-def image_sizes(records: Sequence[ImageRecord], *, problems: ProblemLog | None = None, workers: int | None = None,
-                progress: bool = True) -> pd.DataFrame:
+def image_sizes(
+    records: Sequence[ImageRecord],
+    *,
+    problems: ProblemLog | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """One row per readable image: width, height, aspect ratio (width / height), format and colour mode.
 
     Only headers are read. Unreadable images are left out of the table and added to
@@ -54,14 +73,23 @@ def image_sizes(records: Sequence[ImageRecord], *, problems: ProblemLog | None =
                 width, height, image_format, mode = image.width, image.height, image.format, image.mode
         except ImageLoadError as error:
             return error
-        return {"path": str(record.path), "label_id": record.label_id, "breed": record.breed,
-                "official_split": record.official_split, "width": width, "height": height,
-                "aspect_ratio": width / height, "format": image_format, "mode": mode}
+        return {
+            "path": str(record.path),
+            "label_id": record.label_id,
+            "breed": record.breed,
+            "official_split": record.official_split,
+            "width": width,
+            "height": height,
+            "aspect_ratio": width / height,
+            "format": image_format,
+            "mode": mode,
+        }
 
     rows = []
     with ThreadPoolExecutor(workers or min(8, (os.cpu_count() or 1) + 2)) as pool:
-        for result in tqdm(pool.map(read, records), total=len(records), desc="Reading image headers", unit="img",
-                           disable=not progress):
+        for result in tqdm(
+            pool.map(read, records), total=len(records), desc="Reading image headers", unit="img", disable=not progress
+        ):
             if isinstance(result, ImageLoadError):
                 if problems is not None:
                     problems.add(result.to_problem())
@@ -79,9 +107,15 @@ def describe_sizes(sizes: pd.DataFrame) -> pd.DataFrame:
     _require_rows(sizes, ("width", "height"), "image_sizes(records)")
     short_side = np.minimum(sizes["width"], sizes["height"])
     long_side = np.maximum(sizes["width"], sizes["height"])
-    table = pd.DataFrame({"width": sizes["width"], "height": sizes["height"], "short_side": short_side,
-                          "aspect_ratio": sizes["width"] / sizes["height"],
-                          "square_crop_loss": 1 - short_side / long_side})
+    table = pd.DataFrame(
+        {
+            "width": sizes["width"],
+            "height": sizes["height"],
+            "short_side": short_side,
+            "aspect_ratio": sizes["width"] / sizes["height"],
+            "square_crop_loss": 1 - short_side / long_side,
+        }
+    )
     return table.agg(["min", "median", "mean", "max"]).T
 
 
@@ -101,8 +135,9 @@ def enlarged_share(sizes: pd.DataFrame, side: int) -> float:
     return float((np.minimum(sizes["width"], sizes["height"]) < side).mean())
 
 
-def box_statistics(records: Sequence[ImageRecord], *, problems: ProblemLog | None = None,
-                   progress: bool = True) -> pd.DataFrame:
+def box_statistics(
+    records: Sequence[ImageRecord], *, problems: ProblemLog | None = None, progress: bool = True
+) -> pd.DataFrame:
     """One row per annotated image: its number of boxes and the first and largest box's share of the image area.
 
     The image size comes from the annotation (``<size>``), else from the image header.
@@ -126,11 +161,21 @@ def box_statistics(records: Sequence[ImageRecord], *, problems: ProblemLog | Non
             if problems is not None:
                 problems.add(error.to_problem())
             continue
-        fractions = [_clipped_area(box.xmin, box.ymin, box.xmax, box.ymax, width, height) / (width * height)
-                     for box in boxes]
-        rows.append({"path": str(record.path), "label_id": record.label_id, "breed": record.breed,
-                     "boxes": len(boxes), "image_width": width, "image_height": height,
-                     "first_box_fraction": fractions[0], "largest_box_fraction": max(fractions)})
+        fractions = [
+            _clipped_area(box.xmin, box.ymin, box.xmax, box.ymax, width, height) / (width * height) for box in boxes
+        ]
+        rows.append(
+            {
+                "path": str(record.path),
+                "label_id": record.label_id,
+                "breed": record.breed,
+                "boxes": len(boxes),
+                "image_width": width,
+                "image_height": height,
+                "first_box_fraction": fractions[0],
+                "largest_box_fraction": max(fractions),
+            }
+        )
     return pd.DataFrame(rows, columns=list(BOX_COLUMNS))
 
 
@@ -148,15 +193,24 @@ def describe_boxes(boxes: pd.DataFrame, images: int) -> pd.Series:
     if images < 1:
         raise ExplorationError(f"images is the number of images explored (at least 1), got {images}.")
     if boxes.empty:
-        return pd.Series({"annotated_share": 0.0, "several_boxes_share": np.nan, "median_boxes": np.nan,
-                          "median_first_box_fraction": np.nan, "median_largest_box_fraction": np.nan})
-    return pd.Series({
-        "annotated_share": len(boxes) / images,
-        "several_boxes_share": float((boxes["boxes"] > 1).mean()),
-        "median_boxes": float(boxes["boxes"].median()),
-        "median_first_box_fraction": float(boxes["first_box_fraction"].median()),
-        "median_largest_box_fraction": float(boxes["largest_box_fraction"].median()),
-    })
+        return pd.Series(
+            {
+                "annotated_share": 0.0,
+                "several_boxes_share": np.nan,
+                "median_boxes": np.nan,
+                "median_first_box_fraction": np.nan,
+                "median_largest_box_fraction": np.nan,
+            }
+        )
+    return pd.Series(
+        {
+            "annotated_share": len(boxes) / images,
+            "several_boxes_share": float((boxes["boxes"] > 1).mean()),
+            "median_boxes": float(boxes["boxes"].median()),
+            "median_first_box_fraction": float(boxes["first_box_fraction"].median()),
+            "median_largest_box_fraction": float(boxes["largest_box_fraction"].median()),
+        }
+    )
 
 
 def images_per_breed(records: Iterable[ImageRecord]) -> pd.Series:
@@ -175,9 +229,17 @@ def class_balance(counts: pd.Series) -> pd.Series:
     """
     if counts.empty or counts.min() < 1:
         raise ExplorationError("counts needs at least one breed with images; use images_per_breed(records).")
-    return pd.Series({"breeds": len(counts), "images": int(counts.sum()), "fewest": int(counts.min()),
-                      "median": float(counts.median()), "most": int(counts.max()),
-                      "imbalance_ratio": float(counts.max() / counts.min())}, dtype=object)
+    return pd.Series(
+        {
+            "breeds": len(counts),
+            "images": int(counts.sum()),
+            "fewest": int(counts.min()),
+            "median": float(counts.median()),
+            "most": int(counts.max()),
+            "imbalance_ratio": float(counts.max() / counts.min()),
+        },
+        dtype=object,
+    )
 
 
 def split_table(split: Split) -> pd.DataFrame:
@@ -204,8 +266,15 @@ def problem_table(problems: Iterable[Problem], root: str | os.PathLike | None = 
     rows = []
     for (kind, severity), found in groups.items():
         example = min(found, key=lambda problem: str(problem.path))
-        rows.append({"kind": kind, "severity": severity, "files": len({problem.path for problem in found}),
-                     "example": _relative(example.path, root), "detail": example.detail})
+        rows.append(
+            {
+                "kind": kind,
+                "severity": severity,
+                "files": len({problem.path for problem in found}),
+                "example": _relative(example.path, root),
+                "detail": example.detail,
+            }
+        )
     table = pd.DataFrame(rows, columns=list(PROBLEM_COLUMNS))
     return table.sort_values(["severity", "files", "kind"], ascending=[True, False, True]).reset_index(drop=True)
 
@@ -219,8 +288,9 @@ def _relative(path: Path, root: str | os.PathLike | None) -> str:
         return str(path)
 
 
-def pick_examples(records: Sequence[ImageRecord], per_breed: int, seed: int,
-                  max_breeds: int | None = None) -> list[ImageRecord]:
+def pick_examples(
+    records: Sequence[ImageRecord], per_breed: int, seed: int, max_breeds: int | None = None
+) -> list[ImageRecord]:
     """Up to ``per_breed`` records of each breed, drawn with ``seed``, grouped by breed in label order.
 
     ``max_breeds`` keeps that many breeds, also drawn with ``seed`` (a grid of 120 breeds is unreadable).
@@ -236,8 +306,11 @@ def pick_examples(records: Sequence[ImageRecord], per_breed: int, seed: int,
     label_ids = sorted(by_breed)
     if max_breeds is not None and max_breeds < len(label_ids):
         label_ids = sorted(rng.sample(label_ids, max_breeds))
-    return [record for label_id in label_ids
-            for record in rng.sample(by_breed[label_id], min(per_breed, len(by_breed[label_id])))]
+    return [
+        record
+        for label_id in label_ids
+        for record in rng.sample(by_breed[label_id], min(per_breed, len(by_breed[label_id])))
+    ]
 
 
 def _require_rows(table: pd.DataFrame, columns: Sequence[str], made_by: str) -> None:

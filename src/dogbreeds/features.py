@@ -39,8 +39,9 @@ CACHE_FORMAT = 1
 # The code that turns image files into backbone features, and only that: decoding, cropping and
 # resizing the pixels, the backbones' input scaling, graphs and weight port. Changing what any of it
 # does (not its comments, docstrings or layout) invalidates the cached features of
-# ``backbone_features`` (a fixed weight port must not reuse old features); editing anything else (the folder layout, summaries, class names, Keras weight files'
-# locations, which enter the key as ``weights``) does not.
+# ``backbone_features`` (a fixed weight port must not reuse old features); editing anything else
+# (the folder layout, summaries, class names, Keras weight files' locations, which enter the key as
+# ``weights``) does not.
 _FEATURE_CODE_MODULES = (
     "dogbreeds.boxes",
     "dogbreeds.images",
@@ -293,8 +294,12 @@ def source_fingerprint(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()

@@ -120,9 +120,7 @@ class GradCam:
             raise GradCamError("images is empty.")
         for got, want in zip(batch.shape[1:], expected):
             if want is not None and got != want:
-                raise GradCamError(
-                    f"images are {batch.shape[1:]} but the model expects {expected}; resize them first."
-                )
+                raise GradCamError(f"images are {batch.shape[1:]} but the model expects {expected}; resize them first.")
         return batch
 
     def _check_classes(self, class_indices: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
@@ -332,7 +330,6 @@ def _feature_and_output_model(model: keras.Model, path: Sequence[str]) -> keras.
         )
     if len(captured) != 1:
         raise GradCamError(
-            f"Layer {target.name!r} is called {len(captured)} times in {model.name!r}; "
-            "pick a layer that is used once."
+            f"Layer {target.name!r} is called {len(captured)} times in {model.name!r}; pick a layer that is used once."
         )
     return keras.Model(inputs, [captured[0], outputs[0]], name=f"{model.name}_gradcam")

@@ -68,8 +68,15 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
     except OSError as error:
         raise ImageLoadError(path, f"cannot read the file ({error.strerror or error})", "unreadable") from None
     if not stat.S_ISREG(status.st_mode):
-        kind = "a folder" if stat.S_ISDIR(status.st_mode) else "a pipe" if stat.S_ISFIFO(status.st_mode) \
-            else "a device" if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode) else "a special file"
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(status.st_mode)
+            else "a pipe"
+            if stat.S_ISFIFO(status.st_mode)
+            else "a device"
+            if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode)
+            else "a special file"
+        )
         raise ImageLoadError(path, f"not a regular file ({kind})", "unreadable")
     if status.st_size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)", "not_an_image")
@@ -80,8 +87,9 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageLoadError(path, f"decompression bomb refused: {error}", "decompression_bomb") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(path, f"not an image in a format read here ({', '.join(IMAGE_FORMATS)})",
-                             "not_an_image") from None
+        raise ImageLoadError(
+            path, f"not an image in a format read here ({', '.join(IMAGE_FORMATS)})", "not_an_image"
+        ) from None
     except OSError as error:
         if error.errno is not None:  # the system could not read it (permissions, a folder, a disk error)
             raise ImageLoadError(path, f"cannot read the file ({error.strerror})", "unreadable") from None
@@ -90,8 +98,9 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
         raise ImageLoadError(path, f"corrupt image header ({type(error).__name__}: {error})", "corrupt") from None
     if min(image.size) < min_side:
         image.close()
-        raise ImageLoadError(path, f"too small: {image.width}x{image.height} px (a side under {min_side} px)",
-                             "too_small")
+        raise ImageLoadError(
+            path, f"too small: {image.width}x{image.height} px (a side under {min_side} px)", "too_small"
+        )
     return image
 
 
@@ -148,8 +157,14 @@ def load_upright(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Ima
     return load_image(path, min_side, upright=True)
 
 
-def load_resized(path: str | os.PathLike, size: tuple[int, int], box: Box | None = None,
-                 margin: float = 0.0, *, upright: bool = False) -> np.ndarray:
+def load_resized(
+    path: str | os.PathLike,
+    size: tuple[int, int],
+    box: Box | None = None,
+    margin: float = 0.0,
+    *,
+    upright: bool = False,
+) -> np.ndarray:
     """An image as a uint8 array of shape (height, width, 3), cropped to `box` first when given.
 
     `size` is (height, width). The aspect ratio is not kept (as in the 224 x 224 crops).
@@ -168,10 +183,16 @@ def load_resized(path: str | os.PathLike, size: tuple[int, int], box: Box | None
     return np.asarray(image, dtype=np.uint8)
 
 
-def load_images_array(items: Iterable[ImageRecord | str | os.PathLike], size: tuple[int, int] = (224, 224),
-                      crop: CropChoice | None = None, margin: float = 0.0,
-                      on_error: Literal["raise", "skip"] = "raise", problems: ProblemLog | None = None,
-                      workers: int | None = None, progress: bool = True) -> np.ndarray:
+def load_images_array(
+    items: Iterable[ImageRecord | str | os.PathLike],
+    size: tuple[int, int] = (224, 224),
+    crop: CropChoice | None = None,
+    margin: float = 0.0,
+    on_error: Literal["raise", "skip"] = "raise",
+    problems: ProblemLog | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> np.ndarray:
     """Load images (records or paths) into one uint8 array of shape (N, height, width, 3).
 
     `crop` ("first" or "largest" box) applies to records with an annotation; an unreadable
@@ -187,8 +208,11 @@ def load_images_array(items: Iterable[ImageRecord | str | os.PathLike], size: tu
     for problem in box_problems:
         problems.add(problem)
     if box_problems:
-        warnings.warn(f"{len(box_problems)} unreadable annotation(s): those images are used uncropped "
-                      f"(first: {box_problems[0].detail})", stacklevel=2)
+        warnings.warn(
+            f"{len(box_problems)} unreadable annotation(s): those images are used uncropped "
+            f"(first: {box_problems[0].detail})",
+            stacklevel=2,
+        )
 
     def load(position: int) -> np.ndarray | ImageLoadError:
         try:
@@ -202,8 +226,9 @@ def load_images_array(items: Iterable[ImageRecord | str | os.PathLike], size: tu
     kept = np.ones(len(records), dtype=bool)
     with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
         loaded = pool.map(load, range(len(records)))
-        for position, result in enumerate(tqdm(loaded, total=len(records), desc="Loading images", unit="img",
-                                               disable=not progress)):
+        for position, result in enumerate(
+            tqdm(loaded, total=len(records), desc="Loading images", unit="img", disable=not progress)
+        ):
             if isinstance(result, ImageLoadError):
                 kept[position] = False
                 problems.add(result.to_problem())
@@ -211,8 +236,11 @@ def load_images_array(items: Iterable[ImageRecord | str | os.PathLike], size: tu
                 array[position] = result
     if not kept.all():
         skipped = [records[position].path.name for position in np.flatnonzero(~kept)]
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {', '.join(skipped[:5])}"
-                      + (" ..." if len(skipped) > 5 else ""), stacklevel=2)
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable image(s): {', '.join(skipped[:5])}"
+            + (" ..." if len(skipped) > 5 else ""),
+            stacklevel=2,
+        )
         return array[kept]
     return array
 
@@ -220,4 +248,3 @@ def load_images_array(items: Iterable[ImageRecord | str | os.PathLike], size: tu
 def _record_of_path(path: str | os.PathLike) -> ImageRecord:
     path = Path(path)
     return ImageRecord(path, path.parent.name)
-

@@ -77,8 +77,11 @@ def collect_photos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
             found = []
             for folder, subfolders, files in os.walk(path, followlinks=False):
                 subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-                found += [Path(folder) / name for name in files
-                          if not name.startswith(".") and Path(name).suffix.lower() in extensions]
+                found += [
+                    Path(folder) / name
+                    for name in files
+                    if not name.startswith(".") and Path(name).suffix.lower() in extensions
+                ]
             photos += sorted(found)
         elif path.exists() or path.is_symlink():
             photos.append(path)
@@ -117,8 +120,9 @@ def read_done(out: Path) -> set[str]:
         return set()
     reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
     if tuple(reader.fieldnames or ()) != COLUMNS:
-        raise LabelError(f"{out} exists but is not a labels CSV (columns {reader.fieldnames}); "
-                         "give another --out or move it away.")
+        raise LabelError(
+            f"{out} exists but is not a labels CSV (columns {reader.fieldnames}); give another --out or move it away."
+        )
     return {row["file"] for row in reader}
 
 
@@ -145,8 +149,10 @@ def label_photos(
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     new_file = not out.exists() or out.stat().st_size == 0
-    with open(out, "a", newline="", encoding="utf-8") as handle, \
-            tqdm(total=len(todo), unit="photo", desc="labelling", disable=not progress) as bar:
+    with (
+        open(out, "a", newline="", encoding="utf-8") as handle,
+        tqdm(total=len(todo), unit="photo", desc="labelling", disable=not progress) as bar,
+    ):
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
@@ -156,8 +162,9 @@ def label_photos(
                 writer.writerow(csv_row(path, answer))
                 summary.counts[answer.status] += 1
             _flush(handle)
-            bar.set_postfix({status: summary.counts[status] for status in STATUSES if summary.counts[status]},
-                            refresh=False)
+            bar.set_postfix(
+                {status: summary.counts[status] for status in STATUSES if summary.counts[status]}, refresh=False
+            )
             bar.update(len(paths))
             if on_batch is not None:
                 on_batch(summary.labelled_now)
@@ -165,10 +172,11 @@ def label_photos(
     return summary
 
 
-def answer_batches(model: ShelterModel, paths: Sequence[Path], batch_size: int
-                   ) -> Iterator[tuple[Sequence[Path], list[Answer]]]:
+def answer_batches(
+    model: ShelterModel, paths: Sequence[Path], batch_size: int
+) -> Iterator[tuple[Sequence[Path], list[Answer]]]:
     """(paths, answers) batch by batch; the next batch is read and prepared while the model runs."""
-    chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
+    chunks = [paths[start : start + batch_size] for start in range(0, len(paths), batch_size)]
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = reader.submit(model.prepare_files, chunks[0])
         for position, chunk in enumerate(chunks):

@@ -41,8 +41,10 @@ def bench_label(
     if len(records) < images:
         raise ValueError(f"{data_dir} holds {len(records)} photos; ask for at most that many.")
     chosen = [Path(records[int(i)].path) for i in np.linspace(0, len(records) - 1, images)]
-    preloaded = [model.view_batch([load_upright(path) for path in chosen[start:start + batch_size]])
-                 for start in range(0, images, batch_size)]
+    preloaded = [
+        model.view_batch([load_upright(path) for path in chosen[start : start + batch_size]])
+        for start in range(0, images, batch_size)
+    ]
     model.score_views(preloaded[0])  # trace and warm up
 
     def model_only() -> None:
@@ -53,17 +55,30 @@ def bench_label(
         with tempfile.TemporaryDirectory() as folder:
             label_photos(chosen, Path(folder) / "labels.csv", model=model, batch_size=batch_size, progress=False)
 
-    passes = alternating_passes({"model_only_seconds": model_only, "label_seconds": labeller}, repeats,
-                                desc="label passes", progress=progress)
+    passes = alternating_passes(
+        {"model_only_seconds": model_only, "label_seconds": labeller}, repeats, desc="label passes", progress=progress
+    )
     model_rate = images / min(passes["model_only_seconds"])
     label_rate = images / min(passes["label_seconds"])
     metrics = {"label_photos_per_s": label_rate, "model_photos_per_s": model_rate, "ratio": label_rate / model_rate}
     record = make_record(
-        "label-throughput", "benchmark",
-        params={"bench": "label", "data_dir": Path(data_dir).name, "images": images, "batch_size": batch_size,
-                "views": list(model.config.views), "backbone": model.config.backbone, "repeats": repeats,
-                "cpu_count": os.cpu_count()},
-        metrics=metrics, timings=passes, data_counts={"images": images}, num_classes=len(model.config.label_ids),
-        source=source, data_hash=data_hash(chosen, data_dir),
+        "label-throughput",
+        "benchmark",
+        params={
+            "bench": "label",
+            "data_dir": Path(data_dir).name,
+            "images": images,
+            "batch_size": batch_size,
+            "views": list(model.config.views),
+            "backbone": model.config.backbone,
+            "repeats": repeats,
+            "cpu_count": os.cpu_count(),
+        },
+        metrics=metrics,
+        timings=passes,
+        data_counts={"images": images},
+        num_classes=len(model.config.label_ids),
+        source=source,
+        data_hash=data_hash(chosen, data_dir),
     )
     return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}

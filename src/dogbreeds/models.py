@@ -164,8 +164,9 @@ def make_loss(name: str, label_smoothing: float = 0.0, focal_gamma: float = 2.0)
 LearningRate: TypeAlias = float | keras.optimizers.schedules.LearningRateSchedule
 
 
-def make_optimizer(name: str, learning_rate: LearningRate,
-                   weight_decay: float | None = None) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    name: str, learning_rate: LearningRate, weight_decay: float | None = None
+) -> keras.optimizers.Optimizer:
     """A fresh optimizer called ``name`` (one of ``OPTIMIZERS``); "sgd" uses Nesterov momentum 0.9.
 
     ``learning_rate`` is a number or a Keras schedule; ``weight_decay`` (decoupled) None
@@ -369,9 +370,7 @@ def unfreeze_last(
     """
     backbone = find_backbone(model)
     candidates = [
-        layer
-        for layer in _leaf_layers(backbone)
-        if layer.weights and not isinstance(layer, layers.BatchNormalization)
+        layer for layer in _leaf_layers(backbone) if layer.weights and not isinstance(layer, layers.BatchNormalization)
     ]
     if not 0 <= n_layers <= len(candidates):
         raise ModelConfigError(
@@ -396,8 +395,9 @@ def find_backbone(model: keras.Model) -> keras.Model:
     return nested[0] if nested else model
 
 
-def copy_matching_weights(source: keras.Model, target: keras.Model,
-                          skip: tuple[str, ...] = ("predictions",)) -> list[str]:
+def copy_matching_weights(
+    source: keras.Model, target: keras.Model, skip: tuple[str, ...] = ("predictions",)
+) -> list[str]:
     """Copy into ``target`` the weights of every layer that ``source`` has under the same name.
 
     Layers named in ``skip`` keep their fresh weights (by default the classifier, whose
@@ -412,8 +412,10 @@ def copy_matching_weights(source: keras.Model, target: keras.Model,
             continue
         shapes, source_shapes = [w.shape for w in layer.weights], [w.shape for w in match.weights]
         if shapes != source_shapes:
-            raise ModelConfigError(f"Layer {layer.name!r} has weights of shapes {source_shapes} in the source "
-                                   f"model and {shapes} in the target; they cannot be copied.")
+            raise ModelConfigError(
+                f"Layer {layer.name!r} has weights of shapes {source_shapes} in the source "
+                f"model and {shapes} in the target; they cannot be copied."
+            )
         layer.set_weights(match.get_weights())
         copied.append(layer.name)
     return copied

@@ -71,8 +71,10 @@ class LabelMap:
         try:
             return self._positions[label_id]
         except KeyError:
-            raise LabelMapError(f"label id {label_id!r} is not in the label map ({len(self)} breeds, "
-                                f"e.g. {self.label_ids[0]!r}); build the map from the same breeds") from None
+            raise LabelMapError(
+                f"label id {label_id!r} is not in the label map ({len(self)} breeds, "
+                f"e.g. {self.label_ids[0]!r}); build the map from the same breeds"
+            ) from None
 
     def decode(self, index: int) -> str:
         """The label id of an integer id."""
@@ -87,8 +89,9 @@ class LabelMap:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the map as JSON, atomically (a temporary file renamed over the target)."""
         path = Path(path)
-        content = json.dumps({"format": LABEL_MAP_FORMAT, "label_ids": list(self.label_ids),
-                              "names": list(self.names)}, indent=2)
+        content = json.dumps(
+            {"format": LABEL_MAP_FORMAT, "label_ids": list(self.label_ids), "names": list(self.names)}, indent=2
+        )
         write_bytes_atomic(path, (content + "\n").encode("utf-8"))
         return path
 
@@ -106,10 +109,19 @@ class LabelMap:
         return cls(tuple(label_ids))
 
 
-def make_dataset(records: Sequence[ImageRecord], label_map: LabelMap, image_size: tuple[int, int] = (224, 224),
-                 batch_size: int = 32, crop: CropChoice | None = None, crop_margin: float = 0.0,
-                 shuffle: bool = False, seed: int = DEFAULT_SEED, cache: bool | str | os.PathLike = True,
-                 shuffle_buffer: int = 1024, problems: ProblemLog | None = None) -> tf.data.Dataset:
+def make_dataset(
+    records: Sequence[ImageRecord],
+    label_map: LabelMap,
+    image_size: tuple[int, int] = (224, 224),
+    batch_size: int = 32,
+    crop: CropChoice | None = None,
+    crop_margin: float = 0.0,
+    shuffle: bool = False,
+    seed: int = DEFAULT_SEED,
+    cache: bool | str | os.PathLike = True,
+    shuffle_buffer: int = 1024,
+    problems: ProblemLog | None = None,
+) -> tf.data.Dataset:
     """A batched, prefetched `tf.data.Dataset` of (float32 images in 0..255, int32 labels).
 
     Steps: seeded shuffle of the file order -> Pillow decode (+ crop to the record's

@@ -90,8 +90,15 @@ def plot_learning_curves(
             ax.plot(epochs, values, marker="o", markersize=3, color=color, label=label)
             if label == "validation" and len(values):
                 best = int(np.nanargmin(values) if "loss" in name else np.nanargmax(values))
-                ax.scatter(epochs[best], values[best], s=80, facecolors="none", edgecolors=color, zorder=3,
-                           label=f"best: {values[best]:.3f} (epoch {best + 1})")
+                ax.scatter(
+                    epochs[best],
+                    values[best],
+                    s=80,
+                    facecolors="none",
+                    edgecolors=color,
+                    zorder=3,
+                    label=f"best: {values[best]:.3f} (epoch {best + 1})",
+                )
         ax.set(xlabel="epoch", ylabel=name, title=name.replace("_", " "))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize="small")
@@ -136,10 +143,23 @@ def _ranked_counts(series: pd.Series, title: str) -> Figure:
     fewest = "\n".join(f"{name} ({count:.0f})" for name, count in series.tail(5).items())
     box = dict(boxstyle="round", facecolor="white", alpha=0.9, edgecolor="0.7")
     ax.text(0.02, 0.97, f"most photos:\n{most}", transform=ax.transAxes, va="top", fontsize="x-small", bbox=box)
-    ax.text(0.98, 0.97, f"fewest photos:\n{fewest}", transform=ax.transAxes, va="top", ha="right",
-            fontsize="x-small", bbox=box)
-    ax.set(xlabel=f"breeds, from most to fewest photos (1 to {len(series)})", ylabel="images", title=title,
-           xlim=(0, len(series) + 1), ylim=(0, series.max() * 1.75))
+    ax.text(
+        0.98,
+        0.97,
+        f"fewest photos:\n{fewest}",
+        transform=ax.transAxes,
+        va="top",
+        ha="right",
+        fontsize="x-small",
+        bbox=box,
+    )
+    ax.set(
+        xlabel=f"breeds, from most to fewest photos (1 to {len(series)})",
+        ylabel="images",
+        title=title,
+        xlim=(0, len(series) + 1),
+        ylim=(0, series.max() * 1.75),
+    )
     ax.legend(loc="center right")
     return fig
 
@@ -197,9 +217,17 @@ def plot_confusion_matrix(
     fig, axes = _figure(side + 1.2, side, style="white")
     ax = axes[0, 0]
     sns.heatmap(
-        shown, ax=ax, cmap="Blues", square=True, xticklabels=names, yticklabels=names,
-        annot=annotate, fmt=".2f" if normalize else "g",
-        annot_kws={"fontsize": "x-small"}, vmin=0, vmax=1 if normalize else None,
+        shown,
+        ax=ax,
+        cmap="Blues",
+        square=True,
+        xticklabels=names,
+        yticklabels=names,
+        annot=annotate,
+        fmt=".2f" if normalize else "g",
+        annot_kws={"fontsize": "x-small"},
+        vmin=0,
+        vmax=1 if normalize else None,
         cbar_kws={"label": "share of the true breed" if normalize else "photos", "shrink": 0.6},
     )
     ax.set(xlabel="predicted breed", ylabel="true breed")
@@ -263,8 +291,13 @@ def plot_model_comparison(
     ax = axes[0, 0]
     palette = sns.color_palette("colorblind", len(metrics))
     for offset, (metric, color) in enumerate(zip(metrics, palette)):
-        bars = ax.barh(positions + (offset - (len(metrics) - 1) / 2) * height, table[metric].to_numpy(),
-                       height=height, color=color, label=metric)
+        bars = ax.barh(
+            positions + (offset - (len(metrics) - 1) / 2) * height,
+            table[metric].to_numpy(),
+            height=height,
+            color=color,
+            label=metric,
+        )
         ax.bar_label(bars, fmt="%.3f", padding=2, fontsize="x-small")
     ax.set_yticks(positions, table[label_column].astype(str).tolist())
     upper = float(np.nanmax(table[list(metrics)].to_numpy()))
@@ -305,15 +338,25 @@ def plot_ablation(
         values = table[metric].to_numpy(dtype=float)
         spread = table[f"{metric}_std"].to_numpy(dtype=float) if f"{metric}_std" in table else np.array([np.nan])
         errors = np.nan_to_num(spread) if np.isfinite(spread).any() else None
-        bars = ax.barh(positions - (offset - (len(metrics) - 1) / 2) * height, values, height=height, xerr=errors,
-                       color=color, label=metric.replace("_", " "), error_kw={"elinewidth": 1, "capsize": 2})
+        bars = ax.barh(
+            positions - (offset - (len(metrics) - 1) / 2) * height,
+            values,
+            height=height,
+            xerr=errors,
+            color=color,
+            label=metric.replace("_", " "),
+            error_kw={"elinewidth": 1, "capsize": 2},
+        )
         ax.bar_label(bars, fmt="%.2f", padding=3, fontsize="x-small")
         if reference is not None:
             ax.axvline(values[labels.index(reference)], color=color, linestyle="--", linewidth=1)
     ax.set_yticks(positions, labels)
     upper = float(np.nanmax(table[list(metrics)].to_numpy(dtype=float)))
-    ax.set(xlim=(0, max(1.0, upper) * 1.1), title=title + (f" (dashed: {reference})" if reference else ""),
-           xlabel="accuracy (share of photos whose breed is the first answer)")
+    ax.set(
+        xlim=(0, max(1.0, upper) * 1.1),
+        title=title + (f" (dashed: {reference})" if reference else ""),
+        xlabel="accuracy (share of photos whose breed is the first answer)",
+    )
     if chance is not None:
         ax.axvline(chance, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({chance:.0%})")
     ax.legend(loc="lower right", fontsize="small")
@@ -340,8 +383,14 @@ def plot_reliability_diagram(table: pd.DataFrame, title: str = "Reliability diag
     centers = lower + width / 2
     top.bar(lower, accuracy, width=width, align="edge", color=_TRAIN_COLOR, edgecolor="white", label="accuracy")
     top.vlines(centers[filled], accuracy[filled], confidence[filled], color=_BAD_COLOR, linewidth=2)
-    top.plot(centers[filled], confidence[filled], "D", color=_BAD_COLOR, markersize=5,
-             label="mean confidence (red line: gap)")
+    top.plot(
+        centers[filled],
+        confidence[filled],
+        "D",
+        color=_BAD_COLOR,
+        markersize=5,
+        label="mean confidence (red line: gap)",
+    )
     top.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect calibration")
     top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=f"{title}\nECE {ece:.3f}, MCE {mce:.3f}")
     # below the panels: inside, any corner can hide the bars of a badly calibrated model
@@ -359,17 +408,39 @@ def plot_confidence_thresholds(table: pd.DataFrame, chosen_threshold: float | No
     _require_columns(table, ("threshold", "coverage", "selective_accuracy"))
     fig, axes = _figure(6.5, 4.0)
     ax = axes[0, 0]
-    ax.plot(table["threshold"], table["coverage"], marker="o", markersize=3, color=_TRAIN_COLOR,
-            label="coverage (share labelled automatically)")
-    ax.plot(table["threshold"], table["selective_accuracy"], marker="o", markersize=3, color=_GOOD_COLOR,
-            label="accuracy on those photos")
+    ax.plot(
+        table["threshold"],
+        table["coverage"],
+        marker="o",
+        markersize=3,
+        color=_TRAIN_COLOR,
+        label="coverage (share labelled automatically)",
+    )
+    ax.plot(
+        table["threshold"],
+        table["selective_accuracy"],
+        marker="o",
+        markersize=3,
+        color=_GOOD_COLOR,
+        label="accuracy on those photos",
+    )
     if chosen_threshold is not None:
         row = table.iloc[int(np.argmin(np.abs(table["threshold"].to_numpy() - chosen_threshold)))]
-        ax.axvline(chosen_threshold, color="black", linestyle="--", linewidth=1,
-                   label=f"threshold {chosen_threshold:.2f}: {row['coverage']:.0%} covered, "
-                         f"{row['selective_accuracy']:.0%} correct")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence threshold", ylabel="share",
-           title="Automatic labelling above a confidence threshold")
+        ax.axvline(
+            chosen_threshold,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label=f"threshold {chosen_threshold:.2f}: {row['coverage']:.0%} covered, "
+            f"{row['selective_accuracy']:.0%} correct",
+        )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        xlabel="confidence threshold",
+        ylabel="share",
+        title="Automatic labelling above a confidence threshold",
+    )
     ax.legend(loc="lower left", fontsize="small")
     return fig
 
@@ -422,11 +493,15 @@ def plot_prediction(
         photo_ax, bars_ax = fig.subplots(1, 2, width_ratios=(1, 1.3))
     _show_image(photo_ax, _as_array(image))
     best = class_names[order[0]]
-    photo_ax.set_title(f"Predicted: {best} ({probs[order[0]]:.0%})"
-                       + (f"\nTrue: {true_breed}" if true_breed is not None else ""), fontsize="medium")
+    photo_ax.set_title(
+        f"Predicted: {best} ({probs[order[0]]:.0%})" + (f"\nTrue: {true_breed}" if true_breed is not None else ""),
+        fontsize="medium",
+    )
     names = [class_names[i] for i in order]
-    colors = [_GOOD_COLOR if name == true_breed else _TRAIN_COLOR if position == 0 else _NEUTRAL_COLOR
-              for position, name in enumerate(names)]
+    colors = [
+        _GOOD_COLOR if name == true_breed else _TRAIN_COLOR if position == 0 else _NEUTRAL_COLOR
+        for position, name in enumerate(names)
+    ]
     bars = bars_ax.barh(np.arange(len(order)), probs[order], color=colors)
     bars_ax.bar_label(bars, labels=[f"{value:.1%}" for value in probs[order]], padding=2, fontsize="small")
     bars_ax.set_yticks(np.arange(len(order)), names)
@@ -506,9 +581,7 @@ def plot_histogram_comparison(
     return fig
 
 
-def plot_timings(
-    timings: Mapping[str, float] | pd.Series, unit: str = "s", title: str = "Time per step"
-) -> Figure:
+def plot_timings(timings: Mapping[str, float] | pd.Series, unit: str = "s", title: str = "Time per step") -> Figure:
     """Horizontal bars of durations, longest at the top, values written on the bars."""
     series = pd.Series(timings, dtype=float).sort_values(ascending=True)
     if series.empty:
@@ -519,7 +592,6 @@ def plot_timings(
     ax.bar_label(bars, labels=[f"{value:.3g} {unit}" for value in series], padding=2, fontsize="small")
     ax.set(xlim=(0, float(series.max()) * 1.2 or 1.0), xlabel=unit, title=title)
     return fig
-
 
 
 def plot_image_sizes(sizes: pd.DataFrame, title: str = "Image sizes") -> Figure:
@@ -536,8 +608,13 @@ def plot_image_sizes(sizes: pd.DataFrame, title: str = "Image sizes") -> Figure:
     scatter.scatter(sizes["width"], sizes["height"], s=10, alpha=0.4, color=_TRAIN_COLOR, edgecolors="none")
     side = float(max(sizes["width"].max(), sizes["height"].max()))
     scatter.plot([0, side], [0, side], color="black", linestyle="--", linewidth=1, label="square")
-    scatter.set(xlim=(0, side * 1.05), ylim=(0, side * 1.05), xlabel="width (px)", ylabel="height (px)",
-                title=f"{title}: {len(sizes):,} images")
+    scatter.set(
+        xlim=(0, side * 1.05),
+        ylim=(0, side * 1.05),
+        xlabel="width (px)",
+        ylabel="height (px)",
+        title=f"{title}: {len(sizes):,} images",
+    )
     scatter.legend(loc="lower right")
     sns.histplot(sizes["aspect_ratio"], ax=histogram, bins=30, color=_TRAIN_COLOR)
     median = float(sizes["aspect_ratio"].median())
@@ -561,8 +638,15 @@ def plot_box_statistics(boxes: pd.DataFrame, title: str = "Bounding boxes") -> F
     share_ax.set(xlim=(0, 1), xlabel="box area / image area", ylabel="images", title="How much of the photo is dog")
     if boxes.empty:
         for ax in (counts_ax, share_ax):
-            ax.text(0.5, 0.5, "no annotations in this data folder\n(no Annotation/ folder)", ha="center",
-                    va="center", color=_NEUTRAL_COLOR, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "no annotations in this data folder\n(no Annotation/ folder)",
+                ha="center",
+                va="center",
+                color=_NEUTRAL_COLOR,
+                transform=ax.transAxes,
+            )
         return fig
     per_count = boxes["boxes"].value_counts().sort_index()
     bars = counts_ax.bar(per_count.index.astype(int), per_count.to_numpy(), color=_TRAIN_COLOR)
@@ -570,8 +654,14 @@ def plot_box_statistics(boxes: pd.DataFrame, title: str = "Bounding boxes") -> F
     counts_ax.set_xticks(per_count.index.astype(int))
     edges = np.linspace(0, 1, 21)
     share_ax.hist(boxes["first_box_fraction"], bins=edges, color=_TRAIN_COLOR, alpha=0.6, label="first box")
-    share_ax.hist(boxes["largest_box_fraction"], bins=edges, histtype="step", linewidth=2, color=_VALIDATION_COLOR,
-                  label="largest box")
+    share_ax.hist(
+        boxes["largest_box_fraction"],
+        bins=edges,
+        histtype="step",
+        linewidth=2,
+        color=_VALIDATION_COLOR,
+        label="largest box",
+    )
     share_ax.legend(loc="upper left")
     return fig
 
@@ -592,6 +682,7 @@ def plot_covariance_matrices(matrices: Mapping[str, np.ndarray], title: str = "C
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="covariance")
     fig.suptitle(title)
     return fig
+
 
 def _new_figure(**options) -> NotebookFigure:
     """A figure with its own Agg canvas (no pyplot), so text sizes are measured without redrawing."""
@@ -667,8 +758,9 @@ def _correct_caption(item: GalleryItem) -> str:
 
 
 def _missed_caption(item: GalleryItem) -> str:
-    return (f"#{item.index}: {item.predicted_breed} {item.confidence:.0%}\n"
-            f"(true breed {item.true_class_probability:.0%})")
+    return (
+        f"#{item.index}: {item.predicted_breed} {item.confidence:.0%}\n(true breed {item.true_class_probability:.0%})"
+    )
 
 
 def _false_alarm_caption(item: GalleryItem) -> str:

@@ -95,14 +95,21 @@ def image_classifier(backbone: str, head: keras.Model, image_size: tuple[int, in
     """
     spec = get_backbone(backbone)
     if any(layer.name == "hidden" for layer in head.layers):
-        raise BundleError("The head has a hidden layer; only a dropout + softmax head (hidden=None) "
-                          "can sit on the backbone of a transfer model.")
+        raise BundleError(
+            "The head has a hidden layer; only a dropout + softmax head (hidden=None) "
+            "can sit on the backbone of a transfer model."
+        )
     kernel, bias = head.get_layer("predictions").get_weights()
     if kernel.shape[0] != spec.feature_dim:
-        raise BundleError(f"The head takes {kernel.shape[0]} features but {backbone} gives {spec.feature_dim}; "
-                          "pass the backbone whose features trained it.")
-    model = build_transfer_model(build_backbone(backbone, input_shape=(*image_size, 3)), kernel.shape[1],
-                                 preprocess=BackbonePreprocessing(backbone))
+        raise BundleError(
+            f"The head takes {kernel.shape[0]} features but {backbone} gives {spec.feature_dim}; "
+            "pass the backbone whose features trained it."
+        )
+    model = build_transfer_model(
+        build_backbone(backbone, input_shape=(*image_size, 3)),
+        kernel.shape[1],
+        preprocess=BackbonePreprocessing(backbone),
+    )
     model.get_layer("predictions").set_weights([kernel, bias])
     return model
 
@@ -206,8 +213,10 @@ class Predictor:
         if len(images) == 0:
             raise PredictionInputError("No images to predict: the batch is empty.")
         starts = range(0, len(images), PREDICT_BATCH_SIZE)
-        parts = [self._predict_batch(self._as_batch(images[start : start + PREDICT_BATCH_SIZE], start))
-                 for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 2)]
+        parts = [
+            self._predict_batch(self._as_batch(images[start : start + PREDICT_BATCH_SIZE], start))
+            for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 2)
+        ]
         return np.concatenate(parts)
 
     def predict_arrays(self, images: np.ndarray | Sequence[np.ndarray], top_k: int = 5) -> list[list[BreedScore]]:
@@ -223,8 +232,10 @@ class Predictor:
         if len(paths) == 0:
             raise PredictionInputError("No photos to predict: the list of paths is empty.")
         starts = range(0, len(paths), PREDICT_BATCH_SIZE)
-        parts = [self.probabilities([self.load_photo(path) for path in paths[start : start + PREDICT_BATCH_SIZE]])
-                 for start in tqdm(starts, desc="predicting photos", unit="batch", disable=len(starts) < 2)]
+        parts = [
+            self.probabilities([self.load_photo(path) for path in paths[start : start + PREDICT_BATCH_SIZE]])
+            for start in tqdm(starts, desc="predicting photos", unit="batch", disable=len(starts) < 2)
+        ]
         return np.concatenate(parts)
 
     def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 5) -> list[list[BreedScore]]:
@@ -291,30 +302,40 @@ def load_bundle(folder: str | os.PathLike) -> Predictor:
     """The Predictor of a bundle folder written by ``save_bundle``. Raises ``BundleError``."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise BundleError(f"No bundle folder at {folder}; pass the folder that holds {', '.join(BUNDLE_FILES)} "
-                          "(a run writes one to <run folder>/models/best_transfer).")
+        raise BundleError(
+            f"No bundle folder at {folder}; pass the folder that holds {', '.join(BUNDLE_FILES)} "
+            "(a run writes one to <run folder>/models/best_transfer)."
+        )
     missing = [name for name in BUNDLE_FILES if not (folder / name).is_file()]
     if missing:
-        raise BundleError(f"{folder} is not a complete bundle: {', '.join(missing)} missing. "
-                          "Save it again with dogbreeds.predict.save_bundle.")
+        raise BundleError(
+            f"{folder} is not a complete bundle: {', '.join(missing)} missing. "
+            "Save it again with dogbreeds.predict.save_bundle."
+        )
     meta, class_names = _read_meta(folder / PREPROCESSING_FILE)
     try:
         label_map = LabelMap.load(folder / LABEL_MAP_FILE)
     except LabelMapError as error:
         raise BundleError(str(error)) from error
     if class_names is not None and list(label_map.names) != list(class_names):
-        raise BundleError(f"{folder}: {LABEL_MAP_FILE} and {PREPROCESSING_FILE} list the breeds in different orders, "
-                          "so the model's outputs cannot be named safely. Save the bundle again with save_bundle.")
+        raise BundleError(
+            f"{folder}: {LABEL_MAP_FILE} and {PREPROCESSING_FILE} list the breeds in different orders, "
+            "so the model's outputs cannot be named safely. Save the bundle again with save_bundle."
+        )
     model_path = folder / MODEL_FILE
     if not zipfile.is_zipfile(model_path):
-        raise BundleError(f"{model_path} is not a complete Keras model file (truncated or damaged); save the bundle "
-                          "again with save_bundle.")
+        raise BundleError(
+            f"{model_path} is not a complete Keras model file (truncated or damaged); save the bundle "
+            "again with save_bundle."
+        )
     try:
         model = keras.saving.load_model(model_path, compile=False)
     except Exception as error:  # Keras raises ValueError, TypeError, OSError... on a bad or unsafe file
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BundleError(f"Cannot load {model_path}: {first_line[:300]}. Build models with BackbonePreprocessing "
-                          "rather than a Lambda layer, and save them with save_bundle.") from error
+        raise BundleError(
+            f"Cannot load {model_path}: {first_line[:300]}. Build models with BackbonePreprocessing "
+            "rather than a Lambda layer, and save them with save_bundle."
+        ) from error
     return Predictor(model, label_map, meta)
 
 
@@ -325,8 +346,10 @@ def _read_meta(path: Path) -> tuple[BundleMeta, list[str] | None]:
         raise BundleError(f"Cannot read {path}: {error}") from error
     if not isinstance(values, dict) or values.get("format") != BUNDLE_FORMAT:
         found = values.get("format") if isinstance(values, dict) else None
-        raise BundleError(f"{path} has bundle format {found!r}; this dogbreeds reads format {BUNDLE_FORMAT}. "
-                          "Save the bundle again with this version.")
+        raise BundleError(
+            f"{path} has bundle format {found!r}; this dogbreeds reads format {BUNDLE_FORMAT}. "
+            "Save the bundle again with this version."
+        )
     try:
         return BundleMeta.from_dict(values), values.get("class_names")
     except (KeyError, TypeError, ValueError) as error:
@@ -336,12 +359,16 @@ def _read_meta(path: Path) -> tuple[BundleMeta, list[str] | None]:
 def _check_model(model: keras.Model, label_map: LabelMap, meta: BundleMeta) -> None:
     outputs = int(model.output_shape[-1])
     if outputs != len(label_map):
-        raise BundleError(f"The model outputs {outputs} classes but the label map has {len(label_map)} breeds; "
-                          "save the label map the model was trained with.")
+        raise BundleError(
+            f"The model outputs {outputs} classes but the label map has {len(label_map)} breeds; "
+            "save the label map the model was trained with."
+        )
     expected = tuple(model.input_shape[1:3])
     if any(want is not None and want != got for want, got in zip(expected, meta.image_size)):
-        raise BundleError(f"The model takes {expected} images but the metadata says image_size "
-                          f"{meta.image_size}; give the size the model was trained at.")
+        raise BundleError(
+            f"The model takes {expected} images but the metadata says image_size "
+            f"{meta.image_size}; give the size the model was trained at."
+        )
 
 
 def _make_readable(folder: Path) -> None:

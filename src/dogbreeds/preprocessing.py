@@ -91,9 +91,7 @@ def _parse_size(size: Size) -> tuple[int, int]:
     """``(height, width)`` from an int or a pair, checked to be positive integers."""
     pair = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in pair):
-        raise PreprocessingError(
-            f"A size is a positive int or a (height, width) pair of positive ints, got {size!r}."
-        )
+        raise PreprocessingError(f"A size is a positive int or a (height, width) pair of positive ints, got {size!r}.")
     return int(pair[0]), int(pair[1])
 
 
@@ -240,15 +238,11 @@ def cv_resize(
 
 def _convert_for_luma(color_space: ColorSpace) -> tuple[int, int]:
     if color_space not in _LUMA_CONVERSIONS:
-        raise PreprocessingError(
-            f"Unknown colour space {color_space!r}; use one of {sorted(_LUMA_CONVERSIONS)}."
-        )
+        raise PreprocessingError(f"Unknown colour space {color_space!r}; use one of {sorted(_LUMA_CONVERSIONS)}.")
     return _LUMA_CONVERSIONS[color_space]
 
 
-def _map_luma(
-    image: ImageLike, color_space: ColorSpace, transform: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
+def _map_luma(image: ImageLike, color_space: ColorSpace, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Apply ``transform`` to the luminance channel (Y of YCrCb, or L of Lab) only."""
     forward, backward = _convert_for_luma(color_space)
     converted = cv2.cvtColor(to_rgb_array(image), forward)

@@ -48,18 +48,42 @@ class RunSettings:
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(
-        breeds=10, image_size=64, transfer_image_size=160, batch_size=32, epochs=8,
-        fine_tune_epochs=2, tuner_trials=2, ablation_seeds=1, whitening_size=32, head_epochs=20,
+        breeds=10,
+        image_size=64,
+        transfer_image_size=160,
+        batch_size=32,
+        epochs=8,
+        fine_tune_epochs=2,
+        tuner_trials=2,
+        ablation_seeds=1,
+        whitening_size=32,
+        head_epochs=20,
     ),
     "cpu": dict(
-        data_dir=("stanford-dogs-crops224",), photos_dir=("stanford-dogs-10breeds",),
-        breeds="all", image_size=64, transfer_image_size=None, batch_size=32, epochs=30,
-        fine_tune_epochs=2, tuner_trials=10, ablation_seeds=3, whitening_size=32, val_fraction=0.1,
+        data_dir=("stanford-dogs-crops224",),
+        photos_dir=("stanford-dogs-10breeds",),
+        breeds="all",
+        image_size=64,
+        transfer_image_size=None,
+        batch_size=32,
+        epochs=30,
+        fine_tune_epochs=2,
+        tuner_trials=10,
+        ablation_seeds=3,
+        whitening_size=32,
+        val_fraction=0.1,
         fine_tune_per_breed=10,
     ),
     "full": dict(
-        breeds="all", image_size=128, transfer_image_size=224, batch_size=64, epochs=60,
-        fine_tune_epochs=10, tuner_trials=20, ablation_seeds=3, whitening_size=32,
+        breeds="all",
+        image_size=128,
+        transfer_image_size=224,
+        batch_size=64,
+        epochs=60,
+        fine_tune_epochs=10,
+        tuner_trials=20,
+        ablation_seeds=3,
+        whitening_size=32,
     ),
 }
 
@@ -94,6 +118,10 @@ def settings_for(
     data = resolve_data_dir(data_dir or profile_folder(profile, "data_dir"))
     photos = values.pop("photos_dir", None) or profile_folder(profile, "photos_dir")
     return RunSettings(
-        profile=profile, data_dir=data, photos_dir=Path(photos) if photos else data,
-        output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT, seed=seed, **values,
+        profile=profile,
+        data_dir=data,
+        photos_dir=Path(photos) if photos else data,
+        output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT,
+        seed=seed,
+        **values,
     )

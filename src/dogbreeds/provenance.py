@@ -28,8 +28,11 @@ def file_sha256(path: str | os.PathLike) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def data_hash(paths: Iterable[str | os.PathLike], root: str | os.PathLike,
-              cache_file: str | os.PathLike | None = DEFAULT_HASH_CACHE) -> str:
+def data_hash(
+    paths: Iterable[str | os.PathLike],
+    root: str | os.PathLike,
+    cache_file: str | os.PathLike | None = DEFAULT_HASH_CACHE,
+) -> str:
     """SHA-256 over (path relative to ``root``, size, content SHA-256) of every file, sorted by path.
 
     The same photos give the same hash wherever the folder lies; one changed byte,

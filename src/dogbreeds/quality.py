@@ -74,19 +74,30 @@ class ScanReport:
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary."""
-        return {"root": str(self.root), "images_checked": self.images_checked,
-                "annotations_checked": self.annotations_checked, "deep": self.deep,
-                "errors": len(self.errors), "warnings": len(self.warnings), "counts": self.counts(),
-                "problems": [problem.to_dict() for problem in self.problems]}
+        return {
+            "root": str(self.root),
+            "images_checked": self.images_checked,
+            "annotations_checked": self.annotations_checked,
+            "deep": self.deep,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "counts": self.counts(),
+            "problems": [problem.to_dict() for problem in self.problems],
+        }
 
     def to_text(self, max_rows: int = 50) -> str:
         """A verdict, the counts by kind and a table of problems (at most ``max_rows``; 0 for all)."""
-        checked = f"{self.images_checked:,} images and {self.annotations_checked:,} annotations checked " \
-                  f"({'deep: every image decoded' if self.deep else 'quick: headers and file ends'}) in {self.root}"
+        checked = (
+            f"{self.images_checked:,} images and {self.annotations_checked:,} annotations checked "
+            f"({'deep: every image decoded' if self.deep else 'quick: headers and file ends'}) in {self.root}"
+        )
         if not self.problems:
             return f"No problems: {checked}."
-        lines = [f"{len(self.errors):,} error(s) (files skipped when loading), {len(self.warnings):,} warning(s) "
-                 f"(files used): {checked}.", ""]
+        lines = [
+            f"{len(self.errors):,} error(s) (files skipped when loading), {len(self.warnings):,} warning(s) "
+            f"(files used): {checked}.",
+            "",
+        ]
         lines += [f"  {kind:<22} {count:>7,}" for kind, count in self.counts().items()]
         rows = sorted(self.problems, key=lambda problem: (problem.severity != "error", problem.kind, problem.path))
         shown = rows if max_rows <= 0 else rows[:max_rows]
@@ -119,8 +130,14 @@ def check_image(path: str | os.PathLike, deep: bool = False, min_side: int = MIN
     with image:
         expected = _FORMAT_OF_SUFFIX.get(path.suffix.lower())
         if expected and image.format != expected:
-            problems.append(Problem(path, "format_mismatch", f"{image.format} data in a {path.suffix} file "
-                                    "(read by content; tf.io.decode_jpeg would fail on it)"))
+            problems.append(
+                Problem(
+                    path,
+                    "format_mismatch",
+                    f"{image.format} data in a {path.suffix} file "
+                    "(read by content; tf.io.decode_jpeg would fail on it)",
+                )
+            )
         if image.mode != "RGB":
             note = _MODE_NOTES.get(image.mode, f"{image.mode} pixels")
             if "transparency" in image.info and image.mode in ("P", "L", "RGB"):
@@ -149,8 +166,11 @@ def _boxes_outside_image(path: Path, boxes: list) -> list[Problem]:
         try:
             box_pixels(choose_box(boxes, choice), size)
         except AnnotationError as error:
-            return [Problem(path, "bad_box", f"{error.reason}: the image is skipped when cropped to its {choice} "
-                                             "box", "error")]
+            return [
+                Problem(
+                    path, "bad_box", f"{error.reason}: the image is skipped when cropped to its {choice} box", "error"
+                )
+            ]
     return []
 
 
@@ -161,8 +181,9 @@ def _ends_like_jpeg(path: Path) -> bool:
         return file.read().rstrip(_TRAILING_PADDING).endswith(_JPEG_END)
 
 
-def scan(data_dir: str | os.PathLike, deep: bool = False, workers: int | None = None,
-         progress: bool = True) -> ScanReport:
+def scan(
+    data_dir: str | os.PathLike, deep: bool = False, workers: int | None = None, progress: bool = True
+) -> ScanReport:
     """Check every image and annotation of a data folder. Raises ``DataDirError`` for a wrong folder."""
     index = discover(data_dir)
     problems = list(index.problems)
@@ -176,8 +197,9 @@ def scan(data_dir: str | os.PathLike, deep: bool = False, workers: int | None = 
         try:
             boxes = read_boxes(record.annotation_path)
         except AnnotationError as error:
-            problems.append(Problem(record.annotation_path, "bad_annotation",
-                                    f"{error.reason}; its image is used uncropped"))
+            problems.append(
+                Problem(record.annotation_path, "bad_annotation", f"{error.reason}; its image is used uncropped")
+            )
             continue
         problems.extend(_boxes_outside_image(record.path, boxes))
     annotations = [record.annotation_path for record in annotated]

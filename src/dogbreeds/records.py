@@ -87,9 +87,17 @@ class ModelResult:
     model_path: str | None = None
 
     SECTIONS: ClassVar[dict[str, str]] = {
-        "model": "params", "parameters": "params", "model_path": "params", "train_seconds": "timings",
-        "inference_ms_per_image": "timings", "top1": "metrics", "top5": "metrics", "macro_f1": "metrics",
-        "kappa": "metrics", "val_top1": "metrics", "ece": "metrics",
+        "model": "params",
+        "parameters": "params",
+        "model_path": "params",
+        "train_seconds": "timings",
+        "inference_ms_per_image": "timings",
+        "top1": "metrics",
+        "top5": "metrics",
+        "macro_f1": "metrics",
+        "kappa": "metrics",
+        "val_top1": "metrics",
+        "ece": "metrics",
     }
 
     @classmethod
@@ -113,8 +121,9 @@ class ModelResult:
                 problems.append(f"{where} is {value!r}")
             values[field.name] = value
         if problems:
-            raise RecordError(f"The {record.get('kind')} record {record.get('run_name')!r} cannot be compared: "
-                              f"{'; '.join(problems)}.")
+            raise RecordError(
+                f"The {record.get('kind')} record {record.get('run_name')!r} cannot be compared: {'; '.join(problems)}."
+            )
         return cls(**values)
 
 
@@ -222,8 +231,13 @@ def load_records(folder: str | os.PathLike) -> pd.DataFrame:
         if path.name.startswith("."):
             continue
         record = load_record(path)
-        rows.append({**{key: record.get(key) for key in base if key != "path"}, "path": str(path),
-                     **{section: record.get(section) or {} for section in TABLE_SECTIONS}})
+        rows.append(
+            {
+                **{key: record.get(key) for key in base if key != "path"},
+                "path": str(path),
+                **{section: record.get(section) or {} for section in TABLE_SECTIONS},
+            }
+        )
     if not rows:
         return pd.DataFrame(columns=base)
     table = pd.json_normalize(rows)

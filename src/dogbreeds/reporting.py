@@ -62,8 +62,10 @@ def _html_exporter(hide_code: bool):
     from nbconvert import HTMLExporter
 
     return HTMLExporter(
-        template_name="lab", exclude_input=hide_code,
-        exclude_input_prompt=hide_code, exclude_output_prompt=hide_code,
+        template_name="lab",
+        exclude_input=hide_code,
+        exclude_input_prompt=hide_code,
+        exclude_output_prompt=hide_code,
     )
 
 
@@ -98,15 +100,31 @@ def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode
     return kept
 
 
-_WORDS = {"val": "validation", "top1": "top-1", "top5": "top-5", "f1": "F1", "ece": "ECE", "mce": "MCE",
-          "std": "(std)", "n": "number of", "num": "number of", "ms": "ms", "px": "px"}
-_NAMES = {"n_kept": "photos kept", "ms_per_image": "ms per photo", "time_ratio": "time ratio (Pillow = 1)",
-          "val_top1": "validation top-1"}
+_WORDS = {
+    "val": "validation",
+    "top1": "top-1",
+    "top5": "top-5",
+    "f1": "F1",
+    "ece": "ECE",
+    "mce": "MCE",
+    "std": "(std)",
+    "n": "number of",
+    "num": "number of",
+    "ms": "ms",
+    "px": "px",
+}
+_NAMES = {
+    "n_kept": "photos kept",
+    "ms_per_image": "ms per photo",
+    "time_ratio": "time ratio (Pillow = 1)",
+    "val_top1": "validation top-1",
+}
 _CODE_NAME = re.compile(r"(<th[^>]*>)([a-z][a-z0-9]*(?:_[a-z0-9]+)+|val|ece)(</th>)")
 
 
 def _readable_headers(html: str) -> str:
     """Table headings written as code names (``val_top1``, ``ms_per_image``) in words (validation top-1, ...)."""
+
     def words(match: re.Match) -> str:
         code = match.group(2)
         name = _NAMES.get(code) or " ".join(_WORDS.get(token, token) for token in code.split("_"))
@@ -159,11 +177,15 @@ def combine_notebooks(notebooks: list[Path], title: str, title_page: str) -> nbf
     for number, notebook in enumerate(read, start=1):
         heading, sections = _headings(notebook)
         items = "".join(f"<li>{section}</li>" for section in sections)
-        contents.append(f'<li><a href="#section-{number}">{heading or notebooks[number - 1].stem}</a>'
-                        + (f"<ul>{items}</ul>" if items else "") + "</li>")
+        contents.append(
+            f'<li><a href="#section-{number}">{heading or notebooks[number - 1].stem}</a>'
+            + (f"<ul>{items}</ul>" if items else "")
+            + "</li>"
+        )
     contents += ["</ol>", "", "</div>"]
-    combined.cells.append(nbformat.v4.new_markdown_cell(
-        f'{PRINT_CSS}\n<div class="title-page">\n\n# {title}\n\n{title_page}\n\n</div>'))
+    combined.cells.append(
+        nbformat.v4.new_markdown_cell(f'{PRINT_CSS}\n<div class="title-page">\n\n# {title}\n\n{title_page}\n\n</div>')
+    )
     combined.cells.append(nbformat.v4.new_markdown_cell("\n".join(contents)))
     for number, (path, notebook) in enumerate(zip(notebooks, read), start=1):
         anchor = f'<div class="report-section" id="section-{number}"></div>'
@@ -200,11 +222,20 @@ def html_to_pdf(html: Path, out_pdf: Path, timeout: float = 180) -> Path:
     with tempfile.TemporaryDirectory() as profile:
         tmp_pdf = Path(profile) / "out.pdf"
         command = [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-pdf-header-footer", "--generate-pdf-document-outline",
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            "--generate-pdf-document-outline",
             f"--user-data-dir={profile}/user",
-            f"--print-to-pdf={tmp_pdf}", html.resolve().as_uri(),
+            f"--print-to-pdf={tmp_pdf}",
+            html.resolve().as_uri(),
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0 or not tmp_pdf.exists() or tmp_pdf.stat().st_size == 0:
@@ -233,17 +264,29 @@ def title_page_for_run(run_dir: Path) -> str:
     minutes = sum(entry.get("seconds", 0) for entry in notebooks.values()) / 60
     folders = manifest.get("data_folders", {})
     hashes = manifest.get("data_folder_hash", {})
-    lines = [f"**{str(manifest.get('updated', ''))[:10]}** · profile *{params.get('profile', 'quick')}* · "
-             f"{manifest.get('device', 'unknown device')} · notebooks ran in {minutes:.0f} min · "
-             f"seed {manifest.get('seed', '')}", "", STUDY_SCOPE, "", "### Results at a glance", ""]
+    lines = [
+        f"**{str(manifest.get('updated', ''))[:10]}** · profile *{params.get('profile', 'quick')}* · "
+        f"{manifest.get('device', 'unknown device')} · notebooks ran in {minutes:.0f} min · "
+        f"seed {manifest.get('seed', '')}",
+        "",
+        STUDY_SCOPE,
+        "",
+        "### Results at a glance",
+        "",
+    ]
     records = load_records(run_dir / "results") if (run_dir / "results").is_dir() else pd.DataFrame()
     lines += results_at_a_glance(records) or ["No results were recorded."]
     lines += ["", "### The run", "", "| notebook | status | minutes |", "|---|---|---|"]
-    lines += [f"| {name} | {entry.get('status')} | {entry.get('seconds', 0) / 60:.1f} |"
-              for name, entry in notebooks.items()]
+    lines += [
+        f"| {name} | {entry.get('status')} | {entry.get('seconds', 0) / 60:.1f} |" for name, entry in notebooks.items()
+    ]
     if isinstance(hashes, dict) and folders:
-        lines += ["", "Data folders (content hash of every photo's name, size and bytes): " + "; ".join(
-            f"{folders[key]} (`{str(hashes.get(key, ''))[:12]}`)" for key in folders) + "."]
+        lines += [
+            "",
+            "Data folders (content hash of every photo's name, size and bytes): "
+            + "; ".join(f"{folders[key]} (`{str(hashes.get(key, ''))[:12]}`)" for key in folders)
+            + ".",
+        ]
     versions = manifest.get("versions", {})
     lines += ["", "Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()) + "."]
     return "\n".join(lines)
@@ -273,7 +316,8 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
             f"{what}: *{value(row, 'params.model', row['run_name'])}*, chosen on "
             f"{'validation' if key.endswith('val_top1') else 'test'} accuracy, on {breeds} breeds of "
             f"{value(row, 'params.dataset', 'the data')} ({int(value(row, 'data.counts.test', 0)):,} test photos; "
-            f"chance {1 / max(breeds, 1):.1%}).")
+            f"chance {1 / max(breeds, 1):.1%})."
+        )
     advice = records[records["run_name"] == "shelter_advice"]
     if not advice.empty and pd.notna(advice.iloc[-1].get("metrics.threshold")):
         row = advice.iloc[-1]
@@ -281,7 +325,8 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
             f"- Automatic labelling above a confidence of {row['metrics.threshold']:.2f} (chosen on "
             f"{int(value(row, 'metrics.n_validation', 0)):,} validation photos): "
             f"{row['metrics.automatic_share']:.0%} of the test photos labelled without a person, "
-            f"{value(row, 'metrics.automatic_accuracy', float('nan')):.1%} of them right.")
+            f"{value(row, 'metrics.automatic_accuracy', float('nan')):.1%} of them right."
+        )
     shipped = records[records["run_name"] == "shelter_labeller"]
     if not shipped.empty:
         row = shipped.iloc[-1]
@@ -291,7 +336,8 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
             f"({int(value(row, 'metrics.official_test.n', 0)):,} photos); "
             f"{value(row, 'metrics.official_test.at_threshold.coverage', float('nan')):.0%} of them labelled "
             f"without a person, {value(row, 'metrics.official_test.at_threshold.accuracy', float('nan')):.1%} "
-            "of those right.")
+            "of those right."
+        )
     return bullets
 
 

@@ -105,6 +105,7 @@ def _kernel_output_to(log: Path) -> Any:
 @contextlib.contextmanager
 def _signals_raise() -> Any:
     """While running, SIGINT and SIGTERM raise :class:`RunInterrupted` (even where they were ignored)."""
+
     def handler(signum: int, _frame: Any) -> None:
         raise RunInterrupted(signum)
 
@@ -214,8 +215,9 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise RunError(f"{path} is not a readable run manifest ({error}); start a new run without --from, "
-                       "or repair that file") from None
+        raise RunError(
+            f"{path} is not a readable run manifest ({error}); start a new run without --from, or repair that file"
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("notebooks", {}), dict):
         raise RunError(f"{path} is not a run manifest (no 'notebooks' table); start a new run without --from")
     return manifest
@@ -254,19 +256,24 @@ def run_notebooks(
     manifest = read_manifest(run_dir) or {"notebooks": {}}
     versions = {name: found for name, found in library_versions().items() if found}
     manifest.update(
-        parameters=parameters, versions={**versions, "papermill": papermill.__version__},
-        platform=platform.platform(), device=device_name(),
-        seed=parameters.get("seed", DEFAULT_SEED), updated=datetime.now(UTC).isoformat(timespec="seconds"),
+        parameters=parameters,
+        versions={**versions, "papermill": papermill.__version__},
+        platform=platform.platform(),
+        device=device_name(),
+        seed=parameters.get("seed", DEFAULT_SEED),
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if "data_dir" in parameters:
         from dogbreeds.profiles import settings_for
 
-        settings = settings_for(parameters.get("profile", "quick"), data_dir=parameters["data_dir"],
-                                **parameters.get("overrides", {}))
+        settings = settings_for(
+            parameters.get("profile", "quick"), data_dir=parameters["data_dir"], **parameters.get("overrides", {})
+        )
         folders = {"data_dir": settings.data_dir, "photos_dir": settings.photos_dir}
         manifest["data_folders"] = {key: folder.name for key, folder in folders.items()}
-        manifest["data_folder_hash"] = {key: data_hash([r.path for r in discover(folder).records], folder)
-                                        for key, folder in folders.items()}
+        manifest["data_folder_hash"] = {
+            key: data_hash([r.path for r in discover(folder).records], folder) for key, folder in folders.items()
+        }
     names = select_notebooks(start, until)
     results = []
     for position, name in enumerate(names, start=1):
@@ -280,22 +287,31 @@ def run_notebooks(
         try:
             with _signals_raise(), _kernel_output_to(kernel_log):
                 papermill.execute_notebook(
-                    str(notebook_dir / f"{name}.ipynb"), str(output),
+                    str(notebook_dir / f"{name}.ipynb"),
+                    str(output),
                     parameters={**parameters, "output_dir": str(run_dir)},
-                    kernel_name=kernel_name, cwd=str(notebook_dir), progress_bar=False,
+                    kernel_name=kernel_name,
+                    cwd=str(notebook_dir),
+                    progress_bar=False,
                     extra_arguments=KERNEL_ARGUMENTS,
                 )
         except PapermillExecutionError as error:
             cell = error.cell_index + 1  # 1-based, as counted in the executed copy
-            entry.update(status="failed", seconds=round(time.perf_counter() - began, 1),
-                         cell=cell, error=f"{error.ename}: {error.evalue}")
+            entry.update(
+                status="failed",
+                seconds=round(time.perf_counter() - began, 1),
+                cell=cell,
+                error=f"{error.ename}: {error.evalue}",
+            )
             write_json_atomic(manifest_path, manifest)
             raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output, kernel_log) from None
         except BaseException as error:  # kernel died, Ctrl-C, SIGTERM: record it, stop the kernel, re-raise
             interrupted = isinstance(error, KeyboardInterrupt)
-            entry.update(status="interrupted" if interrupted else "failed",
-                         seconds=round(time.perf_counter() - began, 1),
-                         error=str(error) if interrupted else repr(error))
+            entry.update(
+                status="interrupted" if interrupted else "failed",
+                seconds=round(time.perf_counter() - began, 1),
+                error=str(error) if interrupted else repr(error),
+            )
             if kernel_log.exists():
                 entry["kernel_log"] = str(kernel_log)
             write_json_atomic(manifest_path, manifest)

@@ -114,8 +114,10 @@ class ShelterConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ShelterConfig:
         if values.get("format") != MODEL_FORMAT:
-            raise ShelterModelError(f"Shelter model format {values.get('format')!r}; this dogbreeds reads "
-                                    f"format {MODEL_FORMAT}. Retrain it with `dogbreeds train`.")
+            raise ShelterModelError(
+                f"Shelter model format {values.get('format')!r}; this dogbreeds reads "
+                f"format {MODEL_FORMAT}. Retrain it with `dogbreeds train`."
+            )
         fields = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
         return cls(**fields)
 
@@ -152,8 +154,9 @@ def photo_views(image: Image.Image, views: Sequence[str], size: tuple[int, int])
             raise ShelterModelError(f"Unknown view {base!r}; choose among {', '.join(VIEW_NAMES)}.")
         frame = image if base == "full" else image.crop(_square(image.size, base))
         resized[base] = np.asarray(frame.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
-    return np.stack([resized[view.removesuffix("-flip")][:, ::-1] if view.endswith("-flip")
-                     else resized[view] for view in views])
+    return np.stack(
+        [resized[view.removesuffix("-flip")][:, ::-1] if view.endswith("-flip") else resized[view] for view in views]
+    )
 
 
 def _square(size: tuple[int, int], view: str) -> tuple[int, int, int, int]:
@@ -179,7 +182,8 @@ class ShelterModel:
         if kernel.shape != (spec.feature_dim, len(config.label_ids)) or bias.shape != (len(config.label_ids),):
             raise ShelterModelError(
                 f"The head has kernel {kernel.shape} and bias {bias.shape}; {config.backbone} features and "
-                f"{len(config.label_ids)} breeds need ({spec.feature_dim}, {len(config.label_ids)}).")
+                f"{len(config.label_ids)} breeds need ({spec.feature_dim}, {len(config.label_ids)})."
+            )
         self.kernel, self.bias, self.config = kernel, bias, config
         self.folder: Path | None = None
 
@@ -191,8 +195,10 @@ class ShelterModel:
         folder = Path(folder) if folder is not None else SHIPPED_MODEL_DIR
         for name in (CONFIG_FILE, HEAD_FILE):
             if not (folder / name).is_file():
-                raise ShelterModelError(f"{folder} is not a shelter model: {name} is missing. Train one with "
-                                        "`dogbreeds train --data-dir DIR --out FOLDER`.")
+                raise ShelterModelError(
+                    f"{folder} is not a shelter model: {name} is missing. Train one with "
+                    "`dogbreeds train --data-dir DIR --out FOLDER`."
+                )
         try:
             config = ShelterConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
             with np.load(folder / HEAD_FILE, allow_pickle=False) as head:
@@ -259,12 +265,16 @@ class ShelterModel:
             breed, confidence = top[0]
             if dog < config.dog_threshold:
                 status = NOT_A_DOG
-                reason = (f"the ImageNet classifier gives dogs {dog:.0%}, under the {config.dog_threshold:.0%} "
-                          "a dog photo needs")
+                reason = (
+                    f"the ImageNet classifier gives dogs {dog:.0%}, under the {config.dog_threshold:.0%} "
+                    "a dog photo needs"
+                )
             elif confidence < config.confidence_threshold:
                 status = ASK_A_HUMAN
-                reason = (f"the best breed has {confidence:.0%}, under the {config.confidence_threshold:.0%} "
-                          f"needed for {config.target_accuracy:.0%} accuracy")
+                reason = (
+                    f"the best breed has {confidence:.0%}, under the {config.confidence_threshold:.0%} "
+                    f"needed for {config.target_accuracy:.0%} accuracy"
+                )
             else:
                 status = LABELLED
                 reason = f"confidence {confidence:.0%} is at least {config.confidence_threshold:.0%}"
@@ -352,8 +362,10 @@ def backbone_network(backbone: str, image_size: tuple[int, int]) -> Any:
 
     spec = get_backbone(backbone)
     if tuple(image_size) != (spec.input_size, spec.input_size):
-        raise ShelterModelError(f"The shelter model runs {backbone} at its ImageNet size "
-                                f"{spec.input_size} x {spec.input_size}, not {image_size}.")
+        raise ShelterModelError(
+            f"The shelter model runs {backbone} at its ImageNet size "
+            f"{spec.input_size} x {spec.input_size}, not {image_size}."
+        )
     classifier = build_imagenet_classifier(backbone)
     both = keras.Model(classifier.inputs, [classifier.get_layer("avg_pool").output, classifier.output])
 

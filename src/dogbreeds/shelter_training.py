@@ -113,8 +113,9 @@ def train_shelter_model(
     train_rows, val_rows = stratified_rows(plain["train"].labels, val_fraction, seed)
     fit_rows = stack_features([plain["train"].subset(train_rows), mirrored["train"].subset(train_rows)])
     val = plain["train"].subset(val_rows)
-    head = train_head(fit_rows, val, kind="keras", num_classes=len(label_map), epochs=head_epochs, seed=seed,
-                      progress=progress)
+    head = train_head(
+        fit_rows, val, kind="keras", num_classes=len(label_map), epochs=head_epochs, seed=seed, progress=progress
+    )
     kernel, bias = head.model.get_layer("predictions").get_weights()
     spec_size = _input_size(backbone)
     draft = ShelterModel(kernel, bias, ShelterConfig(backbone, spec_size, label_map.label_ids, views=TRAINED_VIEWS))
@@ -126,12 +127,22 @@ def train_shelter_model(
     chosen = confidence_threshold(val.labels, val_probabilities, target_accuracy=target_accuracy)
     val_dog = dog_probability(draft, val_views)
     config = ShelterConfig(
-        backbone, spec_size, label_map.label_ids, temperature=temperature,
-        confidence_threshold=chosen.threshold, dog_threshold=dog_threshold_for(val_dog, dog_flag_rate),
-        target_accuracy=target_accuracy, views=TRAINED_VIEWS,
-        provenance={"command": source, "seed": seed, "data_dir": Path(data_dir).name,
-                    "data_hash": data_hash([record.path for record in (*split.train, *split.test)], data_dir),
-                    "train_photos": len(train_rows), "validation_photos": len(val_rows)},
+        backbone,
+        spec_size,
+        label_map.label_ids,
+        temperature=temperature,
+        confidence_threshold=chosen.threshold,
+        dog_threshold=dog_threshold_for(val_dog, dog_flag_rate),
+        target_accuracy=target_accuracy,
+        views=TRAINED_VIEWS,
+        provenance={
+            "command": source,
+            "seed": seed,
+            "data_dir": Path(data_dir).name,
+            "data_hash": data_hash([record.path for record in (*split.train, *split.test)], data_dir),
+            "train_photos": len(train_rows),
+            "validation_photos": len(val_rows),
+        },
     )
     model = ShelterModel(kernel, bias, config)
 
@@ -153,18 +164,34 @@ def train_shelter_model(
         "validation_dogs_flagged_not_a_dog": float(np.mean(val_dog < config.dog_threshold)),
     }
     record = make_record(
-        "shelter-model", "shelter",
-        params={"backbone": backbone, "views": list(TRAINED_VIEWS), "val_fraction": val_fraction,
-                "target_accuracy": target_accuracy, "dog_flag_rate": dog_flag_rate, "head": head.params,
-                "best_epoch": head.best_epoch, "temperature": temperature,
-                "confidence_threshold": config.confidence_threshold, "dog_threshold": config.dog_threshold,
-                "data_dir": Path(data_dir).name},
-        metrics=metrics, history=head.history,
-        timings={"feature_seconds": feature_seconds, "train_seconds": head.train_seconds,
-                 "total_seconds": time.perf_counter() - start,
-                 "features_cached": plain["train"].from_cache and plain["test"].from_cache},
+        "shelter-model",
+        "shelter",
+        params={
+            "backbone": backbone,
+            "views": list(TRAINED_VIEWS),
+            "val_fraction": val_fraction,
+            "target_accuracy": target_accuracy,
+            "dog_flag_rate": dog_flag_rate,
+            "head": head.params,
+            "best_epoch": head.best_epoch,
+            "temperature": temperature,
+            "confidence_threshold": config.confidence_threshold,
+            "dog_threshold": config.dog_threshold,
+            "data_dir": Path(data_dir).name,
+        },
+        metrics=metrics,
+        history=head.history,
+        timings={
+            "feature_seconds": feature_seconds,
+            "train_seconds": head.train_seconds,
+            "total_seconds": time.perf_counter() - start,
+            "features_cached": plain["train"].from_cache and plain["test"].from_cache,
+        },
         data_counts={"train": len(train_rows), "val": len(val_rows), "test": len(test_labels)},
-        num_classes=len(label_map), seed=seed, source=source, data_hash=config.provenance["data_hash"],
+        num_classes=len(label_map),
+        seed=seed,
+        source=source,
+        data_hash=config.provenance["data_hash"],
     )
     return TrainedShelter(model, record)
 
@@ -191,8 +218,14 @@ POLICIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def view_features(backbone: str, paths: Sequence[str | os.PathLike], view: str, *, batch_size: int = 32,
-                  cache_dir: str | os.PathLike | None = None) -> np.ndarray:
+def view_features(
+    backbone: str,
+    paths: Sequence[str | os.PathLike],
+    view: str,
+    *,
+    batch_size: int = 32,
+    cache_dir: str | os.PathLike | None = None,
+) -> np.ndarray:
     """Pooled features (N, D) of one view of each photo file (photos the right way up), cached."""
     from dogbreeds.features import cached_features, feature_extractor
 
@@ -201,13 +234,23 @@ def view_features(backbone: str, paths: Sequence[str | os.PathLike], view: str, 
 
     def batches() -> Any:
         for start in range(0, len(paths), batch_size):
-            chunk = paths[start:start + batch_size]
-            yield (np.concatenate([photo_views(load_upright(path), [view], size) for path in chunk]),
-                   labels[start:start + len(chunk)])
+            chunk = paths[start : start + batch_size]
+            yield (
+                np.concatenate([photo_views(load_upright(path), [view], size) for path in chunk]),
+                labels[start : start + len(chunk)],
+            )
 
-    return cached_features(feature_extractor(backbone, size), batches, backbone=backbone, files=paths,
-                           labels=labels, image_size=size, crop=None,
-                           extra={"view": view, "loader": "shelter.load_upright"}, cache_dir=cache_dir).features
+    return cached_features(
+        feature_extractor(backbone, size),
+        batches,
+        backbone=backbone,
+        files=paths,
+        labels=labels,
+        image_size=size,
+        crop=None,
+        extra={"view": view, "loader": "shelter.load_upright"},
+        cache_dir=cache_dir,
+    ).features
 
 
 def measure_shelter_model(
@@ -235,12 +278,17 @@ def measure_shelter_model(
         trained_on = {Path(record.path).name for record in official_split(exclude_dir)[0].train}
     groups = {"test": list(split.test), "holdout": [r for r in split.train if Path(r.path).name not in trained_on]}
     positions = {label_id: i for i, label_id in enumerate(model.config.label_ids)}
-    not_dogs = sorted(path for path in Path(not_dogs_dir).rglob("*")
-                      if path.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    not_dogs = sorted(
+        path for path in Path(not_dogs_dir).rglob("*") if path.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
     backbone = model.config.backbone
     start = time.perf_counter()
-    features = {name: {view: view_features(backbone, [r.path for r in records], view, cache_dir=cache_dir)
-                       for view in VIEW_NAMES} for name, records in groups.items()}
+    features = {
+        name: {
+            view: view_features(backbone, [r.path for r in records], view, cache_dir=cache_dir) for view in VIEW_NAMES
+        }
+        for name, records in groups.items()
+    }
     features["not_dogs"] = {view: view_features(backbone, not_dogs, view, cache_dir=cache_dir) for view in VIEW_NAMES}
     feature_seconds = time.perf_counter() - start
     kinds = np.array([path.relative_to(not_dogs_dir).parts[0] for path in not_dogs])
@@ -252,25 +300,39 @@ def measure_shelter_model(
             probabilities = model.breed_probabilities(stacked)
             labels = np.array([positions[r.label_id] for r in records])
             dog = dog_probability(model, stacked)
-            row[name] = {"photos": len(records), "top1": float(np.mean(probabilities.argmax(1) == labels)),
-                         "top5": float(np.mean((np.argsort(-probabilities, 1)[:, :5] == labels[:, None]).any(1))),
-                         "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
-                         "at_threshold": threshold_metrics(labels, probabilities,
-                                                           model.config.confidence_threshold).to_dict(),
-                         "ece": expected_calibration_error(labels, probabilities)}
+            row[name] = {
+                "photos": len(records),
+                "top1": float(np.mean(probabilities.argmax(1) == labels)),
+                "top5": float(np.mean((np.argsort(-probabilities, 1)[:, :5] == labels[:, None]).any(1))),
+                "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
+                "at_threshold": threshold_metrics(labels, probabilities, model.config.confidence_threshold).to_dict(),
+                "ece": expected_calibration_error(labels, probabilities),
+            }
         dog = dog_probability(model, np.stack([features["not_dogs"][view] for view in views]))
         flagged = dog < model.config.dog_threshold
-        row["not_dogs"] = {"photos": len(not_dogs), "flagged_not_a_dog": float(flagged.mean()),
-                           **{f"flagged_{kind}": float(flagged[kinds == kind].mean()) for kind in np.unique(kinds)}}
+        row["not_dogs"] = {
+            "photos": len(not_dogs),
+            "flagged_not_a_dog": float(flagged.mean()),
+            **{f"flagged_{kind}": float(flagged[kinds == kind].mean()) for kind in np.unique(kinds)},
+        }
         metrics[policy] = row
     return make_record(
-        "shelter-whole-photos", "benchmark",
-        params={"bench": "shelter", "photos_dir": Path(photos_dir).name, "not_dogs_dir": Path(not_dogs_dir).name,
-                "exclude_dir": Path(exclude_dir).name if exclude_dir else None, "policies": POLICIES,
-                "model_views": list(model.config.views), "dog_threshold": model.config.dog_threshold,
-                "confidence_threshold": model.config.confidence_threshold},
-        metrics=metrics, timings={"feature_seconds": feature_seconds},
+        "shelter-whole-photos",
+        "benchmark",
+        params={
+            "bench": "shelter",
+            "photos_dir": Path(photos_dir).name,
+            "not_dogs_dir": Path(not_dogs_dir).name,
+            "exclude_dir": Path(exclude_dir).name if exclude_dir else None,
+            "policies": POLICIES,
+            "model_views": list(model.config.views),
+            "dog_threshold": model.config.dog_threshold,
+            "confidence_threshold": model.config.confidence_threshold,
+        },
+        metrics=metrics,
+        timings={"feature_seconds": feature_seconds},
         data_counts={name: len(records) for name, records in groups.items()} | {"not_dogs": len(not_dogs)},
-        num_classes=len(model.config.label_ids), source=source,
+        num_classes=len(model.config.label_ids),
+        source=source,
         data_hash=data_hash([r.path for group in groups.values() for r in group] + not_dogs, photos_dir),
     )

@@ -1,10 +1,10 @@
 """What every notebook does first: resolve its settings, seed, folders, data split, figure and record saving.
 
-    study = Study.start("03_scratch_cnn", profile, data_dir=data_dir, output_dir=output_dir, seed=seed,
-                        breeds=breeds, image_size=image_size, epochs=epochs, tuner_trials=tuner_trials)
-    data = study.data()                 # the same seeded split in every notebook
-    study.show(fig, "learning_curves")  # saved under <output_dir>/figures/03_scratch_cnn/, returned for display
-    study.record("baseline", "scratch", metrics=..., history=...)  # <output_dir>/results/*.json
+study = Study.start("03_scratch_cnn", profile, data_dir=data_dir, output_dir=output_dir, seed=seed,
+                    breeds=breeds, image_size=image_size, epochs=epochs, tuner_trials=tuner_trials)
+data = study.data()                 # the same seeded split in every notebook
+study.show(fig, "learning_curves")  # saved under <output_dir>/figures/03_scratch_cnn/, returned for display
+study.record("baseline", "scratch", metrics=..., history=...)  # <output_dir>/results/*.json
 """
 
 from __future__ import annotations
@@ -54,9 +54,18 @@ class Study:
     _data_hash: dict[Path, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def start(cls, notebook: str, profile: str = "quick", *, data_dir: str | Path | None = None,
-              output_dir: str | Path | None = None, seed: int | None = None, seeded: bool = True,
-              dataset: Dataset = "data", **overrides: Any) -> Study:
+    def start(
+        cls,
+        notebook: str,
+        profile: str = "quick",
+        *,
+        data_dir: str | Path | None = None,
+        output_dir: str | Path | None = None,
+        seed: int | None = None,
+        seeded: bool = True,
+        dataset: Dataset = "data",
+        **overrides: Any,
+    ) -> Study:
         """Resolve settings (None = profile default), seed everything, create the output folders.
 
         ``dataset`` is the folder this notebook studies and records: "data" (the breeds benchmark,
@@ -65,8 +74,11 @@ class Study:
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
         settings = settings_for(
-            profile, data_dir=data_dir, output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT,
-            **({"seed": seed} if seed is not None else {}), **overrides,
+            profile,
+            data_dir=data_dir,
+            output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT,
+            **({"seed": seed} if seed is not None else {}),
+            **overrides,
         )
         study = cls(notebook, settings, dataset)
         for folder in (study.figures_dir, study.results_dir):
@@ -129,12 +141,20 @@ class Study:
         """Write a results record for this notebook (settings merged into params); returns its path."""
         data = self.data()
         record = make_record(
-            run_name, kind, params={"notebook": self.notebook, **self.settings.to_dict(), "dataset": self.folder().name,
-                                    **(params or {})},
+            run_name,
+            kind,
+            params={
+                "notebook": self.notebook,
+                **self.settings.to_dict(),
+                "dataset": self.folder().name,
+                **(params or {}),
+            },
             data_counts=fields.pop("data_counts", data.counts()),
             data_hash=fields.pop("data_hash", self.data_hash()),
             num_classes=fields.pop("num_classes", len(data.label_map.label_ids)),
-            seed=self.settings.seed, source=self.source, **fields,
+            seed=self.settings.seed,
+            source=self.source,
+            **fields,
         )
         return write_record(record, self.results_dir)
 

@@ -41,14 +41,18 @@ class DataSummary:
 
     def to_text(self) -> str:
         """A readable report with thousands separators and a per-breed table."""
-        lines = [f"Data folder      {self.root}",
-                 f"Breeds           {self.breeds:,}",
-                 f"Images           {self.images:,}"]
+        lines = [
+            f"Data folder      {self.root}",
+            f"Breeds           {self.breeds:,}",
+            f"Images           {self.images:,}",
+        ]
         if self.official_split is None:
             lines.append("Official split   none (no lists/ folder): splits are seeded and stratified")
         else:
-            lines.append(f"Official split   train {self.official_split['train']:,}, "
-                         f"test {self.official_split['test']:,} (from {', '.join(self.list_files)})")
+            lines.append(
+                f"Official split   train {self.official_split['train']:,}, "
+                f"test {self.official_split['test']:,} (from {', '.join(self.list_files)})"
+            )
             lines.append(f"In no list       {self.unlisted:,}" + (" (not used in splits)" if self.unlisted else ""))
         if self.has_annotations:
             lines.append(f"Annotations      {self.annotated:,} of {self.images:,} images have boxes")
@@ -60,8 +64,10 @@ class DataSummary:
         if fewest.images == most.images:
             lines.append(f"Images a breed   {most.images:,} each")
         else:
-            lines.append(f"Images a breed   min {fewest.images:,} ({fewest.name}), median "
-                         f"{statistics.median(counts):,g}, max {most.images:,} ({most.name})")
+            lines.append(
+                f"Images a breed   min {fewest.images:,} ({fewest.name}), median "
+                f"{statistics.median(counts):,g}, max {most.images:,} ({most.name})"
+            )
         if self.problems:
             found = ", ".join(f"{kind} {count:,}" for kind, count in sorted(self.problems.items()))
             lines.append(f"Problems         {found} (details: dogbreeds data scan)")
@@ -69,8 +75,10 @@ class DataSummary:
         name_width = max(len(breed.name) for breed in self.per_breed)
         lines += ["", f"{'label id':<{width}}  {'breed':<{name_width}}  {'images':>6}  {'train':>6}  {'test':>6}"]
         for breed in self.per_breed:
-            lines.append(f"{breed.label_id:<{width}}  {breed.name:<{name_width}}  {breed.images:>6,}  "
-                         f"{breed.train:>6,}  {breed.test:>6,}")
+            lines.append(
+                f"{breed.label_id:<{width}}  {breed.name:<{name_width}}  {breed.images:>6,}  "
+                f"{breed.train:>6,}  {breed.test:>6,}"
+            )
         return "\n".join(lines)
 
 
@@ -78,8 +86,12 @@ def summarize(index: DataIndex) -> DataSummary:
     """Breeds, images, per-breed and official split counts, annotations and problems of an index."""
     images = Counter(record.label_id for record in index.records)
     by_split = Counter((record.label_id, record.official_split) for record in index.records)
-    per_breed = [BreedCount(label_id, breed_name(label_id), images[label_id], by_split[label_id, "train"],
-                            by_split[label_id, "test"]) for label_id in index.label_ids]
+    per_breed = [
+        BreedCount(
+            label_id, breed_name(label_id), images[label_id], by_split[label_id, "train"], by_split[label_id, "test"]
+        )
+        for label_id in index.label_ids
+    ]
     splits = Counter(record.official_split for record in index.records)
     root = index.root.resolve()
     return DataSummary(

@@ -44,8 +44,14 @@ def seconds_per_image(function: Callable[[Any], Any], images: Sequence[Any], rep
     return min(timeit.repeat(one_pass, repeat=repeats, number=1)) / len(images)
 
 
-def compare_libraries(tasks: Mapping[str, Mapping[str, Callable[[Any], Any]]], images: Sequence[Any], *,
-                      baseline: str = "Pillow", repeats: int = 3, progress: bool = True) -> pd.DataFrame:
+def compare_libraries(
+    tasks: Mapping[str, Mapping[str, Callable[[Any], Any]]],
+    images: Sequence[Any],
+    *,
+    baseline: str = "Pillow",
+    repeats: int = 3,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Time each task's implementations (library name -> function) on ``images``.
 
     One row per task and library: milliseconds per image and ``time_ratio``, the time
@@ -53,22 +59,29 @@ def compare_libraries(tasks: Mapping[str, Mapping[str, Callable[[Any], Any]]], i
     baseline; empty when the task has no baseline implementation).
     """
     if not any(baseline in implementations for implementations in tasks.values()):
-        raise TimingError(f"no task has a {baseline!r} implementation to compare against; "
-                             f"libraries given: {sorted({name for impl in tasks.values() for name in impl})}.")
-    jobs = [(task, library, function) for task, implementations in tasks.items()
-            for library, function in implementations.items()]
+        raise TimingError(
+            f"no task has a {baseline!r} implementation to compare against; "
+            f"libraries given: {sorted({name for impl in tasks.values() for name in impl})}."
+        )
+    jobs = [
+        (task, library, function)
+        for task, implementations in tasks.items()
+        for library, function in implementations.items()
+    ]
     rows = []
     for task, library, function in tqdm(jobs, desc="Timing", unit="step", disable=not progress):
-        rows.append({"task": task, "library": library,
-                     "ms_per_image": 1000.0 * seconds_per_image(function, images, repeats)})
+        rows.append(
+            {"task": task, "library": library, "ms_per_image": 1000.0 * seconds_per_image(function, images, repeats)}
+        )
     table = pd.DataFrame(rows, columns=list(TIMING_COLUMNS[:3]))
     baseline_ms = table[table["library"] == baseline].set_index("task")["ms_per_image"]
     table["time_ratio"] = table["ms_per_image"] / table["task"].map(baseline_ms)
     return table
 
 
-def alternating_passes(runs: Mapping[str, Callable[[], Any]], repeats: int, *, desc: str = "timed passes",
-                       progress: bool = True) -> dict[str, list[float]]:
+def alternating_passes(
+    runs: Mapping[str, Callable[[], Any]], repeats: int, *, desc: str = "timed passes", progress: bool = True
+) -> dict[str, list[float]]:
     """Seconds of each of ``repeats`` passes of every run, the runs taking turns within a pass.
 
     Alternating spreads any slowdown of the machine over all the runs, so the ratio of

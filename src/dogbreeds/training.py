@@ -147,20 +147,27 @@ def fit(
     )
 
 
-def cosine_schedule(peak: float, total_steps: int, warmup_steps: int = 0,
-                    final_fraction: float = 0.01) -> keras.optimizers.schedules.LearningRateSchedule:
+def cosine_schedule(
+    peak: float, total_steps: int, warmup_steps: int = 0, final_fraction: float = 0.01
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Learning rate rising linearly from 0 to ``peak`` over ``warmup_steps``, then down a cosine.
 
     It ends at ``final_fraction * peak`` after ``total_steps`` optimizer steps (epochs
     times batches per epoch) and stays there.
     """
     if peak <= 0 or total_steps < 1 or not 0 <= warmup_steps < total_steps or not 0 <= final_fraction <= 1:
-        raise TrainingError(f"cosine_schedule needs peak > 0, 0 <= warmup_steps < total_steps and final_fraction "
-                            f"in [0, 1]; got peak={peak}, total_steps={total_steps}, warmup_steps={warmup_steps}, "
-                            f"final_fraction={final_fraction}.")
+        raise TrainingError(
+            f"cosine_schedule needs peak > 0, 0 <= warmup_steps < total_steps and final_fraction "
+            f"in [0, 1]; got peak={peak}, total_steps={total_steps}, warmup_steps={warmup_steps}, "
+            f"final_fraction={final_fraction}."
+        )
     return keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup_steps else peak, total_steps - warmup_steps, alpha=final_fraction,
-        warmup_target=peak if warmup_steps else None, warmup_steps=warmup_steps)
+        0.0 if warmup_steps else peak,
+        total_steps - warmup_steps,
+        alpha=final_fraction,
+        warmup_target=peak if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
 
 
 class LearningRateLog(keras.callbacks.Callback):

@@ -102,17 +102,21 @@ def split_features(
     crop and flip), so a second call with the same settings only loads them.
     ``flip`` mirrors every image first (for flip test-time augmentation or training).
     """
-    parts = (
-        {name: getattr(split, name) for name in SPLIT_NAMES} if isinstance(split, Split) else dict(split)
-    )
+    parts = {name: getattr(split, name) for name in SPLIT_NAMES} if isinstance(split, Split) else dict(split)
     result: dict[str, FeatureSet] = {}
     for name, records in parts.items():
         if not records:
             continue
         start = time.perf_counter()
         cached = backbone_features(
-            backbone_name, records, label_map, image_size=image_size, crop=crop, flip=flip,
-            batch_size=batch_size, cache_dir=cache_dir,
+            backbone_name,
+            records,
+            label_map,
+            image_size=image_size,
+            crop=crop,
+            flip=flip,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
         )
         source = f"{backbone_name}{'+flip' if flip else ''}"
         result[name] = FeatureSet(
@@ -224,8 +228,10 @@ def train_head(
     ``num_classes`` defaults to the largest label + 1 over ``train`` and ``val``.
     """
     if kind not in ("keras", "logreg"):
-        raise TransferError(f"Unknown head kind {kind!r}; train_head trains 'keras' or 'logreg' heads "
-                            "(use imagenet_zero_shot_head for 'imagenet').")
+        raise TransferError(
+            f"Unknown head kind {kind!r}; train_head trains 'keras' or 'logreg' heads "
+            "(use imagenet_zero_shot_head for 'imagenet')."
+        )
     if len(train) == 0:
         raise TransferError("No training features: train must hold at least one row.")
     if val is not None and val.dim != train.dim:
@@ -238,16 +244,23 @@ def train_head(
         raise TransferError("train holds a single class; a classifier needs at least two.")
     if kind == "logreg":
         return _train_logreg(train, num_classes, c=c, max_iter=max_iter, seed=seed)
-    settings = dict(dropout=dropout, hidden=hidden, learning_rate=learning_rate, label_smoothing=label_smoothing,
-                    patience=patience, batch_size=batch_size, initial_weights=initial_weights, seed=seed,
-                    progress=progress)
+    settings = dict(
+        dropout=dropout,
+        hidden=hidden,
+        learning_rate=learning_rate,
+        label_smoothing=label_smoothing,
+        patience=patience,
+        batch_size=batch_size,
+        initial_weights=initial_weights,
+        seed=seed,
+        progress=progress,
+    )
     head = _train_keras_head(train, val, num_classes, epochs=epochs, **settings)
     if refit_on is None:
         return head
     if val is None:
         raise TransferError("refit_on needs val: the refit uses the epoch count chosen by early stopping on val.")
-    refit = _train_keras_head(stack_features([train, refit_on]), None, num_classes, epochs=head.best_epoch,
-                              **settings)
+    refit = _train_keras_head(stack_features([train, refit_on]), None, num_classes, epochs=head.best_epoch, **settings)
     refit.params |= {"refit_rows": len(train) + len(refit_on), "early_stopping_epochs_run": head.params["epochs_run"]}
     refit.train_seconds += head.train_seconds
     refit.history, refit.best_epoch = head.history, head.best_epoch
@@ -261,19 +274,42 @@ def _train_logreg(train: FeatureSet, num_classes: int, *, c: float, max_iter: in
     start = time.perf_counter()
     model.fit(train.features, train.labels)
     seconds = time.perf_counter() - start
-    return TrainedHead("logreg", model, num_classes, seconds,
-                       params={"c": c, "max_iter": max_iter, "iterations": int(model[-1].n_iter_.max())})
+    return TrainedHead(
+        "logreg",
+        model,
+        num_classes,
+        seconds,
+        params={"c": c, "max_iter": max_iter, "iterations": int(model[-1].n_iter_.max())},
+    )
 
 
 def _train_keras_head(
-    train: FeatureSet, val: FeatureSet | None, num_classes: int, *, dropout: float, hidden: int | None,
-    learning_rate: float, label_smoothing: float, epochs: int, patience: int, batch_size: int,
-    initial_weights: tuple[np.ndarray, np.ndarray] | None, seed: int, progress: bool,
+    train: FeatureSet,
+    val: FeatureSet | None,
+    num_classes: int,
+    *,
+    dropout: float,
+    hidden: int | None,
+    learning_rate: float,
+    label_smoothing: float,
+    epochs: int,
+    patience: int,
+    batch_size: int,
+    initial_weights: tuple[np.ndarray, np.ndarray] | None,
+    seed: int,
+    progress: bool,
 ) -> TrainedHead:
     keras.utils.set_random_seed(seed)
     loss = "categorical_crossentropy" if label_smoothing else "sparse_categorical_crossentropy"
-    model = build_feature_head(train.dim, num_classes, dropout=dropout, hidden=hidden, learning_rate=learning_rate,
-                               loss=loss, label_smoothing=label_smoothing)
+    model = build_feature_head(
+        train.dim,
+        num_classes,
+        dropout=dropout,
+        hidden=hidden,
+        learning_rate=learning_rate,
+        loss=loss,
+        label_smoothing=label_smoothing,
+    )
     if initial_weights is not None:
         set_softmax_weights(model, *initial_weights)
     train_ds = (
@@ -284,10 +320,17 @@ def _train_keras_head(
     )
     val_ds = None if val is None else tf.data.Dataset.from_tensor_slices((val.features, val.labels)).batch(1024)
     result = fit(model, train_ds, val_ds, epochs=epochs, patience=patience, progress=progress)
-    params = {"dropout": dropout, "hidden": hidden, "learning_rate": learning_rate,
-              "label_smoothing": label_smoothing, "batch_size": batch_size, "max_epochs": epochs,
-              "patience": patience, "epochs_run": result.epochs_run,
-              "initial_weights": "given" if initial_weights is not None else "random"}
+    params = {
+        "dropout": dropout,
+        "hidden": hidden,
+        "learning_rate": learning_rate,
+        "label_smoothing": label_smoothing,
+        "batch_size": batch_size,
+        "max_epochs": epochs,
+        "patience": patience,
+        "epochs_run": result.epochs_run,
+        "initial_weights": "given" if initial_weights is not None else "random",
+    }
     return TrainedHead("keras", model, num_classes, result.wall_time_s, params, result.history, result.best_epoch)
 
 
@@ -313,8 +356,10 @@ def imagenet_head_weights(backbone_name: str, label_map: LabelMap) -> tuple[np.n
     for label_id in label_map.label_ids:
         wnid = label_id.split("-", 1)[0]
         if wnid not in positions:
-            raise TransferError(f"Label id {label_id!r} does not start with an ImageNet-1k WordNet id "
-                                "(e.g. 'n02085620-Chihuahua'), so no ImageNet class matches it.")
+            raise TransferError(
+                f"Label id {label_id!r} does not start with an ImageNet-1k WordNet id "
+                "(e.g. 'n02085620-Chihuahua'), so no ImageNet class matches it."
+            )
         classes.append(positions[wnid])
     kernel, bias = build_imagenet_classifier(backbone_name).get_layer("predictions").get_weights()
     return kernel[:, classes], bias[classes]
@@ -401,8 +446,9 @@ def fine_tune(
         name = backbone
         backbone = build_backbone(name, include_top=False, pooling="avg", input_shape=(*size, 3))
         preprocess = preprocess or (lambda images: backbone_preprocess(name, images))
-    model = build_transfer_model(backbone, num_classes, dropout=dropout, preprocess=preprocess,
-                                 augmentation=augmentation)
+    model = build_transfer_model(
+        backbone, num_classes, dropout=dropout, preprocess=preprocess, augmentation=augmentation
+    )
     head_fit = None
     if head is not None:
         if head.kind != "keras" or head.params.get("hidden"):
@@ -413,6 +459,7 @@ def fine_tune(
         head_fit = fit(model, train_ds, val_ds, epochs=head_epochs, patience=max(1, head_epochs), progress=progress)
     unfreeze_last(model, unfreeze, learning_rate=learning_rate)
     checkpoint = os.fspath(checkpoint_dir) if checkpoint_dir is not None else None
-    result = fit(model, train_ds, val_ds, epochs=epochs, patience=patience, checkpoint_dir=checkpoint,
-                 progress=progress)
+    result = fit(
+        model, train_ds, val_ds, epochs=epochs, patience=patience, checkpoint_dir=checkpoint, progress=progress
+    )
     return FineTuneResult(model, head_fit, result, unfreeze)

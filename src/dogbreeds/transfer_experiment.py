@@ -99,11 +99,19 @@ class TransferVariant:
 
     def params(self) -> dict[str, Any]:
         """The variant's settings, for a results record."""
-        return {"variant": self.name, "model": self.label or self.name, "backbones": list(self.backbones),
-                "backbone": self.backbones[0] if len(self.backbones) == 1 else None, "head": self.head,
-                "ensemble": self.ensemble if len(self.backbones) > 1 else None, "flip_train": self.flip_train,
-                "flip_tta": self.flip_tta, "imagenet_start": self.imagenet_start, "refit": self.refit,
-                "optimistic": self.optimistic}
+        return {
+            "variant": self.name,
+            "model": self.label or self.name,
+            "backbones": list(self.backbones),
+            "backbone": self.backbones[0] if len(self.backbones) == 1 else None,
+            "head": self.head,
+            "ensemble": self.ensemble if len(self.backbones) > 1 else None,
+            "flip_train": self.flip_train,
+            "flip_tta": self.flip_tta,
+            "imagenet_start": self.imagenet_start,
+            "refit": self.refit,
+            "optimistic": self.optimistic,
+        }
 
 
 @dataclass(frozen=True)
@@ -131,10 +139,19 @@ class FineTuneVariant:
 
     def params(self) -> dict[str, Any]:
         """The variant's settings, for a results record."""
-        return {"variant": self.name, "model": self.label or self.name, "backbones": [self.backbone],
-                "backbone": self.backbone, "head": "keras", "fine_tuned_layers": self.depth,
-                "fine_tune_epochs": self.epochs, "fine_tune_learning_rate": self.learning_rate,
-                "fine_tune_per_breed": self.per_breed, "flip_tta": False, "optimistic": False}
+        return {
+            "variant": self.name,
+            "model": self.label or self.name,
+            "backbones": [self.backbone],
+            "backbone": self.backbone,
+            "head": "keras",
+            "fine_tuned_layers": self.depth,
+            "fine_tune_epochs": self.epochs,
+            "fine_tune_learning_rate": self.learning_rate,
+            "fine_tune_per_breed": self.per_breed,
+            "flip_tta": False,
+            "optimistic": False,
+        }
 
 
 @dataclass
@@ -170,8 +187,12 @@ class TransferResult:
     def record_fields(self) -> dict[str, Any]:
         """Keyword arguments of ``records.make_record`` / ``Study.record`` for this result."""
         head_params = [{"kind": head.kind, "best_epoch": head.best_epoch, **head.params} for head in self.heads]
-        return {"metrics": self.metrics(), "history": self.history, "timings": dict(self.timings),
-                "params": {**self.variant.params(), "head_params": head_params, **self.extra_params}}
+        return {
+            "metrics": self.metrics(),
+            "history": self.history,
+            "timings": dict(self.timings),
+            "params": {**self.variant.params(), "head_params": head_params, **self.extra_params},
+        }
 
 
 class TransferExperiment:
@@ -181,13 +202,24 @@ class TransferExperiment:
     (label, path), so the cache entry does not depend on how validation was carved.
     """
 
-    def __init__(self, split: Split, label_map: LabelMap, *, image_size: tuple[int, int] | None = None,
-                 batch_size: int = 64, cache_dir: str | os.PathLike | None = None, head_epochs: int = 200,
-                 head_learning_rate: float = 1e-3, logreg_c: float = 0.1, seed: int = DEFAULT_SEED,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        split: Split,
+        label_map: LabelMap,
+        *,
+        image_size: tuple[int, int] | None = None,
+        batch_size: int = 64,
+        cache_dir: str | os.PathLike | None = None,
+        head_epochs: int = 200,
+        head_learning_rate: float = 1e-3,
+        logreg_c: float = 0.1,
+        seed: int = DEFAULT_SEED,
+        progress: bool = True,
+    ) -> None:
         if not split.train or not split.test:
-            raise ExperimentError(f"The split has {len(split.train)} train and {len(split.test)} test photos; "
-                                  "both must be non-empty.")
+            raise ExperimentError(
+                f"The split has {len(split.train)} train and {len(split.test)} test photos; both must be non-empty."
+            )
         self.split, self.label_map = split, label_map
         self.image_size, self.batch_size, self.cache_dir = image_size, batch_size, cache_dir
         self.head_epochs, self.head_learning_rate, self.logreg_c = head_epochs, head_learning_rate, logreg_c
@@ -195,8 +227,10 @@ class TransferExperiment:
         pool = sorted((*split.train, *split.val), key=lambda record: (record.label_id, str(record.path)))
         position = {record.path: row for row, record in enumerate(pool)}
         self._pool: tuple[ImageRecord, ...] = tuple(pool)
-        self._rows = {"train": np.array([position[r.path] for r in split.train], dtype=np.int64),
-                      "val": np.array([position[r.path] for r in split.val], dtype=np.int64)}
+        self._rows = {
+            "train": np.array([position[r.path] for r in split.train], dtype=np.int64),
+            "val": np.array([position[r.path] for r in split.val], dtype=np.int64),
+        }
         self._sets: dict[tuple[str, str, bool], FeatureSet] = {}
 
     def features(self, backbone: str, part: Part, flipped: bool = False) -> FeatureSet:
@@ -212,8 +246,14 @@ class TransferExperiment:
     def _extract(self, backbone: str, key: str, records: Sequence[ImageRecord], flipped: bool) -> FeatureSet:
         if (backbone, key, flipped) not in self._sets:
             self._sets[backbone, key, flipped] = split_features(
-                backbone, {key: records}, self.label_map, image_size=self.image_size, flip=flipped,
-                batch_size=self.batch_size, cache_dir=self.cache_dir)[key]
+                backbone,
+                {key: records},
+                self.label_map,
+                image_size=self.image_size,
+                flip=flipped,
+                batch_size=self.batch_size,
+                cache_dir=self.cache_dir,
+            )[key]
         return self._sets[backbone, key, flipped]
 
     def run(self, variant: TransferVariant) -> TransferResult:
@@ -222,8 +262,10 @@ class TransferExperiment:
         val_probabilities, test_probabilities, heads, history = [], [], [], {}
         predict_seconds = 0.0
         for group in groups:
-            parts = {part: concat_features([self.features(name, part) for name in group])
-                     for part in ("train", "val", "test")}
+            parts = {
+                part: concat_features([self.features(name, part) for name in group])
+                for part in ("train", "val", "test")
+            }
             fit_rows, val = parts["train"], parts["val"] if len(parts["val"]) else None
             refit_rows = val
             if variant.flip_train:
@@ -236,12 +278,18 @@ class TransferExperiment:
                 if len(parts[part]) == 0:
                     continue
                 flipped = self._joined(group, part, flipped=True) if variant.flip_tta else None
-                out.append(head.predict_proba(parts[part]) if flipped is None
-                           else predict_with_flip(head, parts[part], flipped))
+                out.append(
+                    head.predict_proba(parts[part])
+                    if flipped is None
+                    else predict_with_flip(head, parts[part], flipped)
+                )
             predict_seconds += time.perf_counter() - start
             heads.append(head)
-            history.update({f"{'+'.join(group)}/{key}": values for key, values in head.history.items()}
-                           if len(groups) > 1 else head.history)
+            history.update(
+                {f"{'+'.join(group)}/{key}": values for key, values in head.history.items()}
+                if len(groups) > 1
+                else head.history
+            )
         used = [feature_set for (backbone, _, _), feature_set in self._sets.items() if backbone in variant.backbones]
         return TransferResult(
             variant=variant,
@@ -249,24 +297,44 @@ class TransferExperiment:
             val_probabilities=average_probabilities(val_probabilities) if val_probabilities else np.empty((0, 0)),
             test_labels=self.features(variant.backbones[0], "test").labels,
             test_probabilities=average_probabilities(test_probabilities),
-            class_names=tuple(self.label_map.names), heads=heads, history=history,
-            timings={"train_seconds": sum(head.train_seconds for head in heads),
-                     "feature_seconds": sum(part.seconds for part in used),
-                     "predict_seconds": predict_seconds,
-                     "features_cached": all(part.from_cache for part in used)},
+            class_names=tuple(self.label_map.names),
+            heads=heads,
+            history=history,
+            timings={
+                "train_seconds": sum(head.train_seconds for head in heads),
+                "feature_seconds": sum(part.seconds for part in used),
+                "predict_seconds": predict_seconds,
+                "features_cached": all(part.from_cache for part in used),
+            },
         )
 
     def _joined(self, group: Sequence[str], part: Part, *, flipped: bool) -> FeatureSet:
         return concat_features([self.features(name, part, flipped=flipped) for name in group])
 
-    def _make_head(self, variant: TransferVariant, backbone: str, train: FeatureSet, val: FeatureSet | None,
-                   refit_on: FeatureSet | None) -> TrainedHead:
+    def _make_head(
+        self,
+        variant: TransferVariant,
+        backbone: str,
+        train: FeatureSet,
+        val: FeatureSet | None,
+        refit_on: FeatureSet | None,
+    ) -> TrainedHead:
         if variant.head == "imagenet":
             return imagenet_zero_shot_head(backbone, self.label_map)
         initial = imagenet_head_weights(backbone, self.label_map) if variant.imagenet_start else None
-        return train_head(train, val, kind=variant.head, num_classes=len(self.label_map), epochs=self.head_epochs,
-                          learning_rate=self.head_learning_rate, initial_weights=initial, refit_on=refit_on,
-                          c=self.logreg_c, seed=self.seed, progress=self.progress)
+        return train_head(
+            train,
+            val,
+            kind=variant.head,
+            num_classes=len(self.label_map),
+            epochs=self.head_epochs,
+            learning_rate=self.head_learning_rate,
+            initial_weights=initial,
+            refit_on=refit_on,
+            c=self.logreg_c,
+            seed=self.seed,
+            progress=self.progress,
+        )
 
     def fine_tune(self, variant: FineTuneVariant, start: TransferResult) -> TransferResult:
         """Fine-tune ``variant.backbone`` from the keras head of ``start`` on image files; score it like a head.
@@ -279,21 +347,42 @@ class TransferExperiment:
         train = _per_breed(self.split.train, variant.per_breed, self.seed)
         train_ds = make_dataset(train, self.label_map, size, self.batch_size, shuffle=True, seed=self.seed)
         val_ds = make_dataset(self.split.val, self.label_map, size, self.batch_size) if self.split.val else None
-        tuned = fine_tune(variant.backbone, train_ds, val_ds, len(self.label_map), image_size=size,
-                          preprocess=BackbonePreprocessing(variant.backbone), head=start.heads[0],
-                          unfreeze=variant.depth, learning_rate=variant.learning_rate, epochs=variant.epochs,
-                          progress=self.progress)
+        tuned = fine_tune(
+            variant.backbone,
+            train_ds,
+            val_ds,
+            len(self.label_map),
+            image_size=size,
+            preprocess=BackbonePreprocessing(variant.backbone),
+            head=start.heads[0],
+            unfreeze=variant.depth,
+            learning_rate=variant.learning_rate,
+            epochs=variant.epochs,
+            progress=self.progress,
+        )
         val_labels, val_probabilities, _ = self.predict_files(tuned.model, self.split.val, size)
         test_labels, test_probabilities, seconds = self.predict_files(tuned.model, self.split.test, size)
         return TransferResult(
-            variant=variant, val_labels=val_labels, val_probabilities=val_probabilities, test_labels=test_labels,
-            test_probabilities=test_probabilities, class_names=tuple(self.label_map.names), heads=start.heads,
-            history=tuned.fit.history, model=tuned.model,
-            timings={"train_seconds": start.timings["train_seconds"] + tuned.train_seconds,
-                     "feature_seconds": start.timings["feature_seconds"], "predict_seconds": seconds,
-                     "features_cached": start.timings["features_cached"]},
-            extra_params={"train_photos": len(train), "epochs_run": tuned.fit.epochs_run,
-                          "best_epoch": tuned.fit.best_epoch},
+            variant=variant,
+            val_labels=val_labels,
+            val_probabilities=val_probabilities,
+            test_labels=test_labels,
+            test_probabilities=test_probabilities,
+            class_names=tuple(self.label_map.names),
+            heads=start.heads,
+            history=tuned.fit.history,
+            model=tuned.model,
+            timings={
+                "train_seconds": start.timings["train_seconds"] + tuned.train_seconds,
+                "feature_seconds": start.timings["feature_seconds"],
+                "predict_seconds": seconds,
+                "features_cached": start.timings["features_cached"],
+            },
+            extra_params={
+                "train_photos": len(train),
+                "epochs_run": tuned.fit.epochs_run,
+                "best_epoch": tuned.fit.best_epoch,
+            },
         )
 
     def input_size(self, backbone: str) -> tuple[int, int]:
@@ -301,8 +390,9 @@ class TransferExperiment:
         side = get_backbone(backbone).input_size
         return tuple(self.image_size) if self.image_size is not None else (side, side)
 
-    def predict_files(self, model: keras.Model, records: Sequence[ImageRecord],
-                      size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
+    def predict_files(
+        self, model: keras.Model, records: Sequence[ImageRecord], size: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray, float]:
         """Labels, probabilities and seconds of ``model`` over image files read in batches (never all in memory)."""
         if not records:
             return np.empty(0, dtype=np.int32), np.empty((0, len(self.label_map))), 0.0
@@ -326,8 +416,9 @@ class TransferExperiment:
         (both passes of flip TTA included)."""
         model = self.image_model(result)
         counted = count_params(model)
-        images = load_images_array(self.split.test[:photos], size=self.input_size(result.variant.backbones[0]),
-                                   progress=False)
+        images = load_images_array(
+            self.split.test[:photos], size=self.input_size(result.variant.backbones[0]), progress=False
+        )
         passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
         if passes == 2:
             images = np.concatenate([images, images[:, :, ::-1]])
@@ -350,8 +441,12 @@ def _per_breed(records: Sequence[ImageRecord], count: int | None, seed: int) -> 
     return chosen
 
 
-BACKBONE_TITLES = {"mobilenet_v2": "MobileNetV2", "efficientnet_lite0": "EfficientNet-Lite0",
-                   "efficientnet_lite1": "EfficientNet-Lite1", "efficientnet_lite2": "EfficientNet-Lite2"}
+BACKBONE_TITLES = {
+    "mobilenet_v2": "MobileNetV2",
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "efficientnet_lite1": "EfficientNet-Lite1",
+    "efficientnet_lite2": "EfficientNet-Lite2",
+}
 """How reports name the registry's backbones (others keep their registry name)."""
 
 
@@ -365,18 +460,29 @@ def head_variants(backbones: Sequence[str]) -> list[TransferVariant]:
     variants = []
     for name in backbones:
         title = backbone_title(name)
-        variants += [TransferVariant(f"{name}/keras", (name,), "keras", label=f"{title} + head"),
-                     TransferVariant(f"{name}/keras+tta", (name,), "keras", flip_tta=True,
-                                     label=f"{title} + head, flip TTA")]
+        variants += [
+            TransferVariant(f"{name}/keras", (name,), "keras", label=f"{title} + head"),
+            TransferVariant(f"{name}/keras+tta", (name,), "keras", flip_tta=True, label=f"{title} + head, flip TTA"),
+        ]
     return variants
 
 
-def fine_tune_variants(backbone: str, depths: Sequence[int], *, epochs: int, learning_rate: float,
-                       per_breed: int | None) -> list[FineTuneVariant]:
+def fine_tune_variants(
+    backbone: str, depths: Sequence[int], *, epochs: int, learning_rate: float, per_breed: int | None
+) -> list[FineTuneVariant]:
     """Notebook 04's fine-tuning rows: ``backbone`` with its last ``depth`` weight layers trained, per depth."""
-    return [FineTuneVariant(f"{backbone}/finetune-{depth}", backbone, depth, epochs, learning_rate, per_breed,
-                            label=f"{backbone_title(backbone)} fine-tuned (last {depth} layers)")
-            for depth in depths]
+    return [
+        FineTuneVariant(
+            f"{backbone}/finetune-{depth}",
+            backbone,
+            depth,
+            epochs,
+            learning_rate,
+            per_breed,
+            label=f"{backbone_title(backbone)} fine-tuned (last {depth} layers)",
+        )
+        for depth in depths
+    ]
 
 
 def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
@@ -385,9 +491,13 @@ def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
     for result in results:
         metrics = result.metrics()
         rows[result.run_name] = {
-            "model": result.variant.label or result.run_name, "validation top-1": metrics["val_top1"],
-            "test top-1": metrics["top1"], "test top-5": metrics["top5"], "macro F1": metrics["macro_f1"],
-            "kappa": metrics["kappa"], "calibration error": metrics["ece"],
+            "model": result.variant.label or result.run_name,
+            "validation top-1": metrics["val_top1"],
+            "test top-1": metrics["top1"],
+            "test top-5": metrics["top5"],
+            "macro F1": metrics["macro_f1"],
+            "kappa": metrics["kappa"],
+            "calibration error": metrics["ece"],
             "parameters (M)": result.extra_params.get("parameters", float("nan")) / 1e6,
             "training (s)": result.timings.get("train_seconds"),
             "ms per photo": result.timings.get("inference_ms_per_image", float("nan")),

@@ -169,9 +169,7 @@ def run_search(
     stop = keras.callbacks.EarlyStopping(
         monitor=objective.name, mode=objective.direction, patience=patience, restore_best_weights=True
     )
-    tuner.search(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop], verbose=verbose, shuffle=False
-    )
+    tuner.search(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop], verbose=verbose, shuffle=False)
     return trials_dataframe(tuner)
 
 

@@ -25,8 +25,10 @@ def ablation_verdicts(table: pd.DataFrame) -> pd.DataFrame:
     difference between the two means over seeds (with several seeds each), and two photos.
     The reference row gets "reference" and no noise.
     """
-    missing = sorted({"variant", "control", "test_accuracy", "test_delta", "test_accuracy_std", "test_images",
-                      "seeds"} - set(table.columns))
+    missing = sorted(
+        {"variant", "control", "test_accuracy", "test_delta", "test_accuracy_std", "test_images", "seeds"}
+        - set(table.columns)
+    )
     if missing:
         raise VerdictError(f"The table lacks {missing}; build it with ablation_table().")
     accuracy = dict(zip(table["variant"], table["test_accuracy"]))
@@ -74,20 +76,22 @@ def summarize_ablation(table: pd.DataFrame) -> str:
 
     def listed(verdict: str) -> str:
         rows = compared[compared["verdict"] == verdict].sort_values("test_delta", ascending=verdict == "worse")
-        return ", ".join(f"**{row.variant}** ({row.change}; {row.test_delta:+.1%})" for row in rows.itertuples()) \
-            or "none"
+        return (
+            ", ".join(f"**{row.variant}** ({row.change}; {row.test_delta:+.1%})" for row in rows.itertuples()) or "none"
+        )
 
     photos = int(judged["test_images"].iloc[0])
     low, high = compared["noise"].min(), compared["noise"].max()
     threshold = f"{low:.1%}" if math.isclose(low, high) else f"{low:.1%} to {high:.1%}"
     seeds = int(judged["seeds"].max())
-    spread = (f" or the 95 % Welch interval of a difference between two means over {seeds} seeds,"
-              if seeds > 1 else "")
-    return "\n".join([
-        f"- Better than its control: {listed('better')}.",
-        f"- Worse than its control: {listed('worse')}.",
-        f"- Ties (difference within the noise): {listed('tie')}.",
-        f"- Noise level: with {photos} test photos (one photo is {1 / photos:.2%}), differences under {threshold} "
-        f"(twice the standard error of a difference between two accuracies,{spread} depending on the accuracies) "
-        "are read as ties.",
-    ])
+    spread = f" or the 95 % Welch interval of a difference between two means over {seeds} seeds," if seeds > 1 else ""
+    return "\n".join(
+        [
+            f"- Better than its control: {listed('better')}.",
+            f"- Worse than its control: {listed('worse')}.",
+            f"- Ties (difference within the noise): {listed('tie')}.",
+            f"- Noise level: with {photos} test photos (one photo is {1 / photos:.2%}), differences under {threshold} "
+            f"(twice the standard error of a difference between two accuracies,{spread} depending on the accuracies) "
+            "are read as ties.",
+        ]
+    )

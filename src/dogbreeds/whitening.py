@@ -77,9 +77,7 @@ class Whitener:
         if method not in METHODS:
             raise WhiteningError(f"Unknown whitening method {method!r}; use one of {METHODS}.")
         if not epsilon > 0:
-            raise WhiteningError(
-                f"epsilon must be > 0 (it keeps zero-variance directions finite), got {epsilon}."
-            )
+            raise WhiteningError(f"epsilon must be > 0 (it keeps zero-variance directions finite), got {epsilon}.")
         size = (image_size, image_size) if isinstance(image_size, (int, np.integer)) else tuple(image_size)
         if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
             raise WhiteningError(f"image_size is a positive int or (height, width), got {image_size!r}.")
@@ -116,9 +114,7 @@ class Whitener:
 
     def _require_fitted(self) -> None:
         if not self.is_fitted:
-            raise NotFittedError(
-                "This Whitener is not fitted yet: call fit(training_images)."
-            )
+            raise NotFittedError("This Whitener is not fitted yet: call fit(training_images).")
 
     @property
     def mean(self) -> np.ndarray:
@@ -210,9 +206,7 @@ class Whitener:
         """
         self._require_fitted()
         if self.method != "zca":
-            raise WhiteningError(
-                "PCA-whitened values are component coordinates, not images; use a ZCA whitener."
-            )
+            raise WhiteningError("PCA-whitened values are component coordinates, not images; use a ZCA whitener.")
         whitened = np.asarray(whitened, dtype=np.float32)
         if whitened.ndim != 4 or whitened.shape[1:] != (*self.image_size, 3):
             raise WhiteningError(
@@ -280,9 +274,13 @@ class CovarianceCheck:
 
     def to_dict(self) -> dict[str, float | int]:
         """The summary numbers, JSON-ready."""
-        return {"components": len(self.covariance), "max_off_diagonal": self.max_off_diagonal,
-                "mean_variance": self.mean_variance, "max_identity_error": self.max_identity_error,
-                "max_expected_error": self.max_expected_error}
+        return {
+            "components": len(self.covariance),
+            "max_off_diagonal": self.max_off_diagonal,
+            "mean_variance": self.mean_variance,
+            "max_identity_error": self.max_identity_error,
+            "max_expected_error": self.max_expected_error,
+        }
 
 
 def covariance_check(whitener: Whitener, images: np.ndarray, components: int = 32) -> CovarianceCheck:
@@ -299,5 +297,6 @@ def covariance_check(whitener: Whitener, images: np.ndarray, components: int = 3
     whitened = whitener.transform(images).reshape(len(images), -1).astype(np.float64)
     coordinates = whitened[:, :kept] if whitener.method == "pca" else whitened @ whitener.components[:kept].T
     eigenvalues = whitener.eigenvalues[:kept]
-    return CovarianceCheck(np.atleast_2d(np.cov(coordinates, rowvar=False)),
-                           eigenvalues / (eigenvalues + whitener.epsilon))
+    return CovarianceCheck(
+        np.atleast_2d(np.cov(coordinates, rowvar=False)), eigenvalues / (eigenvalues + whitener.epsilon)
+    )

@@ -39,8 +39,7 @@ def test_exploration_on_the_bundled_sample(executed):
     assert metrics["imbalance_ratio"] == 1.0 and metrics["fewest_per_breed"] == metrics["most_per_breed"] == 30
     assert metrics["median_short_side"] == 256 and metrics["enlarged_share_transfer"] == 0.0
     assert min(metrics["median_width"], metrics["median_height"]) == 256
-    assert metrics["median_aspect_ratio"] == pytest.approx(metrics["median_width"] / metrics["median_height"],
-                                                           abs=0.15)
+    assert metrics["median_aspect_ratio"] == pytest.approx(metrics["median_width"] / metrics["median_height"], abs=0.15)
     assert 0 <= metrics["median_square_crop_loss"] < 0.5
     assert metrics["boxes_annotated_share"] == 0 and metrics["boxes_median_first_box_fraction"] is None
     assert metrics["scan_errors"] == metrics["scan_warnings"] == 0
@@ -59,8 +58,13 @@ def test_exploration_on_the_bundled_sample(executed):
     text = "\n".join(markdown)
     assert "no `Annotation/` folder" in text and "profile *quick*" in text
     executed_notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    tables = [output["data"].get("text/html", "") for cell in executed_notebook.cells if cell.cell_type == "code"
-              for output in cell.outputs if "data" in output]
+    tables = [
+        output["data"].get("text/html", "")
+        for cell in executed_notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "data" in output
+    ]
     folders = next(table for table in tables if "used by" in table)
     assert "sample" in folders and "<td>150</td>" in folders and "<td>90</td>" in folders  # in folder, studied
     assert any("20580" in table for table in tables)  # the published totals of the full set, labelled as such
@@ -71,8 +75,9 @@ def test_exploration_on_the_bundled_sample(executed):
 @pytest.mark.notebook
 def test_exploration_with_bounding_boxes(make_dogs_dir, tmp_path):
     # 3 breeds x 9 images of 48 x 40 px, each annotated with boxes covering 396 and 952 of its 1,920 px.
-    data_dir = make_dogs_dir({"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9},
-                             annotations=True)
+    data_dir = make_dogs_dir(
+        {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}, annotations=True
+    )
     run_dir = tmp_path / "run"
     runner.run_notebooks(run_dir, {**TEST_PARAMETERS, "data_dir": str(data_dir)}, until=NOTEBOOK)
     markdown, errors = outputs(run_dir)

@@ -9,9 +9,22 @@ import pytest
 from .conftest import load_results
 
 NOTEBOOK = "02_preprocessing"
-FIGURES = ("photos", "resize_modes", "grayscale_autocontrast", "autocontrast_histograms", "equalization",
-           "equalization_histograms", "clahe_histograms", "denoising", "zca_images", "zca_histograms",
-           "pca_components", "whitening_covariance", "augmentation", "timings")
+FIGURES = (
+    "photos",
+    "resize_modes",
+    "grayscale_autocontrast",
+    "autocontrast_histograms",
+    "equalization",
+    "equalization_histograms",
+    "clahe_histograms",
+    "denoising",
+    "zca_images",
+    "zca_histograms",
+    "pca_components",
+    "whitening_covariance",
+    "augmentation",
+    "timings",
+)
 BOTH_LIBRARIES = ("resize (pad)", "resize (crop)", "resize (stretch)", "histogram equalization")
 
 
@@ -30,8 +43,13 @@ def record(run_dir) -> dict:
 @pytest.mark.notebook
 def test_notebook_ran_without_errors_and_saved_every_figure(run_dir):
     notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    errors = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
-              if output["output_type"] == "error"]
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output["output_type"] == "error"
+    ]
     assert errors == []
     for name in FIGURES:
         assert (run_dir / "figures" / NOTEBOOK / f"{name}.png").stat().st_size > 5_000, name
@@ -49,10 +67,10 @@ def test_whitening_covariance_is_identity_on_training_photos(run_dir, record):
     # Held-out photos do not share the fit's statistics exactly.
     assert metrics["whitening_val_max_off_diagonal"] > 1000 * metrics["whitening_train_max_off_diagonal"]
     check = pd.read_csv(run_dir / "figures" / NOTEBOOK / "whitening_covariance_check.csv", index_col=0)
-    assert check.loc["mean_variance", "ZCA, training photos"] == pytest.approx(
-        metrics["whitening_train_mean_variance"])
+    assert check.loc["mean_variance", "ZCA, training photos"] == pytest.approx(metrics["whitening_train_mean_variance"])
     assert check.loc["mean_variance", "PCA, training photos"] == pytest.approx(
-        check.loc["mean_variance", "ZCA, training photos"], abs=1e-6)
+        check.loc["mean_variance", "ZCA, training photos"], abs=1e-6
+    )
 
 
 @pytest.mark.notebook

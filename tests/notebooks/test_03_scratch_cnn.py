@@ -69,8 +69,9 @@ def test_ablation_records_and_table_agree(executed):
             mine, theirs = record["metrics"]["top1"], ablations[control]["metrics"]["top1"]
             noise = max(2 * math.sqrt((mine * (1 - mine) + theirs * (1 - theirs)) / TEST_PHOTOS), 2 / TEST_PHOTOS)
             assert table.loc[name, "noise"] == pytest.approx(noise)  # one seed: binomial noise only
-            assert table.loc[name, "verdict"] == ("tie" if abs(delta) <= noise + 1e-9 else
-                                                  "better" if delta > 0 else "worse")
+            assert table.loc[name, "verdict"] == (
+                "tie" if abs(delta) <= noise + 1e-9 else "better" if delta > 0 else "worse"
+            )
     summary = next(text for text in markdown if text.startswith("- Better than its control"))
     assert f"with {TEST_PHOTOS} test photos (one photo is {1 / TEST_PHOTOS:.2%})" in summary
     figures = run_dir / "figures" / NOTEBOOK
@@ -101,8 +102,14 @@ def test_search_and_best_model_record_for_the_comparison(executed, tmp_path):
     # The saved bundle is the recorded model: reloaded, it scores the recorded test top-1.
     predictor = load_bundle(run_dir / params["model_path"])
     assert predictor.model.count_params() == params["parameters"]
-    study = Study.start(NOTEBOOK, TEST_PARAMETERS["profile"], output_dir=tmp_path, seed=TEST_PARAMETERS["seed"],
-                        breeds=TEST_PARAMETERS["breeds"], seeded=False)
+    study = Study.start(
+        NOTEBOOK,
+        TEST_PARAMETERS["profile"],
+        output_dir=tmp_path,
+        seed=TEST_PARAMETERS["seed"],
+        breeds=TEST_PARAMETERS["breeds"],
+        seeded=False,
+    )
     arrays = load_split_arrays(study.data().split, study.data().label_map, 32, progress=False)
     probabilities = predictor.model.predict(arrays.test.images.astype(np.float32), verbose=0)
     assert top_k_accuracy(arrays.test.labels, probabilities, 1) == pytest.approx(metrics["top1"])

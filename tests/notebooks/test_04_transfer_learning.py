@@ -39,8 +39,14 @@ def the_records(run_dir: Path) -> dict[str, dict]:
 def study_data(tmp_path: Path):
     """The run's split and label map, as the notebook's Study made them."""
     overrides = {key: TEST_PARAMETERS[key] for key in ("breeds", "image_size", "epochs", "tuner_trials")}
-    study = Study.start(NOTEBOOK, TEST_PARAMETERS["profile"], output_dir=tmp_path, seed=TEST_PARAMETERS["seed"],
-                        seeded=False, **overrides)
+    study = Study.start(
+        NOTEBOOK,
+        TEST_PARAMETERS["profile"],
+        output_dir=tmp_path,
+        seed=TEST_PARAMETERS["seed"],
+        seeded=False,
+        **overrides,
+    )
     return study.data()
 
 
@@ -78,11 +84,15 @@ def test_one_record_per_variant_with_consistent_metrics(executed):
         assert len(records[name]["history"]["loss"]) <= PROFILES["quick"]["head_epochs"]
     for head, tta in zip(HEADS, TTA):  # one head, classified once or with its mirror: twice the time per photo
         assert records[tta]["history"] == records[head]["history"]
-    trainable = [records[name]["params"]["trainable_parameters"] for name in
-                 (f"{tuned_backbone}/keras", *(f"{tuned_backbone}/finetune-{depth}" for depth in DEPTHS))]
+    trainable = [
+        records[name]["params"]["trainable_parameters"]
+        for name in (f"{tuned_backbone}/keras", *(f"{tuned_backbone}/finetune-{depth}" for depth in DEPTHS))
+    ]
     assert trainable == sorted(trainable) and len(set(trainable)) == len(trainable)  # deeper trains more weights
-    assert all(records[name]["params"]["parameters"] == records[f"{tuned_backbone}/keras"]["params"]["parameters"]
-               for name in tuned)
+    assert all(
+        records[name]["params"]["parameters"] == records[f"{tuned_backbone}/keras"]["params"]["parameters"]
+        for name in tuned
+    )
     assert any("Saved for prediction" in text for text in markdown)
 
 
@@ -109,8 +119,9 @@ def test_best_model_by_validation_is_saved_and_reproduces_its_test_accuracy(exec
     assert sum(hits) / len(hits) == pytest.approx(single_pass["metrics"]["top1"])
 
     saved_predictions = np.load(bundle / "predictions.npz")  # what notebook 05 studies: the best variant's own
-    assert (saved_predictions["test_probabilities"].argmax(axis=1) == saved_predictions["test_labels"]).mean() \
-        == pytest.approx(best["metrics"]["top1"])
+    assert (
+        saved_predictions["test_probabilities"].argmax(axis=1) == saved_predictions["test_labels"]
+    ).mean() == pytest.approx(best["metrics"]["top1"])
     assert list(saved_predictions["test_paths"]) == [str(record.path) for record in data.split.test]
 
 

@@ -17,8 +17,18 @@ from .conftest import TEST_PARAMETERS, load_results
 pytestmark = pytest.mark.notebook
 
 NOTEBOOK = "05_comparison"
-FIGURES = ("model_comparison", "confusion_matrix", "per_breed_accuracy", "error_gallery_worst_breed",
-           "reliability", "confidence_thresholds", "prediction_1", "prediction_2", "prediction_3", "prediction_4")
+FIGURES = (
+    "model_comparison",
+    "confusion_matrix",
+    "per_breed_accuracy",
+    "error_gallery_worst_breed",
+    "reliability",
+    "confidence_thresholds",
+    "prediction_1",
+    "prediction_2",
+    "prediction_3",
+    "prediction_4",
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +121,13 @@ def test_shelter_advice_record_is_consistent(run_dir: Path, advice: dict) -> Non
 
 def test_conclusion_states_the_measured_numbers(run_dir: Path, advice: dict) -> None:
     notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    markdown = "\n".join(o["data"]["text/markdown"] for c in notebook.cells if c.cell_type == "code"
-                         for o in c.outputs if "text/markdown" in o.get("data", {}))
+    markdown = "\n".join(
+        o["data"]["text/markdown"]
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/markdown" in o.get("data", {})
+    )
 
     assert "### Recommendation for the shelter" in markdown
     assert f"first for **{advice['metrics']['top1']:.0%}** of the dogs" in markdown

@@ -93,8 +93,11 @@ def scale_efficientnet_lite(width: float, depth: float) -> InvertedResidualNetSp
     """
     last = len(EFFICIENTNET_LITE0_NET.stages) - 1
     stages = tuple(
-        dataclasses.replace(stage, channels=_round_filters(stage.channels, width),
-                            repeats=stage.repeats if i in (0, last) else math.ceil(depth * stage.repeats))
+        dataclasses.replace(
+            stage,
+            channels=_round_filters(stage.channels, width),
+            repeats=stage.repeats if i in (0, last) else math.ceil(depth * stage.repeats),
+        )
         for i, stage in enumerate(EFFICIENTNET_LITE0_NET.stages)
     )
     return dataclasses.replace(EFFICIENTNET_LITE0_NET, stages=stages)
@@ -120,8 +123,9 @@ def _batchnorm(x: Any, epsilon: float, name: str) -> Any:
     return keras.layers.BatchNormalization(epsilon=epsilon, name=name)(x)
 
 
-def _inverted_residual_block(x: Any, net: InvertedResidualNetSpec, expansion: int, channels: int,
-                             stride: int, kernel_size: int, block_id: int) -> Any:
+def _inverted_residual_block(
+    x: Any, net: InvertedResidualNetSpec, expansion: int, channels: int, stride: int, kernel_size: int, block_id: int
+) -> Any:
     """1x1 expand + ReLU6, kxk depthwise + ReLU6, 1x1 linear projection, residual when shapes match."""
     prefix = block_prefix(block_id)
     inputs = x
@@ -131,8 +135,9 @@ def _inverted_residual_block(x: Any, net: InvertedResidualNetSpec, expansion: in
         x = _batchnorm(x, net.batchnorm_epsilon, f"{prefix}expand_BN")
         x = keras.layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     x, conv_padding = _strided_conv_padding(x, kernel_size, stride, net.padding, f"{prefix}pad")
-    x = keras.layers.DepthwiseConv2D(kernel_size, strides=stride, padding=conv_padding, use_bias=False,
-                                     name=f"{prefix}depthwise")(x)
+    x = keras.layers.DepthwiseConv2D(
+        kernel_size, strides=stride, padding=conv_padding, use_bias=False, name=f"{prefix}depthwise"
+    )(x)
     x = _batchnorm(x, net.batchnorm_epsilon, f"{prefix}depthwise_BN")
     x = keras.layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     x = keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{prefix}project")(x)
@@ -142,8 +147,9 @@ def _inverted_residual_block(x: Any, net: InvertedResidualNetSpec, expansion: in
     return x
 
 
-def build_inverted_residual_net(net: InvertedResidualNetSpec, name: str, include_top: bool,
-                                pooling: Pooling, input_shape: tuple[int, int, int]) -> keras.Model:
+def build_inverted_residual_net(
+    net: InvertedResidualNetSpec, name: str, include_top: bool, pooling: Pooling, input_shape: tuple[int, int, int]
+) -> keras.Model:
     """The Keras graph of ``net`` (random weights), with ``keras.applications.MobileNetV2`` layer names."""
     inputs = keras.Input(shape=input_shape, name="input_layer")
     x, conv_padding = _strided_conv_padding(inputs, 3, 2, net.padding, "Conv1_pad")

