@@ -193,6 +193,41 @@ def test_run_ablation_reports_each_result_and_tables_deltas_against_controls():
         ablation_table([])
 
 
+def test_an_interrupted_ablation_resumes_with_the_seeds_already_trained(tmp_path, monkeypatch):
+    import dogbreeds.ablation as ablation_module
+
+    inputs = VariantInputs(colour_arrays(), whitening_size=4, progress=False)
+    study = (BASELINE, Variant("elu", config={"activation": "elu"}))
+    options = dict(seeds=[1, 2], epochs=2, batch_size=8, base=TINY, resume_dir=tmp_path, progress=False)
+    trained = []
+    real = ablation_module.train_and_evaluate
+
+    def counting(*args, **kwargs):
+        trained.append((kwargs["seed"], args[0].activation))
+        if len(trained) == 3:  # the run is interrupted while training the third model
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ablation_module, "train_and_evaluate", counting)
+    with pytest.raises(KeyboardInterrupt):
+        run_ablation(study, inputs, **options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline-seed1.json", "baseline-seed2.json"]
+
+    trained.clear()
+    resumed = run_ablation(study, inputs, **options)
+    assert trained == [(1, "elu"), (2, "elu")]  # only what the interruption left undone
+    monkeypatch.setattr(ablation_module, "train_and_evaluate", real)
+    uninterrupted = run_ablation(study, inputs, **(options | {"resume_dir": None}))
+    assert [r.record_fields() | {"timings": None} for r in resumed] == [
+        r.record_fields() | {"timings": None} for r in uninterrupted
+    ]  # deterministic training: reading a seed back gives what training it again gives
+
+    monkeypatch.setattr(ablation_module, "train_and_evaluate", counting)
+    trained.clear()
+    run_ablation(study[:1], inputs, **(options | {"epochs": 1}))  # other settings: trained again
+    assert trained == [(1, "relu"), (2, "relu")]
+
+
 def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
     table = pd.DataFrame(
         {

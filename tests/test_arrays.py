@@ -111,3 +111,14 @@ def test_predict_timed_gives_the_model_probabilities_and_a_time():
     assert timed.seconds > 0 and timed.ms_per_image == pytest.approx(1000 * timed.seconds / 4)
     with pytest.raises(ArraysError, match="no images"):
         predict_timed(model, images[:0])
+
+
+def test_predict_timed_keeps_the_median_of_repeated_passes(monkeypatch):
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(3, "softmax")])
+    images = tiny_arrays().test.images
+    clock = iter([0.0, 1.0, 10.0, 10.5, 20.0, 29.0])  # passes of 1.0, 0.5 and 9.0 seconds
+    monkeypatch.setattr("dogbreeds.arrays.time.perf_counter", lambda: next(clock))
+    timed = predict_timed(model, images, batch_size=3, repeats=3)
+    assert timed.seconds == 1.0 and timed.probabilities.shape == (4, 3)
+    with pytest.raises(ArraysError, match="repeats"):
+        predict_timed(model, images, repeats=0)

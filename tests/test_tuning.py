@@ -19,6 +19,7 @@ from dogbreeds.tuning import (
     best_config,
     make_tuner,
     run_search,
+    search_project_name,
     trials_dataframe,
 )
 
@@ -69,6 +70,14 @@ def test_existing_search_is_never_reused_silently(finished_search):
     assert len(resumed.oracle.trials) == 2  # the finished trials are loaded, not rerun
     with pytest.raises(SearchError, match="not both"):
         small_search(directory, resume=True, overwrite=True)
+
+
+def test_search_project_names_differ_exactly_when_the_search_settings_do():
+    name = search_project_name("03_scratch_cnn", kind="bayesian", space={"dropout": [0.0, 0.5]}, trials=10)
+    assert name.startswith("03_scratch_cnn-") and len(name) == len("03_scratch_cnn-") + 12
+    assert name == search_project_name("03_scratch_cnn", kind="bayesian", space={"dropout": [0.0, 0.5]}, trials=10)
+    assert name != search_project_name("03_scratch_cnn", kind="bayesian", space={"dropout": [0.0, 0.5]}, trials=20)
+    assert name != search_project_name("03_scratch_cnn", kind="bayesian", space={"dropout": [0.0, 0.3]}, trials=10)
 
 
 def test_overwrite_starts_a_fresh_search(tmp_path):

@@ -17,7 +17,10 @@ is fitted on the train split only and applied to every split.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ from dogbreeds.arrays import SplitArrays, predict_timed
 from dogbreeds.augmentation import AugmentationError, make_augmentation, resolve_config
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.evaluation import evaluate
+from dogbreeds.fileio import dumps_json, safe_name, write_json_atomic
 from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn, count_params
 from dogbreeds.preprocessing import PreprocessingError, apply_named, named_preprocessor
 from dogbreeds.training import FitResult, fit, set_seed
@@ -370,6 +374,37 @@ class VariantResult:
         }
 
 
+RESUME_FORMAT = 1
+
+
+def _seed_run_key(config: CNNConfig, augmentation: str, data: SplitArrays, **training: Any) -> str:
+    """What a seed's result depends on: the CNN, the augmentation, the training settings and every pixel."""
+    digest = hashlib.sha256(
+        dumps_json(
+            {"format": RESUME_FORMAT, "config": config.to_dict(), "augmentation": augmentation, **training}
+        ).encode()
+    )
+    for split in (data.train, data.val, data.test):
+        digest.update(np.ascontiguousarray(split.images).tobytes())
+        digest.update(np.asarray(split.labels, dtype=np.int64).tobytes())
+    digest.update(json.dumps(list(data.class_names)).encode())
+    return digest.hexdigest()
+
+
+def _load_seed_run(path: Path, key: str) -> tuple[SeedRun, int] | None:
+    """The saved result at ``path`` if it was made under ``key``; None when absent, stale or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("key") != key:
+            return None
+        return SeedRun(**saved["run"]), int(saved["parameters"])
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        warnings.warn(f"Ignoring unreadable ablation result {path} ({error}); training it again.", stacklevel=3)
+        return None
+
+
 def run_variant(
     variant: Variant,
     inputs: VariantInputs,
@@ -380,9 +415,15 @@ def run_variant(
     control: Variant | None = None,
     base: CNNConfig | None = None,
     patience: int = DEFAULT_PATIENCE,
+    resume_dir: str | Path | None = None,
     progress: bool = True,
 ) -> VariantResult:
-    """Train ``variant`` once per seed on its inputs and gather the results (compared with ``control``)."""
+    """Train ``variant`` once per seed on its inputs and gather the results (compared with ``control``).
+
+    With ``resume_dir``, each seed's result is saved there as soon as it is known, and a
+    result saved under the same CNN, augmentation, training settings and pixels is read
+    back instead of trained again: an interrupted study resumes where it stopped.
+    """
     if not seeds:
         raise AblationError("Give at least one seed.")
     if (control is None) != (variant.control is None) or (control and control.name != variant.control):
@@ -394,18 +435,29 @@ def run_variant(
     config = variant.cnn_config(base)
     runs, parameters = [], 0
     for seed in seeds:
-        trained = train_and_evaluate(
-            config,
-            data,
-            seed=seed,
-            epochs=epochs,
-            batch_size=batch_size,
-            patience=patience,
-            augmentation=variant.augmentation,
-            progress=progress,
-        )
-        runs.append(SeedRun.from_trained(trained))
-        parameters = trained.parameters
+        saved, path, key = None, None, ""
+        if resume_dir is not None:
+            path = Path(resume_dir) / f"{safe_name(variant.name)}-seed{seed}.json"
+            key = _seed_run_key(
+                config, variant.augmentation, data, seed=seed, epochs=epochs, batch_size=batch_size, patience=patience
+            )
+            saved = _load_seed_run(path, key)
+        if saved is None:
+            trained = train_and_evaluate(
+                config,
+                data,
+                seed=seed,
+                epochs=epochs,
+                batch_size=batch_size,
+                patience=patience,
+                augmentation=variant.augmentation,
+                progress=progress,
+            )
+            saved = SeedRun.from_trained(trained), trained.parameters
+            if path is not None:
+                write_json_atomic(path, {"key": key, "run": dataclasses.asdict(saved[0]), "parameters": saved[1]})
+        runs.append(saved[0])
+        parameters = saved[1]
     settings = variant.settings(inputs.image_size(variant), base)
     control_settings = control.settings(inputs.image_size(control), base) if control else None
     return VariantResult(variant, settings, describe_change(settings, control_settings), parameters, tuple(runs))
@@ -421,9 +473,14 @@ def run_ablation(
     base: CNNConfig | None = None,
     patience: int = DEFAULT_PATIENCE,
     on_result: Callable[[VariantResult], Any] | None = None,
+    resume_dir: str | Path | None = None,
     progress: bool = True,
 ) -> list[VariantResult]:
-    """Run every variant in order; ``on_result`` gets each result as soon as it is ready (e.g. to record it)."""
+    """Run every variant in order; ``on_result`` gets each result as soon as it is ready (e.g. to record it).
+
+    With ``resume_dir``, seeds already trained there under the same settings are read back
+    (see :func:`run_variant`), so a rerun after an interruption trains only what is missing.
+    """
     by_name = {variant.name: variant for variant in variants}
     if len(by_name) != len(variants):
         raise AblationError("Variant names must be unique.")
@@ -444,6 +501,7 @@ def run_ablation(
             control=control,
             base=base,
             patience=patience,
+            resume_dir=resume_dir,
             progress=False,
         )
         results.append(result)

@@ -411,9 +411,9 @@ class TransferExperiment:
             result.model = image_classifier(backbone, result.heads[0].model, self.input_size(backbone))
         return result.model
 
-    def measure(self, result: TransferResult, photos: int = 64) -> None:
+    def measure(self, result: TransferResult, photos: int = 64, repeats: int = 5) -> None:
         """Add the image model's parameter counts and its steady-state time per test photo to ``result``
-        (both passes of flip TTA included)."""
+        (both passes of flip TTA included; the median of ``repeats`` timed passes over ``photos`` photos)."""
         model = self.image_model(result)
         counted = count_params(model)
         images = load_images_array(
@@ -422,7 +422,7 @@ class TransferExperiment:
         passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
         if passes == 2:
             images = np.concatenate([images, images[:, :, ::-1]])
-        result.timings["inference_ms_per_image"] = passes * predict_timed(model, images).ms_per_image
+        result.timings["inference_ms_per_image"] = passes * predict_timed(model, images, repeats=repeats).ms_per_image
         result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
 
 

@@ -9,6 +9,7 @@ completed raises ``SearchFailedError`` instead of returning an arbitrary "best" 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import os
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ import tensorflow as tf
 
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.errors import DogbreedsError
+from dogbreeds.fileio import dumps_json
 from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn
 
 TUNER_KINDS = ("hyperband", "bayesian", "random")
@@ -101,6 +103,15 @@ class CNNHyperModel(kt.HyperModel):
             values = values.values
         chosen = {name: _decode(name, values[name]) for name in self.space if name in values}
         return dataclasses.replace(self.base, **chosen)
+
+
+def search_project_name(prefix: str, **settings: Any) -> str:
+    """``prefix`` plus a short digest of everything that shapes a search (space, trials, data settings...).
+
+    A search resumed under this name (``make_tuner(..., resume=True)``) can only be the
+    same search: other settings give another name, and so a fresh search.
+    """
+    return f"{prefix}-{hashlib.sha256(dumps_json(settings).encode()).hexdigest()[:12]}"
 
 
 def make_tuner(
