@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from conftest import write_image
 
 from dogbreeds import cli
 from dogbreeds.cli import main
+from dogbreeds.cli_common import without_native_notices
 from dogbreeds.config import DATA_DIR_ENV
 
 
@@ -103,3 +105,33 @@ def test_summary_of_shared_crops224(crops224_dir, capsys):
     assert "Breeds           120\n" in out
     assert "Images           15,780\n" in out
     assert "Official split   train 7,200, test 8,580" in out
+
+
+def test_native_start_up_notices_are_dropped_and_everything_else_kept():
+    written = (
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        b"I0000 00:00:1796207121.359602   23817 port.cc:153] oneDNN custom operations are on. You may see ...\n"
+        b"I0000 00:00:1796207121.4   23817 cpu_feature_guard.cc:227] This TensorFlow binary is optimized ...\n"
+        b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+        b"appropriate compiler flags.\n"
+        b"E0000 00:00:1796207121.4   23817 cuda_dnn.cc:8310] Unable to register cuDNN factory\n"
+        b"Traceback (most recent call last):\n"
+    )
+    assert without_native_notices(written) == (
+        b"E0000 00:00:1796207121.4   23817 cuda_dnn.cc:8310] Unable to register cuDNN factory\n"
+        b"Traceback (most recent call last):\n"
+    )
+
+
+def test_tensorflow_loads_without_notices_on_the_terminal():
+    code = (
+        "import sys\n"
+        "from dogbreeds.cli_common import import_tensorflow_quietly\n"
+        "import_tensorflow_quietly()\n"
+        "print('tensorflow' in sys.modules)\n"
+        "print('still shown', file=sys.stderr)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\n" and done.stderr == "still shown\n"

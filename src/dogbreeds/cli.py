@@ -27,7 +27,14 @@ from pathlib import Path
 
 from dogbreeds import __version__
 from dogbreeds.cli_bench import add_bench_command
-from dogbreeds.cli_common import CommandParser, Subcommands, _command_parser, _positive_int, add_data_dir_option
+from dogbreeds.cli_common import (
+    CommandParser,
+    Subcommands,
+    _command_parser,
+    _positive_int,
+    add_data_dir_option,
+    import_tensorflow_quietly,
+)
 from dogbreeds.cli_common import _parameter as _parameter  # re-exported: `cli._parameter` reads --set values
 from dogbreeds.cli_run import add_report_command, add_run_command
 from dogbreeds.cli_shelter import SHELTER_COMMANDS
@@ -198,7 +205,7 @@ def add_predict_command(commands: Subcommands) -> None:
         help="under this confidence in the best breed, answer 'ask a human' (default: 0.5)",
     )
     parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
-    parser.set_defaults(run=run_predict)
+    parser.set_defaults(run=run_predict, uses_tensorflow=True)
 
 
 def _probability(text: str) -> float:
@@ -308,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help, --version, or a usage error already printed by argparse
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     try:
+        if getattr(args, "uses_tensorflow", False):
+            import_tensorflow_quietly()
         return args.run(args)
     except DogbreedsError as error:
         print(f"dogbreeds: error: {error}", file=sys.stderr)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shlex
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,6 +91,46 @@ def _parameter(text: str) -> tuple[str, object]:
         return key, value
 
 
+_NATIVE_NOTICE = re.compile(
+    rb"WARNING: All log messages before absl::InitializeLog\(\) is called .*"
+    rb"|I\d{4} \S+ +\d+ \S+\] .*"
+    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
+)
+"""TensorFlow's native start-up notices: absl's pre-initialization warning and INFO lines (oneDNN, CPU features)."""
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its native start-up notices on the terminal.
+
+    TensorFlow writes them (oneDNN is on, absl is not initialized) straight to standard error
+    while it loads, and no log level hides them. They are caught during the import; anything
+    else written there then (a warning, an error) is passed on.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401 (loaded here for its side effect on standard error)
+        finally:
+            sys.stderr.flush()
+            os.dup2(terminal, 2)
+            os.close(terminal)
+            caught.seek(0)
+            kept = without_native_notices(caught.read())
+            if kept:
+                sys.stderr.buffer.write(kept)
+                sys.stderr.flush()
+
+
+def without_native_notices(written: bytes) -> bytes:
+    """``written`` (standard error output) without TensorFlow's native start-up notices."""
+    lines = written.splitlines(keepends=True)
+    return b"".join(line for line in lines if not _NATIVE_NOTICE.fullmatch(line.rstrip()))
+
+
 def _add_bench_options(parser: CommandParser, run: Callable[[argparse.Namespace], int]) -> None:
     """Options every benchmark takes; remembers the parser's options to write the command into records."""
     parser.add_argument(
@@ -98,7 +142,7 @@ def _add_bench_options(parser: CommandParser, run: Callable[[argparse.Namespace]
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
     _remember_options(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, uses_tensorflow=True)
 
 
 def _remember_options(parser: CommandParser) -> None:

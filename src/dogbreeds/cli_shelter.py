@@ -53,7 +53,7 @@ def add_train_command(commands: Subcommands) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="feature cache (default: .cache/features)")
     _remember_options(parser)
-    parser.set_defaults(run=run_train)
+    parser.set_defaults(run=run_train, uses_tensorflow=True)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -111,7 +111,7 @@ def add_label_command(commands: Subcommands) -> None:
     parser.add_argument(
         "--batch-size", type=_positive_int, default=16, metavar="N", help="photos per batch (default: 16)"
     )
-    parser.set_defaults(run=run_label)
+    parser.set_defaults(run=run_label, uses_tensorflow=True)
 
 
 def run_label(args: argparse.Namespace) -> int:
@@ -158,7 +158,7 @@ def add_app_command(commands: Subcommands) -> None:
     )
     parser.add_argument("--port", type=_positive_int, default=7860, help="default: 7860")
     parser.add_argument("--model", type=Path, metavar="DIR", help="a model folder (default: the shipped model)")
-    parser.set_defaults(run=run_app)
+    parser.set_defaults(run=run_app, uses_tensorflow=True)
 
 
 def run_app(args: argparse.Namespace) -> int:
