@@ -78,6 +78,13 @@ def test_registry_lists_every_backbone_with_consistent_specs():
     assert get_backbone("xception").input_size == 299
     assert get_backbone("resnet50").feature_dim == 2048
     assert [name for name, spec in BACKBONES.items() if spec.offline] == PORTED
+    assert [BACKBONES[name].title for name in PORTED] == [
+        "MobileNetV2",
+        "EfficientNet-Lite0",
+        "EfficientNet-Lite1",
+        "EfficientNet-Lite2",
+    ]
+    assert len({spec.title for spec in BACKBONES.values()}) == len(BACKBONES)  # reports tell them apart
     with pytest.raises(UnknownBackboneError, match="Unknown backbone 'resnet9000'.*mobilenet_v2"):
         get_backbone("resnet9000")
 

@@ -441,25 +441,11 @@ def _per_breed(records: Sequence[ImageRecord], count: int | None, seed: int) -> 
     return chosen
 
 
-BACKBONE_TITLES = {
-    "mobilenet_v2": "MobileNetV2",
-    "efficientnet_lite0": "EfficientNet-Lite0",
-    "efficientnet_lite1": "EfficientNet-Lite1",
-    "efficientnet_lite2": "EfficientNet-Lite2",
-}
-"""How reports name the registry's backbones (others keep their registry name)."""
-
-
-def backbone_title(name: str) -> str:
-    """A backbone's name as a reader knows it (``mobilenet_v2`` -> ``MobileNetV2``)."""
-    return BACKBONE_TITLES.get(name, name)
-
-
 def head_variants(backbones: Sequence[str]) -> list[TransferVariant]:
     """Notebook 04's rows on cached features: each backbone with a softmax head, alone and with flip TTA."""
     variants = []
     for name in backbones:
-        title = backbone_title(name)
+        title = get_backbone(name).title
         variants += [
             TransferVariant(f"{name}/keras", (name,), "keras", label=f"{title} + head"),
             TransferVariant(f"{name}/keras+tta", (name,), "keras", flip_tta=True, label=f"{title} + head, flip TTA"),
@@ -479,7 +465,7 @@ def fine_tune_variants(
             epochs,
             learning_rate,
             per_breed,
-            label=f"{backbone_title(backbone)} fine-tuned (last {depth} layers)",
+            label=f"{get_backbone(backbone).title} fine-tuned (last {depth} layers)",
         )
         for depth in depths
     ]

@@ -64,6 +64,7 @@ class BackboneSpec:
     """Everything needed to use one ImageNet backbone."""
 
     name: str
+    title: str  # as a reader knows it, e.g. "MobileNetV2"
     input_size: int
     feature_dim: int
     preprocess: Callable[[Any], Any]
@@ -118,6 +119,7 @@ def _efficientnet_lite(
     """The registry entry of EfficientNet-Lite``variant`` (offline, (x - 127) / 128 input, 1280 features)."""
     return BackboneSpec(
         name=f"efficientnet_lite{variant}",
+        title=f"EfficientNet-Lite{variant}",
         input_size=input_size,
         feature_dim=1280,
         preprocess=preprocess_efficientnet_lite,
@@ -136,6 +138,7 @@ BACKBONES: dict[str, BackboneSpec] = {
     for spec in (
         BackboneSpec(
             name="mobilenet_v2",
+            title="MobileNetV2",
             input_size=224,
             feature_dim=1280,
             preprocess=preprocess_torch_imagenet,
@@ -150,6 +153,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         _efficientnet_lite(2, 260, EFFICIENTNET_LITE2_NET, EFFICIENTNET_LITE2_WEIGHTS),
         BackboneSpec(
             name="vgg16",
+            title="VGG16",
             input_size=224,
             feature_dim=512,
             preprocess=_keras_preprocess(keras.applications.vgg16.preprocess_input),
@@ -165,6 +169,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         ),
         BackboneSpec(
             name="resnet50",
+            title="ResNet50",
             input_size=224,
             feature_dim=2048,
             preprocess=_keras_preprocess(keras.applications.resnet50.preprocess_input),
@@ -180,6 +185,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         ),
         BackboneSpec(
             name="xception",
+            title="Xception",
             input_size=299,
             feature_dim=2048,
             preprocess=_keras_preprocess(keras.applications.xception.preprocess_input),
@@ -195,6 +201,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         ),
         BackboneSpec(
             name="inception_v3",
+            title="InceptionV3",
             input_size=299,
             feature_dim=2048,
             preprocess=_keras_preprocess(keras.applications.inception_v3.preprocess_input),
@@ -210,6 +217,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         ),
         BackboneSpec(
             name="efficientnet_b0",
+            title="EfficientNetB0",
             input_size=224,
             feature_dim=1280,
             # The model rescales and normalises inside; it takes raw 0-255 pixels.
