@@ -226,6 +226,10 @@ def test_an_interrupted_ablation_resumes_with_the_seeds_already_trained(tmp_path
     trained.clear()
     run_ablation(study[:1], inputs, **(options | {"epochs": 1}))  # other settings: trained again
     assert trained == [(1, "relu"), (2, "relu")]
+    trained.clear()
+    monkeypatch.setattr(ablation_module, "_training_code", lambda: {"code": "an edited training loop"})
+    run_ablation(study[:1], inputs, **options)  # other training code: trained again
+    assert trained == [(1, "relu"), (2, "relu")]
 
 
 def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():

@@ -17,7 +17,6 @@ from dogbreeds.features import (
     backbone_features,
     cached_features,
     files_fingerprint,
-    source_fingerprint,
 )
 from dogbreeds.models import build_feature_head
 from dogbreeds.pipeline import LabelMap
@@ -206,13 +205,3 @@ def test_backbone_features_on_the_bundled_sample(tmp_path, monkeypatch):
     assert not np.allclose(flipped.features, first.features)
     monkeypatch.setattr(features_module, "_code_fingerprint", lambda: "edited loading code")
     assert not backbone_features("mobilenet_v2", records, label_map, **options).from_cache
-
-
-def test_source_fingerprint_ignores_layout_comments_and_docstrings_but_not_code():
-    original = 'def scale(x):\n    """Halve it."""\n    return x / 2  # pixels\n'
-    relaid = 'def scale(x):\n    """Halve the pixels, reworded."""\n\n    return (\n        x / 2\n    )\n'
-    edited = 'def scale(x):\n    """Halve it."""\n    return x / 3  # pixels\n'
-    assert source_fingerprint(original) == source_fingerprint(relaid)
-    assert source_fingerprint(original) != source_fingerprint(edited)
-    assert source_fingerprint('"""Module."""\nX = 1\n') == source_fingerprint("X = 1\n")
-    assert source_fingerprint('def f():\n    """Only a docstring."""\n') == source_fingerprint("def f():\n    pass\n")

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from dogbreeds.provenance import data_hash, device_name, file_sha256
+from dogbreeds.provenance import code_fingerprint, data_hash, device_name, file_sha256, source_fingerprint
 
 
 def test_data_hash_follows_content_not_location(tmp_path):
@@ -46,3 +46,20 @@ def test_file_digests_are_cached_by_path_size_and_time(tmp_path):
 def test_device_name_names_the_processor():
     name = device_name()
     assert name.startswith(("CPU: ", "GPU: ")) and len(name) > 6
+
+
+def test_source_fingerprint_ignores_layout_comments_and_docstrings_but_not_code():
+    original = 'def scale(x):\n    """Halve it."""\n    return x / 2  # pixels\n'
+    relaid = 'def scale(x):\n    """Halve the pixels, reworded."""\n\n    return (\n        x / 2\n    )\n'
+    edited = 'def scale(x):\n    """Halve it."""\n    return x / 3  # pixels\n'
+    assert source_fingerprint(original) == source_fingerprint(relaid)
+    assert source_fingerprint(original) != source_fingerprint(edited)
+    assert source_fingerprint('"""Module."""\nX = 1\n') == source_fingerprint("X = 1\n")
+    assert source_fingerprint('def f():\n    """Only a docstring."""\n') == source_fingerprint("def f():\n    pass\n")
+
+
+def test_code_fingerprint_follows_each_module_in_order():
+    one = code_fingerprint(["dogbreeds.fileio"])
+    assert one == code_fingerprint(["dogbreeds.fileio"]) and len(one) == 64
+    assert one != code_fingerprint(["dogbreeds.config"])
+    assert code_fingerprint(["dogbreeds.fileio", "dogbreeds.config"]) != one

@@ -78,6 +78,11 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
         runner.run_notebooks(run_dir, {"profile": "quick"}, start="04", notebook_dir=notebook_dir)
     assert "a C++ notice" not in capfd.readouterr().err
     assert (run_dir / "logs" / "04_transfer_learning.kernel.log").read_text() == "a C++ notice\n"
+    failed = json.loads((run_dir / "run.json").read_text())["notebooks"]["04_transfer_learning"]
+    assert failed["kernel_log"].endswith("04_transfer_learning.kernel.log")
+    with pytest.raises(runner.NotebookFailed):  # resumed, it fails again: the log holds this attempt only
+        runner.run_notebooks(run_dir, {"profile": "quick"}, start="04", until="04", notebook_dir=notebook_dir)
+    assert (run_dir / "logs" / "04_transfer_learning.kernel.log").read_text() == "a C++ notice\n"
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["notebooks"]["04_transfer_learning"]["status"] == "failed"
     assert manifest["notebooks"]["03_scratch_cnn"]["status"] == "done"  # earlier work kept

@@ -17,6 +17,7 @@ is fitted on the train split only and applied to every split.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -37,6 +38,7 @@ from dogbreeds.evaluation import evaluate
 from dogbreeds.fileio import dumps_json, safe_name, write_json_atomic
 from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn, count_params
 from dogbreeds.preprocessing import PreprocessingError, apply_named, named_preprocessor
+from dogbreeds.provenance import code_fingerprint
 from dogbreeds.training import FitResult, fit, set_seed
 from dogbreeds.whitening import Whitener
 
@@ -375,24 +377,59 @@ class VariantResult:
 
 
 RESUME_FORMAT = 1
+_TRAINING_CODE_MODULES = (
+    "dogbreeds.ablation",
+    "dogbreeds.arrays",
+    "dogbreeds.augmentation",
+    "dogbreeds.evaluation",
+    "dogbreeds.models",
+    "dogbreeds.training",
+)
+"""The code that turns a variant's pixels into a seed's result: a change to it is a new result."""
 
 
-def _seed_run_key(config: CNNConfig, augmentation: str, data: SplitArrays, **training: Any) -> str:
-    """What a seed's result depends on: the CNN, the augmentation, the training settings and every pixel."""
-    digest = hashlib.sha256(
-        dumps_json(
-            {"format": RESUME_FORMAT, "config": config.to_dict(), "augmentation": augmentation, **training}
-        ).encode()
-    )
+@functools.cache
+def _training_code() -> dict[str, Any]:
+    """The training code's fingerprint and the numerical libraries' versions, read once per process."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "code": code_fingerprint(_TRAINING_CODE_MODULES),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+    }
+
+
+def _data_digest(data: SplitArrays) -> str:
+    """SHA-256 over every split's pixels (with shape and type), labels, and the class names."""
+    digest = hashlib.sha256(json.dumps(list(data.class_names)).encode())
     for split in (data.train, data.val, data.test):
-        digest.update(np.ascontiguousarray(split.images).tobytes())
+        images = np.ascontiguousarray(split.images)
+        digest.update(f"{images.shape} {images.dtype}".encode())
+        digest.update(images)  # the buffer itself: no copy of the pixels
         digest.update(np.asarray(split.labels, dtype=np.int64).tobytes())
-    digest.update(json.dumps(list(data.class_names)).encode())
     return digest.hexdigest()
 
 
+def _seed_run_key(config: CNNConfig, augmentation: str, data_digest: str, **training: Any) -> str:
+    """What a seed's result depends on: the CNN, the augmentation, the training settings, the pixels and code."""
+    settings = {
+        "format": RESUME_FORMAT,
+        **_training_code(),
+        "config": config.to_dict(),
+        "augmentation": augmentation,
+        "data": data_digest,
+        **training,
+    }
+    return hashlib.sha256(dumps_json(settings).encode()).hexdigest()
+
+
 def _load_seed_run(path: Path, key: str) -> tuple[SeedRun, int] | None:
-    """The saved result at ``path`` if it was made under ``key``; None when absent, stale or unreadable."""
+    """The saved result at ``path`` if it was made under ``key``; None when absent, stale or unreadable.
+
+    Saved as strict JSON, a NaN (a diverged loss in the history) comes back as None, as
+    results records write it.
+    """
     if not path.exists():
         return None
     try:
@@ -434,12 +471,19 @@ def run_variant(
     data = inputs.for_variant(variant)
     config = variant.cnn_config(base)
     runs, parameters = [], 0
+    data_digest = _data_digest(data) if resume_dir is not None else ""
     for seed in seeds:
         saved, path, key = None, None, ""
         if resume_dir is not None:
             path = Path(resume_dir) / f"{safe_name(variant.name)}-seed{seed}.json"
             key = _seed_run_key(
-                config, variant.augmentation, data, seed=seed, epochs=epochs, batch_size=batch_size, patience=patience
+                config,
+                variant.augmentation,
+                data_digest,
+                seed=seed,
+                epochs=epochs,
+                batch_size=batch_size,
+                patience=patience,
             )
             saved = _load_seed_run(path, key)
         if saved is None:

@@ -12,9 +12,9 @@ faster than decoding the JPEG files again for every model::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -203,7 +203,7 @@ def predict_timed(
     model.predict(batches.take(1), verbose=0)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = perf_counter()
         probabilities = model.predict(batches, verbose=0)
-        times.append(time.perf_counter() - start)
+        times.append(perf_counter() - start)
     return TimedPredictions(np.asarray(probabilities), float(np.median(times)))

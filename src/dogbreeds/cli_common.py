@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 import sys
-import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -103,26 +103,36 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow without its native start-up notices on the terminal.
 
     TensorFlow writes them (oneDNN is on, absl is not initialized) straight to standard error
-    while it loads, and no log level hides them. They are caught during the import; anything
-    else written there then (a warning, an error) is passed on.
+    while it loads, and no log level hides them. During the import, standard error goes
+    through a pipe; a thread passes every other line on to the terminal as it comes (a
+    warning, an error, the last words of a crash).
     """
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
+    read_end, write_end = os.pipe()
     terminal = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
+    forwarder = threading.Thread(target=_forward_all_but_notices, args=(read_end, terminal), daemon=True)
+    forwarder.start()
+    try:
+        sys.stderr.flush()
+        os.dup2(write_end, 2)
+        import tensorflow  # noqa: F401 (loaded here for its side effect on standard error)
+    finally:
         try:
-            import tensorflow  # noqa: F401 (loaded here for its side effect on standard error)
-        finally:
             sys.stderr.flush()
+        finally:
             os.dup2(terminal, 2)
+            os.close(write_end)  # the pipe's last writer: the forwarder reads to its end, then stops
+            forwarder.join(timeout=10)
             os.close(terminal)
-            caught.seek(0)
-            kept = without_native_notices(caught.read())
+
+
+def _forward_all_but_notices(read_end: int, terminal: int) -> None:
+    with os.fdopen(read_end, "rb") as pipe:
+        for line in pipe:
+            kept = without_native_notices(line)
             if kept:
-                sys.stderr.buffer.write(kept)
-                sys.stderr.flush()
+                os.write(terminal, kept)
 
 
 def without_native_notices(written: bytes) -> bytes:

@@ -9,10 +9,8 @@ never reuses a stale entry. Entries are ``.npz`` files written atomically.
 
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
-import importlib
 import json
 import os
 import warnings
@@ -33,6 +31,7 @@ from dogbreeds.data import CropChoice, ImageRecord
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.fileio import safe_name, to_jsonable, write_npz_atomic
 from dogbreeds.pipeline import LabelMap, make_dataset
+from dogbreeds.provenance import code_fingerprint
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
 CACHE_FORMAT = 1
@@ -277,29 +276,6 @@ def _save(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[st
 
 @functools.cache
 def _code_fingerprint() -> str:
-    """SHA-256 over the syntax trees of the feature code, read once per process.
-
-    Comments, docstrings and layout (a reformat) leave it unchanged; any change to what
-    the code does changes it. Read once, so editing a file while features are being
-    computed cannot change the keys of a run halfway through.
-    """
-    digest = hashlib.sha256()
-    for name in _FEATURE_CODE_MODULES:
-        digest.update(source_fingerprint(Path(importlib.import_module(name).__file__).read_text()).encode())
-    return digest.hexdigest()
-
-
-def source_fingerprint(source: str) -> str:
-    """SHA-256 of a Python module's syntax tree without docstrings: what the code does, not how it is laid out."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+    """The feature code's fingerprint (see :func:`dogbreeds.provenance.code_fingerprint`), read once per
+    process: editing a file while features are being computed cannot change the keys of a run halfway."""
+    return code_fingerprint(_FEATURE_CODE_MODULES)

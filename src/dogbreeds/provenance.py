@@ -8,7 +8,9 @@ the same 16,000 photos again costs a directory walk, not a read.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -54,6 +56,34 @@ def data_hash(
     if cache_file is not None and len(cache) > known:  # rewrite the cache only when it learnt a digest
         write_json_atomic(cache_file, cache)
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+def code_fingerprint(modules: Iterable[str]) -> str:
+    """SHA-256 over the syntax trees of ``modules`` (importable names), without their docstrings.
+
+    Comments, docstrings and layout (a reformat) leave it unchanged; any change to what the
+    code does changes it. For cache keys that must follow the code that made a result.
+    """
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update(source_fingerprint(Path(importlib.import_module(name).__file__).read_bytes()).encode())
+    return digest.hexdigest()
+
+
+def source_fingerprint(source: str | bytes) -> str:
+    """SHA-256 of a Python module's syntax tree without docstrings: what the code does, not how it is laid out."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
 
 
 def device_name() -> str:

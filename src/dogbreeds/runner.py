@@ -81,25 +81,27 @@ def _kernel_output_to(log: Path) -> Any:
     level 3 unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). An empty log is removed.
     """
     previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
-    if previous in (None, "", "2"):
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     log.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
     terminal = os.dup(2)
     try:
-        with open(log, "ab") as target:
+        if previous in (None, "", "2"):
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        with open(log, "wb") as target:  # this attempt's log: a resumed notebook starts it afresh
+            sys.stderr.flush()
             os.dup2(target.fileno(), 2)
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(terminal, 2)
-        os.close(terminal)
-        if previous is None:
-            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
-        else:
-            os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
-        if log.exists() and log.stat().st_size == 0:
-            log.unlink()
+        try:
+            sys.stderr.flush()
+        finally:
+            os.dup2(terminal, 2)
+            os.close(terminal)
+            if previous is None:
+                os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+            else:
+                os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
+            if log.exists() and log.stat().st_size == 0:
+                log.unlink()
 
 
 @contextlib.contextmanager
@@ -303,6 +305,8 @@ def run_notebooks(
                 cell=cell,
                 error=f"{error.ename}: {error.evalue}",
             )
+            if kernel_log.exists():
+                entry["kernel_log"] = str(kernel_log)
             write_json_atomic(manifest_path, manifest)
             raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output, kernel_log) from None
         except BaseException as error:  # kernel died, Ctrl-C, SIGTERM: record it, stop the kernel, re-raise
