@@ -6,7 +6,10 @@ import json
 import os
 import shutil
 
-from dogbreeds.provenance import code_fingerprint, data_hash, device_name, file_sha256, source_fingerprint
+import pytest
+
+from dogbreeds.config import REPO_ROOT
+from dogbreeds.provenance import code_fingerprint, code_version, data_hash, device_name, file_sha256, source_fingerprint
 
 
 def test_data_hash_follows_content_not_location(tmp_path):
@@ -63,3 +66,12 @@ def test_code_fingerprint_follows_each_module_in_order():
     assert one == code_fingerprint(["dogbreeds.fileio"]) and len(one) == 64
     assert one != code_fingerprint(["dogbreeds.config"])
     assert code_fingerprint(["dogbreeds.fileio", "dogbreeds.config"]) != one
+
+
+def test_code_version_names_the_commit_of_a_checkout_and_nothing_elsewhere(tmp_path):
+    assert code_version(tmp_path) is None  # not a git checkout
+    if not (REPO_ROOT / ".git").exists():
+        pytest.skip("the tests do not run from a git checkout")
+    version = code_version(REPO_ROOT)
+    assert len(version["commit"]) == 40 and int(version["commit"], 16) >= 0
+    assert isinstance(version["changed_files"], int) and version["changed_files"] >= 0

@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from dogbreeds import reporting, runner
+from dogbreeds.provenance import code_version
 
 
 def _write_notebook(path, body, markdown="## Section"):
@@ -63,6 +64,9 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
     manifest = json.loads((run_dir / "run.json").read_text())
     assert {e["status"] for e in manifest["notebooks"].values()} == {"done"}
     assert manifest["device"].startswith("CPU") and manifest["seed"] == 42
+    assert manifest["code"] == code_version()
+    if manifest["code"] is not None:
+        assert {e["commit"] for e in manifest["notebooks"].values()} == {manifest["code"]["commit"]}
 
     assert not (run_dir / "logs").exists() or list((run_dir / "logs").iterdir()) == []  # quiet kernels: no log
 

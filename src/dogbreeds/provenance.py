@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,6 +85,26 @@ def source_fingerprint(source: str | bytes) -> str:
         ):
             node.body = body[1:] or [ast.Pass()]
     return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+
+
+def code_version(root: str | os.PathLike = REPO_ROOT) -> dict[str, object] | None:
+    """The git commit of the checkout at ``root`` and how many tracked files differ from it.
+
+    None when ``root`` is not a git checkout or git is not installed: a run from an
+    unpacked archive records no commit rather than a wrong one.
+    """
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", os.fspath(root), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = [line for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "changed_files": len(changed)}
 
 
 def device_name() -> str:

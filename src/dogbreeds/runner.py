@@ -248,7 +248,7 @@ def run_notebooks(
 
     from dogbreeds.data import discover
     from dogbreeds.fileio import write_json_atomic
-    from dogbreeds.provenance import data_hash, device_name
+    from dogbreeds.provenance import code_version, data_hash, device_name
     from dogbreeds.records import library_versions
 
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
@@ -262,6 +262,7 @@ def run_notebooks(
         versions={**versions, "papermill": papermill.__version__},
         platform=platform.platform(),
         device=device_name(),
+        code=(code := code_version()),
         seed=parameters.get("seed", DEFAULT_SEED),
         updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -285,6 +286,8 @@ def run_notebooks(
         kernel_log = run_dir / "logs" / f"{name}.kernel.log"
         began = time.perf_counter()
         entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
+        if code is not None:  # which commit ran this notebook (a run resumed with --from may mix commits)
+            entry["commit"] = code["commit"]
         write_json_atomic(manifest_path, manifest)
         try:
             with _signals_raise(), _kernel_output_to(kernel_log):
