@@ -323,7 +323,7 @@ def test_comparison_markdown_with_one_kind_and_no_validation(tmp_path: Path) -> 
     text = comparison_markdown(comparison_table(load_records(tmp_path)))
 
     assert "chosen on its test top-1 (70%)" in text and "slightly optimistic" in text
-    assert "Only transfer models were recorded" in text
+    assert "Only transfer models were trained on these photos" in text
 
 
 def test_comparison_markdown_calls_a_tie_a_tie(tmp_path: Path) -> None:

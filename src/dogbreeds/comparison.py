@@ -333,7 +333,8 @@ def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:
     kinds = set(table["kind"])
     if kinds != set(MODEL_KINDS):
         lines.append(
-            f"Only {' and '.join(sorted(kinds))} models were recorded, so there is nothing to weigh them against here."
+            f"Only {' and '.join(sorted(kinds))} models were trained on these photos, so there is nothing to weigh "
+            "them against on the same test."
         )
         return " ".join(lines)
     row = {

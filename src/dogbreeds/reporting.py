@@ -39,14 +39,20 @@ PRINT_CSS = """
   .title-page h1 { font-size: 2.2em; margin-top: 3em; }
   .toc ol { line-height: 1.6; }
   .toc a { text-decoration: none; color: inherit; }
-  img { max-width: 100%; height: auto; }
-  /* Wide tables wrap inside the page instead of hiding columns behind a scroll bar; words never break. */
+  /* A figure taller than a page (the photo grid) is scaled to fit one instead of leaving a blank page. */
+  img { max-width: 100%; max-height: 225mm; width: auto; height: auto; }
+  /* Wide tables wrap inside the page instead of hiding columns behind a scroll bar: headings break
+     between words only, a cell's long token (a loss name, a path) may break anywhere. */
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
-  .jp-RenderedHTMLCommon table { table-layout: auto; width: 100%; font-size: 0.68em; border-collapse: collapse; }
+  .jp-RenderedHTMLCommon table { table-layout: auto; width: 100%; font-size: 0.62em; border-collapse: collapse; }
   .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
     padding: 2px 3px; white-space: normal; overflow-wrap: normal; word-break: normal; hyphens: manual;
   }
-  .jp-Cell, .jp-OutputArea-output { break-inside: avoid; }
+  .jp-RenderedHTMLCommon td { overflow-wrap: anywhere; }
+  /* Figures and table rows stay whole; text flows across pages (a whole cell kept together left
+     pages blank); a heading stays with what follows it. */
+  .jp-OutputArea-output img, .jp-RenderedHTMLCommon tr { break-inside: avoid; }
+  h1, h2, h3, h4 { break-after: avoid; }
   @page { size: A4; margin: 14mm 12mm 16mm;
           @bottom-center { content: "page " counter(page) " of " counter(pages); font-size: 8pt; color: #666; } }
   @page :first { @bottom-center { content: none; } }
