@@ -7,6 +7,7 @@ import pytest
 
 from dogbreeds import reporting, runner
 from dogbreeds.provenance import code_version
+from dogbreeds.records import make_record, write_record
 
 
 def _write_notebook(path, body, markdown="## Section"):
@@ -187,17 +188,21 @@ def test_publishing_a_report_replaces_the_previous_one_whole(tmp_path):
     (run_dir / "run.json").write_text(
         json.dumps({"output": str(REPO_ROOT / "runs" / "x"), "data": str(REPO_ROOT.parent / "shared" / "datasets")})
     )
-    (run_dir / "results" / "new-record.json").write_text("{}")
+    first = make_record("exploration", "exploration", notes="first run of notebook 01")
+    again = make_record("exploration", "exploration", notes="notebook 01 run again (--from 01)")
+    again["timestamp"] = "2999-01-01T00:00:00+00:00"
+    kept = [
+        write_record(again, run_dir / "results"),
+        write_record(make_record("preprocessing", "preprocessing"), run_dir / "results"),
+    ]
+    write_record(first, run_dir / "results")  # superseded: behind no number of the report
     made = {"01_exploration": run_dir / "01_exploration.html", "report.html": run_dir / "report.html"}
     for path in made.values():
         path.write_text("new run")
     reporting.publish(run_dir, made, target)
-    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
-        "README.md",
-        "report.html",
-        "results/new-record.json",
-        "run.json",
-    ]  # one HTML report, not every notebook's
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == sorted(
+        ["README.md", "report.html", "run.json", *(f"results/{path.name}" for path in kept)]
+    )  # one HTML report, not every notebook's; the newest record of each run
     assert (target / "report.html").read_text() == "new run"
     assert json.loads((target / "run.json").read_text()) == {"output": "./runs/x", "data": "../shared/datasets"}
 

@@ -26,6 +26,7 @@ from dogbreeds.data import ImageRecord
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.fileio import write_npz_atomic
 from dogbreeds.pipeline import LabelMap
+from dogbreeds.records import latest_records
 
 MODEL_KINDS = ("scratch", "transfer")
 """Record kinds that are complete models to compare (ablation, tuning and preprocessing records are not)."""
@@ -108,7 +109,7 @@ def comparison_table(
             "04 (transfer learning) write them. Run them first, e.g. `dogbreeds run --until 05`, or with the "
             "same output_dir and data_dir as this notebook."
         )
-    models = models.sort_values("timestamp", kind="stable").drop_duplicates(["kind", "run_name"], keep="last")
+    models = latest_records(models)
     missing = [f"{COLUMNS[name]} ({name})" for name in REQUIRED_COLUMNS if COLUMNS[name] not in models]
     if missing:
         raise ComparisonError(

@@ -215,6 +215,15 @@ def load_record(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
+def latest_records(table: pd.DataFrame) -> pd.DataFrame:
+    """The newest record of each (kind, run_name) in a :func:`load_records` table.
+
+    A notebook run again (``--from``) writes its records anew; the older ones stay in
+    the folder but no longer stand behind any number.
+    """
+    return table.sort_values("timestamp", kind="stable").drop_duplicates(["kind", "run_name"], keep="last")
+
+
 def load_records(folder: str | os.PathLike) -> pd.DataFrame:
     """All records of ``folder`` as a table: one row per record, nested sections flattened.
 

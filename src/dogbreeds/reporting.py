@@ -25,6 +25,7 @@ import pandas as pd
 
 from dogbreeds.errors import DogbreedsError
 from dogbreeds.fileio import write_bytes_atomic
+from dogbreeds.records import latest_records, load_records
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -263,7 +264,6 @@ STUDY_SCOPE = (
 
 def title_page_for_run(run_dir: Path) -> str:
     """Markdown of the title page: date, scope, results at a glance and the run (from run.json and the records)."""
-    from dogbreeds.records import load_records
 
     manifest = json.loads((run_dir / "run.json").read_text())
     params, notebooks = manifest.get("parameters", {}), manifest.get("notebooks", {})
@@ -309,7 +309,7 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
 
     models = records[records["kind"].isin(("scratch", "transfer"))]
     for kind in ("transfer", "scratch"):
-        rows = models[models["kind"] == kind].drop_duplicates("run_name", keep="last")
+        rows = latest_records(models[models["kind"] == kind])
         if rows.empty:
             continue
         by_validation = "metrics.val_top1" in rows and rows["metrics.val_top1"].notna().all()
@@ -369,9 +369,9 @@ def publish(run_dir: Path, made: dict[str, Path], target: Path) -> Path:
     """Make ``target`` (the repository's report/ folder) the reference report of ``run_dir``.
 
     It gets the combined report (HTML, PDF), the run's run.json and every results record
-    behind its numbers (``results/``), with this machine's folders written relative to the
-    repository. Every file of the previous report is removed first (only ``KEEP_IN_TARGET``
-    stays), so the folder never mixes two runs.
+    behind its numbers (``results/``: the newest of each, when a notebook was run again), with
+    this machine's folders written relative to the repository. Every file of the previous
+    report is removed first (only ``KEEP_IN_TARGET`` stays), so the folder never mixes two runs.
     """
     from dogbreeds.config import REPO_ROOT
 
@@ -384,7 +384,8 @@ def publish(run_dir: Path, made: dict[str, Path], target: Path) -> Path:
     for name in PUBLISHED:
         if name in made:
             write_bytes_atomic(target / name, made[name].read_bytes())
-    sources = [run_dir / "run.json", *sorted((run_dir / "results").glob("*.json"))]
+    current = latest_records(load_records(run_dir / "results"))["path"] if (run_dir / "results").is_dir() else []
+    sources = [run_dir / "run.json", *sorted(Path(path) for path in current)]
     for source in sources:
         text = source.read_text(encoding="utf-8")
         for folder, shown in ((REPO_ROOT, "."), (REPO_ROOT.parent, "..")):
