@@ -9,19 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dogbreeds.ablation import (
-    BASELINE,
-    TABLE_COLUMNS,
-    VARIANTS,
-    AblationError,
-    Variant,
-    VariantInputs,
-    ablation_table,
-    describe_change,
-    run_ablation,
-    run_variant,
-    train_and_evaluate,
-)
+from dogbreeds.ablation import TABLE_COLUMNS, ablation_table, run_ablation, run_variant, train_and_evaluate
+from dogbreeds.ablation_variants import BASELINE, VARIANTS, AblationError, Variant, VariantInputs, describe_change
 from dogbreeds.arrays import LabeledImages, SplitArrays
 from dogbreeds.models import CNNConfig
 from dogbreeds.plots import PlotInputError, plot_ablation

@@ -8,11 +8,11 @@ from dogbreeds.bench import (
     BENCH_KIND,
     BenchError,
     bench_scratch,
-    bench_throughput,
     bench_transfer,
     default_transfer_variants,
     format_table,
 )
+from dogbreeds.bench_throughput import bench_throughput
 from dogbreeds.cli import main
 from dogbreeds.models import CNNConfig
 from dogbreeds.records import load_record, load_records

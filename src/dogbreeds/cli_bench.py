@@ -199,7 +199,7 @@ def run_bench_scratch(args: argparse.Namespace) -> int:
 
 def run_bench_throughput(args: argparse.Namespace) -> int:
     """Run the throughput benchmark and print images per second and their ratio."""
-    from dogbreeds.bench import bench_throughput
+    from dogbreeds.bench_throughput import bench_throughput
 
     result = bench_throughput(
         resolve_data_dir(args.data_dir),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dogbreeds.ablation import VARIANTS
+from dogbreeds.ablation_variants import VARIANTS
 from dogbreeds.arrays import load_split_arrays
 from dogbreeds.evaluation import top_k_accuracy
 from dogbreeds.predict import load_bundle
