@@ -29,7 +29,7 @@ from dogbreeds.ablation_variants import AblationError, Variant, VariantInputs, d
 from dogbreeds.arrays import SplitArrays, predict_timed
 from dogbreeds.augmentation import make_augmentation, resolve_config
 from dogbreeds.evaluation import evaluate
-from dogbreeds.fileio import dumps_json, safe_name, write_json_atomic
+from dogbreeds.fileio import json_digest, safe_name, write_json_atomic
 from dogbreeds.models import CNNConfig, build_scratch_cnn, count_params
 from dogbreeds.provenance import code_fingerprint
 from dogbreeds.training import FitResult, fit, set_seed
@@ -276,7 +276,7 @@ def _seed_run_key(config: CNNConfig, augmentation: str, data_digest: str, **trai
         "data": data_digest,
         **training,
     }
-    return hashlib.sha256(dumps_json(settings).encode()).hexdigest()
+    return json_digest(settings)
 
 
 def _load_seed_run(path: Path, key: str) -> tuple[SeedRun, int] | None:
@@ -331,15 +331,8 @@ def run_variant(
         saved, path, key = None, None, ""
         if resume_dir is not None:
             path = Path(resume_dir) / f"{safe_name(variant.name)}-seed{seed}.json"
-            key = _seed_run_key(
-                config,
-                variant.augmentation,
-                data_digest,
-                seed=seed,
-                epochs=epochs,
-                batch_size=batch_size,
-                patience=patience,
-            )
+            training = dict(seed=seed, epochs=epochs, batch_size=batch_size, patience=patience)
+            key = _seed_run_key(config, variant.augmentation, data_digest, **training)
             saved = _load_seed_run(path, key)
         if saved is None:
             trained = train_and_evaluate(
@@ -355,8 +348,8 @@ def run_variant(
             saved = SeedRun.from_trained(trained), trained.parameters
             if path is not None:
                 write_json_atomic(path, {"key": key, "run": dataclasses.asdict(saved[0]), "parameters": saved[1]})
-        runs.append(saved[0])
-        parameters = saved[1]
+        run, parameters = saved
+        runs.append(run)
     settings = variant.settings(inputs.image_size(variant), base)
     control_settings = control.settings(inputs.image_size(control), base) if control else None
     return VariantResult(variant, settings, describe_change(settings, control_settings), parameters, tuple(runs))

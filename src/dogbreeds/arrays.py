@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from time import perf_counter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +23,7 @@ from dogbreeds.errors import DogbreedsError
 from dogbreeds.images import load_images_array
 from dogbreeds.pipeline import LabelMap
 from dogbreeds.preprocessing import cv_resize, map_images
+from dogbreeds.timing import alternating_passes
 
 if TYPE_CHECKING:
     import keras
@@ -201,9 +201,10 @@ def predict_timed(
         raise ArraysError(f"repeats must be at least 1, got {repeats}.")
     batches = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).map(lambda x: tf.cast(x, tf.float32))
     model.predict(batches.take(1), verbose=0)
-    times = []
-    for _ in range(repeats):
-        start = perf_counter()
-        probabilities = model.predict(batches, verbose=0)
-        times.append(perf_counter() - start)
-    return TimedPredictions(np.asarray(probabilities), float(np.median(times)))
+    predicted = {}
+
+    def predict() -> None:
+        predicted["probabilities"] = model.predict(batches, verbose=0)
+
+    seconds = alternating_passes({"predict": predict}, repeats, progress=False)["predict"]
+    return TimedPredictions(np.asarray(predicted["probabilities"]), float(np.median(seconds)))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dogbreeds.config import DATA_DIR_ENV, DEFAULT_SEED, REPO_ROOT, default_data_dir
+from dogbreeds.fileio import standard_error_to
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -114,17 +115,12 @@ def import_tensorflow_quietly() -> None:
     forwarder = threading.Thread(target=_forward_all_but_notices, args=(read_end, terminal), daemon=True)
     forwarder.start()
     try:
-        sys.stderr.flush()
-        os.dup2(write_end, 2)
-        import tensorflow  # noqa: F401 (loaded here for its side effect on standard error)
+        with standard_error_to(write_end):
+            import tensorflow  # noqa: F401 (loaded here for its side effect on standard error)
     finally:
-        try:
-            sys.stderr.flush()
-        finally:
-            os.dup2(terminal, 2)
-            os.close(write_end)  # the pipe's last writer: the forwarder reads to its end, then stops
-            forwarder.join(timeout=10)
-            os.close(terminal)
+        os.close(write_end)  # the pipe's last writer: the forwarder reads to its end, then stops
+        forwarder.join(timeout=10)
+        os.close(terminal)
 
 
 def _forward_all_but_notices(read_end: int, terminal: int) -> None:

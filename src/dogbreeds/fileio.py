@@ -1,16 +1,20 @@
-"""File writing for every module: strict JSON values, atomic writes, safe file names. No domain knowledge."""
+"""File writing for every module: strict JSON values and their digests, atomic writes, safe file names, standard
+error redirected. No domain knowledge."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import math
 import os
 import re
+import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +108,25 @@ def write_temp_file(folder: Path, prefix: str, content: bytes) -> Path:
 def dumps_json(data: Any) -> str:
     """``data`` as indented strict JSON (NaN and infinities as null), with a final newline."""
     return json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
+
+
+def json_digest(data: Any) -> str:
+    """SHA-256 (hex) of ``data`` written as :func:`dumps_json`: a key made from settings."""
+    return hashlib.sha256(dumps_json(data).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def standard_error_to(fd: int) -> Iterator[None]:
+    """While the block runs, standard error (file descriptor 2, which child processes inherit) writes
+    to ``fd``; it is restored whatever ends the block."""
+    terminal = os.dup(2)
+    try:
+        sys.stderr.flush()
+        os.dup2(fd, 2)
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        finally:
+            os.dup2(terminal, 2)
+            os.close(terminal)

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,28 +79,23 @@ def _kernel_output_to(log: Path) -> Any:
     errors still reach the executed notebook. TensorFlow's C++ log starts at errors-hidden
     level 3 unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). An empty log is removed.
     """
+    from dogbreeds.fileio import standard_error_to
+
     previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
     log.parent.mkdir(parents=True, exist_ok=True)
-    terminal = os.dup(2)
     try:
         if previous in (None, "", "2"):
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        with open(log, "wb") as target:  # this attempt's log: a resumed notebook starts it afresh
-            sys.stderr.flush()
-            os.dup2(target.fileno(), 2)
-        yield
+        # this attempt's log: a resumed notebook starts it afresh
+        with open(log, "wb") as target, standard_error_to(target.fileno()):
+            yield
     finally:
-        try:
-            sys.stderr.flush()
-        finally:
-            os.dup2(terminal, 2)
-            os.close(terminal)
-            if previous is None:
-                os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
-            else:
-                os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
-            if log.exists() and log.stat().st_size == 0:
-                log.unlink()
+        if previous is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
 
 
 @contextlib.contextmanager

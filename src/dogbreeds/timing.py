@@ -9,9 +9,9 @@ other work on the machine) and divided by the number of images.
 
 from __future__ import annotations
 
-import time
 import timeit
 from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter
 from typing import Any
 
 import pandas as pd
@@ -92,7 +92,7 @@ def alternating_passes(
     passes: dict[str, list[float]] = {name: [] for name in runs}
     for _ in tqdm(range(repeats), desc=desc, unit="pass", disable=not progress):
         for name, run in runs.items():
-            start = time.perf_counter()
+            start = perf_counter()
             run()
-            passes[name].append(time.perf_counter() - start)
+            passes[name].append(perf_counter() - start)
     return passes

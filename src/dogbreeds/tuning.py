@@ -9,7 +9,6 @@ completed raises ``SearchFailedError`` instead of returning an arbitrary "best" 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import os
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ import tensorflow as tf
 
 from dogbreeds.config import DEFAULT_SEED
 from dogbreeds.errors import DogbreedsError
-from dogbreeds.fileio import dumps_json
+from dogbreeds.fileio import json_digest
 from dogbreeds.models import CNNConfig, ModelConfigError, build_scratch_cnn
 
 TUNER_KINDS = ("hyperband", "bayesian", "random")
@@ -111,7 +110,7 @@ def search_project_name(prefix: str, **settings: Any) -> str:
     A search resumed under this name (``make_tuner(..., resume=True)``) can only be the
     same search: other settings give another name, and so a fresh search.
     """
-    return f"{prefix}-{hashlib.sha256(dumps_json(settings).encode()).hexdigest()[:12]}"
+    return f"{prefix}-{json_digest(settings)[:12]}"
 
 
 def make_tuner(
