@@ -225,7 +225,6 @@ def test_a_default_run_writes_only_under_runs_and_leaves_the_reference_report(tm
 
 
 def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_path):
-
     run_dir = tmp_path / "run"
     results = run_dir / "results"
     common = {
