@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds.config import REPO_ROOT, SAMPLE_DATA_DIR
+from dogbreeds.core.config import REPO_ROOT, SAMPLE_DATA_DIR
 
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
@@ -161,7 +161,7 @@ def _small_shelter_model(**settings):
     """A MobileNetV2 shelter model over three breeds whose head keys on the first feature dimensions."""
     kernel = np.zeros((1280, 3), dtype=np.float32)
     kernel[0, 0], kernel[1, 1], kernel[2, 2] = 5.0, 5.0, 5.0
-    from dogbreeds.shelter import ShelterConfig, ShelterModel
+    from dogbreeds.shelter.model import ShelterConfig, ShelterModel
 
     config = ShelterConfig("mobilenet_v2", (224, 224), SHELTER_BREEDS, **settings)
     return ShelterModel(kernel, np.zeros(3, dtype=np.float32), config)

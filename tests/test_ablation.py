@@ -9,14 +9,21 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dogbreeds.ablation import TABLE_COLUMNS, ablation_table, run_ablation, run_variant, train_and_evaluate
-from dogbreeds.ablation_variants import BASELINE, VARIANTS, AblationError, Variant, VariantInputs, describe_change
-from dogbreeds.arrays import LabeledImages, SplitArrays
-from dogbreeds.models import CNNConfig
-from dogbreeds.plots import PlotInputError, plot_ablation
-from dogbreeds.preprocessing import apply_named
-from dogbreeds.verdicts import VerdictError, ablation_verdicts, summarize_ablation, welch_half_width
-from dogbreeds.whitening import Whitener
+from dogbreeds.experiments.ablation import TABLE_COLUMNS, ablation_table, run_ablation, run_variant, train_and_evaluate
+from dogbreeds.experiments.ablation_variants import (
+    BASELINE,
+    VARIANTS,
+    AblationError,
+    Variant,
+    VariantInputs,
+    describe_change,
+)
+from dogbreeds.inputs.arrays import LabeledImages, SplitArrays
+from dogbreeds.inputs.preprocessing import apply_named
+from dogbreeds.inputs.whitening import Whitener
+from dogbreeds.judge.plots import PlotInputError, plot_ablation
+from dogbreeds.judge.verdicts import VerdictError, ablation_verdicts, summarize_ablation, welch_half_width
+from dogbreeds.models.builders import CNNConfig
 
 TINY = CNNConfig(filters=(4,), dense_units=8, dropout=0.0, batch_norm=False, learning_rate=1e-2)
 COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220]])
@@ -183,7 +190,7 @@ def test_run_ablation_reports_each_result_and_tables_deltas_against_controls():
 
 
 def test_an_interrupted_ablation_resumes_with_the_seeds_already_trained(tmp_path, monkeypatch):
-    import dogbreeds.ablation as ablation_module
+    import dogbreeds.experiments.ablation as ablation_module
 
     inputs = VariantInputs(colour_arrays(), whitening_size=4, progress=False)
     study = (BASELINE, Variant("elu", config={"activation": "elu"}))

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from dogbreeds.config import REPO_ROOT, SAMPLE_DATA_DIR
+from dogbreeds.core.config import REPO_ROOT, SAMPLE_DATA_DIR
 
 SCREENSHOT = REPO_ROOT / "runs" / "screenshots" / "shelter-app.png"
 SAMOYED = SAMPLE_DATA_DIR / "Images" / "n02111889-Samoyed" / "n02111889_1019.jpg"
@@ -37,8 +37,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url():
-    from dogbreeds.app import serve
-    from dogbreeds.shelter import ShelterModel
+    from dogbreeds.shelter.app import serve
+    from dogbreeds.shelter.model import ShelterModel
 
     app = serve(ShelterModel.load(), port=free_port(), block=False)
     yield app.local_url

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from dogbreeds.arrays import ArraysError, LabeledImages, SplitArrays, load_split_arrays, predict_timed
-from dogbreeds.data import discover, split_records
-from dogbreeds.pipeline import LabelMap
+from dogbreeds.data.folder import discover, split_records
+from dogbreeds.inputs.arrays import ArraysError, LabeledImages, SplitArrays, load_split_arrays, predict_timed
+from dogbreeds.inputs.pipeline import LabelMap
 
 
 def tiny_arrays(size: int = 8) -> SplitArrays:
@@ -117,7 +117,7 @@ def test_predict_timed_keeps_the_median_of_repeated_passes(monkeypatch):
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(3, "softmax")])
     images = tiny_arrays().test.images
     clock = iter([0.0, 1.0, 10.0, 10.5, 20.0, 29.0])  # passes of 1.0, 0.5 and 9.0 seconds
-    monkeypatch.setattr("dogbreeds.timing.perf_counter", lambda: next(clock))  # the passes' clock only
+    monkeypatch.setattr("dogbreeds.core.timing.perf_counter", lambda: next(clock))  # the passes' clock only
     timed = predict_timed(model, images, batch_size=3, repeats=3)
     assert timed.seconds == 1.0 and timed.probabilities.shape == (4, 3)
     with pytest.raises(ArraysError, match="repeats"):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds import preprocessing as pp
-from dogbreeds.augmentation import (
+from dogbreeds.core.config import SAMPLE_DATA_DIR
+from dogbreeds.inputs import preprocessing as pp
+from dogbreeds.inputs.augmentation import (
     PRESETS,
     AugmentationConfig,
     AugmentationError,
@@ -18,7 +19,6 @@ from dogbreeds.augmentation import (
     resized_crop_dataset,
     resolve_config,
 )
-from dogbreeds.config import SAMPLE_DATA_DIR
 
 
 @pytest.fixture(scope="module")

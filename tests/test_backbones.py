@@ -1,4 +1,4 @@
-"""Tests for dogbreeds.backbones: the registry, PyTorch-ported ImageNet weights and Keras weight files."""
+"""Tests for dogbreeds.models.backbones: the registry, PyTorch-ported ImageNet weights and Keras weight files."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from dogbreeds import backbones
-from dogbreeds.backbones import (
+from dogbreeds.core.config import SAMPLE_DATA_DIR
+from dogbreeds.models import backbones
+from dogbreeds.models.backbones import (
     BACKBONES,
     IMAGENET_DOG_CLASSES,
     KerasWeightsFile,
@@ -31,7 +32,6 @@ from dogbreeds.backbones import (
     preprocess,
     resolve_keras_weights,
 )
-from dogbreeds.config import SAMPLE_DATA_DIR
 
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 PORTED = ["mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]

@@ -20,11 +20,11 @@ import pytest
 from conftest import write_image, write_voc
 from PIL import Image
 
-from dogbreeds.boxes import read_boxes
-from dogbreeds.cli import main
-from dogbreeds.data import AnnotationError, discover
-from dogbreeds.images import ImageLoadError, load_image, load_images_array
-from dogbreeds.quality import scan
+from dogbreeds.cli.program import main
+from dogbreeds.data.boxes import read_boxes
+from dogbreeds.data.folder import AnnotationError, discover
+from dogbreeds.data.images import ImageLoadError, load_image, load_images_array
+from dogbreeds.data.quality import scan
 
 # ----------------------------------------------------------------------------- image files
 
@@ -78,7 +78,7 @@ def test_float_tiff_in_zero_to_one_is_scaled_not_black(tmp_path):
 
 
 def test_phone_photos_are_predicted_upright(tmp_path):
-    from dogbreeds.images import load_upright
+    from dogbreeds.data.images import load_upright
 
     upright = np.zeros((60, 40, 3), dtype=np.uint8)
     upright[:20] = (250, 30, 30)  # red at the top of the portrait photo

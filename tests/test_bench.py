@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dogbreeds.bench import (
+from dogbreeds.bench.throughput import bench_throughput
+from dogbreeds.bench.transfer import (
     BENCH_KIND,
     BenchError,
     bench_scratch,
@@ -12,11 +13,10 @@ from dogbreeds.bench import (
     default_transfer_variants,
     format_table,
 )
-from dogbreeds.bench_throughput import bench_throughput
-from dogbreeds.cli import main
-from dogbreeds.models import CNNConfig
-from dogbreeds.records import load_record, load_records
-from dogbreeds.transfer_experiment import ExperimentError, TransferVariant
+from dogbreeds.cli.program import main
+from dogbreeds.experiments.transfer_experiment import ExperimentError, TransferVariant
+from dogbreeds.models.builders import CNNConfig
+from dogbreeds.study.records import load_record, load_records
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 
@@ -269,8 +269,8 @@ def test_cli_bench_scratch_refuses_a_bad_crop_area(dogs_dir, tmp_path, capsys):
 
 
 def test_the_recorded_command_of_a_switch_is_the_flag_alone(tmp_path):
-    from dogbreeds.cli import build_parser
-    from dogbreeds.cli_common import _bench_command_line
+    from dogbreeds.cli.common import _bench_command_line
+    from dogbreeds.cli.program import build_parser
 
     args = build_parser().parse_args(["bench", "scratch", "--data-dir", str(tmp_path), "--no-tta", "--epochs", "3"])
     line = _bench_command_line(args)

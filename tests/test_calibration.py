@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dogbreeds.calibration import (
+from dogbreeds.judge.calibration import (
     confidence_threshold,
     fit_temperature,
     negative_log_likelihood,
@@ -13,7 +13,7 @@ from dogbreeds.calibration import (
     threshold_metrics,
     view_probabilities,
 )
-from dogbreeds.evaluation import EvaluationInputError, expected_calibration_error
+from dogbreeds.judge.evaluation import EvaluationInputError, expected_calibration_error
 
 
 def overconfident(n: int = 4000, classes: int = 10, scale: float = 3.0, seed: int = 0):

@@ -10,10 +10,10 @@ import sys
 import pytest
 from conftest import write_image
 
-from dogbreeds import cli
-from dogbreeds.cli import main
-from dogbreeds.cli_common import without_native_notices
-from dogbreeds.config import DATA_DIR_ENV
+from dogbreeds.cli import program as cli
+from dogbreeds.cli.common import without_native_notices
+from dogbreeds.cli.program import main
+from dogbreeds.core.config import DATA_DIR_ENV
 
 
 def test_summary_of_bundled_sample_by_default(capsys, monkeypatch):
@@ -126,7 +126,7 @@ def test_native_start_up_notices_are_dropped_and_everything_else_kept():
 def test_tensorflow_loads_without_notices_on_the_terminal():
     code = (
         "import sys\n"
-        "from dogbreeds.cli_common import import_tensorflow_quietly\n"
+        "from dogbreeds.cli.common import import_tensorflow_quietly\n"
         "import_tensorflow_quietly()\n"
         "print('tensorflow' in sys.modules)\n"
         "print('still shown', file=sys.stderr)\n"

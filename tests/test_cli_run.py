@@ -2,7 +2,7 @@
 
 import pytest
 
-from dogbreeds import cli
+from dogbreeds.cli import program as cli
 
 
 @pytest.mark.parametrize(
@@ -46,8 +46,8 @@ def test_an_unknown_setting_fails_at_once_with_the_known_names(tmp_path, capsys)
 def test_every_run_setting_reaches_the_notebooks():
     import dataclasses
 
-    from dogbreeds import runner
-    from dogbreeds.profiles import RunSettings
+    from dogbreeds.study import runner
+    from dogbreeds.study.profiles import RunSettings
 
     declared = runner.notebook_parameters()
     for name, parameters in declared.items():
@@ -61,7 +61,7 @@ def test_every_run_setting_reaches_the_notebooks():
 
 
 def test_profile_choices_come_from_the_profiles(capsys):
-    from dogbreeds.profiles import PROFILES
+    from dogbreeds.study.profiles import PROFILES
 
     assert cli.main(["run", "--profile", "nope"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
@@ -69,9 +69,10 @@ def test_profile_choices_come_from_the_profiles(capsys):
 
 
 def test_op_determinism_can_be_switched_off_for_a_gpu(monkeypatch, tmp_path):
-    from dogbreeds import runner, training
-    from dogbreeds.profiles import settings_for
-    from dogbreeds.study import Study
+    from dogbreeds.models import training
+    from dogbreeds.study import runner
+    from dogbreeds.study.profiles import settings_for
+    from dogbreeds.study.session import Study
 
     assert settings_for("quick").deterministic is True
     assert settings_for("quick", deterministic=False).deterministic is False
@@ -83,9 +84,9 @@ def test_op_determinism_can_be_switched_off_for_a_gpu(monkeypatch, tmp_path):
 
 
 def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatch, tmp_path):
-    from dogbreeds.profiles import settings_for
-    from dogbreeds.records import load_record
-    from dogbreeds.study import Study
+    from dogbreeds.study.profiles import settings_for
+    from dogbreeds.study.records import load_record
+    from dogbreeds.study.session import Study
 
     crops = make_dogs_dir(
         {"n02085620-Chihuahua": 10, "n02086240-Shih-Tzu": 10, "n02088364-beagle": 10},

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dogbreeds.advice import shelter_advice, shelter_markdown
-from dogbreeds.comparison import (
+from dogbreeds.data.folder import ImageRecord
+from dogbreeds.experiments.comparison import (
     ACCURACY_COLUMNS,
     COST_COLUMNS,
     BestModel,
@@ -25,9 +25,9 @@ from dogbreeds.comparison import (
     resolve_model_path,
     worst_breed,
 )
-from dogbreeds.data import ImageRecord
-from dogbreeds.pipeline import LabelMap
-from dogbreeds.records import RecordError, load_records, make_record, write_record
+from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.shelter.advice import shelter_advice, shelter_markdown
+from dogbreeds.study.records import RecordError, load_records, make_record, write_record
 
 DATA_DIR = "/data/dogs"
 

@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.data: discovery, lists, breed names and selection, splits, boxes, summary."""
+"""Tests of dogbreeds.data.folder: discovery, lists, breed names and selection, splits, boxes, summary."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from conftest import SYNTHETIC_BREEDS, write_image, write_mat_list, write_voc
 from PIL import Image
 
-from dogbreeds.boxes import Box, annotation_for, choose_box, crop_boxes, crop_to_box, read_boxes
-from dogbreeds.data import (
+from dogbreeds.data.boxes import Box, annotation_for, choose_box, crop_boxes, crop_to_box, read_boxes
+from dogbreeds.data.folder import (
     AnnotationError,
     BreedSelectionError,
     DataDirError,
@@ -24,7 +24,7 @@ from dogbreeds.data import (
     select_breeds,
     split_records,
 )
-from dogbreeds.summary import summarize
+from dogbreeds.data.summary import summarize
 
 
 @pytest.mark.parametrize(

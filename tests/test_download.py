@@ -1,4 +1,4 @@
-"""Tests for dogbreeds.download, against a local HTTP server on 127.0.0.1 serving small archives."""
+"""Tests for dogbreeds.data.download, against a local HTTP server on 127.0.0.1 serving small archives."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from dogbreeds import cli
-from dogbreeds.download import (
+from dogbreeds.cli import program as cli
+from dogbreeds.data.download import (
     MANIFEST_NAME,
     ArchiveDigest,
     ArchiveLayoutError,

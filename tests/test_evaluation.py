@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from dogbreeds import evaluation as ev
+from dogbreeds.judge import evaluation as ev
 
 # Four photos, four classes. Ranks of the true class: 1st, 2nd, 4th, 3rd (the tie at
 # 0.25 between classes 0 and 1 is broken by label order).

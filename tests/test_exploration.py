@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.exploration: sizes from headers, box statistics, balance, split and problem tables."""
+"""Tests of dogbreeds.data.exploration: sizes from headers, box statistics, balance, split and problem tables."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from conftest import write_image, write_voc
 
-from dogbreeds.data import Problem, ProblemLog, discover, split_records
-from dogbreeds.exploration import (
+from dogbreeds.data.exploration import (
     ALL_BREEDS_ROW,
     BOX_COLUMNS,
     ExplorationError,
@@ -25,6 +24,7 @@ from dogbreeds.exploration import (
     problem_table,
     split_table,
 )
+from dogbreeds.data.folder import Problem, ProblemLog, discover, split_records
 
 CHIHUAHUA = "n02085620-Chihuahua"
 SHIH_TZU = "n02086240-Shih-Tzu"

@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dogbreeds import features as features_module
-from dogbreeds.config import SAMPLE_DATA_DIR
-from dogbreeds.data import discover
-from dogbreeds.features import (
+from dogbreeds.core.config import SAMPLE_DATA_DIR
+from dogbreeds.data.folder import discover
+from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.models import features as features_module
+from dogbreeds.models.builders import build_feature_head
+from dogbreeds.models.features import (
     FeatureCacheError,
     backbone_features,
     cached_features,
     files_fingerprint,
 )
-from dogbreeds.models import build_feature_head
-from dogbreeds.pipeline import LabelMap
-from dogbreeds.training import set_seed
+from dogbreeds.models.training import set_seed
 
 COLOURS = np.array([[220, 30, 30], [30, 220, 30], [30, 30, 220], [200, 200, 30]], dtype=np.float32)
 

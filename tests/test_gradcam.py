@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dogbreeds.gradcam import GradCam, GradCamError, find_feature_layer, overlay_heatmap
+from dogbreeds.models.gradcam import GradCam, GradCamError, find_feature_layer, overlay_heatmap
 
 SIZE = 12
 

@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.images: safe loading of every kind of odd or broken file."""
+"""Tests of dogbreeds.data.images: safe loading of every kind of odd or broken file."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from conftest import write_image, write_voc
 from PIL import Image
 
-from dogbreeds.boxes import Box
-from dogbreeds.data import ImageRecord, ProblemLog, discover
-from dogbreeds.images import ImageLoadError, load_image, load_images_array, load_resized, open_image, to_rgb
+from dogbreeds.data.boxes import Box
+from dogbreeds.data.folder import ImageRecord, ProblemLog, discover
+from dogbreeds.data.images import ImageLoadError, load_image, load_images_array, load_resized, open_image, to_rgb
 
 
 def test_rgb_jpeg(tmp_path):

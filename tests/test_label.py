@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds.cli import main
-from dogbreeds.label import COLUMNS, LabelError, collect_photos, iter_rows, label_photos, read_done
-from dogbreeds.shelter import UNREADABLE
+from dogbreeds.cli.program import main
+from dogbreeds.shelter.labeller import COLUMNS, LabelError, collect_photos, iter_rows, label_photos, read_done
+from dogbreeds.shelter.model import UNREADABLE
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_memory_stays_flat_over_batches(tmp_path, model, monkeypatch):
 
 
 def test_cli_labels_and_reports_counts(intake, tmp_path, capsys, monkeypatch, model):
-    from dogbreeds.shelter import ShelterModel
+    from dogbreeds.shelter.model import ShelterModel
 
     monkeypatch.setattr(ShelterModel, "load", classmethod(lambda cls, folder=None: model))
     out = tmp_path / "labels.csv"
@@ -117,8 +117,8 @@ def test_cli_labels_and_reports_counts(intake, tmp_path, capsys, monkeypatch, mo
 
 
 def test_label_throughput_is_measured_against_the_model_alone(tmp_path, model, sample_dir):
-    from dogbreeds.label_bench import bench_label
-    from dogbreeds.records import load_record
+    from dogbreeds.bench.label_speed import bench_label
+    from dogbreeds.study.records import load_record
 
     result = bench_label(
         sample_dir, images=8, repeats=1, batch_size=4, model=model, results_dir=tmp_path, progress=False

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from dogbreeds.config import REPO_ROOT
+from dogbreeds.core.config import REPO_ROOT
 
 CHECKED = ["src", "tests", "notebooks", "scripts"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import trainable_layer_names
 
-from dogbreeds.models import (
+from dogbreeds.models.builders import (
     ACTIVATIONS,
     LOSSES,
     OPTIMIZERS,
@@ -23,7 +23,7 @@ from dogbreeds.models import (
     make_loss,
     unfreeze_last,
 )
-from dogbreeds.training import set_seed
+from dogbreeds.models.training import set_seed
 
 TINY = CNNConfig(filters=(4,), dense_units=4, dropout=0.0)
 

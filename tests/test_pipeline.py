@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.pipeline: the label map and the tf.data dataset (small images, few batches)."""
+"""Tests of dogbreeds.inputs.pipeline: the label map and the tf.data dataset (small images, few batches)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from conftest import write_voc
 from PIL import Image
 
-from dogbreeds.data import ProblemLog, discover
-from dogbreeds.images import load_resized
-from dogbreeds.pipeline import LabelMap, LabelMapError, make_dataset
+from dogbreeds.data.folder import ProblemLog, discover
+from dogbreeds.data.images import load_resized
+from dogbreeds.inputs.pipeline import LabelMap, LabelMapError, make_dataset
 
 SIZE = (16, 20)  # height, width
 
@@ -107,7 +107,7 @@ def test_bad_files_are_skipped_counted_and_logged(make_dogs_dir, caplog):
     Image.new("RGBA", (30, 30), (0, 0, 0, 0)).save(folder / "n02085620_4.jpg", format="PNG")
     records = discover(root).records
     log = ProblemLog()
-    with caplog.at_level(logging.WARNING, logger="dogbreeds.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="dogbreeds.inputs.pipeline"):
         dataset = make_dataset(records, LabelMap.from_records(records), image_size=SIZE, batch_size=5, problems=log)
         images, labels = collect(dataset)
         collect(dataset)  # a second epoch reads the cache: nothing counted twice

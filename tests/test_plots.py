@@ -11,8 +11,8 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from dogbreeds import evaluation as ev
-from dogbreeds import plots
+from dogbreeds.judge import evaluation as ev
+from dogbreeds.judge import plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = ["beagle", "boxer", "collie", "dingo", "eskimo_dog"]
@@ -199,7 +199,7 @@ def test_prediction_photo_and_top_k_bars():
 
 
 def test_gradcam_grid_photo_and_overlay_per_image():
-    from dogbreeds.gradcam import overlay_heatmap  # TensorFlow, for this test only
+    from dogbreeds.models.gradcam import overlay_heatmap  # TensorFlow, for this test only
 
     heatmaps = [np.random.default_rng(i).random((4, 4)) for i in range(3)]
     fig = plots.plot_gradcam_grid([photo(i) for i in range(3)], heatmaps, titles=["a", "b", "c"])

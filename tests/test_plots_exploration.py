@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dogbreeds import plots
-from dogbreeds.data import discover
-from dogbreeds.exploration import box_statistics, image_sizes
+from dogbreeds.data.exploration import box_statistics, image_sizes
+from dogbreeds.data.folder import discover
+from dogbreeds.judge import plots
 
 
 def texts(ax) -> list[str]:

@@ -14,15 +14,14 @@ import pytest
 from conftest import write_image, write_voc
 from PIL import Image
 
-from dogbreeds.backbones import preprocess
-from dogbreeds.boxes import Box
-from dogbreeds.cli import main
-from dogbreeds.data import ImageRecord
-from dogbreeds.features import feature_extractor
-from dogbreeds.images import ImageLoadError, load_resized
-from dogbreeds.models import build_feature_head, count_params
-from dogbreeds.pipeline import LabelMap
-from dogbreeds.predict import (
+from dogbreeds.cli.program import main
+from dogbreeds.data.boxes import Box
+from dogbreeds.data.folder import ImageRecord
+from dogbreeds.data.images import ImageLoadError, load_resized
+from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.models.backbones import preprocess
+from dogbreeds.models.builders import build_feature_head, count_params
+from dogbreeds.models.bundle import (
     BackbonePreprocessing,
     BreedScore,
     BundleError,
@@ -33,6 +32,7 @@ from dogbreeds.predict import (
     load_bundle,
     save_bundle,
 )
+from dogbreeds.models.features import feature_extractor
 
 SIZE = (12, 16)  # height, width
 LABEL_MAP = LabelMap(("n00000001-red_dog", "n00000002-green_dog", "n00000003-blue_dog"))
@@ -131,7 +131,7 @@ def test_reload_in_a_fresh_process_gives_the_same_probabilities(tmp_path):
     np.save(tmp_path / "images.npy", images)
     script = (
         "import sys, numpy as np\n"
-        "from dogbreeds.predict import load_bundle\n"
+        "from dogbreeds.models.bundle import load_bundle\n"
         "predictor = load_bundle(sys.argv[1])\n"
         "np.save(sys.argv[3], predictor.probabilities(np.load(sys.argv[2])))\n"
     )
@@ -163,7 +163,7 @@ def test_photos_and_arrays_are_predicted_in_batches(bundle, photos, monkeypatch)
     predictor = load_bundle(bundle)
     paths = [photos["red"], photos["green"], photos["blue"]]
     whole = predictor.probabilities(np.stack([predictor.load_photo(path) for path in paths]))
-    monkeypatch.setattr("dogbreeds.predict.PREDICT_BATCH_SIZE", 2)
+    monkeypatch.setattr("dogbreeds.models.bundle.PREDICT_BATCH_SIZE", 2)
     batched = predictor.predict_paths(paths, top_k=3)
     np.testing.assert_allclose(predictor.photo_probabilities(paths), whole, atol=1e-6)
     for row, scores in zip(whole, batched):

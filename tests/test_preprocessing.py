@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds import preprocessing as pp
-from dogbreeds.config import SAMPLE_DATA_DIR
+from dogbreeds.core.config import SAMPLE_DATA_DIR
+from dogbreeds.inputs import preprocessing as pp
 
 RESIZERS = {"pillow": pp.pil_resize, "opencv": pp.cv_resize}
 

@@ -8,8 +8,15 @@ import shutil
 
 import pytest
 
-from dogbreeds.config import REPO_ROOT
-from dogbreeds.provenance import code_fingerprint, code_version, data_hash, device_name, file_sha256, source_fingerprint
+from dogbreeds.core.config import REPO_ROOT
+from dogbreeds.core.provenance import (
+    code_fingerprint,
+    code_version,
+    data_hash,
+    device_name,
+    file_sha256,
+    source_fingerprint,
+)
 
 
 def test_data_hash_follows_content_not_location(tmp_path):
@@ -62,10 +69,10 @@ def test_source_fingerprint_ignores_layout_comments_and_docstrings_but_not_code(
 
 
 def test_code_fingerprint_follows_each_module_in_order():
-    one = code_fingerprint(["dogbreeds.fileio"])
-    assert one == code_fingerprint(["dogbreeds.fileio"]) and len(one) == 64
-    assert one != code_fingerprint(["dogbreeds.config"])
-    assert code_fingerprint(["dogbreeds.fileio", "dogbreeds.config"]) != one
+    one = code_fingerprint(["dogbreeds.core.fileio"])
+    assert one == code_fingerprint(["dogbreeds.core.fileio"]) and len(one) == 64
+    assert one != code_fingerprint(["dogbreeds.core.config"])
+    assert code_fingerprint(["dogbreeds.core.fileio", "dogbreeds.core.config"]) != one
 
 
 def test_code_version_names_the_commit_of_a_checkout_and_nothing_elsewhere(tmp_path):

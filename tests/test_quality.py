@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.quality: the scan finds every kind of bad file, and only those."""
+"""Tests of dogbreeds.data.quality: the scan finds every kind of bad file, and only those."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from conftest import write_image
 from PIL import Image
 
-from dogbreeds.data import DataDirError, discover
-from dogbreeds.quality import ScanReport, check_image, scan
+from dogbreeds.data.folder import DataDirError, discover
+from dogbreeds.data.quality import ScanReport, check_image, scan
 
 CHIHUAHUA = "n02085620-Chihuahua"
 SHIH_TZU = "n02086240-Shih-Tzu"

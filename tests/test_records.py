@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dogbreeds.fileio import UnstorableValueError, safe_name, to_jsonable, write_json_atomic
-from dogbreeds.models import CNNConfig
-from dogbreeds.records import (
+from dogbreeds.core.fileio import UnstorableValueError, safe_name, to_jsonable, write_json_atomic
+from dogbreeds.models.builders import CNNConfig
+from dogbreeds.study.records import (
     RecordError,
     library_versions,
     load_record,

@@ -5,9 +5,9 @@ import json
 import nbformat
 import pytest
 
-from dogbreeds import reporting, runner
-from dogbreeds.provenance import code_version
-from dogbreeds.records import make_record, write_record
+from dogbreeds.core.provenance import code_version
+from dogbreeds.study import reporting, runner
+from dogbreeds.study.records import make_record, write_record
 
 
 def _write_notebook(path, body, markdown="## Section"):
@@ -122,9 +122,9 @@ def test_html_to_pdf_prints_a_pdf(tmp_path):
 INTERRUPTIBLE_RUN = """
 import sys
 from pathlib import Path
-from dogbreeds import runner
+from dogbreeds.study import runner
 runner.NOTEBOOK_DIR = Path(sys.argv[1])
-from dogbreeds.cli import main
+from dogbreeds.cli.program import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -176,7 +176,7 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_it_resumes(tmp_path, notebook_dir, 
 
 
 def test_publishing_a_report_replaces_the_previous_one_whole(tmp_path):
-    from dogbreeds.config import REPO_ROOT
+    from dogbreeds.core.config import REPO_ROOT
 
     target = tmp_path / "report"
     (target / "results").mkdir(parents=True)
@@ -209,8 +209,8 @@ def test_publishing_a_report_replaces_the_previous_one_whole(tmp_path):
 
 @pytest.mark.notebook
 def test_a_default_run_writes_only_under_runs_and_leaves_the_reference_report(tmp_path, notebook_dir, monkeypatch):
-    from dogbreeds import cli
-    from dogbreeds.config import REPO_ROOT
+    from dogbreeds.cli import program as cli
+    from dogbreeds.core.config import REPO_ROOT
 
     def snapshot():
         return {p: p.read_bytes() for p in sorted((REPO_ROOT / "report").rglob("*")) if p.is_file()}

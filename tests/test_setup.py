@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dogbreeds.config import REPO_ROOT
+from dogbreeds.core.config import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "select_requirements.py"
 spec = importlib.util.spec_from_file_location("select_requirements", SCRIPT)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds.images import load_upright
-from dogbreeds.shelter import (
+from dogbreeds.data.images import load_upright
+from dogbreeds.shelter.model import (
     ASK_A_HUMAN,
     LABELLED,
     NOT_A_DOG,
@@ -19,7 +19,7 @@ from dogbreeds.shelter import (
     ShelterModelError,
     photo_views,
 )
-from dogbreeds.shelter_training import dog_threshold_for
+from dogbreeds.shelter.training import dog_threshold_for
 
 
 def test_views_cover_the_whole_photo_its_centre_and_mirrors():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from conftest import SHELTER_BREEDS, write_image
 
-from dogbreeds.shelter import ShelterModel
-from dogbreeds.shelter_training import measure_shelter_model, train_shelter_model
+from dogbreeds.shelter.model import ShelterModel
+from dogbreeds.shelter.training import measure_shelter_model, train_shelter_model
 
 
 def build_folder(make_dogs_dir):

@@ -1,4 +1,4 @@
-"""Tests of dogbreeds.timing: per-image timings and ratios against a baseline library."""
+"""Tests of dogbreeds.core.timing: per-image timings and ratios against a baseline library."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dogbreeds.timing import TIMING_COLUMNS, TimingError, compare_libraries, seconds_per_image
+from dogbreeds.core.timing import TIMING_COLUMNS, TimingError, compare_libraries, seconds_per_image
 
 
 def sleeper(seconds: float):
@@ -53,7 +53,7 @@ def test_bad_requests_are_refused_with_advice():
 
 
 def test_alternating_passes_time_every_run_each_pass():
-    from dogbreeds.timing import alternating_passes
+    from dogbreeds.core.timing import alternating_passes
 
     order = []
     passes = alternating_passes(

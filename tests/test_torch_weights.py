@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dogbreeds.backbones import MOBILENET_V2_WEIGHTS
-from dogbreeds.backbones.torch_weights import (
+from dogbreeds.models.backbones import MOBILENET_V2_WEIGHTS
+from dogbreeds.models.backbones.torch_weights import (
     ChecksumError,
     PackagedWeights,
     TorchWeightsError,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dogbreeds.models import CNNConfig, build_feature_head, build_scratch_cnn
-from dogbreeds.training import BEST_INFO_NAME, BEST_WEIGHTS_NAME, TrainingError, cosine_schedule, fit, set_seed
+from dogbreeds.models.builders import CNNConfig, build_feature_head, build_scratch_cnn
+from dogbreeds.models.training import BEST_INFO_NAME, BEST_WEIGHTS_NAME, TrainingError, cosine_schedule, fit, set_seed
 
 
 def toy_split(flip_labels: bool = False, seed: int = 0) -> tf.data.Dataset:

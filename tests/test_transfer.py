@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 from conftest import trainable_layer_names
 
-from dogbreeds.backbones import build_imagenet_classifier, imagenet_wnids
-from dogbreeds.data import discover, split_records
-from dogbreeds.pipeline import LabelMap
-from dogbreeds.transfer import (
+from dogbreeds.data.folder import discover, split_records
+from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.models.backbones import build_imagenet_classifier, imagenet_wnids
+from dogbreeds.models.transfer import (
     FeatureSet,
     TransferError,
     average_probabilities,

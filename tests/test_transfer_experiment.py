@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dogbreeds.data import discover, split_records
-from dogbreeds.pipeline import LabelMap
-from dogbreeds.transfer_experiment import TransferExperiment, TransferVariant, _per_breed, results_table
+from dogbreeds.data.folder import discover, split_records
+from dogbreeds.experiments.transfer_experiment import TransferExperiment, TransferVariant, _per_breed, results_table
+from dogbreeds.inputs.pipeline import LabelMap
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 

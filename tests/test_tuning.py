@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dogbreeds.models import CNNConfig, build_scratch_cnn
-from dogbreeds.training import set_seed
-from dogbreeds.tuning import (
+from dogbreeds.models.builders import CNNConfig, build_scratch_cnn
+from dogbreeds.models.training import set_seed
+from dogbreeds.models.tuning import (
     DEFAULT_SPACE,
     QUICK_SPACE,
     CNNHyperModel,

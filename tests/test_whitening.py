@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from dogbreeds import preprocessing as pp
-from dogbreeds.config import SAMPLE_DATA_DIR
-from dogbreeds.whitening import MAX_DIMENSIONS, NotFittedError, Whitener, WhiteningError, covariance_check
+from dogbreeds.core.config import SAMPLE_DATA_DIR
+from dogbreeds.inputs import preprocessing as pp
+from dogbreeds.inputs.whitening import MAX_DIMENSIONS, NotFittedError, Whitener, WhiteningError, covariance_check
 
 SIZE = 8  # 8 x 8 x 3 = 192 pixel values per image
 TINY_EPSILON = 1e-7  # far below the smallest variance of the synthetic images

@@ -1,5 +1,5 @@
 """``python -m dogbreeds`` runs the command line."""
 
-from dogbreeds.cli import main
+from dogbreeds.cli.program import main
 
 raise SystemExit(main())

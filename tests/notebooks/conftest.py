@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dogbreeds import runner
+from dogbreeds.study import runner
 
 # The smallest parameters: every notebook must honour them and stay fast on 2 CPU cores.
 TEST_PARAMETERS = {"profile": "quick", "breeds": 3, "image_size": 32, "epochs": 2, "tuner_trials": 2, "seed": 7}

@@ -9,7 +9,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from dogbreeds import runner
+from dogbreeds.study import runner
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 

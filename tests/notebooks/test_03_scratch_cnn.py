@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dogbreeds.ablation_variants import VARIANTS
-from dogbreeds.arrays import load_split_arrays
-from dogbreeds.evaluation import top_k_accuracy
-from dogbreeds.predict import load_bundle
-from dogbreeds.study import Study
-from dogbreeds.tuning import QUICK_SPACE
+from dogbreeds.experiments.ablation_variants import VARIANTS
+from dogbreeds.inputs.arrays import load_split_arrays
+from dogbreeds.judge.evaluation import top_k_accuracy
+from dogbreeds.models.bundle import load_bundle
+from dogbreeds.models.tuning import QUICK_SPACE
+from dogbreeds.study.session import Study
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 

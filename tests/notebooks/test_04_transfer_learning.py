@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dogbreeds.backbones import BACKBONES
-from dogbreeds.predict import load_bundle
-from dogbreeds.profiles import PROFILES
-from dogbreeds.study import Study
+from dogbreeds.models.backbones import BACKBONES
+from dogbreeds.models.bundle import load_bundle
+from dogbreeds.study.profiles import PROFILES
+from dogbreeds.study.session import Study
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
 

@@ -10,7 +10,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from dogbreeds import runner
+from dogbreeds.study import runner
 
 from .conftest import TEST_PARAMETERS, load_results
 
@@ -44,7 +44,7 @@ def advice(run_dir: Path) -> dict:
 
 
 def test_the_shipped_model_labels_the_run_s_test_photos_with_the_label_code(run_dir: Path) -> None:
-    from dogbreeds.shelter import ShelterModel
+    from dogbreeds.shelter.model import ShelterModel
 
     record = next(r for r in load_results(run_dir, NOTEBOOK) if r["run_name"] == "shelter_labeller")
     shipped = ShelterModel.load().record()["metrics"]

@@ -1,0 +1,34 @@
+"""Benchmarks on real data: transfer and scratch recipes, throughput, the labeller's speed.
+
+Public names are re-exported here and imported on first use, so that importing one module
+never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=[],
+    submod_attrs={
+        "label_speed": [
+            "bench_label",
+        ],
+        "throughput": [
+            "bench_throughput",
+        ],
+        "transfer": [
+            "DEFAULT_RESULTS_DIR",
+            "BENCH_KIND",
+            "DEFAULT_BACKBONES",
+            "TABLE_COLUMNS",
+            "BenchError",
+            "default_transfer_variants",
+            "bench_transfer",
+            "official_split",
+            "stratified_rows",
+            "SCRATCH_CONFIG",
+            "ScratchRecipe",
+            "bench_scratch",
+            "format_table",
+        ],
+    },
+)

@@ -1,0 +1,101 @@
+"""``dogbreeds bench throughput``: does the file pipeline keep a backbone busy?"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from dogbreeds.bench.transfer import BENCH_KIND, DEFAULT_RESULTS_DIR, BenchError
+from dogbreeds.core.provenance import data_hash
+from dogbreeds.core.timing import alternating_passes
+from dogbreeds.data.folder import discover
+from dogbreeds.data.images import load_images_array
+from dogbreeds.inputs.pipeline import LabelMap, make_dataset
+from dogbreeds.models.backbones import get_backbone
+from dogbreeds.models.features import feature_extractor
+from dogbreeds.study.records import make_record, write_record
+
+
+def bench_throughput(
+    data_dir: str | os.PathLike,
+    *,
+    backbone: str = "mobilenet_v2",
+    images: int = 512,
+    batch_size: int = 64,
+    image_size: tuple[int, int] | None = None,
+    repeats: int = 3,
+    results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
+    source: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Images per second of the feature pipeline against the same backbone on preloaded tensors.
+
+    The pipeline reads ``images`` files (spread over the breeds) with ``pipeline.make_dataset``
+    (parallel decode and resize, prefetch) and runs ``features.feature_extractor`` on each
+    batch; model-only runs the same compiled extractor on the same images already in
+    memory. Each is timed ``repeats`` times after a warm-up, alternating, and the best pass
+    counts. ``ratio`` = pipeline / model-only images per second (1.0: loading costs nothing).
+    """
+    if images < batch_size:
+        raise BenchError(f"images ({images}) must be at least one batch ({batch_size}).")
+    if repeats < 1:
+        raise BenchError(f"repeats must be at least 1, got {repeats}.")
+    spec = get_backbone(backbone)
+    size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
+    records = sorted(discover(data_dir).records, key=lambda record: (record.label_id, str(record.path)))
+    if len(records) < images:
+        raise BenchError(f"{data_dir} holds {len(records)} images; ask for at most that many (--images).")
+    chosen = [records[int(position)] for position in np.linspace(0, len(records) - 1, images)]
+    label_map = LabelMap.from_records(chosen)
+    extract = feature_extractor(backbone, size)
+    preloaded = load_images_array(chosen, size, progress=progress).astype(np.float32)
+    batches = [tf.constant(preloaded[start : start + batch_size]) for start in range(0, images, batch_size)]
+    dataset = make_dataset(chosen, label_map, size, batch_size, shuffle=False, cache=False)
+
+    def model_only() -> None:
+        for batch in batches:
+            extract(batch).numpy()
+
+    def pipeline() -> None:
+        for batch, _labels in dataset:
+            extract(batch).numpy()
+
+    extract(batches[0]).numpy()  # trace and warm up
+    passes = alternating_passes(
+        {"model_only_seconds": model_only, "pipeline_seconds": pipeline},
+        repeats,
+        desc="throughput passes",
+        progress=progress,
+    )
+    model_ips = images / min(passes["model_only_seconds"])
+    pipeline_ips = images / min(passes["pipeline_seconds"])
+    metrics = {
+        "pipeline_images_per_s": pipeline_ips,
+        "model_images_per_s": model_ips,
+        "ratio": pipeline_ips / model_ips,
+    }
+    record = make_record(
+        f"throughput-{backbone}",
+        BENCH_KIND,
+        params={
+            "bench": "throughput",
+            "data_dir": str(Path(data_dir).resolve()),
+            "backbone": backbone,
+            "images": images,
+            "batch_size": batch_size,
+            "image_size": list(size),
+            "repeats": repeats,
+            "cpu_count": os.cpu_count(),
+        },
+        metrics=metrics,
+        timings=passes,
+        data_counts={"images": images},
+        num_classes=len(label_map),
+        source=source,
+        data_hash=data_hash([record.path for record in chosen], data_dir),
+    )
+    return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}

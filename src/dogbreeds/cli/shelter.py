@@ -1,0 +1,260 @@
+"""The shelter's commands: `dogbreeds train`, `dogbreeds label`, `dogbreeds app`, `dogbreeds bench shelter|label`.
+
+Registered by :mod:`dogbreeds.cli.program` (``SHELTER_COMMANDS``) and :mod:`dogbreeds.cli.bench`
+(``add_shelter_benchmarks``); helpers from :mod:`dogbreeds.cli.common`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dogbreeds.cli.common import (
+    Subcommands,
+    _add_bench_options,
+    _bench_command_line,
+    _command_line,
+    _command_parser,
+    _positive_int,
+    _remember_options,
+    add_data_dir_option,
+)
+from dogbreeds.core.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir
+from dogbreeds.core.errors import EXIT_INTERRUPTED, EXIT_OK
+
+SHARED = "../shared/datasets"
+
+
+def add_train_command(commands: Subcommands) -> None:
+    """`dogbreeds train`: retrain the shelter model from a data folder with official lists."""
+    parser = _command_parser(
+        commands,
+        "train",
+        "retrain the shelter's 120-breed model (what `label` and `app` use)",
+        "Train the shelter model on a folder with official lists: EfficientNet-Lite2 features of the train\n"
+        "list (cached in .cache/features), a softmax head with early stopping on a 10% validation share,\n"
+        "then on those validation photos the temperature (calibration), the confidence threshold for the\n"
+        "target accuracy and the ImageNet dog probability under which a photo is 'not a dog'. Scored once\n"
+        "on the official test list. Writes head.npz, model.json and record.json into --out (default: the\n"
+        "model shipped with dogbreeds) and the record into benchmarks/results/.",
+        f"  dogbreeds train --data-dir {SHARED}/stanford-dogs-crops224\n"
+        f"  dogbreeds train --data-dir {SHARED}/stanford-dogs-crops224 --out models/my-shelter-model",
+    )
+    add_data_dir_option(parser)
+    parser.add_argument("--out", type=Path, metavar="DIR", help="model folder (default: the shipped model)")
+    parser.add_argument(
+        "--target-accuracy",
+        type=float,
+        default=0.95,
+        metavar="A",
+        help="accuracy wanted on the photos labelled without a person (default: 0.95)",
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="feature cache (default: .cache/features)")
+    _remember_options(parser)
+    parser.set_defaults(run=run_train, uses_tensorflow=True)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, save and summarise the shelter model."""
+    from dogbreeds.shelter.model import SHIPPED_MODEL_DIR
+    from dogbreeds.shelter.training import train_shelter_model
+    from dogbreeds.study.records import write_record
+
+    trained = train_shelter_model(
+        resolve_data_dir(args.data_dir),
+        target_accuracy=args.target_accuracy,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        source=_command_line(["dogbreeds", "train"], args),
+    )
+    out = args.out or SHIPPED_MODEL_DIR
+    trained.model.save(out, trained.record)
+    path = write_record(trained.record, REPO_ROOT / "benchmarks" / "results")
+    metrics, config = trained.record["metrics"], trained.model.config
+    kept = metrics["at_threshold"]
+    print(
+        f"test list: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%} on {metrics['n']} photos; "
+        f"ECE {metrics['ece_before_calibration']:.3f} -> {metrics['ece_after_calibration']:.3f} "
+        f"(temperature {config.temperature:.2f})"
+    )
+    print(
+        f"labelled without a person (confidence >= {config.confidence_threshold:.2f}): {kept['coverage']:.1%} "
+        f"of the test photos, {kept['accuracy']:.1%} right; dog photos called 'not a dog': "
+        f"{metrics['dogs_flagged_not_a_dog']:.2%} (dog probability < {config.dog_threshold:.2f})"
+    )
+    print(f"model: {out}\nrecord: {path}")
+    return EXIT_OK
+
+
+def add_label_command(commands: Subcommands) -> None:
+    """`dogbreeds label`: photos and folders to a CSV of breeds, with "not a dog" and "ask a human"."""
+    parser = _command_parser(
+        commands,
+        "label",
+        "label photos and folders with a breed, 'ask a human' or 'not a dog' (CSV)",
+        "Label every photo (folders are searched recursively) with the shipped 120-breed model. Each row:\n"
+        "file, status (labelled | ask a human | not a dog | unreadable), breed, confidence, top 3,\n"
+        "dog probability and the reason for the status. Rows are written batch by batch; rerunning the\n"
+        "same command skips the photos already in the CSV, so an interrupted run simply continues.\n"
+        "A file name starting with '-' goes after '--'.",
+        "  dogbreeds label data/sample --out labels.csv\n"
+        "  dogbreeds label intake/ more/rex.jpg --out labels.csv\n"
+        "  dogbreeds label --out labels.csv -- -odd-name.jpg",
+    )
+    parser.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="photo files or folders")
+    parser.add_argument("--out", type=Path, required=True, metavar="CSV", help="the CSV to write (appended to)")
+    parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="a model folder from `dogbreeds train` (default: the shipped model)"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=16, metavar="N", help="photos per batch (default: 16)"
+    )
+    parser.set_defaults(run=run_label, uses_tensorflow=True)
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """Label the photos into the CSV and print the counts."""
+    from dogbreeds.shelter.labeller import label_photos
+    from dogbreeds.shelter.model import STATUSES, ShelterModel
+
+    written = {"rows": 0}
+    model = ShelterModel.load(args.model) if args.model else None  # its errors reach `main`, in one line
+    try:
+        summary = label_photos(
+            args.paths,
+            args.out,
+            model=model,
+            batch_size=args.batch_size,
+            on_batch=lambda count: written.update(rows=count),
+        )
+    except KeyboardInterrupt:
+        print(
+            f"dogbreeds: interrupted; {written['rows']} new rows are safe in {args.out}. Run the same command "
+            "again to label the rest.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    counts = ", ".join(f"{summary.counts[status]} {status}" for status in STATUSES if summary.counts[status])
+    done = f"; {summary.skipped_done} already in the CSV" if summary.skipped_done else ""
+    print(f"{summary.labelled_now} photos labelled ({counts or 'none'}){done} -> {summary.out}")
+    return EXIT_OK
+
+
+def add_app_command(commands: Subcommands) -> None:
+    """`dogbreeds app`: the web app for the shelter."""
+    parser = _command_parser(
+        commands,
+        "app",
+        "open the shelter's web app (drop photos, get breeds; runs offline on this computer)",
+        "Start the web app on http://127.0.0.1:PORT: drop one or many photos and see, for each, its top 3\n"
+        "breeds with confidence bars, its status and, on request, a Grad-CAM overlay; download the batch\n"
+        "as the same CSV as `dogbreeds label`. No analytics, nothing fetched from the internet.",
+        "  dogbreeds app\n  dogbreeds app --port 7861",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer only)"
+    )
+    parser.add_argument("--port", type=_positive_int, default=7860, help="default: 7860")
+    parser.add_argument("--model", type=Path, metavar="DIR", help="a model folder (default: the shipped model)")
+    parser.set_defaults(run=run_app, uses_tensorflow=True)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Serve the web app until interrupted."""
+    from dogbreeds.shelter.app import serve
+    from dogbreeds.shelter.model import ShelterModel
+
+    serve(ShelterModel.load(args.model), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def add_shelter_benchmarks(benchmarks: Subcommands) -> None:
+    """`dogbreeds bench shelter` and `dogbreeds bench label`."""
+    shelter = _command_parser(
+        benchmarks,
+        "shelter",
+        "the shelter model on whole photos and on photos that are not dogs",
+        "Score the shelter model on a folder of whole photos with official lists (its test list among all\n"
+        "120 breeds; its train photos not in --exclude-dir's train list as a hold-out for choosing the view\n"
+        "policy) and count the photos under --not-dogs flagged 'not a dog', for each view policy.",
+        f"  dogbreeds bench shelter --data-dir {SHARED}/stanford-dogs-10breeds \\\n"
+        f"      --not-dogs {SHARED}/not-dogs --exclude-dir {SHARED}/stanford-dogs-crops224",
+    )
+    add_data_dir_option(shelter)
+    shelter.add_argument("--not-dogs", type=Path, required=True, metavar="DIR", help="photos that are not dogs")
+    shelter.add_argument(
+        "--exclude-dir",
+        type=Path,
+        metavar="DIR",
+        help="the model's training folder: its train photos are left out of the hold-out",
+    )
+    shelter.add_argument("--model", type=Path, metavar="DIR", help="default: the shipped model")
+    _add_bench_options(shelter, run_bench_shelter)
+
+    label = _command_parser(
+        benchmarks,
+        "label",
+        "photos/s of `dogbreeds label` against the model alone on preloaded photos",
+        "Time the labeller (read, orient, views, model, CSV rows) on --images photos against the same model\n"
+        "on the same photos' views already in memory; report the ratio.",
+        f"  dogbreeds bench label --data-dir {SHARED}/stanford-dogs-10breeds",
+    )
+    add_data_dir_option(label)
+    label.add_argument("--images", type=_positive_int, default=256, metavar="N", help="photos timed (default: 256)")
+    label.add_argument(
+        "--repeats", type=_positive_int, default=2, metavar="N", help="timed passes of each, best kept (default: 2)"
+    )
+    _add_bench_options(label, run_bench_label)
+
+
+def run_bench_shelter(args: argparse.Namespace) -> int:
+    """Measure the shelter model per view policy and print a table."""
+    from dogbreeds.shelter.model import ShelterModel
+    from dogbreeds.shelter.training import measure_shelter_model
+    from dogbreeds.study.records import write_record
+
+    model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
+    record = measure_shelter_model(
+        model,
+        resolve_data_dir(args.data_dir),
+        args.not_dogs,
+        exclude_dir=args.exclude_dir,
+        source=_bench_command_line(args),
+    )
+    path = write_record(record, args.results_dir)
+    print("| views | hold-out top-1 | test top-1 | test labelled (accuracy) | dogs flagged | not-dogs flagged |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for policy, row in record["metrics"].items():
+        test = row["test"]
+        print(
+            f"| {policy} | {row['holdout']['top1']:.1%} | {test['top1']:.1%} | {test['at_threshold']['coverage']:.1%}"
+            f" ({test['at_threshold']['accuracy']:.1%}) | {test['dogs_flagged_not_a_dog']:.1%} "
+            f"| {row['not_dogs']['flagged_not_a_dog']:.1%} |"
+        )
+    print(f"record: {path}")
+    return EXIT_OK
+
+
+def run_bench_label(args: argparse.Namespace) -> int:
+    """Time the labeller against the model alone and print the ratio."""
+    from dogbreeds.bench.label_speed import bench_label
+
+    result = bench_label(
+        resolve_data_dir(args.data_dir),
+        images=args.images,
+        repeats=args.repeats,
+        results_dir=args.results_dir,
+        source=_bench_command_line(args),
+    )
+    metrics = result["metrics"]
+    print(
+        f"label: {metrics['label_photos_per_s']:.1f} photos/s, model only {metrics['model_photos_per_s']:.1f} "
+        f"photos/s, ratio {metrics['ratio']:.2f}"
+    )
+    print(f"record: {result['record']}")
+    return EXIT_OK
+
+
+SHELTER_COMMANDS = [add_train_command, add_label_command, add_app_command]

@@ -1,0 +1,491 @@
+"""One transfer-learning experiment engine, behind notebook 04 and ``dogbreeds bench transfer``.
+
+Variants are declared (:class:`TransferVariant`), run on one train / validation / test
+split (:class:`TransferExperiment`) and give a typed result (:class:`TransferResult`)
+whose ``record_fields()`` go straight into a results record::
+
+    experiment = TransferExperiment(split, label_map)
+    result = experiment.run(TransferVariant("efficientnet_lite2/keras+tta", ("efficientnet_lite2",), "keras",
+                                            flip_tta=True))
+    study.record(result.run_name, "transfer", **result.record_fields())
+
+:class:`FineTuneVariant` declares the expensive path (the backbone's last layers trained too,
+on image files); :meth:`TransferExperiment.fine_tune` gives the same :class:`TransferResult`.
+Features come from the cache of ``features.py``. The train and validation photos are
+extracted together, as the official train list in its usual order, so the notebook and
+the benchmark share one cache entry whatever validation share they carve.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import keras
+import numpy as np
+import pandas as pd
+
+from dogbreeds.core.config import DEFAULT_SEED
+from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.data.folder import ImageRecord, Split
+from dogbreeds.data.images import load_images_array
+from dogbreeds.inputs.arrays import predict_timed
+from dogbreeds.inputs.pipeline import LabelMap, make_dataset
+from dogbreeds.judge.evaluation import evaluate, top_k_accuracy
+from dogbreeds.models.backbones import get_backbone
+from dogbreeds.models.builders import count_params
+from dogbreeds.models.bundle import BackbonePreprocessing, image_classifier
+from dogbreeds.models.transfer import (
+    FeatureSet,
+    TrainedHead,
+    average_probabilities,
+    concat_features,
+    fine_tune,
+    imagenet_head_weights,
+    imagenet_zero_shot_head,
+    predict_with_flip,
+    split_features,
+    stack_features,
+    train_head,
+)
+
+Part = Literal["train", "val", "test"]
+
+
+class ExperimentError(DogbreedsError, ValueError):
+    """A transfer variant or split that the engine cannot run."""
+
+
+@dataclass(frozen=True)
+class TransferVariant:
+    """One transfer-learning recipe on frozen backbones.
+
+    ``backbones``: one, or several for an ensemble (``ensemble="concat"`` joins their
+    features under one head, ``"average"`` averages the probabilities of one head per
+    backbone). ``head``: "logreg", "keras", or "imagenet" (the backbone's own ImageNet
+    classifier over the breeds, untrained). ``flip_train`` adds mirrored training images,
+    ``flip_tta`` averages predictions on original and mirrored images;
+    ``imagenet_start`` starts a keras head from the ImageNet classifier's weights;
+    ``refit`` retrains a keras head on train + validation rows for its early-stopped epoch count.
+    """
+
+    name: str
+    backbones: tuple[str, ...]
+    head: Literal["logreg", "keras", "imagenet"]
+    ensemble: Literal["concat", "average"] = "concat"
+    flip_train: bool = False
+    flip_tta: bool = False
+    imagenet_start: bool = False
+    refit: bool = False
+    label: str = ""  # how a report names it; default: the name
+
+    def __post_init__(self) -> None:
+        if not self.backbones:
+            raise ExperimentError(f"Variant {self.name!r} names no backbone.")
+        if self.head not in ("logreg", "keras", "imagenet"):
+            raise ExperimentError(f"Variant {self.name!r}: unknown head {self.head!r} (logreg, keras or imagenet).")
+        if (self.imagenet_start or self.refit) and self.head != "keras":
+            raise ExperimentError(f"Variant {self.name!r}: imagenet_start and refit need a keras head.")
+        if (self.head == "imagenet" or self.imagenet_start) and self.ensemble == "concat" and len(self.backbones) > 1:
+            raise ExperimentError(f"Variant {self.name!r}: ImageNet heads of several backbones can only be averaged.")
+
+    @property
+    def optimistic(self) -> bool:
+        """True when the variant leans on ImageNet's own dog classes (ImageNet holds the Stanford Dogs photos)."""
+        return self.head == "imagenet" or self.imagenet_start
+
+    def params(self) -> dict[str, Any]:
+        """The variant's settings, for a results record."""
+        return {
+            "variant": self.name,
+            "model": self.label or self.name,
+            "backbones": list(self.backbones),
+            "backbone": self.backbones[0] if len(self.backbones) == 1 else None,
+            "head": self.head,
+            "ensemble": self.ensemble if len(self.backbones) > 1 else None,
+            "flip_train": self.flip_train,
+            "flip_tta": self.flip_tta,
+            "imagenet_start": self.imagenet_start,
+            "refit": self.refit,
+            "optimistic": self.optimistic,
+        }
+
+
+@dataclass(frozen=True)
+class FineTuneVariant:
+    """Fine-tuning: the last ``depth`` weight layers of ``backbone`` trained with a head started from a trained one.
+
+    ``per_breed`` training photos of each breed are used (None: all), for ``epochs`` at most
+    (early stopping on the validation loss) at ``learning_rate``.
+    """
+
+    name: str
+    backbone: str
+    depth: int
+    epochs: int = 2
+    learning_rate: float = 1e-5
+    per_breed: int | None = None
+    label: str = ""
+
+    optimistic = False  # the head starts from one trained on the breeds, never from ImageNet's
+    flip_tta = False
+
+    @property
+    def backbones(self) -> tuple[str, ...]:
+        return (self.backbone,)
+
+    def params(self) -> dict[str, Any]:
+        """The variant's settings, for a results record."""
+        return {
+            "variant": self.name,
+            "model": self.label or self.name,
+            "backbones": [self.backbone],
+            "backbone": self.backbone,
+            "head": "keras",
+            "fine_tuned_layers": self.depth,
+            "fine_tune_epochs": self.epochs,
+            "fine_tune_learning_rate": self.learning_rate,
+            "fine_tune_per_breed": self.per_breed,
+            "flip_tta": False,
+            "optimistic": False,
+        }
+
+
+@dataclass
+class TransferResult:
+    """What one variant gave: probabilities on validation and test photos, metrics, heads and costs.
+
+    ``model`` is the complete image model (backbone and head) once built: always for a fine-tuned
+    variant, on demand (:meth:`TransferExperiment.image_model`) for a head on cached features.
+    """
+
+    variant: TransferVariant | FineTuneVariant
+    val_labels: np.ndarray
+    val_probabilities: np.ndarray
+    test_labels: np.ndarray
+    test_probabilities: np.ndarray
+    class_names: tuple[str, ...]
+    heads: list[TrainedHead] = field(default_factory=list)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    model: keras.Model | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        return self.variant.name
+
+    def metrics(self) -> dict[str, Any]:
+        """Test metrics (``evaluation.evaluate``) plus the validation top-1 that chooses between variants."""
+        measured = evaluate(self.test_labels, self.test_probabilities, self.class_names)
+        val_top1 = top_k_accuracy(self.val_labels, self.val_probabilities, 1) if len(self.val_labels) else None
+        return {**measured, "val_top1": val_top1}
+
+    def record_fields(self) -> dict[str, Any]:
+        """Keyword arguments of ``records.make_record`` / ``Study.record`` for this result."""
+        head_params = [{"kind": head.kind, "best_epoch": head.best_epoch, **head.params} for head in self.heads]
+        return {
+            "metrics": self.metrics(),
+            "history": self.history,
+            "timings": dict(self.timings),
+            "params": {**self.variant.params(), "head_params": head_params, **self.extra_params},
+        }
+
+
+class TransferExperiment:
+    """Variants on frozen backbones over one split; features computed (or loaded) once per backbone.
+
+    The train and validation photos are extracted as one pool in the official list's order
+    (label, path), so the cache entry does not depend on how validation was carved.
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        label_map: LabelMap,
+        *,
+        image_size: tuple[int, int] | None = None,
+        batch_size: int = 64,
+        cache_dir: str | os.PathLike | None = None,
+        head_epochs: int = 200,
+        head_learning_rate: float = 1e-3,
+        logreg_c: float = 0.1,
+        seed: int = DEFAULT_SEED,
+        progress: bool = True,
+    ) -> None:
+        if not split.train or not split.test:
+            raise ExperimentError(
+                f"The split has {len(split.train)} train and {len(split.test)} test photos; both must be non-empty."
+            )
+        self.split, self.label_map = split, label_map
+        self.image_size, self.batch_size, self.cache_dir = image_size, batch_size, cache_dir
+        self.head_epochs, self.head_learning_rate, self.logreg_c = head_epochs, head_learning_rate, logreg_c
+        self.seed, self.progress = seed, progress
+        pool = sorted((*split.train, *split.val), key=lambda record: (record.label_id, str(record.path)))
+        position = {record.path: row for row, record in enumerate(pool)}
+        self._pool: tuple[ImageRecord, ...] = tuple(pool)
+        self._rows = {
+            "train": np.array([position[r.path] for r in split.train], dtype=np.int64),
+            "val": np.array([position[r.path] for r in split.val], dtype=np.int64),
+        }
+        self._sets: dict[tuple[str, str, bool], FeatureSet] = {}
+
+    def features(self, backbone: str, part: Part, flipped: bool = False) -> FeatureSet:
+        """``part`` features of ``backbone`` (of mirrored photos when ``flipped``), computed on first use."""
+        if part == "test":
+            return self._extract(backbone, "test", self.split.test, flipped)
+        if part not in self._rows:
+            raise ExperimentError(f"Unknown part {part!r}: train, val or test.")
+        if flipped and part == "val" and (backbone, "pool", True) not in self._sets:
+            return self._extract(backbone, "val", self.split.val, True)  # 1/10 of the pool: no need for all of it
+        return self._extract(backbone, "pool", self._pool, flipped).subset(self._rows[part])
+
+    def _extract(self, backbone: str, key: str, records: Sequence[ImageRecord], flipped: bool) -> FeatureSet:
+        if (backbone, key, flipped) not in self._sets:
+            self._sets[backbone, key, flipped] = split_features(
+                backbone,
+                {key: records},
+                self.label_map,
+                image_size=self.image_size,
+                flip=flipped,
+                batch_size=self.batch_size,
+                cache_dir=self.cache_dir,
+            )[key]
+        return self._sets[backbone, key, flipped]
+
+    def run(self, variant: TransferVariant) -> TransferResult:
+        """Train the variant's head(s) on the train rows and predict validation and test photos."""
+        groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
+        val_probabilities, test_probabilities, heads, history = [], [], [], {}
+        predict_seconds = 0.0
+        for group in groups:
+            parts = {
+                part: concat_features([self.features(name, part) for name in group])
+                for part in ("train", "val", "test")
+            }
+            fit_rows, val = parts["train"], parts["val"] if len(parts["val"]) else None
+            refit_rows = val
+            if variant.flip_train:
+                fit_rows = stack_features([fit_rows, self._joined(group, "train", flipped=True)])
+                if val is not None:
+                    refit_rows = stack_features([val, self._joined(group, "val", flipped=True)])
+            head = self._make_head(variant, group[0], fit_rows, val, refit_rows if variant.refit else None)
+            start = time.perf_counter()
+            for part, out in (("val", val_probabilities), ("test", test_probabilities)):
+                if len(parts[part]) == 0:
+                    continue
+                flipped = self._joined(group, part, flipped=True) if variant.flip_tta else None
+                out.append(
+                    head.predict_proba(parts[part])
+                    if flipped is None
+                    else predict_with_flip(head, parts[part], flipped)
+                )
+            predict_seconds += time.perf_counter() - start
+            heads.append(head)
+            history.update(
+                {f"{'+'.join(group)}/{key}": values for key, values in head.history.items()}
+                if len(groups) > 1
+                else head.history
+            )
+        used = [feature_set for (backbone, _, _), feature_set in self._sets.items() if backbone in variant.backbones]
+        return TransferResult(
+            variant=variant,
+            val_labels=self.features(variant.backbones[0], "val").labels,
+            val_probabilities=average_probabilities(val_probabilities) if val_probabilities else np.empty((0, 0)),
+            test_labels=self.features(variant.backbones[0], "test").labels,
+            test_probabilities=average_probabilities(test_probabilities),
+            class_names=tuple(self.label_map.names),
+            heads=heads,
+            history=history,
+            timings={
+                "train_seconds": sum(head.train_seconds for head in heads),
+                "feature_seconds": sum(part.seconds for part in used),
+                "predict_seconds": predict_seconds,
+                "features_cached": all(part.from_cache for part in used),
+            },
+        )
+
+    def _joined(self, group: Sequence[str], part: Part, *, flipped: bool) -> FeatureSet:
+        return concat_features([self.features(name, part, flipped=flipped) for name in group])
+
+    def _make_head(
+        self,
+        variant: TransferVariant,
+        backbone: str,
+        train: FeatureSet,
+        val: FeatureSet | None,
+        refit_on: FeatureSet | None,
+    ) -> TrainedHead:
+        if variant.head == "imagenet":
+            return imagenet_zero_shot_head(backbone, self.label_map)
+        initial = imagenet_head_weights(backbone, self.label_map) if variant.imagenet_start else None
+        return train_head(
+            train,
+            val,
+            kind=variant.head,
+            num_classes=len(self.label_map),
+            epochs=self.head_epochs,
+            learning_rate=self.head_learning_rate,
+            initial_weights=initial,
+            refit_on=refit_on,
+            c=self.logreg_c,
+            seed=self.seed,
+            progress=self.progress,
+        )
+
+    def fine_tune(self, variant: FineTuneVariant, start: TransferResult) -> TransferResult:
+        """Fine-tune ``variant.backbone`` from the keras head of ``start`` on image files; score it like a head.
+
+        Validation photos steer early stopping; the test photos are predicted once, without flip TTA.
+        """
+        if len(start.heads) != 1 or start.variant.backbones != (variant.backbone,):
+            raise ExperimentError(f"{variant.name}: start from a single keras head on {variant.backbone}.")
+        size = self.input_size(variant.backbone)
+        train = _per_breed(self.split.train, variant.per_breed, self.seed)
+        train_ds = make_dataset(train, self.label_map, size, self.batch_size, shuffle=True, seed=self.seed)
+        val_ds = make_dataset(self.split.val, self.label_map, size, self.batch_size) if self.split.val else None
+        tuned = fine_tune(
+            variant.backbone,
+            train_ds,
+            val_ds,
+            len(self.label_map),
+            image_size=size,
+            preprocess=BackbonePreprocessing(variant.backbone),
+            head=start.heads[0],
+            unfreeze=variant.depth,
+            learning_rate=variant.learning_rate,
+            epochs=variant.epochs,
+            progress=self.progress,
+        )
+        val_labels, val_probabilities, _ = self.predict_files(tuned.model, self.split.val, size)
+        test_labels, test_probabilities, seconds = self.predict_files(tuned.model, self.split.test, size)
+        return TransferResult(
+            variant=variant,
+            val_labels=val_labels,
+            val_probabilities=val_probabilities,
+            test_labels=test_labels,
+            test_probabilities=test_probabilities,
+            class_names=tuple(self.label_map.names),
+            heads=start.heads,
+            history=tuned.fit.history,
+            model=tuned.model,
+            timings={
+                "train_seconds": start.timings["train_seconds"] + tuned.train_seconds,
+                "feature_seconds": start.timings["feature_seconds"],
+                "predict_seconds": seconds,
+                "features_cached": start.timings["features_cached"],
+            },
+            extra_params={
+                "train_photos": len(train),
+                "epochs_run": tuned.fit.epochs_run,
+                "best_epoch": tuned.fit.best_epoch,
+            },
+        )
+
+    def input_size(self, backbone: str) -> tuple[int, int]:
+        """The image side the backbone reads in this experiment."""
+        side = get_backbone(backbone).input_size
+        return tuple(self.image_size) if self.image_size is not None else (side, side)
+
+    def predict_files(
+        self, model: keras.Model, records: Sequence[ImageRecord], size: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Labels, probabilities and seconds of ``model`` over image files read in batches (never all in memory)."""
+        if not records:
+            return np.empty(0, dtype=np.int32), np.empty((0, len(self.label_map))), 0.0
+        dataset = make_dataset(records, self.label_map, size, self.batch_size, cache=False)
+        start = time.perf_counter()
+        probabilities = np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
+        labels = np.array([self.label_map.encode(record.label_id) for record in records], dtype=np.int32)
+        return labels, probabilities, time.perf_counter() - start
+
+    def image_model(self, result: TransferResult) -> keras.Model:
+        """The complete image model of a result (backbone with its scaling, then the head), built once."""
+        if result.model is None:
+            if len(result.heads) != 1 or result.heads[0].kind != "keras" or len(result.variant.backbones) != 1:
+                raise ExperimentError(f"{result.run_name}: only a single keras head makes an image model.")
+            backbone = result.variant.backbones[0]
+            result.model = image_classifier(backbone, result.heads[0].model, self.input_size(backbone))
+        return result.model
+
+    def measure(self, result: TransferResult, photos: int = 64, repeats: int = 5) -> None:
+        """Add the image model's parameter counts and its steady-state time per test photo to ``result``
+        (both passes of flip TTA included; the median of ``repeats`` timed passes over ``photos`` photos)."""
+        model = self.image_model(result)
+        counted = count_params(model)
+        images = load_images_array(
+            self.split.test[:photos], size=self.input_size(result.variant.backbones[0]), progress=False
+        )
+        passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
+        if passes == 2:
+            images = np.concatenate([images, images[:, :, ::-1]])
+        result.timings["inference_ms_per_image"] = passes * predict_timed(model, images, repeats=repeats).ms_per_image
+        result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
+
+
+def _per_breed(records: Sequence[ImageRecord], count: int | None, seed: int) -> list[ImageRecord]:
+    """At most ``count`` records of each breed, drawn with ``seed`` (all of them when ``count`` is None)."""
+    if count is None:
+        return list(records)
+    rng = np.random.default_rng(seed)
+    by_breed: dict[str, list[ImageRecord]] = {}
+    for record in records:
+        by_breed.setdefault(record.label_id, []).append(record)
+    chosen = []
+    for group in by_breed.values():
+        picked = sorted(rng.choice(len(group), size=min(count, len(group)), replace=False))
+        chosen += [group[i] for i in picked]
+    return chosen
+
+
+def head_variants(backbones: Sequence[str]) -> list[TransferVariant]:
+    """Notebook 04's rows on cached features: each backbone with a softmax head, alone and with flip TTA."""
+    variants = []
+    for name in backbones:
+        title = get_backbone(name).title
+        variants += [
+            TransferVariant(f"{name}/keras", (name,), "keras", label=f"{title} + head"),
+            TransferVariant(f"{name}/keras+tta", (name,), "keras", flip_tta=True, label=f"{title} + head, flip TTA"),
+        ]
+    return variants
+
+
+def fine_tune_variants(
+    backbone: str, depths: Sequence[int], *, epochs: int, learning_rate: float, per_breed: int | None
+) -> list[FineTuneVariant]:
+    """Notebook 04's fine-tuning rows: ``backbone`` with its last ``depth`` weight layers trained, per depth."""
+    return [
+        FineTuneVariant(
+            f"{backbone}/finetune-{depth}",
+            backbone,
+            depth,
+            epochs,
+            learning_rate,
+            per_breed,
+            label=f"{get_backbone(backbone).title} fine-tuned (last {depth} layers)",
+        )
+        for depth in depths
+    ]
+
+
+def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
+    """One row per result (index: run name) with readable headers, for a notebook or a report."""
+    rows = {}
+    for result in results:
+        metrics = result.metrics()
+        rows[result.run_name] = {
+            "model": result.variant.label or result.run_name,
+            "validation top-1": metrics["val_top1"],
+            "test top-1": metrics["top1"],
+            "test top-5": metrics["top5"],
+            "macro F1": metrics["macro_f1"],
+            "kappa": metrics["kappa"],
+            "calibration error": metrics["ece"],
+            "parameters (M)": result.extra_params.get("parameters", float("nan")) / 1e6,
+            "training (s)": result.timings.get("train_seconds"),
+            "ms per photo": result.timings.get("inference_ms_per_image", float("nan")),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")

