@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from dogbreeds.data.folder import discover, split_records
+from dogbreeds.data.folder import discover
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import split_records
 from dogbreeds.inputs.arrays import ArraysError, LabeledImages, SplitArrays, load_split_arrays, predict_timed
-from dogbreeds.inputs.pipeline import LabelMap
 
 
 def tiny_arrays(size: int = 8) -> SplitArrays:

@@ -12,12 +12,14 @@ import keras
 import numpy as np
 import pytest
 import skimage.data
+from conftest import SHARED_DATASETS
 from PIL import Image
 
 from dogbreeds.core.config import SAMPLE_DATA_DIR
 from dogbreeds.models import backbones
 from dogbreeds.models.backbones import (
     BACKBONES,
+    IMAGENET_CANINE_CLASSES,
     IMAGENET_DOG_CLASSES,
     KerasWeightsFile,
     MissingWeightsError,
@@ -350,3 +352,29 @@ def test_missing_weights_reason_says_which_backbones_can_run(tmp_path, monkeypat
     assert all(backbones.missing_weights_reason(name) is None for name in PORTED)
     reason = backbones.missing_weights_reason("resnet50")
     assert reason is not None and "resnet50" in reason.lower() and str(tmp_path) in reason
+
+
+def test_dog_class_ranges_match_the_real_class_index():
+    names = imagenet_class_names()
+    assert [names[i] for i in (151, 268)] == ["Chihuahua", "Mexican_hairless"]
+    assert [names[i] for i in IMAGENET_CANINE_CLASSES if i not in IMAGENET_DOG_CLASSES] == [
+        "timber_wolf",
+        "white_wolf",
+        "red_wolf",
+        "coyote",
+        "dingo",
+        "dhole",
+        "African_hunting_dog",
+    ]
+    assert names[IMAGENET_CANINE_CLASSES.stop] == "hyena"  # the first class after the canines
+
+
+@pytest.mark.shared_data
+def test_every_stanford_breed_is_a_canine_class_and_three_are_not_domestic_dogs():
+    folder = SHARED_DATASETS / "stanford-dogs-crops224" / "Images"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is not present on this machine")
+    wnids = imagenet_wnids()
+    classes = {wnids.index(entry.name.split("-", 1)[0]) for entry in folder.iterdir()}
+    assert len(classes) == 120 and classes <= set(IMAGENET_CANINE_CLASSES)
+    assert sorted(classes - set(IMAGENET_DOG_CLASSES)) == [273, 274, 275]  # dingo, dhole, African hunting dog

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from dogbreeds.bench.common import BENCH_KIND, BenchError
+from dogbreeds.bench.scratch import bench_scratch
 from dogbreeds.bench.throughput import bench_throughput
-from dogbreeds.bench.transfer import (
-    BENCH_KIND,
-    BenchError,
-    bench_scratch,
-    bench_transfer,
-    default_transfer_variants,
-    format_table,
-)
+from dogbreeds.bench.transfer import bench_transfer, default_transfer_variants, format_table
 from dogbreeds.cli.program import main
+from dogbreeds.core.recordfile import load_record
+from dogbreeds.data.splits import OfficialListsError
+from dogbreeds.experiments.records import load_records
 from dogbreeds.experiments.transfer_experiment import ExperimentError, TransferVariant
 from dogbreeds.models.builders import CNNConfig
-from dogbreeds.study.records import load_record, load_records
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 
@@ -104,7 +101,7 @@ def test_bench_transfer_writes_one_record_per_variant(dogs_dir, tmp_path):
 
 
 def test_bench_transfer_needs_official_lists(make_dogs_dir, tmp_path):
-    with pytest.raises(BenchError, match="lists/"):
+    with pytest.raises(OfficialListsError, match="lists/"):
         bench_transfer(make_dogs_dir(BREEDS, lists=None), results_dir=tmp_path, progress=False)
 
 

@@ -84,8 +84,8 @@ def test_op_determinism_can_be_switched_off_for_a_gpu(monkeypatch, tmp_path):
 
 
 def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatch, tmp_path):
+    from dogbreeds.core.recordfile import load_record
     from dogbreeds.study.profiles import settings_for
-    from dogbreeds.study.records import load_record
     from dogbreeds.study.session import Study
 
     crops = make_dogs_dir(

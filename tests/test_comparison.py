@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dogbreeds.core.recordfile import RecordError, make_record, write_record
 from dogbreeds.data.folder import ImageRecord
+from dogbreeds.data.labels import LabelMap
 from dogbreeds.experiments.comparison import (
     ACCURACY_COLUMNS,
     COST_COLUMNS,
@@ -20,14 +22,13 @@ from dogbreeds.experiments.comparison import (
     comparison_markdown,
     comparison_table,
     pick_photos,
-    predict_split,
     readable_table,
     resolve_model_path,
     worst_breed,
 )
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.experiments.predictions import PredictionsError, predict_split
+from dogbreeds.experiments.records import check_model_record, load_records
 from dogbreeds.shelter.advice import shelter_advice, shelter_markdown
-from dogbreeds.study.records import RecordError, load_records, make_record, write_record
 
 DATA_DIR = "/data/dogs"
 
@@ -143,16 +144,18 @@ def test_a_model_record_missing_a_contract_field_fails_when_it_is_written() -> N
         match=r"'bare' cannot be compared: params\.parameters is missing; "
         r"metrics\.top5 is missing.*timings\.train_seconds is missing",
     ):
-        make_record("bare", "scratch", params={"model": "bare"}, metrics={"top1": 0.5})
+        check_model_record(make_record("bare", "scratch", params={"model": "bare"}, metrics={"top1": 0.5}))
     with pytest.raises(RecordError, match=r"metrics\.kappa is missing.*metrics\.ece is 'high'"):
-        make_record(
-            "holey",
-            "transfer",
-            params={"model": "x", "parameters": 1},
-            metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None, "ece": "high"},
-            timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0},
+        check_model_record(
+            make_record(
+                "holey",
+                "transfer",
+                params={"model": "x", "parameters": 1},
+                metrics={"top1": 0.1, "top5": 0.2, "macro_f1": 0.1, "kappa": None, "ece": "high"},
+                timings={"train_seconds": 1.0, "inference_ms_per_image": 1.0},
+            )
         )
-    assert make_record("anything", "ablation", metrics={"top1": 0.5})["kind"] == "ablation"  # not a model
+    assert check_model_record(make_record("anything", "ablation", metrics={"top1": 0.5}))["kind"] == "ablation"
 
 
 def test_records_from_elsewhere_missing_a_contract_field_are_named(tmp_path: Path) -> None:
@@ -298,11 +301,11 @@ def test_predict_split_puts_probabilities_in_label_map_order() -> None:
 def test_predict_split_rejects_a_model_of_other_breeds() -> None:
     label_map = LabelMap(("n02088364-beagle", "n02115641-dingo", "n02111889-Samoyed"))
     records = [ImageRecord(Path("/x/a.jpg"), "n02115641-dingo")]
-    with pytest.raises(ComparisonError, match="knows 2 breeds but this run has 3"):
+    with pytest.raises(PredictionsError, match="knows 2 breeds but this run has 3"):
         predict_split(FakePredictor(["beagle", "dingo"], {"a.jpg": [0.4, 0.6]}), records, label_map)
-    with pytest.raises(ComparisonError, match="'pug'.*other breeds"):
+    with pytest.raises(PredictionsError, match="'pug'.*other breeds"):
         predict_split(FakePredictor(["beagle", "pug", "dingo"], {"a.jpg": [0.2, 0.2, 0.6]}), records, label_map)
-    with pytest.raises(ComparisonError, match="empty"):
+    with pytest.raises(PredictionsError, match="empty"):
         predict_split(FakePredictor([], {}), [], label_map)
 
 

@@ -17,13 +17,12 @@ from dogbreeds.data.folder import (
     ImageRecord,
     Problem,
     ProblemLog,
-    SplitError,
     SplitListError,
     breed_name,
     discover,
     select_breeds,
-    split_records,
 )
+from dogbreeds.data.splits import SplitError, split_records
 from dogbreeds.data.summary import summarize
 
 

@@ -24,7 +24,8 @@ from dogbreeds.data.exploration import (
     problem_table,
     split_table,
 )
-from dogbreeds.data.folder import Problem, ProblemLog, discover, split_records
+from dogbreeds.data.folder import Problem, ProblemLog, discover
+from dogbreeds.data.splits import split_records
 
 CHIHUAHUA = "n02085620-Chihuahua"
 SHIH_TZU = "n02086240-Shih-Tzu"

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from dogbreeds.core.config import SAMPLE_DATA_DIR
 from dogbreeds.data.folder import discover
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.data.labels import LabelMap
 from dogbreeds.models import features as features_module
 from dogbreeds.models.builders import build_feature_head
 from dogbreeds.models.features import (

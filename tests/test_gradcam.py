@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from dogbreeds.models.gradcam import GradCam, GradCamError, find_feature_layer, overlay_heatmap
+from dogbreeds.judge.heatmaps import HeatmapError, overlay_heatmap
+from dogbreeds.models.gradcam import GradCam, GradCamError, find_feature_layer
 
 SIZE = 12
 
@@ -182,5 +183,5 @@ def test_overlay_blends_colour_map_over_photo():
     np.testing.assert_array_equal(overlay_heatmap(photo, heatmap, alpha=0.0), photo)
     grey = overlay_heatmap(np.full((5, 5), 7, dtype=np.uint8), heatmap, alpha=0.0)
     assert grey.shape == (5, 5, 3) and np.all(grey == 7)
-    with pytest.raises(GradCamError, match="alpha"):
+    with pytest.raises(HeatmapError, match="alpha"):
         overlay_heatmap(photo, heatmap, alpha=2.0)

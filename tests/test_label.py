@@ -118,7 +118,7 @@ def test_cli_labels_and_reports_counts(intake, tmp_path, capsys, monkeypatch, mo
 
 def test_label_throughput_is_measured_against_the_model_alone(tmp_path, model, sample_dir):
     from dogbreeds.bench.label_speed import bench_label
-    from dogbreeds.study.records import load_record
+    from dogbreeds.core.recordfile import load_record
 
     result = bench_label(
         sample_dir, images=8, repeats=1, batch_size=4, model=model, results_dir=tmp_path, progress=False

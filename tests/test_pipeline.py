@@ -13,7 +13,8 @@ from PIL import Image
 
 from dogbreeds.data.folder import ProblemLog, discover
 from dogbreeds.data.images import load_resized
-from dogbreeds.inputs.pipeline import LabelMap, LabelMapError, make_dataset
+from dogbreeds.data.labels import LabelMap, LabelMapError
+from dogbreeds.inputs.pipeline import make_dataset
 
 SIZE = (16, 20)  # height, width
 

@@ -199,7 +199,7 @@ def test_prediction_photo_and_top_k_bars():
 
 
 def test_gradcam_grid_photo_and_overlay_per_image():
-    from dogbreeds.models.gradcam import overlay_heatmap  # TensorFlow, for this test only
+    from dogbreeds.judge.heatmaps import overlay_heatmap
 
     heatmaps = [np.random.default_rng(i).random((4, 4)) for i in range(3)]
     fig = plots.plot_gradcam_grid([photo(i) for i in range(3)], heatmaps, titles=["a", "b", "c"])

@@ -18,7 +18,7 @@ from dogbreeds.cli.program import main
 from dogbreeds.data.boxes import Box
 from dogbreeds.data.folder import ImageRecord
 from dogbreeds.data.images import ImageLoadError, load_resized
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.data.labels import LabelMap
 from dogbreeds.models.backbones import preprocess
 from dogbreeds.models.builders import build_feature_head, count_params
 from dogbreeds.models.bundle import (

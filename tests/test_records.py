@@ -12,15 +12,9 @@ import pandas as pd
 import pytest
 
 from dogbreeds.core.fileio import UnstorableValueError, safe_name, to_jsonable, write_json_atomic
+from dogbreeds.core.recordfile import RecordError, library_versions, load_record, make_record, write_record
+from dogbreeds.experiments.records import load_records
 from dogbreeds.models.builders import CNNConfig
-from dogbreeds.study.records import (
-    RecordError,
-    library_versions,
-    load_record,
-    load_records,
-    make_record,
-    write_record,
-)
 
 
 def sample_record(run_name: str = "scratch baseline", kind: str = "scratch", top1: float = 0.42) -> dict:

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 
 from dogbreeds.core.provenance import code_version
+from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.study import reporting, runner
-from dogbreeds.study.records import make_record, write_record
 
 
 def _write_notebook(path, body, markdown="## Section"):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dogbreeds.core.config import REPO_ROOT
 
@@ -47,3 +50,21 @@ def test_the_script_prints_the_selection_and_fails_in_one_line(tmp_path):
     broken.write_text("numpy==2.0\n")
     result = subprocess.run([sys.executable, str(SCRIPT), str(broken)], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def _pinned_names(requirements: Path) -> set[str]:
+    lines = (line.split("#")[0].strip() for line in requirements.read_text(encoding="utf-8").splitlines())
+    names = (re.split(r"[=<>\[ ;]", line, maxsplit=1)[0] for line in lines if line and not line.startswith("-"))
+    return {name.lower().replace("_", "-") for name in names}
+
+
+def test_environment_yml_installs_what_the_notebook_instructions_need():
+    """A conda user gets the library's pins and JupyterLab: the README opens the notebooks with `jupyter lab`."""
+    environment = yaml.safe_load((REPO_ROOT / "environment.yml").read_text(encoding="utf-8"))
+    pip_lines = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    files = [REPO_ROOT / line.split(maxsplit=1)[1] for line in pip_lines if line.startswith("-r ")]
+    installed = set().union(*(_pinned_names(path) for path in files))
+    assert "python=3.11" in environment["dependencies"]
+    assert {"jupyterlab", "papermill", "ipykernel", "tensorflow-cpu", "keras", "lazy-loader"} <= installed
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "jupyter lab" in readme and "environment.yml" in readme

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 from conftest import trainable_layer_names
 
-from dogbreeds.data.folder import discover, split_records
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.data.folder import discover
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import split_records
 from dogbreeds.models.backbones import build_imagenet_classifier, imagenet_wnids
 from dogbreeds.models.transfer import (
     FeatureSet,

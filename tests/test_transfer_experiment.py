@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dogbreeds.data.folder import discover, split_records
+from dogbreeds.data.folder import discover
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import split_records
 from dogbreeds.experiments.transfer_experiment import TransferExperiment, TransferVariant, _per_breed, results_table
-from dogbreeds.inputs.pipeline import LabelMap
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 

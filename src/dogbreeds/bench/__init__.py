@@ -9,25 +9,25 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=[],
     submod_attrs={
+        "common": [
+            "DEFAULT_RESULTS_DIR",
+            "BENCH_KIND",
+            "BenchError",
+        ],
         "label_speed": [
             "bench_label",
+        ],
+        "scratch": [
+            "bench_scratch",
         ],
         "throughput": [
             "bench_throughput",
         ],
         "transfer": [
-            "DEFAULT_RESULTS_DIR",
-            "BENCH_KIND",
             "DEFAULT_BACKBONES",
             "TABLE_COLUMNS",
-            "BenchError",
             "default_transfer_variants",
             "bench_transfer",
-            "official_split",
-            "stratified_rows",
-            "SCRATCH_CONFIG",
-            "ScratchRecipe",
-            "bench_scratch",
             "format_table",
         ],
     },

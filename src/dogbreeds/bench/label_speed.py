@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.provenance import data_hash
+from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.core.timing import alternating_passes
 from dogbreeds.data.folder import discover
 from dogbreeds.data.images import load_upright
 from dogbreeds.shelter.labeller import DEFAULT_BATCH, label_photos
 from dogbreeds.shelter.model import ShelterModel
-from dogbreeds.study.records import make_record, write_record
 
 
 def bench_label(

@@ -9,15 +9,16 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from dogbreeds.bench.transfer import BENCH_KIND, DEFAULT_RESULTS_DIR, BenchError
+from dogbreeds.bench.common import BENCH_KIND, DEFAULT_RESULTS_DIR, BenchError
 from dogbreeds.core.provenance import data_hash
+from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.core.timing import alternating_passes
 from dogbreeds.data.folder import discover
 from dogbreeds.data.images import load_images_array
-from dogbreeds.inputs.pipeline import LabelMap, make_dataset
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.models.backbones import get_backbone
 from dogbreeds.models.features import feature_extractor
-from dogbreeds.study.records import make_record, write_record
 
 
 def bench_throughput(

@@ -139,7 +139,8 @@ def add_bench_command(commands: Subcommands) -> None:
 
 def run_bench_transfer(args: argparse.Namespace) -> int:
     """Run the transfer benchmark and print its table."""
-    from dogbreeds.bench.transfer import BenchError, bench_transfer, default_transfer_variants, format_table
+    from dogbreeds.bench.common import BenchError
+    from dogbreeds.bench.transfer import bench_transfer, default_transfer_variants, format_table
 
     variants = default_transfer_variants(args.backbones)
     if args.variants:
@@ -164,7 +165,8 @@ def run_bench_transfer(args: argparse.Namespace) -> int:
 
 def run_bench_scratch(args: argparse.Namespace) -> int:
     """Run the scratch CNN benchmark and print its scores."""
-    from dogbreeds.bench.transfer import BenchError, bench_scratch
+    from dogbreeds.bench.common import BenchError
+    from dogbreeds.bench.scratch import bench_scratch
     from dogbreeds.inputs.augmentation import AugmentationError, ResizedCropConfig
 
     try:

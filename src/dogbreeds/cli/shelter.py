@@ -58,9 +58,9 @@ def add_train_command(commands: Subcommands) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, save and summarise the shelter model."""
+    from dogbreeds.core.recordfile import write_record
     from dogbreeds.shelter.model import SHIPPED_MODEL_DIR
     from dogbreeds.shelter.training import train_shelter_model
-    from dogbreeds.study.records import write_record
 
     trained = train_shelter_model(
         resolve_data_dir(args.data_dir),
@@ -211,9 +211,9 @@ def add_shelter_benchmarks(benchmarks: Subcommands) -> None:
 
 def run_bench_shelter(args: argparse.Namespace) -> int:
     """Measure the shelter model per view policy and print a table."""
+    from dogbreeds.core.recordfile import write_record
     from dogbreeds.shelter.model import ShelterModel
     from dogbreeds.shelter.training import measure_shelter_model
-    from dogbreeds.study.records import write_record
 
     model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
     record = measure_shelter_model(

@@ -48,6 +48,15 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "code_version",
             "device_name",
         ],
+        "recordfile": [
+            "SCHEMA_VERSION",
+            "REQUIRED_KEYS",
+            "RecordError",
+            "library_versions",
+            "make_record",
+            "write_record",
+            "load_record",
+        ],
         "timing": [
             "TIMING_COLUMNS",
             "TimingError",

@@ -67,7 +67,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "DataDirError",
             "SplitListError",
             "BreedSelectionError",
-            "SplitError",
             "AnnotationError",
             "Problem",
             "ProblemLog",
@@ -76,8 +75,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "DataIndex",
             "discover",
             "select_breeds",
-            "Split",
-            "split_records",
         ],
         "images": [
             "MIN_SIDE",
@@ -90,10 +87,25 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "load_resized",
             "load_images_array",
         ],
+        "labels": [
+            "LABEL_MAP_FORMAT",
+            "LabelMapError",
+            "LabelMap",
+        ],
         "quality": [
             "ScanReport",
             "check_image",
             "scan",
+        ],
+        "splits": [
+            "SPLIT_NAMES",
+            "SplitError",
+            "OfficialListsError",
+            "Split",
+            "split_records",
+            "official_split",
+            "stratified_rows",
+            "stratified_positions",
         ],
         "summary": [
             "BreedCount",

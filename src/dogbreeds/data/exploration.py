@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.data.boxes import annotation_for
-from dogbreeds.data.folder import AnnotationError, ImageRecord, Problem, ProblemLog, Split, breed_name
+from dogbreeds.data.folder import AnnotationError, ImageRecord, Problem, ProblemLog, breed_name
 from dogbreeds.data.images import ImageLoadError, open_image
+from dogbreeds.data.splits import Split
 
 SIZE_COLUMNS = ("path", "label_id", "breed", "official_split", "width", "height", "aspect_ratio", "format", "mode")
 BOX_COLUMNS = (

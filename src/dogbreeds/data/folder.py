@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from dogbreeds.core.config import DATA_DIR_ENV, DEFAULT_SEED
+from dogbreeds.core.config import DATA_DIR_ENV
 from dogbreeds.core.errors import DogbreedsError
 
 IMAGES_DIRNAME = "Images"
@@ -54,10 +54,6 @@ class SplitListError(DataError):
 
 class BreedSelectionError(DataError):
     """A breed selection names an unknown breed or asks for an impossible number of breeds."""
-
-
-class SplitError(DataError):
-    """The records cannot be split as asked (too few images per breed, bad fractions)."""
 
 
 class AnnotationError(DataError):
@@ -396,84 +392,3 @@ def _match_breed(name: str, label_ids: Iterable[str]) -> str:
         names = sorted({breed_name(label_id) for label_id in by_key.values()}, key=str.casefold)
         hint = f"known breeds: {', '.join(names[:10])}" + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     raise BreedSelectionError(f"unknown breed {name!r}; {hint}")
-
-
-@dataclass(frozen=True)
-class Split:
-    """Train, validation and test records, and how they were made."""
-
-    train: tuple[ImageRecord, ...]
-    val: tuple[ImageRecord, ...]
-    test: tuple[ImageRecord, ...]
-    source: str
-    excluded: tuple[ImageRecord, ...] = ()
-
-    def counts(self) -> dict[str, int]:
-        """Number of records per split."""
-        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
-
-
-def split_records(
-    records: DataIndex | Sequence[ImageRecord],
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    seed: int = DEFAULT_SEED,
-) -> Split:
-    """Seeded, stratified train / validation / test split.
-
-    With official lists, test is the official test split (`test_fraction` is unused) and
-    validation is `val_fraction` of the official train split; images in no list are left
-    out (`Split.excluded`). Without lists, test is `test_fraction` of all images and
-    validation `val_fraction` of the rest.
-    """
-    if isinstance(records, DataIndex):
-        records = records.records
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise SplitError(f"{name} must be in [0, 1), got {value}")
-    records = sorted(records, key=_record_order)
-    if not records:
-        raise SplitError("no records to split")
-    if any(record.official_split for record in records):
-        test = [record for record in records if record.official_split == "test"]
-        pool = [record for record in records if record.official_split == "train"]
-        excluded = tuple(record for record in records if record.official_split is None)
-        source = "official lists (validation carved from the official train split)"
-        if not test:
-            pool, test = _stratified(pool, test_fraction, seed, "test")
-            source = "official train list (test and validation carved from it)"
-    else:
-        pool, test = _stratified(records, test_fraction, seed, "test")
-        excluded = ()
-        source = "seeded stratified split"
-    train, val = _stratified(pool, val_fraction, seed, "validation")
-    return Split(tuple(train), tuple(val), tuple(test), source, excluded)
-
-
-def _stratified(
-    records: list[ImageRecord], fraction: float, seed: int, part: str
-) -> tuple[list[ImageRecord], list[ImageRecord]]:
-    if fraction == 0 or not records:
-        return list(records), []
-    from sklearn.model_selection import train_test_split
-
-    labels = [record.label_id for record in records]
-    counts = Counter(labels)
-    rarest = min(counts, key=lambda label_id: (counts[label_id], label_id))
-    if counts[rarest] < 2:
-        raise SplitError(
-            f"cannot carve a stratified {part} split: breed {rarest} has only {counts[rarest]} "
-            "image in the pool; drop it (select_breeds) or use more data"
-        )
-    try:
-        kept, held_out = train_test_split(records, test_size=fraction, random_state=seed, stratify=labels)
-    except ValueError as error:
-        raise SplitError(
-            f"cannot carve a stratified {part} split of {fraction:.0%} from {len(records)} "
-            f"images of {len(counts)} breeds: {error}"
-        ) from error
-    return sorted(kept, key=_record_order), sorted(held_out, key=_record_order)
-
-
-def _record_order(record: ImageRecord) -> tuple[str, str]:
-    return record.label_id, str(record.path)

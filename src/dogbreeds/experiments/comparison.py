@@ -1,6 +1,6 @@
 """Notebook 05's logic: the table of all trained models, the best one, and the advice for the shelter.
 
-Inputs are the results table of :func:`dogbreeds.study.records.load_records`, a loaded
+Inputs are the results table of :func:`dogbreeds.experiments.records.load_records`, a loaded
 prediction bundle and plain arrays of labels and probabilities; nothing here trains.
 
     table = comparison_table(load_records(results_dir), data_dir=settings.data_dir)
@@ -17,19 +17,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from dogbreeds.core.errors import DogbreedsError
-from dogbreeds.core.fileio import write_npz_atomic
 from dogbreeds.data.folder import ImageRecord
-from dogbreeds.inputs.pipeline import LabelMap
-from dogbreeds.study.records import latest_records
-
-MODEL_KINDS = ("scratch", "transfer")
-"""Record kinds that are complete models to compare (ablation, tuning and preprocessing records are not)."""
+from dogbreeds.experiments.records import MODEL_KINDS, latest_records
 
 COLUMNS = {
     "model": "params.model",
@@ -227,80 +221,6 @@ def pick_photos(records: Sequence[ImageRecord], count: int, seed: int) -> list[i
             if queues[label] and len(picked) < count:
                 picked.append(queues[label].pop(0))
     return picked
-
-
-class PhotoPredictor(Protocol):
-    """What :func:`predict_split` needs from a model: ``dogbreeds.models.bundle.Predictor`` has it."""
-
-    @property
-    def class_names(self) -> Sequence[str]: ...
-
-    def photo_probabilities(self, paths: Sequence[str | os.PathLike | ImageRecord]) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class SplitPredictions:
-    """A model's probabilities for the photos of one split, with their true label ids and files."""
-
-    labels: np.ndarray  # (N,) label ids of the label map
-    probabilities: np.ndarray  # (N, C), columns in label-map order
-    paths: tuple[Path, ...]
-
-
-def save_predictions(path: str | os.PathLike, *, val: SplitPredictions, test: SplitPredictions) -> Path:
-    """Write a model's validation and test predictions (labels, probabilities, files) to one ``.npz``."""
-    path = Path(path)
-    arrays = {
-        f"{part}_{name}": value
-        for part, predictions in (("val", val), ("test", test))
-        for name, value in (
-            ("labels", predictions.labels),
-            ("probabilities", predictions.probabilities),
-            ("paths", np.array([str(p) for p in predictions.paths])),
-        )
-    }
-    write_npz_atomic(path, arrays, compressed=True)
-    return path
-
-
-def load_predictions(path: str | os.PathLike) -> dict[str, SplitPredictions]:
-    """The ``{"val": ..., "test": ...}`` predictions written by :func:`save_predictions`."""
-    with np.load(Path(path), allow_pickle=False) as saved:
-        return {
-            part: SplitPredictions(
-                saved[f"{part}_labels"], saved[f"{part}_probabilities"], tuple(Path(p) for p in saved[f"{part}_paths"])
-            )
-            for part in ("val", "test")
-        }
-
-
-def predict_split(predictor: PhotoPredictor, records: Sequence[ImageRecord], label_map: LabelMap) -> SplitPredictions:
-    """Every breed's probability for each photo of ``records``, in the columns of ``label_map``.
-
-    The model must know exactly the breeds of the label map (the run's breeds), in any order.
-    Photos are cropped to their dog box when the model was trained on boxes (the bundle's crop).
-    """
-    if not records:
-        raise ComparisonError("No photos to predict: the split is empty.")
-    names, known = list(label_map.names), list(predictor.class_names)
-    if len(known) != len(names):
-        raise ComparisonError(
-            f"The saved model knows {len(known)} breeds but this run has {len(names)}; it was trained on other "
-            "breeds. Re-run notebook 04 with the same data_dir and breeds."
-        )
-    unknown = [breed for breed in known if breed not in names]
-    if unknown:
-        raise ComparisonError(
-            f"The model predicts breed {unknown[0]!r}, which is not among this run's {len(names)} breeds "
-            f"(e.g. {names[:3]}); the saved model was trained on other breeds. Re-run "
-            "notebook 04 with the same data_dir and breeds."
-        )
-    probabilities = predictor.photo_probabilities(list(records))
-    return SplitPredictions(
-        labels=np.array([label_map.encode(record.label_id) for record in records], dtype=np.int64),
-        probabilities=np.asarray(probabilities, dtype=np.float64)[:, [known.index(breed) for breed in names]],
-        paths=tuple(Path(record.path) for record in records),
-    )
 
 
 def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:

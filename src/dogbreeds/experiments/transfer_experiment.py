@@ -30,10 +30,12 @@ import pandas as pd
 
 from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.errors import DogbreedsError
-from dogbreeds.data.folder import ImageRecord, Split
+from dogbreeds.data.folder import ImageRecord
 from dogbreeds.data.images import load_images_array
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import Split
 from dogbreeds.inputs.arrays import predict_timed
-from dogbreeds.inputs.pipeline import LabelMap, make_dataset
+from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.judge.evaluation import evaluate, top_k_accuracy
 from dogbreeds.models.backbones import get_backbone
 from dogbreeds.models.builders import count_params

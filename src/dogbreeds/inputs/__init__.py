@@ -10,7 +10,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submodules=[],
     submod_attrs={
         "arrays": [
-            "SPLIT_NAMES",
             "ArraysError",
             "LabeledImages",
             "SplitArrays",
@@ -32,9 +31,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "preview_augmentations",
         ],
         "pipeline": [
-            "LABEL_MAP_FORMAT",
-            "LabelMapError",
-            "LabelMap",
             "make_dataset",
         ],
         "preprocessing": [

@@ -20,16 +20,15 @@ import numpy as np
 
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.timing import alternating_passes
-from dogbreeds.data.folder import CropChoice, ImageRecord, ProblemLog, Split
+from dogbreeds.data.folder import CropChoice, ImageRecord, ProblemLog
 from dogbreeds.data.images import load_images_array
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import SPLIT_NAMES, Split
 from dogbreeds.inputs.preprocessing import cv_resize, map_images
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
-
-SPLIT_NAMES = ("train", "val", "test")
 
 
 class ArraysError(DogbreedsError, ValueError):

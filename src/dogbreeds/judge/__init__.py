@@ -42,6 +42,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "error_gallery",
             "evaluate",
         ],
+        "heatmaps": [
+            "HeatmapError",
+            "overlay_heatmap",
+        ],
         "plots": [
             "DEFAULT_DPI",
             "PlotInputError",

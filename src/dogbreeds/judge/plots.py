@@ -27,6 +27,7 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import write_bytes_atomic
 from dogbreeds.data.images import ImageLoadError, load_image
 from dogbreeds.judge.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
+from dogbreeds.judge.heatmaps import overlay_heatmap
 
 DEFAULT_DPI = 120
 ImageLike = np.ndarray | str | os.PathLike
@@ -522,10 +523,9 @@ def plot_gradcam_grid(
     """Each photo beside itself with its Grad-CAM heat map laid over it.
 
     Heat maps (0..1, any size) are stretched over the whole photo and blended with it by
-    :func:`dogbreeds.models.gradcam.overlay_heatmap`, as in the shelter app: pass photos as the
+    :func:`dogbreeds.judge.heatmaps.overlay_heatmap`, as in the shelter app: pass photos as the
     model saw them (after any crop).
     """
-    from dogbreeds.models.gradcam import overlay_heatmap  # deferred: it imports TensorFlow, no other figure needs it
 
     if len(images) == 0 or len(images) != len(heatmaps):
         raise PlotInputError(f"Give one heat map per image: {len(images)} images, {len(heatmaps)} heat maps.")

@@ -65,8 +65,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "GradCamError",
             "GradCamResult",
             "GradCam",
-            "overlay_heatmap",
             "find_feature_layer",
+        ],
+        "recipes": [
+            "SCRATCH_CONFIG",
+            "ScratchRecipe",
         ],
         "training": [
             "BEST_WEIGHTS_NAME",
@@ -80,7 +83,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "BestWeightsCheckpoint",
         ],
         "transfer": [
-            "SPLIT_NAMES",
             "TransferError",
             "FeatureSet",
             "split_features",

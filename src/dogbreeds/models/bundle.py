@@ -43,7 +43,7 @@ from dogbreeds.core.fileio import UnstorableValueError, write_json_atomic
 from dogbreeds.data.boxes import crop_boxes
 from dogbreeds.data.folder import CropChoice, ImageRecord
 from dogbreeds.data.images import load_resized
-from dogbreeds.inputs.pipeline import LabelMap, LabelMapError
+from dogbreeds.data.labels import LabelMap, LabelMapError
 from dogbreeds.models.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.models.builders import build_transfer_model
 

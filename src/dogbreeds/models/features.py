@@ -30,7 +30,8 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import safe_name, to_jsonable, write_npz_atomic
 from dogbreeds.core.provenance import code_fingerprint
 from dogbreeds.data.folder import CropChoice, ImageRecord
-from dogbreeds.inputs.pipeline import LabelMap, make_dataset
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.models.backbones import build_backbone, get_backbone, preprocess
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"

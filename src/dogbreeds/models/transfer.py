@@ -30,8 +30,9 @@ from sklearn.preprocessing import StandardScaler
 
 from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.errors import DogbreedsError
-from dogbreeds.data.folder import CropChoice, ImageRecord, Split
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.data.folder import CropChoice, ImageRecord
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import SPLIT_NAMES, Split
 from dogbreeds.models.backbones import build_backbone, build_imagenet_classifier, get_backbone, imagenet_wnids
 from dogbreeds.models.backbones import preprocess as backbone_preprocess
 from dogbreeds.models.builders import build_feature_head, build_transfer_model, unfreeze_last
@@ -39,7 +40,6 @@ from dogbreeds.models.features import backbone_features
 from dogbreeds.models.training import FitResult, fit
 
 HeadKind = Literal["keras", "logreg", "imagenet"]
-SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 
 class TransferError(DogbreedsError, ValueError):

@@ -56,7 +56,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "BASE_VIEWS",
             "VIEW_NAMES",
             "DEFAULT_VIEWS",
-            "IMAGENET_DOG_CLASSES",
             "ShelterModelError",
             "ShelterConfig",
             "Answer",

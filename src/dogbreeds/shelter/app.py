@@ -28,6 +28,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dogbreeds.data.images import load_upright  # noqa: E402
+from dogbreeds.judge.heatmaps import overlay_heatmap  # noqa: E402
 from dogbreeds.shelter.labeller import COLUMNS, csv_row  # noqa: E402
 from dogbreeds.shelter.model import (  # noqa: E402
     ASK_A_HUMAN,
@@ -130,8 +131,6 @@ class ShelterApp:
 
     def gradcam(self, name: str | None, paths: Sequence[str]) -> tuple[np.ndarray | None, str]:
         """(overlay image, caption) of the photo called ``name`` among the labelled ``paths``."""
-        from dogbreeds.models.gradcam import overlay_heatmap
-
         matches = [path for path in paths if Path(path).name == name]
         if not matches:
             return None, "Label some photos first, then pick one."

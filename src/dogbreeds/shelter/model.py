@@ -40,7 +40,7 @@ from dogbreeds.core.fileio import UnstorableValueError, write_json_atomic, write
 from dogbreeds.data.folder import breed_name
 from dogbreeds.data.images import ImageLoadError, load_upright
 from dogbreeds.judge.calibration import view_probabilities
-from dogbreeds.models.backbones import get_backbone, imagenet_wnids
+from dogbreeds.models.backbones import IMAGENET_CANINE_CLASSES, get_backbone, imagenet_wnids
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "resources" / "shelter_model"
 CONFIG_FILE = "model.json"
@@ -57,10 +57,6 @@ STATUSES = (LABELLED, ASK_A_HUMAN, NOT_A_DOG, UNREADABLE)
 BASE_VIEWS = ("full", "center", "start", "end", "zoom")
 VIEW_NAMES = tuple(name + suffix for name in BASE_VIEWS for suffix in ("", "-flip"))
 DEFAULT_VIEWS = ("center", "center-flip")
-# ImageNet-1k classes 151-268 are dog breeds and 269-275 the dog-like canids (wolves, coyote, and the
-# three wild dogs that Stanford Dogs counts as breeds: dingo, dhole, African hunting dog). ImageNet's
-# classifier often hesitates between a dingo and a coyote; either way the photo shows a dog.
-IMAGENET_DOG_CLASSES = range(151, 276)
 
 
 class ShelterModelError(DogbreedsError, ValueError):
@@ -331,7 +327,7 @@ class ShelterModel:
         """ImageNet class positions that count as a dog: 151-275 and any other class of the model's breeds."""
         wnids = imagenet_wnids()
         breeds = {label_id.split("-", 1)[0] for label_id in self.config.label_ids}
-        return np.array(sorted(set(IMAGENET_DOG_CLASSES) | {i for i, wnid in enumerate(wnids) if wnid in breeds}))
+        return np.array(sorted(set(IMAGENET_CANINE_CLASSES) | {i for i, wnid in enumerate(wnids) if wnid in breeds}))
 
     @functools.cached_property
     def network(self) -> Any:

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.bench.transfer import official_split, stratified_rows
 from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.provenance import data_hash
+from dogbreeds.core.recordfile import make_record
 from dogbreeds.data.images import load_upright
+from dogbreeds.data.splits import official_split, stratified_rows
 from dogbreeds.judge.calibration import (
     confidence_threshold,
     fit_temperature,
@@ -44,7 +45,6 @@ from dogbreeds.judge.calibration import (
 from dogbreeds.judge.evaluation import evaluate, expected_calibration_error
 from dogbreeds.models.transfer import FeatureSet, split_features, stack_features, train_head
 from dogbreeds.shelter.model import VIEW_NAMES, ShelterConfig, ShelterModel, photo_views
-from dogbreeds.study.records import make_record
 
 DEFAULT_BACKBONE = "efficientnet_lite2"
 # Chosen on whole photos held out from training (`dogbreeds bench shelter`): the centred square and its
@@ -269,7 +269,8 @@ def measure_shelter_model(
     data) does not name form the hold-out used to choose a view policy. Every photo
     under ``not_dogs_dir`` should be flagged "not a dog". Returns a results record.
     """
-    from dogbreeds.data.folder import discover, split_records
+    from dogbreeds.data.folder import discover
+    from dogbreeds.data.splits import split_records
 
     index = discover(photos_dir)
     split = split_records(index, val_fraction=0.0)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import write_bytes_atomic
-from dogbreeds.study.records import latest_records, load_records
+from dogbreeds.experiments.records import latest_records, load_records
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -242,8 +242,8 @@ def run_notebooks(
 
     from dogbreeds.core.fileio import write_json_atomic
     from dogbreeds.core.provenance import code_version, data_hash, device_name
+    from dogbreeds.core.recordfile import library_versions
     from dogbreeds.data.folder import discover
-    from dogbreeds.study.records import library_versions
 
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
     run_dir = run_dir.resolve()

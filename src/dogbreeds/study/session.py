@@ -18,11 +18,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dogbreeds.core.fileio import write_json_atomic
-from dogbreeds.data.folder import DataIndex, ImageRecord, Split, discover, select_breeds, split_records
-from dogbreeds.inputs.pipeline import LabelMap
+from dogbreeds.core.recordfile import make_record, write_record
+from dogbreeds.data.folder import DataIndex, ImageRecord, discover, select_breeds
+from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.splits import Split, split_records
+from dogbreeds.experiments.records import check_model_record, load_records
 from dogbreeds.judge.plots import save_figure
 from dogbreeds.study.profiles import STANDALONE_OUTPUT, RunSettings, settings_for
-from dogbreeds.study.records import load_records, make_record, write_record
 
 Dataset = Literal["data", "photos"]
 DATASETS = ("data", "photos")
@@ -156,7 +158,7 @@ class Study:
             source=self.source,
             **fields,
         )
-        return write_record(record, self.results_dir)
+        return write_record(check_model_record(record), self.results_dir)
 
     def data_hash(self, dataset: Dataset | None = None) -> str:
         """The content hash of the photos (train, validation and test) of a data folder, computed once."""

@@ -21,6 +21,7 @@ reader), ``keras_apps`` (Keras weight files), ``imagenet`` (class names), ``erro
 
 from dogbreeds.models.backbones.errors import BackboneError, MissingWeightsError, UnknownBackboneError, WeightPortError
 from dogbreeds.models.backbones.imagenet import (
+    IMAGENET_CANINE_CLASSES,
     IMAGENET_CLASSES,
     IMAGENET_DOG_CLASSES,
     decode_imagenet_predictions,
@@ -49,6 +50,7 @@ from dogbreeds.models.backbones.torch_port import load_torch_state_dict
 __all__ = [
     "ALLOW_DOWNLOAD_ENV",
     "BACKBONES",
+    "IMAGENET_CANINE_CLASSES",
     "IMAGENET_CLASSES",
     "IMAGENET_DOG_CLASSES",
     "MOBILENET_V2_WEIGHTS",

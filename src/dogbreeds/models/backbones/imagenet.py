@@ -9,7 +9,12 @@ import json
 import numpy as np
 
 IMAGENET_CLASSES = 1000
-IMAGENET_DOG_CLASSES = range(151, 269)  # ImageNet-1k classes 151..268 are dog breeds
+IMAGENET_DOG_CLASSES = range(151, 269)
+"""The 118 classes under WordNet's "domestic dog" (151 Chihuahua .. 268 Mexican hairless)."""
+IMAGENET_CANINE_CLASSES = range(151, 276)
+"""The dogs, then the wild canines that follow them: timber, white and red wolf, coyote (269..272) and
+dingo, dhole, African hunting dog (273..275, three Stanford Dogs breeds). The shelter's dog probability
+sums them: a husky's or a malamute's probability often goes partly to the wolves."""
 
 
 @functools.cache
