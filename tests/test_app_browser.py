@@ -40,7 +40,7 @@ def app_url():
     from dogbreeds.shelter.app import serve
     from dogbreeds.shelter.model import ShelterModel
 
-    app = serve(ShelterModel.load(), port=free_port(), block=False)
+    app = serve(ShelterModel.load(), port=free_port())
     yield app.local_url
     app.close()
 

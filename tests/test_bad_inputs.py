@@ -169,3 +169,62 @@ def test_usage_mistakes_say_what_is_expected(tmp_path, capsys):
     assert "must be a number between 0 and 1, got 'abc'" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "after '--'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("where", "message"), [("a file", "is a file, not a folder"), ("/proc", "cannot create or write into")]
+)
+def test_download_into_a_file_or_a_system_folder_is_one_line(tmp_path, capsys, where, message):
+    dest = tmp_path / "file.txt" if where == "a file" else Path("/proc/dogbreeds-download")
+    if where == "a file":
+        dest.write_text("x")
+    argv = ["data", "download", "--dest", str(dest), "--base-url", "http://127.0.0.1:9/"]  # never reached
+    err = _one_line_error(capsys, 2, argv)
+    assert str(dest) in err and message in err and "\n" not in err
+
+
+# ----------------------------------------------------------------------------- the web app's start-up
+
+
+@pytest.fixture
+def no_model_loaded(monkeypatch):
+    """A start-up error must come before the model (and TensorFlow) load."""
+    from dogbreeds.shelter.model import ShelterModel
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(ShelterModel, "load", refuse)
+    monkeypatch.delenv("DOGBREEDS_APP_AUTH", raising=False)
+
+
+@pytest.fixture
+def busy_port():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+def test_app_port_out_of_range_or_in_use_is_one_line(no_model_loaded, busy_port, capsys):
+    assert main(["app", "--port", "70000"]) == 2
+    assert "must be a port number between 1 and 65535, got 70000" in capsys.readouterr().err
+    err = _one_line_error(capsys, 2, ["app", "--port", str(busy_port)])
+    assert f"port {busy_port} on 127.0.0.1 is in use" in err and "--port" in err
+
+
+def test_app_on_an_address_of_another_computer_is_one_line(no_model_loaded, monkeypatch, capsys):
+    monkeypatch.setenv("DOGBREEDS_APP_AUTH", "shelter:secret")
+    err = _one_line_error(capsys, 2, ["app", "--host", "8.8.8.8", "--allow-network", "--port", "7860"])
+    assert "--host 8.8.8.8 is not an address of this computer" in err and "empty port" not in err
+
+
+def test_app_serves_the_network_only_when_allowed_with_a_login(no_model_loaded, busy_port, monkeypatch, capsys):
+    err = _one_line_error(capsys, 2, ["app", "--host", "0.0.0.0"])
+    assert "--allow-network" in err and "DOGBREEDS_APP_AUTH" in err
+    err = _one_line_error(capsys, 2, ["app", "--host", "0.0.0.0", "--allow-network"])
+    assert "--allow-network needs a login: set DOGBREEDS_APP_AUTH=user:password" in err
+    monkeypatch.setenv("DOGBREEDS_APP_AUTH", "no-colon")
+    assert "must be user:password" in _one_line_error(capsys, 2, ["app"])

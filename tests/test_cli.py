@@ -135,3 +135,36 @@ def test_tensorflow_loads_without_notices_on_the_terminal():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "True\n" and done.stderr == "still shown\n"
+
+
+def test_ctrl_c_stops_the_app_with_exit_code_130(tmp_path, shelter_model_factory):
+    import select
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    model = shelter_model_factory().save(tmp_path / "model")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "dogbreeds", "app", "--port", str(port), "--model", str(model)]
+    env = {key: value for key, value in os.environ.items() if key != "DOGBREEDS_APP_AUTH"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url, deadline, said = f"http://127.0.0.1:{port}", time.monotonic() + 300, ""  # slow to load when busy
+        while url not in said and time.monotonic() < deadline:
+            if select.select([process.stdout], [], [], 1.0)[0]:
+                line = process.stdout.readline()
+                if not line:
+                    break  # the app ended: its stderr says why
+                said += line
+        assert url in said and process.poll() is None, process.communicate()[1]
+        assert urllib.request.urlopen(url, timeout=60).status == 200  # it serves
+        time.sleep(2)  # settled in its serving loop (any moment must give 130; this is where it gave 0)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "dogbreeds: interrupted" in err

@@ -53,11 +53,42 @@ def test_every_run_setting_reaches_the_notebooks():
     for name, parameters in declared.items():
         assert "overrides" in parameters, f"{name} takes no overrides"
     every = {field.name: 1 for field in dataclasses.fields(RunSettings) if field.name != "output_dir"}
+    every |= {"profile": "quick", "data_dir": "d", "photos_dir": "p", "breeds": 2, "image_size": 32}
+    every |= {"transfer_image_size": 32, "whitening_size": 2, "val_fraction": 0.5, "deterministic": False}
     resolved = runner.resolve_parameters({**every, "target_accuracy": 0.9})
     settable = set(resolved) - {"overrides"} | set(resolved.get("overrides", {}))
     assert settable == set(every) | {"target_accuracy"}
     assert resolved["overrides"]["batch_size"] == 1 and resolved["epochs"] == 1  # a field no notebook declares
     assert "batch_size" not in resolved
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown", "takes"),
+    [
+        ("epochs=-1", "epochs=-1", "a whole number >= 1"),
+        ("batch_size=0", "batch_size=0", "a whole number >= 1"),
+        ("image_size=abc", 'image_size="abc"', "a whole number >= 32"),
+        ("breeds=[]", "breeds=[]", '"all", a whole number >= 2 or a list of at least 2 breed names'),
+        ("breeds=beagle", 'breeds="beagle"', '"all", a whole number >= 2'),
+        ("epochs=2.5", "epochs=2.5", "a whole number >= 1"),
+        ("val_fraction=1", "val_fraction=1", "a number between 0 and 1 (both excluded)"),
+        ("deterministic=no", 'deterministic="no"', "true or false"),
+    ],
+)
+def test_a_setting_out_of_range_fails_at_once_naming_it(tmp_path, capsys, setting, shown, takes):
+    runs = tmp_path / "runs"
+    assert cli.main(["run", "--runs", str(runs), "--set", setting]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--set {shown} is not allowed: " in err and takes in err
+    assert not runs.exists()  # no run folder, no kernel
+
+
+def test_standalone_settings_are_checked_alike():
+    from dogbreeds.study.profiles import settings_for
+
+    with pytest.raises(ValueError, match="batch_size=0 is not allowed"):
+        settings_for("quick", batch_size=0)
+    assert settings_for("quick", epochs=None).epochs == 8  # None: the profile's default
 
 
 def test_profile_choices_come_from_the_profiles(capsys):
@@ -107,3 +138,18 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
     record = load_record(study.record("ablation_baseline", "ablation", metrics={"top1": 0.5}))
     assert record["params"]["dataset"] == "stanford-dogs-10breeds" and record["data"]["num_classes"] == 2
     assert record["data"]["hash"] == study.data_hash("photos") != study.data_hash("data")
+
+
+def test_resuming_on_another_data_folder_is_refused(tmp_path, make_dogs_dir, sample_dir, capsys):
+    import json
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    manifest = {"parameters": {"profile": "quick", "data_dir": str(sample_dir.resolve())}, "notebooks": {}}
+    (run_dir / "run.json").write_text(json.dumps(manifest))
+    other = make_dogs_dir()
+    argv = ["run", "--run-dir", str(run_dir), "--from", "02", "--data-dir", str(other)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"ran on {sample_dir.resolve()}, not {other}" in err
+    assert json.loads((run_dir / "run.json").read_text()) == manifest  # untouched

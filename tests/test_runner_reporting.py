@@ -101,6 +101,19 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
     assert "write_text" in made["01_exploration"].read_text()  # per-notebook HTML keeps code
 
 
+def test_the_kernel_log_drops_the_kernels_shutdown_notice(tmp_path):
+    import os
+
+    notice = b"[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n"
+    quiet, noisy = tmp_path / "quiet.kernel.log", tmp_path / "noisy.kernel.log"
+    with runner._kernel_output_to(quiet):
+        os.write(2, notice)
+    with runner._kernel_output_to(noisy):
+        os.write(2, b"a C++ notice\n" + notice)
+    assert not quiet.exists()  # nothing but shutdown noise: no log
+    assert noisy.read_bytes() == b"a C++ notice\n"
+
+
 def test_find_chromium_error_says_what_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv(reporting.CHROMIUM_ENV, raising=False)
@@ -117,6 +130,50 @@ def test_html_to_pdf_prints_a_pdf(tmp_path):
     html.write_text("<h1>Hello jury</h1><p>" + "text " * 200 + "</p>")
     pdf = reporting.html_to_pdf(html, tmp_path / "out" / "page.pdf")
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+
+
+@pytest.fixture
+def crafted_run(tmp_path):
+    """A run folder whose report tries to print a secret beside it: frames, objects, scripts, file links."""
+    from PIL import Image
+
+    Image.new("RGB", (60, 60), (250, 0, 0)).save(tmp_path / "secret.png")
+    (tmp_path / "secret.html").write_text('<body>SECRET-TEXT<img src="secret.png"></body>')
+    run_dir = tmp_path / "run"
+    (run_dir / "report").mkdir(parents=True)
+    Image.new("RGB", (60, 60), (0, 0, 250)).save(run_dir / "report" / "figure.png")
+    secret = (tmp_path / "secret.png").as_uri()
+    (run_dir / "report" / "report.html").write_text(
+        '<html><head><meta charset="utf-8"><link rel="stylesheet" href="../../secret.css">'
+        '<meta http-equiv="refresh" content="0; url=../../secret.html"></head><body><h1>Report</h1>'
+        '<iframe src="../../secret.html"></iframe><object data="../../secret.html"></object>'
+        f'<embed src="{secret}"><img src="{secret}"><img src="..\\..\\secret.png"><img src="%2e%2e/%2e%2e/secret.png">'
+        f'<div style="background: url({secret})"></div><style>@import "../../x.css"; p {{ color: red }}</style>'
+        "<script>document.write('SECRET-BY-SCRIPT')</script>"
+        '<img onerror="alert(1)" src="figure.png"><a href="https://example.org/">a link</a></body></html>'
+    )
+    return run_dir
+
+
+def test_the_page_chromium_prints_loads_nothing_outside_the_run_folder(crafted_run):
+    from dogbreeds.study.safe_html import printable_html
+
+    report = crafted_run / "report"
+    safe = printable_html((report / "report.html").read_text(), report, crafted_run)
+    for gone in ("<iframe", "<object", "<embed", "<script", "<link", "refresh", "secret", "onerror", "@import"):
+        assert gone not in safe
+    assert '<img src="figure.png"/>' in safe and 'href="https://example.org/"' in safe  # kept
+    assert "Content-Security-Policy" in safe and "script-src" not in safe  # default-src 'none': no script
+
+
+def test_the_pdf_prints_no_file_from_outside_the_run_folder(crafted_run):
+    try:
+        reporting.find_chromium()
+    except reporting.ReportError:
+        pytest.skip("no Chromium on this machine")
+    pdf = reporting.html_to_pdf(crafted_run / "report" / "report.html", crafted_run / "report.pdf")
+    assert pdf.read_bytes().count(b"/Subtype /Image") == 1  # the report's own figure, not the secret image
+    assert sorted(path.name for path in (crafted_run / "report").iterdir()) == ["figure.png", "report.html"]
 
 
 INTERRUPTIBLE_RUN = """

@@ -81,6 +81,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number between 1 and 65535, got {value}")
+    return value
+
+
 def _parameter(text: str) -> tuple[str, object]:
     """`KEY=VALUE` from --set; VALUE read as JSON when it parses (3, 0.5, "all", [..]), else as a string."""
     key, sep, value = text.partition("=")

@@ -92,6 +92,18 @@ def _full_data_dir(args: argparse.Namespace) -> Path:
     return target
 
 
+def _check_same_data_dir(run_dir: Path, previous: dict, data_dir: Path) -> None:
+    """A resumed run keeps its data folder: the notebooks before --from ran on it (RunError otherwise)."""
+    from dogbreeds.study.runner import RunError
+
+    earlier = previous.get("data_dir")
+    if earlier and Path(earlier).resolve() != data_dir.resolve():
+        raise RunError(
+            f"{run_dir} ran on {earlier}, not {data_dir}; resuming it with --from would mix two data folders "
+            "in one report. Resume without --data-dir, or start a new run (no --from, no --run-dir)."
+        )
+
+
 def run_notebooks_command(args: argparse.Namespace) -> int:
     """Run the notebooks and build the report; exit 1 when a notebook fails."""
     from dogbreeds.study import runner
@@ -106,6 +118,8 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
         if args.full
         else (resolve_data_dir(args.data_dir or previous.get("data_dir") or profile_folder(profile, "data_dir")))
     )
+    if args.start and run_dir is not None:
+        _check_same_data_dir(run_dir, previous, data_dir)
     discover(data_dir)  # a wrong folder fails here, in one line, before any kernel starts
     settings = runner.resolve_parameters(dict(args.overrides))
     overrides = {**previous.get("overrides", {}), **settings.pop("overrides", {})}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from dogbreeds.cli.common import (
@@ -16,12 +17,15 @@ from dogbreeds.cli.common import (
     _bench_command_line,
     _command_line,
     _command_parser,
+    _port,
     _positive_int,
     _remember_options,
     add_data_dir_option,
+    import_tensorflow_quietly,
 )
 from dogbreeds.core.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir
 from dogbreeds.core.errors import EXIT_INTERRUPTED, EXIT_OK
+from dogbreeds.shelter.app_access import AUTH_ENV
 
 SHARED = "../shared/datasets"
 
@@ -150,23 +154,45 @@ def add_app_command(commands: Subcommands) -> None:
         "open the shelter's web app (drop photos, get breeds; runs offline on this computer)",
         "Start the web app on http://127.0.0.1:PORT: drop one or many photos and see, for each, its top 3\n"
         "breeds with confidence bars, its status and, on request, a Grad-CAM overlay; download the batch\n"
-        "as the same CSV as `dogbreeds label`. No analytics, nothing fetched from the internet.",
-        "  dogbreeds app\n  dogbreeds app --port 7861",
+        "as the same CSV as `dogbreeds label`. No analytics, nothing fetched from the internet.\n"
+        "Another --host than this computer's loopback serves the network: it needs --allow-network and a\n"
+        f"login in the environment ({AUTH_ENV}=user:password). Ctrl-C stops it (exit code 130).",
+        "  dogbreeds app\n  dogbreeds app --port 7861\n"
+        f"  {AUTH_ENV}=shelter:SECRET dogbreeds app --host 0.0.0.0 --allow-network",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer only)"
     )
-    parser.add_argument("--port", type=_positive_int, default=7860, help="default: 7860")
+    parser.add_argument("--port", type=_port, default=7860, help="default: 7860")
+    parser.add_argument(
+        "--allow-network",
+        action="store_true",
+        help=f"let a --host other than 127.0.0.1 serve the network (needs {AUTH_ENV}=user:password)",
+    )
     parser.add_argument("--model", type=Path, metavar="DIR", help="a model folder (default: the shipped model)")
-    parser.set_defaults(run=run_app, uses_tensorflow=True)
+    parser.set_defaults(run=run_app)
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """Serve the web app until interrupted."""
+    """Check the address and the login, load the model, serve the app until Ctrl-C (exit code 130)."""
+    from dogbreeds.shelter.app_access import check_address, check_exposure, login_from_environment
+
+    login = login_from_environment()
+    warning = check_exposure(args.host, args.allow_network, login)
+    check_address(args.host, args.port)  # before the slow part: TensorFlow, Gradio, the model
+    import_tensorflow_quietly()
     from dogbreeds.shelter.app import serve
     from dogbreeds.shelter.model import ShelterModel
 
-    serve(ShelterModel.load(args.model), host=args.host, port=args.port)
+    app = serve(ShelterModel.load(args.model), host=args.host, port=args.port, auth=login)
+    if warning:
+        print(warning, file=sys.stderr)
+    print(f"dogbreeds app: {app.local_url} (Ctrl-C stops it)", flush=True)
+    try:
+        while app.is_running:
+            time.sleep(0.5)
+    finally:  # Ctrl-C: main reports it and exits 130
+        app.close()
     return EXIT_OK
 
 

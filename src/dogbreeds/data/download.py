@@ -129,7 +129,7 @@ def download_stanford_dogs(
     if not todo:
         _say(progress, f"Stanford Dogs ({', '.join(names)}) already in {dest}: nothing to do.")
         return dest
-    dest.mkdir(parents=True, exist_ok=True)
+    _make_writable_folder(dest)
     for name in todo:
         part = PARTS[name]
         archive = dest / part.filename
@@ -152,6 +152,19 @@ def download_stanford_dogs(
         archive.unlink()
         _say(progress, f"Installed {name} in {dest}.")
     return dest
+
+
+def _make_writable_folder(dest: Path) -> None:
+    """Create ``dest`` if needed and check that a file can be written in it; DownloadError says why not."""
+    if dest.exists() and not dest.is_dir():
+        raise DownloadError(f"{dest} is a file, not a folder: give a folder to download into (created if needed).")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=dest).close()
+    except OSError as error:
+        raise DownloadError(
+            f"cannot create or write into {dest} ({error.strerror or error}): give a folder you can write to."
+        ) from None
 
 
 def _check_part_names(parts: Iterable[str]) -> list[str]:

@@ -4,6 +4,9 @@ Drop one or many photos and press "Label the photos": each photo gets a card wit
 status, its top 3 breeds with confidence bars and the reason; the batch downloads as the
 same CSV as ``dogbreeds label``. "Show Grad-CAM" overlays where the model looked on one
 photo. A file that is not a usable image gets a message in the page; the app keeps serving.
+Two uploads with the same file name are shown as "rex.jpg" and "rex (2).jpg". A request
+decodes at most ``MAX_PIXELS_PER_REQUEST`` pixels of at most ``MAX_PHOTOS_PER_REQUEST``
+photos (headers are checked first); a photo over a cap gets a message instead.
 
 Nothing leaves the machine: Gradio's analytics are off, the theme uses the system's
 fonts (no web fonts), and the server listens on 127.0.0.1 unless told otherwise.
@@ -27,8 +30,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dogbreeds.data.images import load_upright  # noqa: E402
+from dogbreeds.data.images import ImageLoadError, load_upright, open_image  # noqa: E402
 from dogbreeds.judge.heatmaps import overlay_heatmap  # noqa: E402
+from dogbreeds.shelter.app_access import AppStartError  # noqa: E402
 from dogbreeds.shelter.labeller import COLUMNS, csv_row  # noqa: E402
 from dogbreeds.shelter.model import (  # noqa: E402
     ASK_A_HUMAN,
@@ -41,6 +45,9 @@ from dogbreeds.shelter.model import (  # noqa: E402
 )
 
 MAX_FILE_SIZE = "25mb"
+MAX_PHOTOS_PER_REQUEST = 100
+MAX_PIXELS_PER_REQUEST = 300_000_000  # decoded at once: about 0.9 GB as RGB (25 photos of 12 megapixels)
+AGAIN = "per request: label it in another batch, or with `dogbreeds label`"
 THUMBNAIL = 220
 STATUS_COLOURS = {LABELLED: "#1b7f3b", ASK_A_HUMAN: "#b26a00", NOT_A_DOG: "#5b5b5b", UNREADABLE: "#b3261e"}
 CSS = """
@@ -92,6 +99,61 @@ def thumbnail_of(path: str | os.PathLike) -> str | None:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def unique_names(paths: Sequence[str]) -> list[str]:
+    """Each upload's displayed name: its file name, or for a repeat "rex (2).jpg", "rex (3).jpg"..."""
+    names: list[str] = []
+    for path in paths:
+        stem, suffix = Path(path).stem, Path(path).suffix
+        name, count = Path(path).name, 1
+        while name in names:
+            count += 1
+            name = f"{stem} ({count}){suffix}"
+        names.append(name)
+    return names
+
+
+def over_the_caps(paths: Sequence[str]) -> dict[int, Answer]:
+    """An "unreadable" answer, by position, for each photo over the request's caps (or with an unusable header).
+
+    Only headers are read: a photo whose pixels would take the request past ``MAX_PIXELS_PER_REQUEST``,
+    and every photo after the first ``MAX_PHOTOS_PER_REQUEST``, is refused before anything is decoded.
+    """
+    refused, pixels = {}, 0
+    for position, path in enumerate(paths):
+        if position >= MAX_PHOTOS_PER_REQUEST:
+            refused[position] = Answer(UNREADABLE, f"over the cap of {MAX_PHOTOS_PER_REQUEST} photos {AGAIN}")
+            continue
+        try:
+            with open_image(path) as image:
+                width, height = image.size
+        except ImageLoadError as error:
+            refused[position] = Answer(UNREADABLE, error.reason)
+            continue
+        if pixels + width * height > MAX_PIXELS_PER_REQUEST:
+            refused[position] = Answer(
+                UNREADABLE,
+                f"{width}x{height} ({width * height / 1e6:.1f} megapixels) takes the request over the cap "
+                f"of {MAX_PIXELS_PER_REQUEST / 1e6:.0f} megapixels {AGAIN}",
+            )
+        else:
+            pixels += width * height
+    return refused
+
+
+def summary_of(names: Sequence[str], answers: Sequence[Answer]) -> str:
+    """The messages above the cards: counts by status, then each unusable file and why."""
+    counts = {status: sum(answer.status == status for answer in answers) for status in STATUS_COLOURS}
+    messages = f"{len(names)} photo(s): " + ", ".join(f"{n} {status}" for status, n in counts.items() if n) + "."
+    problems = [
+        f"- **{html.escape(name)}**: {html.escape(answer.reason)}"
+        for name, answer in zip(names, answers)
+        if answer.status == UNREADABLE
+    ]
+    if problems:
+        messages += "\n\nThese files could not be used:\n" + "\n".join(problems)
+    return messages
+
+
 class ShelterApp:
     """The app's actions on one model (kept apart from Gradio so that they can be tested directly)."""
 
@@ -99,43 +161,50 @@ class ShelterApp:
         self.model = model
         self.out_dir = Path(tempfile.mkdtemp(prefix="dogbreeds-app-"))
 
-    def label(self, paths: Sequence[str] | None) -> tuple[str, str, str | None, Any, list[str]]:
-        """(messages, cards HTML, CSV path, Grad-CAM choices update, paths) for the uploaded files."""
+    def label(self, paths: Sequence[str] | None) -> tuple[str, str, str | None, Any, dict[str, str]]:
+        """(messages, cards HTML, CSV path, Grad-CAM choices update, displayed name -> path) for the uploads."""
         paths = [str(path) for path in (paths or [])]
         if not paths:
-            return "Drop one or more photos first.", "", None, gr.update(choices=[], value=None), []
-        answers = self.model.classify_files(paths)
-        names = [Path(path).name for path in paths]
-        problems = [
-            f"- **{html.escape(name)}**: {html.escape(answer.reason)}"
-            for name, answer in zip(names, answers)
-            if answer.status == UNREADABLE
-        ]
-        counts = {status: sum(answer.status == status for answer in answers) for status in STATUS_COLOURS}
-        summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-        messages = f"{len(paths)} photo(s): {summary}."
-        if problems:
-            messages += "\n\nThese files could not be used:\n" + "\n".join(problems)
+            return "Drop one or more photos first.", "", None, gr.update(choices=[], value=None), {}
+        names, answers = unique_names(paths), self.answers(paths)
         cards = "".join(
             card(name, answer, thumbnail_of(path) if answer.status != UNREADABLE else None)
             for name, path, answer in zip(names, paths, answers)
         )
+        readable = [name for name, answer in zip(names, answers) if answer.status != UNREADABLE]
+        choices = gr.update(choices=readable, value=readable[0] if readable else None)
+        csv_path = self.write_csv(names, answers)
+        return (
+            summary_of(names, answers),
+            f'<div class="cards">{cards}</div>',
+            csv_path,
+            choices,
+            dict(zip(names, paths)),
+        )
+
+    def answers(self, paths: Sequence[str]) -> list[Answer]:
+        """The model's answer for each photo within the request's caps, the refusal for the others."""
+        refused = over_the_caps(paths)
+        admitted = [path for position, path in enumerate(paths) if position not in refused]
+        answers = iter(self.model.classify_files(admitted) if admitted else [])
+        return [refused[position] if position in refused else next(answers) for position in range(len(paths))]
+
+    def write_csv(self, names: Sequence[str], answers: Sequence[Answer]) -> str:
+        """The batch as the same CSV as `dogbreeds label`, one row per displayed name."""
         csv_path = self.out_dir / "labels.csv"
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(csv_row(name, answer) for name, answer in zip(names, answers))
-        readable = [name for name, answer in zip(names, answers) if answer.status != UNREADABLE]
-        choices = gr.update(choices=readable, value=readable[0] if readable else None)
-        return messages, f'<div class="cards">{cards}</div>', str(csv_path), choices, paths
+        return str(csv_path)
 
-    def gradcam(self, name: str | None, paths: Sequence[str]) -> tuple[np.ndarray | None, str]:
-        """(overlay image, caption) of the photo called ``name`` among the labelled ``paths``."""
-        matches = [path for path in paths if Path(path).name == name]
-        if not matches:
+    def gradcam(self, name: str | None, uploaded: dict[str, str]) -> tuple[np.ndarray | None, str]:
+        """(overlay image, caption) of the upload displayed as ``name`` (``uploaded``: name -> path)."""
+        path = (uploaded or {}).get(name or "")
+        if path is None:
             return None, "Label some photos first, then pick one."
         try:
-            image = load_upright(matches[0])
+            image = load_upright(path)
         except Exception as error:  # noqa: BLE001 - shown to the user, the app keeps serving
             return None, f"{name}: {error}"
         view = photo_views(image, ["full"], self.model.config.image_size)[0]
@@ -170,24 +239,31 @@ def build_app(model: ShelterModel) -> gr.Blocks:
             explain = gr.Button("Show Grad-CAM", elem_id="gradcam-button")
         caption = gr.Markdown(elem_id="gradcam-caption")
         overlay = gr.Image(label="Grad-CAM overlay", interactive=False, elem_id="gradcam")
-        uploaded = gr.State([])
+        uploaded = gr.State({})
         run.click(actions.label, inputs=files, outputs=[messages, cards, download, choice, uploaded])
         explain.click(actions.gradcam, inputs=[choice, uploaded], outputs=[overlay, caption])
     return app
 
 
-def serve(model: ShelterModel, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
-    """Start the app on ``host``:``port``; with ``block=False`` return at once (the server runs in a thread)."""
+def serve(
+    model: ShelterModel, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None
+) -> gr.Blocks:
+    """Start the app on ``host``:``port`` (with a login when ``auth`` is given) and return it at once:
+    the server runs in a thread until ``app.close()``. AppStartError when it cannot listen there."""
     app = build_app(model)
-    app.launch(
-        server_name=host,
-        server_port=port,
-        theme=theme(),
-        css=CSS,
-        max_file_size=MAX_FILE_SIZE,
-        prevent_thread_lock=not block,
-        show_error=True,
-        inbrowser=False,
-        quiet=not block,
-    )
+    try:
+        app.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            theme=theme(),
+            css=CSS,
+            max_file_size=MAX_FILE_SIZE,
+            prevent_thread_lock=True,
+            show_error=True,
+            inbrowser=False,
+            quiet=True,
+        )
+    except OSError as error:
+        raise AppStartError(f"cannot start the app on {host}:{port}: {error}") from None
     return app

@@ -11,8 +11,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "profiles": [
             "STANDALONE_OUTPUT",
-            "RunSettings",
             "PROFILES",
+            "Allowed",
+            "RunSettings",
             "profile_folder",
             "settings_for",
         ],
@@ -20,6 +21,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "HIDDEN_TAGS",
             "CHROMIUM_NAMES",
             "CHROMIUM_ENV",
+            "CHROMIUM_FLAGS",
             "PRINT_CSS",
             "ReportError",
             "export_notebook_html",
@@ -43,6 +45,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "NotebookFailed",
             "RunInterrupted",
             "KERNEL_ARGUMENTS",
+            "KERNEL_SHUTDOWN_NOISE",
             "NotebookResult",
             "RUN_MANAGED",
             "notebook_parameters",
@@ -52,6 +55,14 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "latest_run_dir",
             "read_manifest",
             "run_notebooks",
+        ],
+        "safe_html": [
+            "DROPPED_TAGS",
+            "CHECKED_ATTRIBUTES",
+            "DROPPED_ATTRIBUTES",
+            "POLICY",
+            "printable_html",
+            "allowed",
         ],
         "session": [
             "DATASETS",

@@ -8,6 +8,8 @@ cell and call `settings_for` to get one resolved, JSON-serializable settings obj
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,35 +17,6 @@ from typing import Any
 from dogbreeds.core.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir, shared_datasets_dir
 
 STANDALONE_OUTPUT = REPO_ROOT / "runs" / "standalone"
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything a notebook needs to know about the run it is part of."""
-
-    profile: str
-    data_dir: Path  # the breeds benchmark: transfer learning (04) and the comparison (05)
-    photos_dir: Path  # whole photos: their sizes (01), preprocessing (02), the scratch CNN (03)
-    output_dir: Path
-    breeds: Any  # "all", an int N (the N most represented), or a list of breeds
-    image_size: int  # scratch CNN input side, pixels
-    transfer_image_size: int | None  # backbone input side, pixels (None: each backbone's own)
-    batch_size: int
-    epochs: int
-    fine_tune_epochs: int
-    tuner_trials: int
-    ablation_seeds: int  # repeats of each ablation variant, for mean +/- std
-    whitening_size: int  # side at which PCA/ZCA whitening is fitted
-    seed: int
-    head_epochs: int = 200  # most epochs of a head on cached features (early stopping ends it sooner)
-    val_fraction: float = 0.2  # share of each breed's training photos held out for validation
-    fine_tune_per_breed: int | None = None  # training photos per breed when fine-tuning (None: all)
-    deterministic: bool = True  # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU
-    # whose ops have no deterministic kernel (slower or refused there)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable copy (paths as strings)."""
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -88,6 +61,84 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """What a setting takes, in words (``text``), and the test of a value (``accepts``)."""
+
+    text: str
+    accepts: Callable[[Any], bool]
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _allowed(text: str, accepts: Callable[[Any], bool], **field_options: Any) -> Any:
+    """A dataclass field whose metadata says what the setting takes (see :meth:`RunSettings.check`)."""
+    return dataclasses.field(metadata={"allowed": Allowed(text, accepts)}, **field_options)
+
+
+def _whole(minimum: int, **field_options: Any) -> Any:
+    return _allowed(f"a whole number >= {minimum}", lambda v: _is_whole(v) and v >= minimum, **field_options)
+
+
+def _breeds_accepted(value: Any) -> bool:
+    if isinstance(value, list):
+        return len(value) >= 2 and all(isinstance(name, str) and name.strip() for name in value)
+    return value == "all" or (_is_whole(value) and value >= 2)
+
+
+def _folder() -> Any:
+    return _allowed("a folder path", lambda v: isinstance(v, (str, Path)) and str(v).strip() != "")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a notebook needs to know about the run it is part of.
+
+    Each setting's field says what it takes (``Allowed`` in its metadata); :meth:`check` tests a value.
+    """
+
+    profile: str = _allowed(f"one of {', '.join(PROFILES)}", lambda v: v in PROFILES)
+    data_dir: Path = _folder()  # the breeds benchmark: transfer learning (04) and the comparison (05)
+    photos_dir: Path = _folder()  # whole photos: their sizes (01), preprocessing (02), the scratch CNN (03)
+    output_dir: Path  # set by the runner, never through --set
+    breeds: Any = _allowed('"all", a whole number >= 2 or a list of at least 2 breed names', _breeds_accepted)
+    image_size: int = _whole(32)  # scratch CNN input side, pixels
+    transfer_image_size: int | None = _whole(32)  # backbone input side, pixels (None: each backbone's own)
+    batch_size: int = _whole(1)
+    epochs: int = _whole(1)
+    fine_tune_epochs: int = _whole(0)
+    tuner_trials: int = _whole(1)
+    ablation_seeds: int = _whole(1)  # repeats of each ablation variant, for mean +/- std
+    whitening_size: int = _whole(2)  # side at which PCA/ZCA whitening is fitted
+    seed: int = _whole(0)
+    head_epochs: int = _whole(1, default=200)  # most epochs of a head on cached features (early stopping ends it)
+    val_fraction: float = _allowed(  # share of each breed's training photos held out for validation
+        "a number between 0 and 1 (both excluded)",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
+        default=0.2,
+    )
+    fine_tune_per_breed: int | None = _whole(1, default=None)  # training photos per breed when fine-tuning (None: all)
+    deterministic: bool = _allowed("true or false", lambda v: isinstance(v, bool), default=True)
+    # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU whose ops have no deterministic
+    # kernel (slower or refused there)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable copy (paths as strings)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def check(cls, name: str, value: Any) -> None:
+        """Raise ValueError naming the setting, the value and what it takes, unless ``value`` fits ``name``.
+
+        None always fits: it means "the profile's default".
+        """
+        allowed = next(f for f in dataclasses.fields(cls) if f.name == name).metadata.get("allowed")
+        if value is not None and allowed is not None and not allowed.accepts(value):
+            raise ValueError(f"{name}={json.dumps(value, default=str)} is not allowed: {name} takes {allowed.text}")
+
+
 def profile_folder(profile: str, name: str) -> Path | None:
     """The data folder a profile names for ``name`` ("data_dir" or "photos_dir"), under the shared data sets."""
     folder = PROFILES.get(profile, {}).get(name)
@@ -114,6 +165,8 @@ def settings_for(
     unknown = set(overrides) - known
     if unknown:
         raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    for name, value in overrides.items():
+        RunSettings.check(name, value)
     values.update({k: v for k, v in overrides.items() if v is not None})
     data = resolve_data_dir(data_dir or profile_folder(profile, "data_dir"))
     photos = values.pop("photos_dir", None) or profile_folder(profile, "photos_dir")

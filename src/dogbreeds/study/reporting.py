@@ -30,6 +30,19 @@ from dogbreeds.experiments.records import latest_records, load_records
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ENV = "DOGBREEDS_CHROMIUM"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",
+    "--generate-pdf-document-outline",
+)
+"""No --allow-file-access-from-files: the page may not read files through scripts (it has none anyway)."""
 
 PRINT_CSS = """
 <style>
@@ -222,32 +235,42 @@ def find_chromium() -> str:
     )
 
 
-def html_to_pdf(html: Path, out_pdf: Path, timeout: float = 180) -> Path:
-    """Print an HTML file to PDF with headless Chromium, offline."""
+def html_to_pdf(html: Path, out_pdf: Path, timeout: float = 180, root: Path | None = None) -> Path:
+    """Print an HTML file to PDF with headless Chromium, offline.
+
+    Chromium prints a safe copy beside it (:func:`dogbreeds.study.safe_html.printable_html`): no script,
+    frame or object, no file outside ``root`` (default: the HTML's folder), so a crafted notebook
+    output cannot print this computer's files.
+    """
+    from dogbreeds.study.safe_html import printable_html
+
     chromium = find_chromium()
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile:
-        tmp_pdf = Path(profile) / "out.pdf"
-        command = [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-pdf-header-footer",
-            "--generate-pdf-document-outline",
-            f"--user-data-dir={profile}/user",
-            f"--print-to-pdf={tmp_pdf}",
-            html.resolve().as_uri(),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0 or not tmp_pdf.exists() or tmp_pdf.stat().st_size == 0:
-            raise ReportError(f"Chromium could not print {html} (exit {done.returncode}): {done.stderr[-800:]}")
-        write_bytes_atomic(out_pdf, tmp_pdf.read_bytes())
+    html = html.resolve()
+    page = html.with_name(f".{html.stem}.printing.html")  # beside the original: its relative links hold
+    write_bytes_atomic(
+        page, printable_html(html.read_text(encoding="utf-8"), html.parent, root or html.parent).encode()
+    )
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            tmp_pdf = Path(profile) / "out.pdf"
+            done = subprocess.run(
+                [
+                    chromium,
+                    *CHROMIUM_FLAGS,
+                    f"--user-data-dir={profile}/user",
+                    f"--print-to-pdf={tmp_pdf}",
+                    page.as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            if done.returncode != 0 or not tmp_pdf.exists() or tmp_pdf.stat().st_size == 0:
+                raise ReportError(f"Chromium could not print {html} (exit {done.returncode}): {done.stderr[-800:]}")
+            write_bytes_atomic(out_pdf, tmp_pdf.read_bytes())
+    finally:
+        page.unlink(missing_ok=True)
     return out_pdf
 
 
@@ -357,7 +380,7 @@ def build_report(run_dir: Path, pdf: bool = True) -> dict[str, Path]:
     title = "Dog breed identification: study report"
     made["report.html"] = build_combined_html(notebooks, out / "report.html", title, title_page_for_run(run_dir))
     if pdf:
-        made["report.pdf"] = html_to_pdf(made["report.html"], out / "report.pdf")
+        made["report.pdf"] = html_to_pdf(made["report.html"], out / "report.pdf", root=run_dir)
     return made
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -69,6 +70,9 @@ class RunInterrupted(KeyboardInterrupt):
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 """The kernel's own start-up warnings (e.g. about TCP on this machine) are noise to a user; its errors are not."""
 
+KERNEL_SHUTDOWN_NOISE = re.compile(rb"\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel\.?")
+"""What a kernel may log while papermill shuts it down (an interrupt it caught): not the notebook's doing."""
+
 
 @contextlib.contextmanager
 def _kernel_output_to(log: Path) -> Any:
@@ -77,7 +81,8 @@ def _kernel_output_to(log: Path) -> Any:
     That is TensorFlow's C++ start-up notices (oneDNN, absl), which no log level hides, and a
     crashing kernel's last words. The kernel inherits the redirected standard error; Python
     errors still reach the executed notebook. TensorFlow's C++ log starts at errors-hidden
-    level 3 unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). An empty log is removed.
+    level 3 unless the user asked for more (TF_CPP_MIN_LOG_LEVEL 0 or 1). The kernel's shutdown
+    notices are dropped from the log, and a log left empty is removed.
     """
     from dogbreeds.core.fileio import standard_error_to
 
@@ -94,8 +99,19 @@ def _kernel_output_to(log: Path) -> Any:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
         else:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
-        if log.exists() and log.stat().st_size == 0:
-            log.unlink()
+        _drop_shutdown_noise(log)
+
+
+def _drop_shutdown_noise(log: Path) -> None:
+    """Remove the kernel's shutdown notices from ``log``, and ``log`` itself when nothing else is left."""
+    if not log.exists():
+        return
+    written = log.read_bytes()
+    kept = b"".join(line for line in written.splitlines(keepends=True) if not KERNEL_SHUTDOWN_NOISE.search(line))
+    if not kept:
+        log.unlink()
+    elif kept != written:
+        log.write_bytes(kept)
 
 
 @contextlib.contextmanager
@@ -151,7 +167,8 @@ def resolve_parameters(values: dict[str, Any], notebook_dir: Path | None = None)
 
     A name a notebook declares goes to its parameter; any other field of the profile settings
     (``profiles.RunSettings``, e.g. ``batch_size``) goes into the notebooks' ``overrides`` dict.
-    An unknown name raises RunError at once, listing the known names.
+    An unknown name raises RunError at once, listing the known names; so does a value that a
+    setting does not take (``RunSettings.check``), before any kernel starts.
     """
     from dogbreeds.study.profiles import RunSettings
 
@@ -160,6 +177,12 @@ def resolve_parameters(values: dict[str, Any], notebook_dir: Path | None = None)
     unknown = sorted(set(values) - declared - fields)
     if unknown:
         raise RunError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(declared | fields))}")
+    for key, value in values.items():
+        if key in fields:
+            try:
+                RunSettings.check(key, value)
+            except ValueError as error:
+                raise RunError(f"--set {error}") from None
     parameters = {key: value for key, value in values.items() if key in declared}
     overrides = {key: value for key, value in values.items() if key not in declared}
     if overrides:
