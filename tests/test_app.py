@@ -65,7 +65,9 @@ def test_uploads_with_the_same_name_are_told_apart_in_cards_csv_and_gradcam(acti
     assert choices["choices"] == names
     assert all(f'<div class="name">{name}</div>' in cards for name in names)
     with open(csv_path, newline="", encoding="utf-8") as handle:
-        assert [row["file"] for row in csv.DictReader(handle)] == names
+        rows = list(csv.DictReader(handle))
+    assert [row["file"] for row in rows] == names
+    assert {row["model"] for row in rows} == {actions.model.model_id}  # the download says which model answered
     assert uploaded == dict(zip(names, map(str, [first, second, third, first])))
 
     explained = []

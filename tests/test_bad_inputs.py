@@ -228,3 +228,87 @@ def test_app_serves_the_network_only_when_allowed_with_a_login(no_model_loaded, 
     assert "--allow-network needs a login: set DOGBREEDS_APP_AUTH=user:password" in err
     monkeypatch.setenv("DOGBREEDS_APP_AUTH", "no-colon")
     assert "must be user:password" in _one_line_error(capsys, 2, ["app"])
+
+
+# ----------------------------------------------------------------------------- issue 16: photos and model files
+
+
+def test_a_jpeg_header_promising_more_pixels_than_its_data_is_truncated_not_grey(tmp_path):
+    data = bytearray(_jpeg_bytes(64))
+    frame = data.index(b"\xff\xc0")  # start of frame: precision, then height and width
+    data[frame + 5 : frame + 9] = (9000).to_bytes(2, "big") * 2
+    path = tmp_path / "big.jpg"
+    path.write_bytes(bytes(data))
+    assert Image.open(path).size == (9000, 9000)
+    with pytest.raises(ImageLoadError, match="says 9000x9000 px, more than its") as caught:
+        load_image(path)
+    assert caught.value.kind == "corrupt"
+    assert np.asarray(load_image(write_image(tmp_path / "ok.jpg", (640, 480)))).shape == (480, 640, 3)
+
+
+def _jpeg_bytes(side: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def saved_model(tmp_path, shelter_model_factory):
+    return shelter_model_factory().save(tmp_path / "model")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda text: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (lambda text: re.sub(r'"temperature": [^,]+', '"temperature": NaN', text), "NaN is not a finite number"),
+        (lambda text: re.sub(r'"temperature": [^,]+', '"temperature": 1e400', text), "1e400 is not a finite number"),
+        (lambda text: re.sub(r'"n02085620-Chihuahua"', "1", text), r"label_ids must be breed folder names"),
+        (lambda text: text.replace("n02086240-Shih-Tzu", "n02085620-Chihuahua"), "label_ids repeat"),
+    ],
+)
+def test_a_crafted_model_json_is_refused_on_load_before_any_csv(saved_model, tmp_path, capsys, change, message):
+    config = saved_model / "model.json"
+    config.write_text(change(config.read_text()))
+    out = tmp_path / "labels.csv"
+    photo = write_image(tmp_path / "p.jpg")
+    assert message in _one_line_error(capsys, 2, ["label", str(photo), "--out", str(out), "--model", str(saved_model)])
+    assert not out.exists()
+
+
+def test_a_nan_weight_in_the_head_is_refused_on_load(saved_model, tmp_path, capsys):
+    with np.load(saved_model / "head.npz") as head:
+        kernel, bias = head["kernel"].copy(), head["bias"]
+    kernel[5, 1] = np.nan
+    np.savez(saved_model / "head.npz", kernel=kernel, bias=bias)
+    out = tmp_path / "labels.csv"
+    argv = ["label", str(write_image(tmp_path / "p.jpg")), "--out", str(out), "--model", str(saved_model)]
+    assert "holds NaN or infinite numbers" in _one_line_error(capsys, 2, argv)
+    assert not out.exists()
+
+
+def test_a_deeply_nested_bundle_json_is_one_line(tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("model.keras", "label_map.json"):
+        (bundle / name).write_text("{}")
+    (bundle / "preprocessing.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    argv = ["predict", "--model", str(bundle), str(write_image(tmp_path / "p.jpg"))]
+    assert "nested too deeply" in _one_line_error(capsys, 2, argv)
+
+
+def test_a_large_label_map_is_checked_in_linear_time():
+    """200,000 breeds: a `tuple.count` per id (4e10 comparisons) took many minutes; a Counter takes under 1 s."""
+    import time
+
+    from dogbreeds.data.labels import LabelMap, LabelMapError
+
+    label_ids = [f"n{number:08}-breed" for number in range(200_000)]
+    start = time.perf_counter()
+    assert len(LabelMap(tuple(label_ids))) == 200_000
+    with pytest.raises(LabelMapError, match="duplicate label ids: n00000007-breed"):
+        LabelMap((*label_ids, "n00000007-breed"))
+    assert time.perf_counter() - start < 30  # generous for a busy machine; quadratic would be ~1000x this

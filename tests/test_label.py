@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import errno
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from dogbreeds.cli.program import main
-from dogbreeds.shelter.labeller import COLUMNS, LabelError, collect_photos, iter_rows, label_photos, read_done
+from dogbreeds.shelter.labeller import COLUMNS, LabelError, collect_photos, iter_rows, label_photos
+from dogbreeds.shelter.labels_csv import read_labels
 from dogbreeds.shelter.model import UNREADABLE
 
 
@@ -85,7 +90,7 @@ def test_a_foreign_csv_is_never_overwritten(tmp_path):
     out = tmp_path / "other.csv"
     out.write_text("name,age\nrex,3\n")
     with pytest.raises(LabelError, match="not a labels CSV"):
-        read_done(out)
+        read_labels(out, out)
     assert out.read_text() == "name,age\nrex,3\n"
 
 
@@ -145,3 +150,210 @@ def test_the_shipped_model_labels_sample_photos_right_after_set_up(tmp_path, sam
     truth = [row["file"].split("/")[-2].split("-", 1)[1].replace("_", " ") for row in rows]
     assert sum(guess == breed for guess, breed in zip(best, truth)) >= 8
     assert sum(row["status"] == "labelled" for row in rows) >= 6
+
+
+# ----------------------------------------------------------------------------- issue 16: the --out file
+
+
+def _photo(folder, sample_photos, name="rex.jpg", position=0):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(sample_photos[position].read_bytes())
+    return path
+
+
+def test_an_out_that_is_an_input_photo_is_refused_untouched(tmp_path, sample_photos, model):
+    rex = _photo(tmp_path, sample_photos)
+    before = rex.read_bytes()
+    with pytest.raises(LabelError, match="is one of the photos or folders to label"):
+        label_photos([rex], rex, model=model, progress=False)
+    assert rex.read_bytes() == before
+
+
+def test_a_foreign_csv_without_final_newline_is_refused_untouched(tmp_path, sample_photos, model):
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_bytes(b"name,phone\nAnna,555-0100\nBen,555-0199")
+    with pytest.raises(LabelError, match="not a labels CSV"):
+        label_photos([_photo(tmp_path, sample_photos)], contacts, model=model, progress=False)
+    assert contacts.read_bytes() == b"name,phone\nAnna,555-0100\nBen,555-0199"
+
+
+def test_a_last_row_saved_without_newline_keeps_the_persons_correction(tmp_path, sample_photos, model):
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(3)]
+    out = tmp_path / "labels.csv"
+    label_photos(photos[:2], out, model=model, progress=False)
+    edited = out.read_text().rstrip("\n").rsplit(",", 7)  # the last row: file, then 7 cells
+    edited[1] = "labelled"
+    edited[2] = "Beagle"  # a person's correction, saved by an editor that drops the final newline
+    out.write_text(",".join(edited))
+    summary = label_photos(photos, out, model=model, progress=False)
+    assert (summary.skipped_done, summary.labelled_now) == (2, 1)
+    rows = list(iter_rows(out))
+    assert len(rows) == 3 and rows[1]["breed"] == "Beagle" and rows[1]["file"] == str(photos[1])
+
+
+def test_extra_columns_of_a_person_are_kept_on_every_rerun(tmp_path, sample_photos, model):
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(3)]
+    out = tmp_path / "labels.csv"
+    label_photos(photos[:1], out, model=model, progress=False)
+    header, row = out.read_text().splitlines()
+    out.write_text(f"{header},checked_by_person,final_breed,checked_at\n{row},yes,Beagle,2026-12-03\n")
+    label_photos(photos[:2], out, model=model, progress=False)
+    label_photos(photos, out, model=model, progress=False)
+    with open(out, newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == (*COLUMNS, "checked_by_person", "final_breed", "checked_at")
+    assert [row["final_breed"] for row in rows] == ["Beagle", "", ""]
+    assert (rows[0]["checked_by_person"], rows[0]["checked_at"]) == ("yes", "2026-12-03")
+
+
+def test_a_cut_row_with_an_open_quote_does_not_swallow_later_rows(tmp_path, sample_photos, model):
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(4)]
+    out = tmp_path / "labels.csv"
+    label_photos(photos[:1], out, model=model, progress=False)
+    first = out.read_text()
+    label_photos(photos[1:], tmp_path / "later.csv", model=model, progress=False)
+    later = (tmp_path / "later.csv").read_text().split("\n", 1)[1]
+    # What an old version left: a row cut inside a quoted name holding a newline, later rows appended after it.
+    out.write_text(first + '"' + str(tmp_path / "odd\nname") + "\n" + later)
+    assert len(list(iter_rows(out))) == 2  # the open quote swallows the later rows
+    label_photos(photos, out, model=model, progress=False)
+    rows = list(iter_rows(out))
+    assert sorted(row["file"] for row in rows) == sorted(map(str, photos))
+    assert label_photos(photos, out, model=model, progress=False).labelled_now == 0
+
+
+def test_a_file_name_that_is_not_utf8_is_escaped_and_resumed(tmp_path, sample_photos, model):
+    folder = tmp_path / "intake"
+    _photo(folder, sample_photos, "good.jpg")
+    raw = os.path.join(os.fsencode(folder), b"bad\xff.jpg")
+    with open(raw, "wb") as handle:
+        handle.write(sample_photos[1].read_bytes())
+    out = tmp_path / "labels.csv"
+    summary = label_photos([folder], out, model=model, progress=False)
+    assert summary.labelled_now == 2 and any("not valid UTF-8" in note for note in summary.notes)
+    names = [row["file"] for row in iter_rows(out)]
+    assert str(folder / "bad") + "\\xff.jpg" in names
+    assert label_photos([folder], out, model=model, progress=False).skipped_done == 2
+
+
+@pytest.mark.parametrize("place", ["parent is a file", "/proc"])
+def test_an_unwritable_out_fails_in_one_line_before_the_model_loads(tmp_path, sample_photos, capsys, place):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    out = a_file / "labels.csv" if place == "parent is a file" else Path("/proc/labels.csv")
+    photo = _photo(tmp_path, sample_photos)
+    assert main(["label", str(photo), "--out", str(out), "--model", str(tmp_path / "no-model")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dogbreeds: error: Cannot write --out") and "\n" not in err  # not the model's error
+
+
+def test_a_full_disk_mid_run_is_one_line_and_earlier_rows_are_safe(tmp_path, sample_photos, model, monkeypatch):
+    import dogbreeds.shelter.labels_csv as labels_csv
+
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(4)]
+    out = tmp_path / "labels.csv"
+    original, calls = labels_csv.write_bytes_atomic, []
+
+    def fill_up(path, content):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        original(path, content)
+
+    monkeypatch.setattr(labels_csv, "write_bytes_atomic", fill_up)
+    with pytest.raises(LabelError, match="No space left on device. Its earlier rows are safe"):
+        label_photos(photos, out, model=model, batch_size=2, progress=False)
+    assert [row["file"] for row in iter_rows(out)] == list(map(str, photos[:2]))
+
+
+def test_a_csv_saved_as_windows_1252_is_read_and_resumed(tmp_path, sample_photos, model):
+    photos = [_photo(tmp_path / "intake", sample_photos, name, n) for n, name in enumerate(["café.jpg", "b.jpg"])]
+    out = tmp_path / "labels.csv"
+    label_photos(photos[:1], out, model=model, progress=False)
+    out.write_bytes(out.read_text(encoding="utf-8").encode("cp1252"))
+    summary = label_photos(photos, out, model=model, progress=False)
+    assert (summary.skipped_done, summary.labelled_now) == (1, 1)
+    assert any("Windows-1252" in note for note in summary.notes)
+    assert [row["file"] for row in iter_rows(out)] == list(map(str, photos))  # rewritten as UTF-8
+
+
+def test_another_model_is_refused_and_an_unknown_one_is_noted(tmp_path, sample_photos, model, shelter_model_factory):
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(3)]
+    out = tmp_path / "labels.csv"
+    label_photos(photos[:1], out, model=model, progress=False)
+    assert {row["model"] for row in iter_rows(out)} == {model.model_id}
+    other = shelter_model_factory(confidence_threshold=0.9)
+    assert other.model_id != model.model_id and len(model.model_id) == 12
+    before = out.read_bytes()
+    with pytest.raises(LabelError, match=f"model {model.model_id}, and this run's model is {other.model_id}"):
+        label_photos(photos, out, model=other, progress=False)
+    assert out.read_bytes() == before
+    old = tmp_path / "old.csv"  # written before model ids: no model column
+    old.write_text("\n".join(",".join(line.split(",")[:7]) for line in before.decode().splitlines()) + "\n")
+    summary = label_photos(photos[:2], old, model=other, progress=False)
+    assert [note for note in summary.notes if "does not say which model" in note] != []
+    assert [row["model"] for row in iter_rows(old)] == ["", other.model_id]
+
+
+def test_one_photo_under_many_spellings_gets_one_row(tmp_path, sample_photos, model, monkeypatch):
+    folder = tmp_path / "intake"
+    rex = _photo(folder, sample_photos)
+    (tmp_path / "link.jpg").symlink_to(rex)
+    monkeypatch.chdir(tmp_path)
+    spellings = ["intake/rex.jpg", str(rex), "intake/../intake/rex.jpg", "link.jpg", "intake"]
+    out = tmp_path / "labels.csv"
+    assert label_photos(spellings, out, model=model, progress=False).labelled_now == 1
+    monkeypatch.chdir(folder)
+    summary = label_photos(["."], out, model=model, progress=False)
+    assert (summary.labelled_now, summary.skipped_done) == (0, 1)
+    assert [row["file"] for row in iter_rows(out)] == [str(rex)]
+
+
+def test_other_formats_are_counted_and_raw_photos_get_a_row(tmp_path, sample_photos, model, capsys, monkeypatch):
+    from PIL import TiffImagePlugin
+
+    from dogbreeds.shelter.model import ShelterModel
+
+    folder = tmp_path / "intake"
+    photo = Image.open(sample_photos[0])
+    photo.save(folder.mkdir() or folder / "a.avif")
+    dng = TiffImagePlugin.ImageFileDirectory_v2()
+    dng[50706], dng.tagtype[50706] = b"\x01\x04\x00\x00", 1  # DNGVersion: a raw camera file
+    photo.save(folder / "b.dng", format="TIFF", tiffinfo=dng)
+    for name in ("clip.mov", "notes.txt", "README"):
+        (folder / name).write_text("x")
+    monkeypatch.setattr(ShelterModel, "load", classmethod(lambda cls, folder=None: model))
+    assert main(["label", str(folder), "--out", str(tmp_path / "labels.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped for their format (not photos read here): 1 (no extension), 1 .mov, 1 .txt" in printed
+    rows = {Path(row["file"]).name: row for row in iter_rows(tmp_path / "labels.csv")}
+    assert rows["a.avif"]["status"] != UNREADABLE and rows["a.avif"]["top_3"]
+    assert rows["b.dng"]["status"] == UNREADABLE and "raw camera photo (DNG)" in rows["b.dng"]["reason"]
+
+
+def test_heic_photos_are_read(tmp_path, model):
+    """An iPhone photo: tests/fixtures/dog.heic, a sample Shih-Tzu saved as HEIC (pi-heif only decodes)."""
+    folder = tmp_path / "intake"
+    folder.mkdir()
+    shutil.copy(Path(__file__).parent / "fixtures" / "dog.heic", folder / "IMG_0001.HEIC")
+    summary = label_photos([folder], tmp_path / "labels.csv", model=model, progress=False)
+    assert summary.labelled_now == 1 and summary.counts[UNREADABLE] == 0 and not summary.skipped_formats
+
+
+def test_cells_a_spreadsheet_would_run_are_neutralised_and_read_back(tmp_path, monkeypatch):
+    from dogbreeds.shelter.labeller import csv_row
+    from dogbreeds.shelter.labels_csv import LabelsTable
+    from dogbreeds.shelter.model import Answer
+
+    answer = Answer(UNREADABLE, "-bad file")
+    names = ("=HYPERLINK(1).jpg", "+1.jpg", "-x.jpg", "@x.jpg", "'q.jpg")
+    cells = [csv_row(name, answer)["file"] for name in names]
+    assert cells == ["'=HYPERLINK(1).jpg", "'+1.jpg", "'-x.jpg", "'@x.jpg", "''q.jpg"]
+    assert csv_row("\tx.jpg", answer)["reason"] == "'-bad file"
+    monkeypatch.chdir(tmp_path)
+    table = LabelsTable(rows=[[cell] + [""] * 7 for cell in cells])
+    assert table.done() == {
+        str(tmp_path / name) for name in ("=HYPERLINK(1).jpg", "+1.jpg", "-x.jpg", "@x.jpg", "'q.jpg")
+    }

@@ -1,7 +1,4 @@
-"""Benchmarks on real data: transfer and scratch recipes, throughput, the labeller's speed.
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Benchmarks on real data: transfer and scratch recipes, throughput, the labeller's speed."""
 
 import lazy_loader
 

@@ -1,7 +1,4 @@
-"""The command line (``dogbreeds``), on top of every other layer.
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""The command line (``dogbreeds``), on top of every other layer."""
 
 import lazy_loader
 

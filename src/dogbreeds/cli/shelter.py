@@ -101,7 +101,8 @@ def add_label_command(commands: Subcommands) -> None:
         "Label every photo (folders are searched recursively) with the shipped 120-breed model. Each row:\n"
         "file, status (labelled | ask a human | not a dog | unreadable), breed, confidence, top 3,\n"
         "dog probability and the reason for the status. Rows are written batch by batch; rerunning the\n"
-        "same command skips the photos already in the CSV, so an interrupted run simply continues.\n"
+        "same command skips the photos already in the CSV, so an interrupted run simply continues; a CSV\n"
+        "written by another model is refused. Files of other formats are counted, by extension.\n"
         "A file name starting with '-' goes after '--'.",
         "  dogbreeds label data/sample --out labels.csv\n"
         "  dogbreeds label intake/ more/rex.jpg --out labels.csv\n"
@@ -119,17 +120,16 @@ def add_label_command(commands: Subcommands) -> None:
 
 
 def run_label(args: argparse.Namespace) -> int:
-    """Label the photos into the CSV and print the counts."""
+    """Label the photos into the CSV and print the counts (the CSV is checked before the model loads)."""
     from dogbreeds.shelter.labeller import label_photos
-    from dogbreeds.shelter.model import STATUSES, ShelterModel
+    from dogbreeds.shelter.model import STATUSES
 
     written = {"rows": 0}
-    model = ShelterModel.load(args.model) if args.model else None  # its errors reach `main`, in one line
     try:
         summary = label_photos(
             args.paths,
             args.out,
-            model=model,
+            model_dir=args.model,
             batch_size=args.batch_size,
             on_batch=lambda count: written.update(rows=count),
         )
@@ -140,6 +140,11 @@ def run_label(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    for note in summary.notes:
+        print(f"note: {note}")
+    if summary.skipped_formats:
+        skipped = ", ".join(f"{count} {extension}" for extension, count in sorted(summary.skipped_formats.items()))
+        print(f"skipped for their format (not photos read here): {skipped}")
     counts = ", ".join(f"{summary.counts[status]} {status}" for status in STATUSES if summary.counts[status])
     done = f"; {summary.skipped_done} already in the CSV" if summary.skipped_done else ""
     print(f"{summary.labelled_now} photos labelled ({counts or 'none'}){done} -> {summary.out}")

@@ -1,7 +1,4 @@
-"""Core: paths and settings, the error hierarchy, atomic files and JSON, provenance and timing (no domain).
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Core: paths and settings, the error hierarchy, atomic files and JSON, provenance and timing (no domain)."""
 
 import lazy_loader
 
@@ -36,6 +33,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "safe_name",
             "write_temp_file",
             "dumps_json",
+            "loads_strict_json",
             "json_digest",
             "standard_error_to",
         ],

@@ -110,6 +110,23 @@ def dumps_json(data: Any) -> str:
     return json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
 
 
+def loads_strict_json(text: str | bytes) -> Any:
+    """The value of JSON ``text``; ValueError for NaN, infinities (``1e400`` too) and nesting too deep to read."""
+    try:
+        return json.loads(text, parse_constant=_refuse_number, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to read") from None
+
+
+def _refuse_number(text: str) -> float:
+    raise ValueError(f"{text} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else _refuse_number(text)
+
+
 def json_digest(data: Any) -> str:
     """SHA-256 (hex) of ``data`` written as :func:`dumps_json`: a key made from settings."""
     return hashlib.sha256(dumps_json(data).encode()).hexdigest()

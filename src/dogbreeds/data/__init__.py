@@ -1,7 +1,4 @@
-"""Data: the Stanford Dogs folder, breeds and splits, bounding boxes, safe image opening, quality scans, download.
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Data: the Stanford Dogs folder, breeds and splits, bounding boxes, safe image opening, quality scans, download."""
 
 import lazy_loader
 
@@ -79,6 +76,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "images": [
             "MIN_SIDE",
             "IMAGE_FORMATS",
+            "RAW_EXTENSIONS",
+            "HEIF_EXTENSIONS",
             "ImageLoadError",
             "open_image",
             "to_rgb",

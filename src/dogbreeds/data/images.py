@@ -3,8 +3,10 @@
 Handled: grayscale, palette, CMYK and 16-bit images (converted to RGB), transparency
 (composited on white), a PNG saved with a `.jpg` name (Pillow reads the content, not the
 name), decompression bombs (more pixels than `PIL.Image.MAX_IMAGE_PIXELS`), truncated or
-corrupt data, non-image files and images too small to be a photo. EXIF orientation is
-not applied, so that pixels stay in the frame the Stanford Dogs boxes were drawn in.
+corrupt data (a JPEG whose header promises more pixels than its bytes can hold), non-image
+files, raw camera files (DNG) and images too small to be a photo. EXIF orientation is not
+applied, so that pixels stay in the frame the Stanford Dogs boxes were drawn in. HEIC/HEIF
+photos are read through the pi-heif plugin (the decoding-only build of pillow-heif), AVIF by Pillow itself.
 """
 
 from __future__ import annotations
@@ -29,13 +31,29 @@ from dogbreeds.data.folder import AnnotationError, CropChoice, ImageRecord, Prob
 MIN_SIDE = 8
 """Images with a side shorter than this many pixels are rejected (e.g. 1x1 tracking pixels)."""
 
-IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+try:  # HEIC/HEIF (iPhone photos): a pinned dependency; an environment set up before it just counts them skipped
+    from pi_heif import register_heif_opener
+except ImportError:
+    HEIF_FORMATS: tuple[str, ...] = ()
+else:
+    register_heif_opener()
+    HEIF_FORMATS = ("HEIF",)
+
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "AVIF", *HEIF_FORMATS)
 """The only formats Pillow may open here (phones' multi-picture MPO files open as JPEG). Formats outside
 it are refused by content, whatever the name says: Pillow would hand a PostScript file
 (EPS) to Ghostscript, a program that must never see an untrusted file."""
 Image.init()  # register every plugin now, so that each allowed format is known to Image.open
 
-LoadErrorKind = Literal["unreadable", "not_an_image", "decompression_bomb", "too_small", "corrupt", "bad_box"]
+RAW_EXTENSIONS = frozenset({".dng"})
+"""Raw camera photos: a folder's files with these names get an "unreadable" answer that says why."""
+HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
+"""iPhone photos: read when pi-heif is installed, else answered "unreadable" with the remedy."""
+_DNG_VERSION_TAG = 50706  # a TIFF tag that only DNG files carry
+
+LoadErrorKind = Literal[
+    "unreadable", "not_an_image", "unsupported", "decompression_bomb", "too_small", "corrupt", "bad_box"
+]
 
 _OPEN_LOCK = threading.Lock()  # warnings.catch_warnings is not thread-safe; opening only reads the header
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
@@ -87,6 +105,8 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageLoadError(path, f"decompression bomb refused: {error}", "decompression_bomb") from None
     except UnidentifiedImageError:
+        if path.suffix.lower() in HEIF_EXTENSIONS and not HEIF_FORMATS:
+            raise ImageLoadError(path, "HEIC needs pi-heif: pip install -r requirements.txt", "unsupported") from None
         raise ImageLoadError(
             path, f"not an image in a format read here ({', '.join(IMAGE_FORMATS)})", "not_an_image"
         ) from None
@@ -96,12 +116,33 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
         raise ImageLoadError(path, f"corrupt image header ({error})", "corrupt") from None
     except Exception as error:  # a damaged header can make any plugin raise (SyntaxError, struct.error...)
         raise ImageLoadError(path, f"corrupt image header ({type(error).__name__}: {error})", "corrupt") from None
-    if min(image.size) < min_side:
+    try:
+        _check_opened(path, image, status.st_size, min_side)
+    except ImageLoadError:
         image.close()
+        raise
+    return image
+
+
+def _check_opened(path: Path, image: Image.Image, size: int, min_side: int) -> None:
+    """Refuse a raw camera file, a too small image and a JPEG whose bytes cannot hold the pixels it announces.
+
+    A Huffman-coded JPEG spends at least one bit on each 8x8 block of its first component;
+    with fewer bytes, the decoder would fill the rest of the frame with grey.
+    """
+    if image.format == "TIFF" and _DNG_VERSION_TAG in image.tag_v2:
+        raise ImageLoadError(path, "a raw camera photo (DNG) is not read here; export it as JPEG", "unsupported")
+    if min(image.size) < min_side:
         raise ImageLoadError(
             path, f"too small: {image.width}x{image.height} px (a side under {min_side} px)", "too_small"
         )
-    return image
+    blocks = -(-image.width // 8) * -(-image.height // 8)
+    if image.format in ("JPEG", "MPO") and size * 8 < blocks:
+        raise ImageLoadError(
+            path,
+            f"truncated: its header says {image.width}x{image.height} px, more than its {size:,} bytes can hold",
+            "corrupt",
+        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dogbreeds.core.errors import DogbreedsError
-from dogbreeds.core.fileio import write_bytes_atomic
+from dogbreeds.core.fileio import loads_strict_json, write_bytes_atomic
 from dogbreeds.data.folder import ImageRecord, breed_name
 
 LABEL_MAP_FORMAT = 1
@@ -83,7 +83,7 @@ class LabelMap:
         """Read a map written by `save`. Raises `LabelMapError`."""
         path = Path(path)
         try:
-            content = json.loads(path.read_text(encoding="utf-8"))
+            content = loads_strict_json(path.read_bytes())
         except (OSError, ValueError) as error:
             raise LabelMapError(f"cannot read the label map {path}: {error}") from None
         label_ids = content.get("label_ids") if isinstance(content, dict) else None

@@ -1,7 +1,4 @@
-"""Experiments: the study's experiments as data (transfer variants, ablations, the comparison).
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Experiments: the study's experiments as data (transfer variants, ablations, the comparison)."""
 
 import lazy_loader
 

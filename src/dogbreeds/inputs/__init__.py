@@ -1,7 +1,4 @@
-"""Inputs: pixels to tensors (datasets, arrays, Pillow/OpenCV preprocessing, augmentation, whitening).
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Inputs: pixels to tensors (datasets, arrays, Pillow/OpenCV preprocessing, augmentation, whitening)."""
 
 import lazy_loader
 

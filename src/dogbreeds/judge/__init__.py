@@ -1,7 +1,4 @@
-"""Judge: metrics, calibration, verdicts and figures, computed on arrays (no model needed).
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Judge: metrics, calibration, verdicts and figures, computed on arrays (no model needed)."""
 
 import lazy_loader
 

@@ -1,7 +1,4 @@
-"""Models: backbones, CNN builders, training, tuning, cached features, transfer heads, bundles, Grad-CAM.
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Models: backbones, CNN builders, training, tuning, cached features, transfer heads, bundles, Grad-CAM."""
 
 import lazy_loader
 

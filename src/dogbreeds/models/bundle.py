@@ -22,7 +22,6 @@ no box and is used whole.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -39,7 +38,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from dogbreeds.core.errors import DogbreedsError
-from dogbreeds.core.fileio import UnstorableValueError, write_json_atomic
+from dogbreeds.core.fileio import UnstorableValueError, loads_strict_json, write_json_atomic
 from dogbreeds.data.boxes import crop_boxes
 from dogbreeds.data.folder import CropChoice, ImageRecord
 from dogbreeds.data.images import load_resized
@@ -341,8 +340,8 @@ def load_bundle(folder: str | os.PathLike) -> Predictor:
 
 def _read_meta(path: Path) -> tuple[BundleMeta, list[str] | None]:
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        values = loads_strict_json(path.read_bytes())
+    except (OSError, ValueError) as error:
         raise BundleError(f"Cannot read {path}: {error}") from error
     if not isinstance(values, dict) or values.get("format") != BUNDLE_FORMAT:
         found = values.get("format") if isinstance(values, dict) else None

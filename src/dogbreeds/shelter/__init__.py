@@ -1,7 +1,4 @@
-"""Shelter: the shipped 120-breed model, its training, the CSV labeller, the web app and the advice.
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Shelter: the shipped 120-breed model, its training, the CSV labeller, the web app and the advice."""
 
 import lazy_loader
 
@@ -43,18 +40,30 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "check_exposure",
         ],
         "labeller": [
-            "COLUMNS",
             "DEFAULT_BATCH",
-            "LabelError",
             "LabelSummary",
             "image_extensions",
             "collect_photos",
             "csv_row",
-            "read_done",
             "label_photos",
             "answer_batches",
             "status_summary",
             "iter_rows",
+        ],
+        "labels_csv": [
+            "BASE_COLUMNS",
+            "MODEL_COLUMN",
+            "COLUMNS",
+            "FORMULA_STARTS",
+            "LabelError",
+            "neutralise",
+            "restore",
+            "escape_name",
+            "unescape_name",
+            "resolve_cell",
+            "LabelsTable",
+            "check_output",
+            "read_labels",
         ],
         "model": [
             "SHIPPED_MODEL_DIR",

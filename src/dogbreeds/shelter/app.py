@@ -195,7 +195,7 @@ class ShelterApp:
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             writer.writeheader()
-            writer.writerows(csv_row(name, answer) for name, answer in zip(names, answers))
+            writer.writerows(csv_row(name, answer, self.model.model_id) for name, answer in zip(names, answers))
         return str(csv_path)
 
     def gradcam(self, name: str | None, uploaded: dict[str, str]) -> tuple[np.ndarray | None, str]:

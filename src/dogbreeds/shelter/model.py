@@ -25,8 +25,11 @@ backbone's own ImageNet classifier on dog classes. Then::
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import math
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +39,13 @@ import numpy as np
 from PIL import Image
 
 from dogbreeds.core.errors import DogbreedsError
-from dogbreeds.core.fileio import UnstorableValueError, write_json_atomic, write_npz_atomic
+from dogbreeds.core.fileio import (
+    UnstorableValueError,
+    json_digest,
+    loads_strict_json,
+    write_json_atomic,
+    write_npz_atomic,
+)
 from dogbreeds.data.folder import breed_name
 from dogbreeds.data.images import ImageLoadError, load_upright
 from dogbreeds.judge.calibration import view_probabilities
@@ -90,10 +99,11 @@ class ShelterConfig:
         object.__setattr__(self, "image_size", tuple(int(side) for side in self.image_size))
         object.__setattr__(self, "label_ids", tuple(self.label_ids))
         object.__setattr__(self, "views", tuple(self.views))
+        _check_label_ids(self.label_ids)
         unknown = sorted(set(self.views) - set(VIEW_NAMES))
         if unknown or not self.views:
             raise ShelterModelError(f"Unknown or missing views {unknown}; choose among {', '.join(VIEW_NAMES)}.")
-        if self.temperature <= 0:
+        if not 0 < self.temperature < math.inf:
             raise ShelterModelError(f"temperature must be > 0, got {self.temperature}.")
         for name in ("confidence_threshold", "dog_threshold", "target_accuracy"):
             if not 0 <= getattr(self, name) <= 1:
@@ -109,13 +119,24 @@ class ShelterConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ShelterConfig:
-        if values.get("format") != MODEL_FORMAT:
+        found = values.get("format") if isinstance(values, Mapping) else None
+        if found != MODEL_FORMAT:
             raise ShelterModelError(
-                f"Shelter model format {values.get('format')!r}; this dogbreeds reads "
+                f"Shelter model format {found!r}; this dogbreeds reads "
                 f"format {MODEL_FORMAT}. Retrain it with `dogbreeds train`."
             )
         fields = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
         return cls(**fields)
+
+
+def _check_label_ids(label_ids: tuple[Any, ...]) -> None:
+    """Refuse label ids that are not non-empty strings, or that repeat."""
+    wrong = [label_id for label_id in label_ids if not isinstance(label_id, str) or not label_id]
+    if wrong or not label_ids:
+        raise ShelterModelError(f"label_ids must be breed folder names (strings), got {wrong[:3] or 'none'}.")
+    repeated = sorted(label_id for label_id, count in Counter(label_ids).items() if count > 1)
+    if repeated:
+        raise ShelterModelError(f"label_ids repeat {', '.join(repeated[:3])}; each breed must come once.")
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,8 @@ class ShelterModel:
                 f"The head has kernel {kernel.shape} and bias {bias.shape}; {config.backbone} features and "
                 f"{len(config.label_ids)} breeds need ({spec.feature_dim}, {len(config.label_ids)})."
             )
+        if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+            raise ShelterModelError("The head's kernel or bias holds NaN or infinite numbers; retrain the model.")
         self.kernel, self.bias, self.config = kernel, bias, config
         self.folder: Path | None = None
 
@@ -196,7 +219,7 @@ class ShelterModel:
                     "`dogbreeds train --data-dir DIR --out FOLDER`."
                 )
         try:
-            config = ShelterConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
+            config = ShelterConfig.from_dict(loads_strict_json((folder / CONFIG_FILE).read_bytes()))
             with np.load(folder / HEAD_FILE, allow_pickle=False) as head:
                 kernel, bias = head["kernel"], head["bias"]
         except ShelterModelError:
@@ -206,6 +229,14 @@ class ShelterModel:
         model = cls(kernel, bias, config)
         model.folder = folder
         return model
+
+    @functools.cached_property
+    def model_id(self) -> str:
+        """A short id of the model (12 hex digits of SHA-256 over its settings and head), written with its labels."""
+        digest = hashlib.sha256(json_digest(self.config.to_dict()).encode())
+        digest.update(self.kernel.tobytes())
+        digest.update(self.bias.tobytes())
+        return digest.hexdigest()[:12]
 
     def record(self) -> dict[str, Any]:
         """The results record of the training run saved with the model (empty when there is none)."""

@@ -1,7 +1,4 @@
-"""Study: run profiles, run folders and results records, the notebook runner and the report.
-
-Public names are re-exported here and imported on first use, so that importing one module
-never loads the others (nor TensorFlow or Gradio when they are not needed)."""
+"""Study: run profiles, run folders and results records, the notebook runner and the report."""
 
 import lazy_loader
 
