@@ -40,12 +40,12 @@ from dogbreeds.judge.evaluation import evaluate, top_k_accuracy
 from dogbreeds.models.backbones import get_backbone
 from dogbreeds.models.builders import count_params
 from dogbreeds.models.bundle import BackbonePreprocessing, image_classifier
+from dogbreeds.models.fine_tuning import fine_tune
 from dogbreeds.models.transfer import (
     FeatureSet,
     TrainedHead,
     average_probabilities,
     concat_features,
-    fine_tune,
     imagenet_head_weights,
     imagenet_zero_shot_head,
     predict_with_flip,

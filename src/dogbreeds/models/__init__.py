@@ -59,6 +59,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "feature_extractor",
             "extract_features",
         ],
+        "fine_tuning": [
+            "FineTuneResult",
+            "fine_tune",
+        ],
         "gradcam": [
             "CONV_LAYER_TYPES",
             "PATH_SEPARATOR",
@@ -95,8 +99,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "imagenet_zero_shot_head",
             "average_probabilities",
             "predict_with_flip",
-            "FineTuneResult",
-            "fine_tune",
         ],
         "tuning": [
             "TUNER_KINDS",
