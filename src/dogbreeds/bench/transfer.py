@@ -20,7 +20,8 @@ from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import official_split, split_records
-from dogbreeds.experiments.transfer_experiment import TransferExperiment, TransferVariant
+from dogbreeds.experiments.transfer_experiment import TransferExperiment
+from dogbreeds.experiments.transfer_variants import TransferVariant
 
 DEFAULT_BACKBONES = ("mobilenet_v2", "efficientnet_lite0")
 TABLE_COLUMNS = ("variant", "top1", "top5", "macro_f1", "train_s", "feature_s", "predict_s")
