@@ -12,7 +12,7 @@ from dogbreeds.cli.program import main
 from dogbreeds.core.recordfile import load_record
 from dogbreeds.data.splits import OfficialListsError
 from dogbreeds.experiments.records import load_records
-from dogbreeds.experiments.transfer_experiment import ExperimentError, TransferVariant
+from dogbreeds.experiments.transfer_variants import ExperimentError, TransferVariant
 from dogbreeds.models.builders import CNNConfig
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}

@@ -9,20 +9,16 @@ from conftest import trainable_layer_names
 
 from dogbreeds.models.builders import (
     ACTIVATIONS,
-    LOSSES,
-    OPTIMIZERS,
     CNNConfig,
-    ModelConfigError,
-    OneHotLoss,
     build_feature_head,
     build_scratch_cnn,
     build_transfer_model,
     copy_matching_weights,
     count_params,
     find_backbone,
-    make_loss,
     unfreeze_last,
 )
+from dogbreeds.models.compiling import LOSSES, OPTIMIZERS, ModelConfigError, OneHotLoss, make_loss
 from dogbreeds.models.training import set_seed
 
 TINY = CNNConfig(filters=(4,), dense_units=4, dropout=0.0)

@@ -12,12 +12,12 @@ from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import split_records
 from dogbreeds.models.backbones import build_imagenet_classifier, imagenet_wnids
+from dogbreeds.models.fine_tuning import fine_tune
 from dogbreeds.models.transfer import (
     FeatureSet,
     TransferError,
     average_probabilities,
     concat_features,
-    fine_tune,
     imagenet_head_weights,
     imagenet_zero_shot_head,
     predict_with_flip,

@@ -7,7 +7,8 @@ import numpy as np
 from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import split_records
-from dogbreeds.experiments.transfer_experiment import TransferExperiment, TransferVariant, _per_breed, results_table
+from dogbreeds.experiments.transfer_experiment import TransferExperiment, _per_breed, results_table
+from dogbreeds.experiments.transfer_variants import TransferVariant
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
-from dogbreeds.bench.common import BENCH_KIND, DEFAULT_RESULTS_DIR, BenchError
+from dogbreeds.bench.common import DEFAULT_RESULTS_DIR, BenchError, write_bench_record
 from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.provenance import data_hash
-from dogbreeds.core.recordfile import make_record, write_record
-from dogbreeds.data.folder import discover
+from dogbreeds.data.folder import ImageRecord, discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import official_split, split_records
-from dogbreeds.inputs.arrays import load_labeled_images, predict_timed
+from dogbreeds.inputs.arrays import LabeledImages, load_labeled_images, predict_timed
 from dogbreeds.inputs.augmentation import ResizedCropConfig
 from dogbreeds.judge.evaluation import evaluate
 from dogbreeds.models.builders import CNNConfig, count_params
@@ -27,6 +27,7 @@ from dogbreeds.models.recipes import SCRATCH_CONFIG, ScratchRecipe
 from dogbreeds.models.training import set_seed
 
 
+# Long by its documented options and the record's parameters; its steps are in the helpers below.
 def bench_scratch(
     data_dir: str | os.PathLike,
     *,
@@ -81,44 +82,24 @@ def bench_scratch(
 
     pretrained, pretrain = None, None
     if pretrain_dir is not None:
-        pretrain_split, pretrain_map = official_split(pretrain_dir)
-        _refuse_test_photos(pretrain_split.train, split.test)
-        pretrained, pretrain_fit = recipe.train(
-            load_labeled_images(pretrain_split.train, pretrain_map, loaded, progress=progress),
-            len(pretrain_map),
-            pretrain_epochs,
-        )
-        pretrain = {
-            "data_dir": str(Path(pretrain_dir).resolve()),
-            "epochs": pretrain_epochs,
-            "images": len(pretrain_split.train),
-            "breeds": len(pretrain_map),
-            "train_seconds": pretrain_fit.wall_time_s,
-            "final_train_accuracy": pretrain_fit.history["accuracy"][-1],
-        }
+        pretrained, pretrain = _pretrain(recipe, pretrain_dir, pretrain_epochs, split.test, loaded, progress)
     train = load_labeled_images(split.train, label_map, loaded, progress=progress)
     test = load_labeled_images(split.test, label_map, shown, progress=progress)
     val = load_labeled_images(split.val, label_map, shown, progress=progress) if split.val else None
     model, result = recipe.train(train, len(label_map), epochs, val, start_from=pretrained)
-    views = [predict_timed(model, test.images, batch_size)]
-    if flip_tta:
-        views.append(predict_timed(model, test.images[:, :, ::-1], batch_size))
-    plain, probabilities = views[0].probabilities, np.mean([view.probabilities for view in views], axis=0)
-    predict_seconds = sum(view.seconds for view in views)
-    metrics = evaluate(test.labels, probabilities, label_map.names)
-    metrics["top1_without_tta"] = evaluate(test.labels, plain, label_map.names)["top1"]
+    metrics, predict_seconds = _scored(model, test, label_map.names, batch_size, flip_tta)
     timings = {
         **result.timings,
         "train_seconds": result.wall_time_s,
         "predict_seconds": predict_seconds,
         **({"pretrain_seconds": pretrain["train_seconds"]} if pretrain else {}),
     }
-    record = make_record(
+    path = write_bench_record(
         "scratch-cnn-pretrained" if pretrain else "scratch-cnn",
-        BENCH_KIND,
+        "scratch",
+        data_dir,
+        results_dir,
         params={
-            "bench": "scratch",
-            "data_dir": str(Path(data_dir).resolve()),
             "image_size": image_size,
             "load_size": load_size,
             "epochs": epochs,
@@ -140,7 +121,44 @@ def bench_scratch(
         source=source,
         data_hash=data_hash([record.path for record in (*split.train, *split.val, *split.test)], data_dir),
     )
-    return {"metrics": metrics, "timings": timings, "record": write_record(record, results_dir)}
+    return {"metrics": metrics, "timings": timings, "record": path}
+
+
+def _pretrain(
+    recipe: ScratchRecipe,
+    pretrain_dir: str | os.PathLike,
+    epochs: int,
+    test: Sequence[ImageRecord],
+    size: tuple[int, int],
+    progress: bool,
+) -> tuple[keras.Model, dict[str, Any]]:
+    """The CNN trained by ``recipe`` on the train list of ``pretrain_dir``, and what its record says of it."""
+    pretrain_split, pretrain_map = official_split(pretrain_dir)
+    _refuse_test_photos(pretrain_split.train, test)
+    model, fit = recipe.train(
+        load_labeled_images(pretrain_split.train, pretrain_map, size, progress=progress), len(pretrain_map), epochs
+    )
+    return model, {
+        "data_dir": str(Path(pretrain_dir).resolve()),
+        "epochs": epochs,
+        "images": len(pretrain_split.train),
+        "breeds": len(pretrain_map),
+        "train_seconds": fit.wall_time_s,
+        "final_train_accuracy": fit.history["accuracy"][-1],
+    }
+
+
+def _scored(
+    model: keras.Model, test: LabeledImages, names: Sequence[str], batch_size: int, flip_tta: bool
+) -> tuple[dict[str, Any], float]:
+    """Test metrics (with flip TTA when ``flip_tta``, plus ``top1_without_tta``) and the seconds predicting took."""
+    views = [predict_timed(model, test.images, batch_size)]
+    if flip_tta:
+        views.append(predict_timed(model, test.images[:, :, ::-1], batch_size))
+    plain, probabilities = views[0].probabilities, np.mean([view.probabilities for view in views], axis=0)
+    metrics = evaluate(test.labels, probabilities, names)
+    metrics["top1_without_tta"] = evaluate(test.labels, plain, names)["top1"]
+    return metrics, sum(view.seconds for view in views)
 
 
 def _refuse_test_photos(pretrain: Sequence[Any], test: Sequence[Any]) -> None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from dogbreeds.bench.common import BENCH_KIND, DEFAULT_RESULTS_DIR, BenchError
+from dogbreeds.bench.common import DEFAULT_RESULTS_DIR, BenchError, write_bench_record
 from dogbreeds.core.provenance import data_hash
-from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.core.timing import alternating_passes
-from dogbreeds.data.folder import discover
+from dogbreeds.data.folder import ImageRecord, discover
 from dogbreeds.data.images import load_images_array
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.inputs.pipeline import make_dataset
@@ -47,31 +46,13 @@ def bench_throughput(
         raise BenchError(f"repeats must be at least 1, got {repeats}.")
     spec = get_backbone(backbone)
     size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
-    records = sorted(discover(data_dir).records, key=lambda record: (record.label_id, str(record.path)))
-    if len(records) < images:
-        raise BenchError(f"{data_dir} holds {len(records)} images; ask for at most that many (--images).")
-    chosen = [records[int(position)] for position in np.linspace(0, len(records) - 1, images)]
+    chosen = _spread_records(data_dir, images)
     label_map = LabelMap.from_records(chosen)
     extract = feature_extractor(backbone, size)
     preloaded = load_images_array(chosen, size, progress=progress).astype(np.float32)
     batches = [tf.constant(preloaded[start : start + batch_size]) for start in range(0, images, batch_size)]
     dataset = make_dataset(chosen, label_map, size, batch_size, shuffle=False, cache=False)
-
-    def model_only() -> None:
-        for batch in batches:
-            extract(batch).numpy()
-
-    def pipeline() -> None:
-        for batch, _labels in dataset:
-            extract(batch).numpy()
-
-    extract(batches[0]).numpy()  # trace and warm up
-    passes = alternating_passes(
-        {"model_only_seconds": model_only, "pipeline_seconds": pipeline},
-        repeats,
-        desc="throughput passes",
-        progress=progress,
-    )
+    passes = _timed_passes(extract, batches, dataset, repeats, progress)
     model_ips = images / min(passes["model_only_seconds"])
     pipeline_ips = images / min(passes["pipeline_seconds"])
     metrics = {
@@ -79,12 +60,12 @@ def bench_throughput(
         "model_images_per_s": model_ips,
         "ratio": pipeline_ips / model_ips,
     }
-    record = make_record(
+    path = write_bench_record(
         f"throughput-{backbone}",
-        BENCH_KIND,
+        "throughput",
+        data_dir,
+        results_dir,
         params={
-            "bench": "throughput",
-            "data_dir": str(Path(data_dir).resolve()),
             "backbone": backbone,
             "images": images,
             "batch_size": batch_size,
@@ -99,4 +80,38 @@ def bench_throughput(
         source=source,
         data_hash=data_hash([record.path for record in chosen], data_dir),
     )
-    return {"metrics": metrics, "timings": passes, "record": write_record(record, results_dir)}
+    return {"metrics": metrics, "timings": passes, "record": path}
+
+
+def _spread_records(data_dir: str | os.PathLike, images: int) -> list[ImageRecord]:
+    """``images`` records of the folder spread evenly over its breeds (sorted by breed, then path)."""
+    records = sorted(discover(data_dir).records, key=lambda record: (record.label_id, str(record.path)))
+    if len(records) < images:
+        raise BenchError(f"{data_dir} holds {len(records)} images; ask for at most that many (--images).")
+    return [records[int(position)] for position in np.linspace(0, len(records) - 1, images)]
+
+
+def _timed_passes(
+    extract: Callable[[tf.Tensor], tf.Tensor],
+    batches: list[tf.Tensor],
+    dataset: tf.data.Dataset,
+    repeats: int,
+    progress: bool,
+) -> dict[str, list[float]]:
+    """Seconds of each pass of ``extract`` over the preloaded ``batches`` and over ``dataset``, alternating."""
+
+    def model_only() -> None:
+        for batch in batches:
+            extract(batch).numpy()
+
+    def pipeline() -> None:
+        for batch, _labels in dataset:
+            extract(batch).numpy()
+
+    extract(batches[0]).numpy()  # trace and warm up
+    return alternating_passes(
+        {"model_only_seconds": model_only, "pipeline_seconds": pipeline},
+        repeats,
+        desc="throughput passes",
+        progress=progress,
+    )

@@ -7,20 +7,21 @@ backbones, ImageNet-head start). Records (``kind="benchmark"``, the command in `
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from dogbreeds.bench.common import BENCH_KIND, DEFAULT_RESULTS_DIR, BenchError
+from dogbreeds.bench.common import DEFAULT_RESULTS_DIR, BenchError, write_bench_record
 from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.provenance import data_hash
-from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import official_split, split_records
-from dogbreeds.experiments.transfer_experiment import TransferExperiment, TransferVariant
+from dogbreeds.experiments.transfer_experiment import TransferExperiment
+from dogbreeds.experiments.transfer_variants import TransferVariant
 
 DEFAULT_BACKBONES = ("mobilenet_v2", "efficientnet_lite0")
 TABLE_COLUMNS = ("variant", "top1", "top5", "macro_f1", "train_s", "feature_s", "predict_s")
@@ -81,6 +82,7 @@ def default_transfer_variants(backbones: Sequence[str] = DEFAULT_BACKBONES) -> l
     return variants
 
 
+# Long by its options and the record it writes per variant; the loop reads best in one piece.
 def bench_transfer(
     data_dir: str | os.PathLike,
     *,
@@ -127,12 +129,12 @@ def bench_transfer(
         result = experiment.run(variant)
         fields = result.record_fields()
         metrics = fields["metrics"]
-        record = make_record(
+        path = write_bench_record(
             f"transfer-{variant.name}",
-            BENCH_KIND,
+            "transfer",
+            data_dir,
+            results_dir,
             params={
-                "bench": "transfer",
-                "data_dir": str(Path(data_dir).resolve()),
                 **fields["params"],
                 "image_size": list(image_size) if image_size else "backbone default",
                 "val_fraction": val_fraction,
@@ -146,25 +148,27 @@ def bench_transfer(
             source=source,
             data_hash=hashed,
         )
-        path = write_record(record, results_dir)
         if progress:
             tqdm.write(
                 f"{variant.name}: top-1 {metrics['top1']:.1%}, top-5 {metrics['top5']:.1%}, "
                 f"macro F1 {metrics['macro_f1']:.3f} ({path.name})"
             )
-        rows.append(
-            {
-                "variant": variant.name,
-                "top1": metrics["top1"],
-                "top5": metrics["top5"],
-                "macro_f1": metrics["macro_f1"],
-                "train_s": result.timings["train_seconds"],
-                "feature_s": result.timings["feature_seconds"],
-                "predict_s": result.timings["predict_seconds"],
-                "record": str(path),
-            }
-        )
+        rows.append(_table_row(variant.name, metrics, result.timings, path))
     return pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "record"])
+
+
+def _table_row(name: str, metrics: Mapping[str, Any], timings: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """A variant's row of the transfer table."""
+    return {
+        "variant": name,
+        "top1": metrics["top1"],
+        "top5": metrics["top5"],
+        "macro_f1": metrics["macro_f1"],
+        "train_s": timings["train_seconds"],
+        "feature_s": timings["feature_seconds"],
+        "predict_s": timings["predict_seconds"],
+        "record": str(path),
+    }
 
 
 def format_table(table: pd.DataFrame) -> str:

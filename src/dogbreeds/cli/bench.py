@@ -8,7 +8,10 @@ benchmark writes the command that reproduces it (`_bench_command_line`) into its
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dogbreeds.cli.common import (
     Subcommands,
@@ -34,106 +37,14 @@ def add_bench_command(commands: Subcommands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     benchmarks = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
-
-    transfer = _command_parser(
-        benchmarks,
-        "transfer",
-        "frozen backbones + heads, flip TTA, ensembles: 120-breed top-1 / top-5",
-        "Features of each backbone on the official train list (cached in .cache/features), a stratified\n"
-        "validation hold-out for early stopping, one row per variant scored on the official test list.",
-        "  dogbreeds bench transfer --data-dir ../shared/datasets/stanford-dogs-crops224\n"
-        "  dogbreeds bench transfer --data-dir DIR --backbones mobilenet_v2 --variants mobilenet_v2/logreg",
-    )
-    add_data_dir_option(transfer)
-    transfer.add_argument(
-        "--backbones",
-        nargs="+",
-        default=["mobilenet_v2", "efficientnet_lite0"],
-        metavar="NAME",
-        help="backbones whose variants run (default: mobilenet_v2 efficientnet_lite0)",
-    )
-    transfer.add_argument("--variants", nargs="+", metavar="NAME", help="run only these variants (default: all)")
-    transfer.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.1,
-        metavar="F",
-        help="share of each breed's training images held out for early stopping (default: 0.1)",
-    )
-    transfer.add_argument("--cache-dir", type=Path, metavar="DIR", help="feature cache (default: .cache/features)")
-    _add_bench_options(transfer, run_bench_transfer)
-
-    scratch = _command_parser(
-        benchmarks,
-        "scratch",
-        "scratch CNN trained from random weights on the official split: top-1 / top-5",
-        "Train the benchmark's scratch CNN (4 conv blocks, batch norm, AdamW) on the official train list\n"
-        "for a fixed warm-up + cosine schedule, with random resized crops, flips and colour jitter, and\n"
-        "score its last weights on the official test list (with flip test-time augmentation).",
-        "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10\n"
-        "  dogbreeds bench scratch --data-dir DIR --image-size 96 --epochs 300 --val-fraction 0.2\n"
-        "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10 \\\n"
-        "      --pretrain-dir ../shared/datasets/stanford-dogs-crops224",
-    )
-    add_data_dir_option(scratch)
-    scratch.add_argument("--image-size", type=_positive_int, default=64, metavar="N", help="input side (default: 64)")
-    scratch.add_argument(
-        "--load-size",
-        type=_positive_int,
-        metavar="N",
-        help="side the training photos are loaded at, crops are taken from (default: image size)",
-    )
-    scratch.add_argument("--epochs", type=_positive_int, default=200, metavar="N", help="epochs (default: 200)")
-    scratch.add_argument(
-        "--crop-area",
-        type=float,
-        default=0.35,
-        metavar="F",
-        help="smallest share of a photo a training crop covers (default: 0.35)",
-    )
-    scratch.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.0,
-        metavar="F",
-        help="share of each breed's training photos held out and scored each epoch (default: 0)",
-    )
-    scratch.add_argument("--no-tta", action="store_true", help="score the test photos without their mirror images")
-    scratch.add_argument(
-        "--pretrain-dir",
-        metavar="DIR",
-        help="first train the CNN from random weights on this folder's train list (official lists; "
-        "none of its photos may be a test photo), then start from its layers",
-    )
-    scratch.add_argument(
-        "--pretrain-epochs",
-        type=_positive_int,
-        default=30,
-        metavar="N",
-        help="epochs of that pre-training (default: 30)",
-    )
-    _add_bench_options(scratch, run_bench_scratch)
-
-    throughput = _command_parser(
-        benchmarks,
-        "throughput",
-        "images/s of the file pipeline + backbone vs the backbone on preloaded tensors",
-        "Time the feature pipeline (tf.data: parallel Pillow decode, resize, prefetch, then the backbone)\n"
-        "against the same compiled backbone on the same images already in memory; report the ratio.",
-        "  dogbreeds bench throughput --data-dir ../shared/datasets/stanford-dogs-crops224\n"
-        "  dogbreeds bench throughput --backbone efficientnet_lite0 --images 256",
-    )
-    add_data_dir_option(throughput)
-    throughput.add_argument("--backbone", default="mobilenet_v2", metavar="NAME", help="default: mobilenet_v2")
-    throughput.add_argument(
-        "--images", type=_positive_int, default=512, metavar="N", help="images timed (default: 512)"
-    )
-    throughput.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="default: 64")
-    throughput.add_argument(
-        "--repeats", type=_positive_int, default=3, metavar="N", help="timed passes of each, best kept (default: 3)"
-    )
-    _add_bench_options(throughput, run_bench_throughput)
-
+    for benchmark in _BENCHMARKS:
+        parser = _command_parser(
+            benchmarks, benchmark.name, benchmark.summary, benchmark.description, benchmark.examples
+        )
+        add_data_dir_option(parser)
+        for flag, settings in benchmark.options:
+            parser.add_argument(flag, **settings)
+        _add_bench_options(parser, benchmark.run)
     add_shelter_benchmarks(benchmarks)
 
 
@@ -220,3 +131,124 @@ def run_bench_throughput(args: argparse.Namespace) -> int:
     )
     print(f"record: {result['record']}")
     return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Benchmark:
+    """One `dogbreeds bench` command: its help texts, its own options (flag, `add_argument` keywords) and its run."""
+
+    name: str
+    summary: str
+    description: str
+    examples: str
+    options: tuple[tuple[str, dict[str, Any]], ...]
+    run: Callable[[argparse.Namespace], int]
+
+
+_BENCHMARKS = (
+    _Benchmark(
+        "transfer",
+        "frozen backbones + heads, flip TTA, ensembles: 120-breed top-1 / top-5",
+        "Features of each backbone on the official train list (cached in .cache/features), a stratified\n"
+        "validation hold-out for early stopping, one row per variant scored on the official test list.",
+        "  dogbreeds bench transfer --data-dir ../shared/datasets/stanford-dogs-crops224\n"
+        "  dogbreeds bench transfer --data-dir DIR --backbones mobilenet_v2 --variants mobilenet_v2/logreg",
+        (
+            (
+                "--backbones",
+                dict(
+                    nargs="+",
+                    default=["mobilenet_v2", "efficientnet_lite0"],
+                    metavar="NAME",
+                    help="backbones whose variants run (default: mobilenet_v2 efficientnet_lite0)",
+                ),
+            ),
+            ("--variants", dict(nargs="+", metavar="NAME", help="run only these variants (default: all)")),
+            (
+                "--val-fraction",
+                dict(
+                    type=float,
+                    default=0.1,
+                    metavar="F",
+                    help="share of each breed's training images held out for early stopping (default: 0.1)",
+                ),
+            ),
+            ("--cache-dir", dict(type=Path, metavar="DIR", help="feature cache (default: .cache/features)")),
+        ),
+        run_bench_transfer,
+    ),
+    _Benchmark(
+        "scratch",
+        "scratch CNN trained from random weights on the official split: top-1 / top-5",
+        "Train the benchmark's scratch CNN (4 conv blocks, batch norm, AdamW) on the official train list\n"
+        "for a fixed warm-up + cosine schedule, with random resized crops, flips and colour jitter, and\n"
+        "score its last weights on the official test list (with flip test-time augmentation).",
+        "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10\n"
+        "  dogbreeds bench scratch --data-dir DIR --image-size 96 --epochs 300 --val-fraction 0.2\n"
+        "  dogbreeds bench scratch --data-dir ../shared/datasets/stanford-dogs-photos10 \\\n"
+        "      --pretrain-dir ../shared/datasets/stanford-dogs-crops224",
+        (
+            ("--image-size", dict(type=_positive_int, default=64, metavar="N", help="input side (default: 64)")),
+            (
+                "--load-size",
+                dict(
+                    type=_positive_int,
+                    metavar="N",
+                    help="side the training photos are loaded at, crops are taken from (default: image size)",
+                ),
+            ),
+            ("--epochs", dict(type=_positive_int, default=200, metavar="N", help="epochs (default: 200)")),
+            (
+                "--crop-area",
+                dict(
+                    type=float,
+                    default=0.35,
+                    metavar="F",
+                    help="smallest share of a photo a training crop covers (default: 0.35)",
+                ),
+            ),
+            (
+                "--val-fraction",
+                dict(
+                    type=float,
+                    default=0.0,
+                    metavar="F",
+                    help="share of each breed's training photos held out and scored each epoch (default: 0)",
+                ),
+            ),
+            ("--no-tta", dict(action="store_true", help="score the test photos without their mirror images")),
+            (
+                "--pretrain-dir",
+                dict(
+                    metavar="DIR",
+                    help="first train the CNN from random weights on this folder's train list (official lists; "
+                    "none of its photos may be a test photo), then start from its layers",
+                ),
+            ),
+            (
+                "--pretrain-epochs",
+                dict(type=_positive_int, default=30, metavar="N", help="epochs of that pre-training (default: 30)"),
+            ),
+        ),
+        run_bench_scratch,
+    ),
+    _Benchmark(
+        "throughput",
+        "images/s of the file pipeline + backbone vs the backbone on preloaded tensors",
+        "Time the feature pipeline (tf.data: parallel Pillow decode, resize, prefetch, then the backbone)\n"
+        "against the same compiled backbone on the same images already in memory; report the ratio.",
+        "  dogbreeds bench throughput --data-dir ../shared/datasets/stanford-dogs-crops224\n"
+        "  dogbreeds bench throughput --backbone efficientnet_lite0 --images 256",
+        (
+            ("--backbone", dict(default="mobilenet_v2", metavar="NAME", help="default: mobilenet_v2")),
+            ("--images", dict(type=_positive_int, default=512, metavar="N", help="images timed (default: 512)")),
+            ("--batch-size", dict(type=_positive_int, default=64, metavar="N", help="default: 64")),
+            (
+                "--repeats",
+                dict(type=_positive_int, default=3, metavar="N", help="timed passes of each, best kept (default: 3)"),
+            ),
+        ),
+        run_bench_throughput,
+    ),
+)
+"""The benchmarks in the order `dogbreeds bench --help` lists them."""

@@ -62,14 +62,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "load_records",
         ],
         "transfer_experiment": [
+            "TransferResult",
+            "TransferExperiment",
+            "results_table",
+        ],
+        "transfer_variants": [
             "ExperimentError",
             "TransferVariant",
             "FineTuneVariant",
-            "TransferResult",
-            "TransferExperiment",
             "head_variants",
             "fine_tune_variants",
-            "results_table",
         ],
     },
 )

@@ -238,6 +238,7 @@ _TRAINING_CODE_MODULES = (
     "dogbreeds.inputs.augmentation",
     "dogbreeds.judge.evaluation",
     "dogbreeds.models.builders",
+    "dogbreeds.models.compiling",
     "dogbreeds.models.training",
 )
 """The code that turns a variant's pixels into a seed's result: a change to it is a new result."""

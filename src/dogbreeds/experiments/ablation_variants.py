@@ -24,7 +24,8 @@ from dogbreeds.inputs.arrays import SplitArrays
 from dogbreeds.inputs.augmentation import AugmentationError, resolve_config
 from dogbreeds.inputs.preprocessing import PreprocessingError, apply_named, named_preprocessor
 from dogbreeds.inputs.whitening import Whitener
-from dogbreeds.models.builders import CNNConfig, ModelConfigError
+from dogbreeds.models.builders import CNNConfig
+from dogbreeds.models.compiling import ModelConfigError
 
 
 class AblationError(DogbreedsError, ValueError):

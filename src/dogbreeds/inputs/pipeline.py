@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# Long on purpose: one pipeline read top to bottom in its order; its syntax also keys the feature cache.
 def make_dataset(
     records: Sequence[ImageRecord],
     label_map: LabelMap,

@@ -8,17 +8,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "builders": [
             "ACTIVATIONS",
-            "OPTIMIZERS",
-            "LOSSES",
             "POOLINGS",
-            "TOP_K_METRIC",
-            "ModelConfigError",
             "CNNConfig",
             "ParamCount",
-            "OneHotLoss",
-            "make_loss",
-            "make_optimizer",
-            "compile_classifier",
             "build_scratch_cnn",
             "build_transfer_model",
             "build_feature_head",
@@ -44,6 +36,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "save_bundle",
             "load_bundle",
         ],
+        "compiling": [
+            "OPTIMIZERS",
+            "LOSSES",
+            "TOP_K_METRIC",
+            "ModelConfigError",
+            "OneHotLoss",
+            "make_loss",
+            "make_optimizer",
+            "compile_classifier",
+        ],
         "features": [
             "DEFAULT_CACHE_DIR",
             "CACHE_FORMAT",
@@ -55,6 +57,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "backbone_features",
             "feature_extractor",
             "extract_features",
+        ],
+        "fine_tuning": [
+            "FineTuneResult",
+            "fine_tune",
         ],
         "gradcam": [
             "CONV_LAYER_TYPES",
@@ -92,8 +98,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "imagenet_zero_shot_head",
             "average_probabilities",
             "predict_with_flip",
-            "FineTuneResult",
-            "fine_tune",
         ],
         "tuning": [
             "TUNER_KINDS",

@@ -1,18 +1,8 @@
-"""Model builders: the configurable scratch CNN, transfer models, feature heads, fine-tuning.
+"""Model builders: the configurable scratch CNN, transfer models, feature heads, unfreezing for fine-tuning.
 
 Every builder takes float32 images in 0..255 (what the input pipeline yields) and integer
-labels, and returns a compiled model whose metrics are ``accuracy`` and ``top5_accuracy``
-(top-k with k = min(5, number of classes)).
-
-Losses (``CNNConfig.loss``), and when each makes sense for a softmax classifier:
-
-- ``sparse_categorical_crossentropy``: the standard choice; integer labels as they are.
-- ``categorical_crossentropy``: the same loss on one-hot labels; only useful with
-  ``label_smoothing`` > 0 (a regulariser that helps on fine-grained classes).
-- ``focal``: categorical focal cross-entropy (``focal_gamma``), down-weights easy examples;
-  meant for class imbalance, which Stanford Dogs hardly has, so expect a tie at best.
-- ``squared_hinge``: a margin loss on the softmax probabilities, kept only to reproduce the
-  ablation studies; its gradients vanish once the margin is met, so it trains worse.
+labels, and returns a model compiled by :func:`~dogbreeds.models.compiling.compile_classifier`
+(the losses and optimizers, and when each loss makes sense, are in ``models.compiling``).
 """
 
 from __future__ import annotations
@@ -20,26 +10,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
-from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.models.compiling import (
+    LOSSES,
+    OPTIMIZERS,
+    LearningRate,
+    ModelConfigError,
+    _check_choice,
+    _check_loss_options,
+    compile_classifier,
+)
 
 ACTIVATIONS = ("relu", "elu", "selu", "leaky_relu", "gelu", "swish", "tanh", "sigmoid")
-OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad")
-LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "focal", "squared_hinge")
 POOLINGS = ("gap", "flatten")
-TOP_K_METRIC = "top5_accuracy"
-
 _INITIALIZERS = {"selu": "lecun_normal", "tanh": "glorot_uniform", "sigmoid": "glorot_uniform"}
-_SMOOTHABLE_LOSSES = ("categorical_crossentropy", "focal")
-
-
-class ModelConfigError(DogbreedsError, ValueError):
-    """A model setting is out of range or not one of the supported choices."""
 
 
 @dataclass(frozen=True)
@@ -119,101 +108,6 @@ class ParamCount(NamedTuple):
         return self.trainable + self.non_trainable
 
 
-@keras.saving.register_keras_serializable(package="dogbreeds")
-class OneHotLoss(keras.losses.Loss):
-    """Applies a categorical loss (``reduction=None``) to integer labels by one-hot encoding them."""
-
-    def __init__(self, inner: keras.losses.Loss, name: str | None = None, **kwargs: Any) -> None:
-        if inner.reduction is not None:
-            raise ModelConfigError("OneHotLoss needs an inner loss built with reduction=None.")
-        super().__init__(name=name or f"one_hot_{inner.name}", **kwargs)
-        self.inner = inner
-
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
-        one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
-        return self.inner(one_hot, y_pred)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> OneHotLoss:
-        config = dict(config)
-        inner = keras.saving.deserialize_keras_object(config.pop("inner"))
-        return cls(inner, **config)
-
-
-def make_loss(name: str, label_smoothing: float = 0.0, focal_gamma: float = 2.0) -> keras.losses.Loss:
-    """The loss called ``name`` (one of ``LOSSES``), taking integer labels."""
-    _check_choice("loss", name, LOSSES)
-    _check_loss_options(name, label_smoothing, focal_gamma)
-    if name == "sparse_categorical_crossentropy":
-        return keras.losses.SparseCategoricalCrossentropy(name=name)
-    if name == "categorical_crossentropy":
-        inner = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing, reduction=None)
-    elif name == "focal":
-        inner = keras.losses.CategoricalFocalCrossentropy(
-            gamma=focal_gamma, label_smoothing=label_smoothing, reduction=None
-        )
-    else:
-        inner = keras.losses.SquaredHinge(reduction=None)
-    return OneHotLoss(inner, name=name)
-
-
-LearningRate: TypeAlias = float | keras.optimizers.schedules.LearningRateSchedule
-
-
-def make_optimizer(
-    name: str, learning_rate: LearningRate, weight_decay: float | None = None
-) -> keras.optimizers.Optimizer:
-    """A fresh optimizer called ``name`` (one of ``OPTIMIZERS``); "sgd" uses Nesterov momentum 0.9.
-
-    ``learning_rate`` is a number or a Keras schedule; ``weight_decay`` (decoupled) None
-    keeps the optimizer's default.
-    """
-    _check_choice("optimizer", name, OPTIMIZERS)
-    if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) and learning_rate <= 0:
-        raise ModelConfigError(f"learning_rate must be > 0, got {learning_rate}.")
-    if weight_decay is not None and weight_decay < 0:
-        raise ModelConfigError(f"weight_decay must be >= 0 (or None), got {weight_decay}.")
-    decay = {} if weight_decay is None else {"weight_decay": weight_decay}
-    factories: dict[str, Callable[[], keras.optimizers.Optimizer]] = {
-        "adam": lambda: keras.optimizers.Adam(learning_rate, **decay),
-        "adamw": lambda: keras.optimizers.AdamW(learning_rate, **decay),
-        "nadam": lambda: keras.optimizers.Nadam(learning_rate, **decay),
-        "adamax": lambda: keras.optimizers.Adamax(learning_rate, **decay),
-        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate, **decay),
-        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, **decay),
-        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate, **decay),
-    }
-    return factories[name]()
-
-
-def compile_classifier(
-    model: keras.Model,
-    *,
-    optimizer: str = "adam",
-    learning_rate: LearningRate = 1e-3,
-    weight_decay: float | None = None,
-    loss: str | keras.losses.Loss = "sparse_categorical_crossentropy",
-    label_smoothing: float = 0.0,
-    focal_gamma: float = 2.0,
-) -> keras.Model:
-    """Compiles a softmax classifier for integer labels with accuracy and top-5 accuracy."""
-    num_classes = int(model.output_shape[-1])
-    loss_fn = loss if isinstance(loss, keras.losses.Loss) else make_loss(loss, label_smoothing, focal_gamma)
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
-        loss=loss_fn,
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name=TOP_K_METRIC),
-        ],
-    )
-    return model
-
-
 def build_scratch_cnn(
     config: CNNConfig,
     num_classes: int,
@@ -233,12 +127,29 @@ def build_scratch_cnn(
             f"{len(config.filters)} conv blocks halve {height}x{width} images below 1 pixel; "
             "use fewer blocks or larger images."
         )
-    regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
-    initializer = _INITIALIZERS.get(config.activation, "he_normal")
-
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    x = _scratch_features(x, config)
+    if config.dropout:
+        x = layers.Dropout(config.dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs, name="scratch_cnn")
+    return compile_classifier(
+        model,
+        optimizer=config.optimizer,
+        learning_rate=config.learning_rate if learning_rate is None else learning_rate,
+        weight_decay=config.weight_decay,
+        loss=config.loss,
+        label_smoothing=config.label_smoothing,
+        focal_gamma=config.focal_gamma,
+    )
+
+
+def _scratch_features(x: keras.KerasTensor, config: CNNConfig) -> keras.KerasTensor:
+    """The scratch CNN from rescaled pixels to the vector its classifier reads: conv blocks, pooling, hidden layer."""
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    initializer = _INITIALIZERS.get(config.activation, "he_normal")
     for index, filters in enumerate(config.filters, start=1):
         x = layers.Conv2D(
             filters,
@@ -265,19 +176,7 @@ def build_scratch_cnn(
             kernel_regularizer=regularizer,
             name="hidden",
         )(x)
-    if config.dropout:
-        x = layers.Dropout(config.dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs, name="scratch_cnn")
-    return compile_classifier(
-        model,
-        optimizer=config.optimizer,
-        learning_rate=config.learning_rate if learning_rate is None else learning_rate,
-        weight_decay=config.weight_decay,
-        loss=config.loss,
-        label_smoothing=config.label_smoothing,
-        focal_gamma=config.focal_gamma,
-    )
+    return x
 
 
 def build_transfer_model(
@@ -435,22 +334,6 @@ def _leaf_layers(model: keras.Model) -> Iterator[keras.Layer]:
             yield from _leaf_layers(layer)
         else:
             yield layer
-
-
-def _check_choice(setting: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ModelConfigError(f"Unknown {setting} {value!r}; choose one of {', '.join(choices)}.")
-
-
-def _check_loss_options(loss: str, label_smoothing: float, focal_gamma: float) -> None:
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ModelConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
-    if label_smoothing and loss not in _SMOOTHABLE_LOSSES:
-        raise ModelConfigError(
-            f"label_smoothing needs one-hot targets: use loss 'categorical_crossentropy' or 'focal', not {loss!r}."
-        )
-    if focal_gamma < 0:
-        raise ModelConfigError(f"focal_gamma must be >= 0, got {focal_gamma}.")
 
 
 def _check_num_classes(num_classes: int) -> None:

@@ -97,18 +97,7 @@ def fit(
     if monitor.startswith("val_") and val_ds is None:
         raise TrainingError(f"monitor={monitor!r} needs validation data: pass val_ds or monitor a training metric.")
     mode = _mode_for(monitor)
-    all_callbacks: list[keras.callbacks.Callback] = []
-    if patience is not None:
-        all_callbacks += [
-            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor,
-                mode=mode,
-                factor=reduce_lr_factor,
-                patience=reduce_lr_patience if reduce_lr_patience is not None else max(1, patience // 2),
-                min_lr=min_lr,
-            ),
-        ]
+    all_callbacks = _plateau_callbacks(monitor, mode, patience, reduce_lr_patience, reduce_lr_factor, min_lr)
     all_callbacks.append(LearningRateLog())
     checkpoint = None
     if checkpoint_dir is not None:
@@ -129,8 +118,43 @@ def fit(
         class_weight=dict(class_weight) if class_weight is not None else None,
     )
     wall_time = time.perf_counter() - start
+    saved = checkpoint.weights_path if checkpoint is not None and checkpoint.weights_path.exists() else None
+    return _fit_result(history.history, monitor, mode, epochs, wall_time, saved)
 
-    values = {name: [float(v) for v in series] for name, series in history.history.items()}
+
+def _plateau_callbacks(
+    monitor: str,
+    mode: str,
+    patience: int | None,
+    reduce_lr_patience: int | None,
+    reduce_lr_factor: float,
+    min_lr: float,
+) -> list[keras.callbacks.Callback]:
+    """Early stopping (best weights restored) and learning-rate reduction on a plateau; none without ``patience``."""
+    if patience is None:
+        return []
+    return [
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor,
+            mode=mode,
+            factor=reduce_lr_factor,
+            patience=reduce_lr_patience if reduce_lr_patience is not None else max(1, patience // 2),
+            min_lr=min_lr,
+        ),
+    ]
+
+
+def _fit_result(
+    logs: Mapping[str, Iterable[float]],
+    monitor: str,
+    mode: str,
+    epochs: int,
+    wall_time: float,
+    checkpoint: Path | None,
+) -> FitResult:
+    """The :class:`FitResult` of a run that logged ``logs`` (Keras' ``History.history``)."""
+    values = {name: [float(v) for v in series] for name, series in logs.items()}
     if monitor not in values:
         raise TrainingError(f"Keras logged no {monitor!r}; logged metrics are {sorted(values)}.")
     scores = values[monitor]
@@ -143,7 +167,7 @@ def fit(
         epochs_run=len(scores),
         stopped_early=len(scores) < epochs,
         wall_time_s=wall_time,
-        checkpoint=checkpoint.weights_path if checkpoint is not None and checkpoint.weights_path.exists() else None,
+        checkpoint=checkpoint,
     )
 
 

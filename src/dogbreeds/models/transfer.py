@@ -1,4 +1,4 @@
-"""Transfer-learning workflow on frozen ImageNet backbones: features, heads, flip TTA, ensembles, fine-tuning.
+"""Transfer learning on frozen ImageNet backbones: features, heads, flip TTA, ensembles.
 
 The cheap path computes each backbone's pooled features once (cached by ``features.py``)
 and trains small heads on them in seconds::
@@ -10,14 +10,15 @@ and trains small heads on them in seconds::
 
 Ensembles either join features of several backbones (:func:`concat_features`) or
 average the probabilities of several heads (:func:`average_probabilities`).
-:func:`fine_tune` is the expensive path: the backbone's last layers are trained too.
+:func:`~dogbreeds.models.fine_tuning.fine_tune` is the expensive path: the backbone's last
+layers are trained too.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,11 +34,10 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.data.folder import CropChoice, ImageRecord
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import SPLIT_NAMES, Split
-from dogbreeds.models.backbones import build_backbone, build_imagenet_classifier, get_backbone, imagenet_wnids
-from dogbreeds.models.backbones import preprocess as backbone_preprocess
-from dogbreeds.models.builders import build_feature_head, build_transfer_model, unfreeze_last
+from dogbreeds.models.backbones import build_imagenet_classifier, imagenet_wnids
+from dogbreeds.models.builders import build_feature_head
 from dogbreeds.models.features import backbone_features
-from dogbreeds.models.training import FitResult, fit
+from dogbreeds.models.training import fit
 
 HeadKind = Literal["keras", "logreg", "imagenet"]
 
@@ -227,21 +227,7 @@ def train_head(
     regression with inverse regularisation strength ``c`` (``val`` is not used).
     ``num_classes`` defaults to the largest label + 1 over ``train`` and ``val``.
     """
-    if kind not in ("keras", "logreg"):
-        raise TransferError(
-            f"Unknown head kind {kind!r}; train_head trains 'keras' or 'logreg' heads "
-            "(use imagenet_zero_shot_head for 'imagenet')."
-        )
-    if len(train) == 0:
-        raise TransferError("No training features: train must hold at least one row.")
-    if val is not None and val.dim != train.dim:
-        raise TransferError(f"train has {train.dim} features per row but val has {val.dim}.")
-    seen = np.concatenate([train.labels, val.labels if val is not None else []]).astype(np.int64)
-    num_classes = int(num_classes if num_classes is not None else seen.max() + 1)
-    if seen.min() < 0 or seen.max() >= num_classes:
-        raise TransferError(f"Labels must lie in 0..{num_classes - 1}, found {seen.min()}..{seen.max()}.")
-    if len(np.unique(train.labels)) < 2:
-        raise TransferError("train holds a single class; a classifier needs at least two.")
+    num_classes = _checked_num_classes(train, val, kind, num_classes)
     if kind == "logreg":
         return _train_logreg(train, num_classes, c=c, max_iter=max_iter, seed=seed)
     settings = dict(
@@ -260,8 +246,33 @@ def train_head(
         return head
     if val is None:
         raise TransferError("refit_on needs val: the refit uses the epoch count chosen by early stopping on val.")
-    refit = _train_keras_head(stack_features([train, refit_on]), None, num_classes, epochs=head.best_epoch, **settings)
-    refit.params |= {"refit_rows": len(train) + len(refit_on), "early_stopping_epochs_run": head.params["epochs_run"]}
+    return _refit_keras_head(head, stack_features([train, refit_on]), num_classes, settings)
+
+
+def _checked_num_classes(train: FeatureSet, val: FeatureSet | None, kind: str, num_classes: int | None) -> int:
+    """The number of classes a ``kind`` head is trained for, once ``train`` and ``val`` are found fit for it."""
+    if kind not in ("keras", "logreg"):
+        raise TransferError(
+            f"Unknown head kind {kind!r}; train_head trains 'keras' or 'logreg' heads "
+            "(use imagenet_zero_shot_head for 'imagenet')."
+        )
+    if len(train) == 0:
+        raise TransferError("No training features: train must hold at least one row.")
+    if val is not None and val.dim != train.dim:
+        raise TransferError(f"train has {train.dim} features per row but val has {val.dim}.")
+    seen = np.concatenate([train.labels, val.labels if val is not None else []]).astype(np.int64)
+    num_classes = int(num_classes if num_classes is not None else seen.max() + 1)
+    if seen.min() < 0 or seen.max() >= num_classes:
+        raise TransferError(f"Labels must lie in 0..{num_classes - 1}, found {seen.min()}..{seen.max()}.")
+    if len(np.unique(train.labels)) < 2:
+        raise TransferError("train holds a single class; a classifier needs at least two.")
+    return num_classes
+
+
+def _refit_keras_head(head: TrainedHead, rows: FeatureSet, num_classes: int, settings: dict[str, Any]) -> TrainedHead:
+    """A fresh keras head trained on ``rows`` for ``head``'s early-stopped epoch count, keeping its history."""
+    refit = _train_keras_head(rows, None, num_classes, epochs=head.best_epoch, **settings)
+    refit.params |= {"refit_rows": len(rows), "early_stopping_epochs_run": head.params["epochs_run"]}
     refit.train_seconds += head.train_seconds
     refit.history, refit.best_epoch = head.history, head.best_epoch
     return refit
@@ -392,74 +403,3 @@ def predict_with_flip(head: TrainedHead, features: FeatureSet, flipped: FeatureS
     if len(features) != len(flipped) or not np.array_equal(features.labels, flipped.labels):
         raise TransferError("features and flipped must describe the same images in the same order.")
     return average_probabilities([head.predict_proba(features), head.predict_proba(flipped)])
-
-
-@dataclass
-class FineTuneResult:
-    """A fine-tuned transfer model and what training it did."""
-
-    model: keras.Model
-    head_fit: FitResult | None
-    fit: FitResult
-    unfrozen_layers: int
-
-    @property
-    def train_seconds(self) -> float:
-        """Wall time of both phases (head warm-up and fine-tuning)."""
-        return self.fit.wall_time_s + (self.head_fit.wall_time_s if self.head_fit is not None else 0.0)
-
-
-def fine_tune(
-    backbone: str | keras.Model,
-    train_ds: tf.data.Dataset,
-    val_ds: tf.data.Dataset | None,
-    num_classes: int,
-    *,
-    image_size: tuple[int, int] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
-    head: TrainedHead | None = None,
-    head_epochs: int = 0,
-    unfreeze: int = 10,
-    learning_rate: float = 1e-4,
-    epochs: int = 5,
-    patience: int = 2,
-    dropout: float = 0.2,
-    augmentation: keras.Layer | None = None,
-    checkpoint_dir: str | os.PathLike | None = None,
-    progress: bool = True,
-) -> FineTuneResult:
-    """Fine-tune the last ``unfreeze`` weight layers of a backbone with a softmax head on images.
-
-    ``backbone`` is a registry name (built pooled at ``image_size`` with ImageNet weights,
-    its own preprocessing applied) or a Keras model taking ``preprocess``-ed images.
-    The head starts from a trained Keras feature ``head`` (no hidden layer) when given,
-    else it is first trained alone for ``head_epochs`` with the backbone frozen; then
-    ``models.unfreeze_last`` opens the last layers (batch norm stays frozen) and training
-    goes on at ``learning_rate`` with early stopping on validation loss (``training.fit``).
-    Data sets yield (float32 images in 0..255, int labels) batches.
-    """
-    if head is None and head_epochs < 1:
-        raise TransferError("A fine-tuned head must start trained: pass a keras head or head_epochs >= 1.")
-    if isinstance(backbone, str):
-        spec = get_backbone(backbone)
-        size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
-        name = backbone
-        backbone = build_backbone(name, include_top=False, pooling="avg", input_shape=(*size, 3))
-        preprocess = preprocess or (lambda images: backbone_preprocess(name, images))
-    model = build_transfer_model(
-        backbone, num_classes, dropout=dropout, preprocess=preprocess, augmentation=augmentation
-    )
-    head_fit = None
-    if head is not None:
-        if head.kind != "keras" or head.params.get("hidden"):
-            raise TransferError("Only a keras head without a hidden layer can start a fine-tuned model.")
-        kernel, bias = head.model.get_layer("predictions").get_weights()
-        set_softmax_weights(model, kernel, bias)
-    else:
-        head_fit = fit(model, train_ds, val_ds, epochs=head_epochs, patience=max(1, head_epochs), progress=progress)
-    unfreeze_last(model, unfreeze, learning_rate=learning_rate)
-    checkpoint = os.fspath(checkpoint_dir) if checkpoint_dir is not None else None
-    result = fit(
-        model, train_ds, val_ds, epochs=epochs, patience=patience, checkpoint_dir=checkpoint, progress=progress
-    )
-    return FineTuneResult(model, head_fit, result, unfreeze)

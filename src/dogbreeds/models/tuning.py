@@ -23,7 +23,8 @@ import tensorflow as tf
 from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import json_digest
-from dogbreeds.models.builders import CNNConfig, ModelConfigError, build_scratch_cnn
+from dogbreeds.models.builders import CNNConfig, build_scratch_cnn
+from dogbreeds.models.compiling import ModelConfigError
 
 TUNER_KINDS = ("hyperband", "bayesian", "random")
 _LOSS_SETTINGS = ("loss", "label_smoothing", "focal_gamma")
