@@ -10,6 +10,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "DEFAULT_RESULTS_DIR",
             "BENCH_KIND",
             "BenchError",
+            "write_bench_record",
         ],
         "label_speed": [
             "bench_label",
