@@ -378,3 +378,9 @@ def test_every_stanford_breed_is_a_canine_class_and_three_are_not_domestic_dogs(
     classes = {wnids.index(entry.name.split("-", 1)[0]) for entry in folder.iterdir()}
     assert len(classes) == 120 and classes <= set(IMAGENET_CANINE_CLASSES)
     assert sorted(classes - set(IMAGENET_DOG_CLASSES)) == [273, 274, 275]  # dingo, dhole, African hunting dog
+
+
+def test_a_backbone_reads_its_own_size_unless_told_otherwise():
+    spec = get_backbone("efficientnet_lite2")
+    assert spec.image_size() == (260, 260) and spec.image_size(None) == (260, 260)
+    assert spec.image_size(96) == (96, 96) and spec.image_size((120, 90)) == (120, 90)

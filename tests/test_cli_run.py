@@ -43,23 +43,29 @@ def test_an_unknown_setting_fails_at_once_with_the_known_names(tmp_path, capsys)
     assert not runs.exists()  # nothing started
 
 
-def test_every_run_setting_reaches_the_notebooks():
+def test_every_run_setting_reaches_the_runs_settings_file(tmp_path):
     import dataclasses
 
     from dogbreeds.study import runner
-    from dogbreeds.study.profiles import RunSettings
+    from dogbreeds.study.profiles import RunSettings, load_settings, save_settings
 
-    declared = runner.notebook_parameters()
-    for name, parameters in declared.items():
-        assert "overrides" in parameters, f"{name} takes no overrides"
+    for name, parameters in runner.notebook_parameters().items():
+        assert {"run_dir", "profile", "overrides"} <= parameters, f"{name} cannot read the run's settings"
     every = {field.name: 1 for field in dataclasses.fields(RunSettings) if field.name != "output_dir"}
-    every |= {"profile": "quick", "data_dir": "d", "photos_dir": "p", "breeds": 2, "image_size": 32}
-    every |= {"transfer_image_size": 32, "whitening_size": 2, "val_fraction": 0.5, "deterministic": False}
+    every |= {"profile": "quick", "data_dir": str(tmp_path), "photos_dir": str(tmp_path), "breeds": 2}
+    every |= {"image_size": 32, "transfer_image_size": 32, "whitening_size": 2, "val_fraction": 0.5}
+    every |= {"deterministic": False}
     resolved = runner.resolve_parameters({**every, "target_accuracy": 0.9})
-    settable = set(resolved) - {"overrides"} | set(resolved.get("overrides", {}))
-    assert settable == set(every) | {"target_accuracy"}
-    assert resolved["overrides"]["batch_size"] == 1 and resolved["epochs"] == 1  # a field no notebook declares
-    assert "batch_size" not in resolved
+    settings, notebook_only = runner.run_settings(resolved, tmp_path / "run")
+    assert notebook_only == {"target_accuracy": 0.9}  # a parameter notebook 05 declares, not a run setting
+    save_settings(settings, tmp_path / "run")
+    stored = load_settings(tmp_path / "run")
+    assert stored == settings and stored.output_dir == tmp_path / "run"
+    assert {name: getattr(stored, name) for name in every if name not in ("data_dir", "photos_dir")} == {
+        name: value for name, value in every.items() if name not in ("data_dir", "photos_dir")
+    }
+    legacy, _ = runner.run_settings({"profile": "quick", "overrides": {"batch_size": 4}}, tmp_path / "old")
+    assert legacy.batch_size == 4  # run folders made before settings.json nested their overrides
 
 
 @pytest.mark.parametrize(
@@ -111,7 +117,7 @@ def test_op_determinism_can_be_switched_off_for_a_gpu(monkeypatch, tmp_path):
     monkeypatch.setattr(training, "set_seed", lambda seed, deterministic=True: calls.append((seed, deterministic)))
     Study.start("01_exploration", "quick", seed=5, output_dir=tmp_path, deterministic=False)
     assert calls == [(5, False)]
-    assert runner.resolve_parameters({"deterministic": False}) == {"overrides": {"deterministic": False}}
+    assert runner.resolve_parameters({"deterministic": False}) == {"deterministic": False}
 
 
 def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatch, tmp_path):

@@ -12,7 +12,7 @@ from dogbreeds.study import reporting, runner
 
 def _write_notebook(path, body, markdown="## Section"):
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("profile = 'quick'\noutput_dir = None")
+    params = nbformat.v4.new_code_cell("run_dir = None")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [
         nbformat.v4.new_markdown_cell(markdown),
@@ -30,8 +30,8 @@ def notebook_dir(tmp_path):
     for name in runner.NOTEBOOKS:
         _write_notebook(
             folder / f"{name}.ipynb",
-            "import pathlib\nprint('log line')\n"
-            f"pathlib.Path(output_dir, '{name}.txt').write_text(profile)\n"
+            "import pathlib\nfrom dogbreeds.study.profiles import load_settings\nprint('log line')\n"
+            f"pathlib.Path(run_dir, '{name}.txt').write_text(load_settings(run_dir).profile)\n"
             "from IPython.display import HTML\nHTML('<b>figure-of-" + name + "</b>')",
             markdown=f"## Story of {name}",
         )
@@ -61,7 +61,7 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
     )
     assert [r.name for r in results] == list(runner.NOTEBOOKS)
     assert started[0] == ("01_exploration", 1, 5)
-    assert (run_dir / "05_comparison.txt").read_text() == "quick"  # output_dir was injected
+    assert (run_dir / "05_comparison.txt").read_text() == "quick"  # run_dir was injected, its settings read
     manifest = json.loads((run_dir / "run.json").read_text())
     assert {e["status"] for e in manifest["notebooks"].values()} == {"done"}
     assert manifest["device"].startswith("CPU") and manifest["seed"] == 42

@@ -45,7 +45,7 @@ def bench_throughput(
     if repeats < 1:
         raise BenchError(f"repeats must be at least 1, got {repeats}.")
     spec = get_backbone(backbone)
-    size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
+    size = spec.image_size(image_size)
     chosen = _spread_records(data_dir, images)
     label_map = LabelMap.from_records(chosen)
     extract = feature_extractor(backbone, size)

@@ -121,14 +121,12 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
     if args.start and run_dir is not None:
         _check_same_data_dir(run_dir, previous, data_dir)
     discover(data_dir)  # a wrong folder fails here, in one line, before any kernel starts
-    settings = runner.resolve_parameters(dict(args.overrides))
-    overrides = {**previous.get("overrides", {}), **settings.pop("overrides", {})}
+    previous = {**previous, **previous.pop("overrides", {})}  # run folders made before settings.json
     parameters = {
         **previous,
         "profile": profile,
         "data_dir": str(data_dir.resolve()),
-        **settings,
-        **({"overrides": overrides} if overrides else {}),
+        **runner.resolve_parameters(dict(args.overrides)),
     }
     run_dir = run_dir or runner.new_run_dir(args.runs, profile)
     print(f"run folder: {run_dir}\nparameters: {json.dumps(parameters)}", flush=True)

@@ -290,8 +290,7 @@ class TransferExperiment:
 
     def input_size(self, backbone: str) -> tuple[int, int]:
         """The image side the backbone reads in this experiment."""
-        side = get_backbone(backbone).input_size
-        return tuple(self.image_size) if self.image_size is not None else (side, side)
+        return get_backbone(backbone).image_size(self.image_size)
 
     def predict_files(
         self, model: keras.Model, records: Sequence[ImageRecord], size: tuple[int, int]

@@ -179,7 +179,7 @@ def backbone_features(
     key also covers the weights and the source of the loading and backbone modules.
     """
     spec = get_backbone(name)
-    size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
+    size = spec.image_size(image_size)
     records = list(records)
     annotations = [r.annotation_path for r in records if r.annotation_path is not None] if crop else []
     extra = {

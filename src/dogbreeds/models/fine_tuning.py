@@ -70,7 +70,7 @@ def fine_tune(
         raise TransferError("A fine-tuned head must start trained: pass a keras head or head_epochs >= 1.")
     if isinstance(backbone, str):
         spec = get_backbone(backbone)
-        size = tuple(image_size) if image_size is not None else (spec.input_size, spec.input_size)
+        size = spec.image_size(image_size)
         name = backbone
         backbone = build_backbone(name, include_top=False, pooling="avg", input_shape=(*size, 3))
         preprocess = preprocess or (lambda images: backbone_preprocess(name, images))

@@ -8,11 +8,14 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "profiles": [
             "STANDALONE_OUTPUT",
+            "SETTINGS_FILE",
             "PROFILES",
             "Allowed",
             "RunSettings",
             "profile_folder",
             "settings_for",
+            "save_settings",
+            "load_settings",
         ],
         "reporting": [
             "HIDDEN_TAGS",
@@ -47,6 +50,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "RUN_MANAGED",
             "notebook_parameters",
             "resolve_parameters",
+            "run_settings",
             "select_notebooks",
             "new_run_dir",
             "latest_run_dir",

@@ -1,8 +1,9 @@
 """Run profiles: the parameter sets behind `quick` (CPU, minutes, the bundled sample), `cpu` (the real
 study on a CPU, on the real folders of ../shared/datasets) and `full` (GPU, Stanford Dogs).
 
-Notebooks take `profile` plus optional overrides in their papermill `parameters`
-cell and call `settings_for` to get one resolved, JSON-serializable settings object.
+A run resolves its settings once (:func:`settings_for`) and writes them into its folder
+(:func:`save_settings`, ``settings.json``); every notebook of the run reads them back with
+:func:`load_settings`. A notebook opened by hand resolves a profile and its overrides itself.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir, shared_datasets_dir
+from dogbreeds.core.fileio import write_json_atomic
 
 STANDALONE_OUTPUT = REPO_ROOT / "runs" / "standalone"
+SETTINGS_FILE = "settings.json"
+"""The resolved :class:`RunSettings` of a run, in its run folder."""
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -129,6 +133,16 @@ class RunSettings:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunSettings:
+        """The settings of :meth:`to_dict`'s output (folders back to paths); unknown names are refused."""
+        fields = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(fields)}")
+        folders = {"data_dir", "photos_dir", "output_dir"}
+        return cls(**{key: Path(value) if key in folders else value for key, value in values.items()})
+
+    @classmethod
     def check(cls, name: str, value: Any) -> None:
         """Raise ValueError naming the setting, the value and what it takes, unless ``value`` fits ``name``.
 
@@ -150,7 +164,7 @@ def settings_for(
     *,
     data_dir: str | Path | None = None,
     output_dir: str | Path | None = None,
-    seed: int = DEFAULT_SEED,
+    seed: int | None = DEFAULT_SEED,
     **overrides: Any,
 ) -> RunSettings:
     """Resolve a profile and overrides (None means "profile default") into RunSettings.
@@ -175,6 +189,25 @@ def settings_for(
         data_dir=data,
         photos_dir=Path(photos) if photos else data,
         output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT,
-        seed=seed,
+        seed=DEFAULT_SEED if seed is None else seed,
         **values,
     )
+
+
+def save_settings(settings: RunSettings, run_dir: str | Path) -> Path:
+    """Write ``settings`` as the run's ``settings.json`` (atomically); returns its path."""
+    path = Path(run_dir) / SETTINGS_FILE
+    write_json_atomic(path, settings.to_dict())
+    return path
+
+
+def load_settings(run_dir: str | Path) -> RunSettings:
+    """The settings a run resolved once (its ``settings.json``), as every notebook of the run reads them."""
+    path = Path(run_dir) / SETTINGS_FILE
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"Cannot read the run's settings {path}: {error}. Run the notebooks with dogbreeds run."
+        ) from error
+    return RunSettings.from_dict(values)

@@ -26,6 +26,7 @@ from typing import Any
 
 from dogbreeds.core.config import DEFAULT_SEED, REPO_ROOT
 from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.study.profiles import SETTINGS_FILE, RunSettings, save_settings, settings_for
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = (
@@ -150,7 +151,7 @@ class NotebookResult:
     output: Path
 
 
-RUN_MANAGED = frozenset({"output_dir", "overrides"})
+RUN_MANAGED = frozenset({"run_dir", "profile", "overrides"})
 """Notebook parameters the runner sets itself (never through --set)."""
 
 
@@ -163,15 +164,13 @@ def notebook_parameters(notebook_dir: Path | None = None) -> dict[str, set[str]]
 
 
 def resolve_parameters(values: dict[str, Any], notebook_dir: Path | None = None) -> dict[str, Any]:
-    """Notebook parameters from ``--set``-style values: every run setting can be set, nothing is lost.
+    """Run parameters from ``--set``-style values, checked before any kernel starts.
 
-    A name a notebook declares goes to its parameter; any other field of the profile settings
-    (``profiles.RunSettings``, e.g. ``batch_size``) goes into the notebooks' ``overrides`` dict.
-    An unknown name raises RunError at once, listing the known names; so does a value that a
-    setting does not take (``RunSettings.check``), before any kernel starts.
+    A name is a run setting (a field of ``study.profiles.RunSettings``, e.g. ``batch_size``), or
+    a parameter a notebook declares for a person to set by hand (e.g. notebook 05's
+    ``target_accuracy``). An unknown name raises RunError at once, listing the known names; so
+    does a value that a setting does not take (``RunSettings.check``).
     """
-    from dogbreeds.study.profiles import RunSettings
-
     declared = set().union(*notebook_parameters(notebook_dir).values()) - RUN_MANAGED
     fields = {field.name for field in dataclasses.fields(RunSettings)} - {"output_dir"}
     unknown = sorted(set(values) - declared - fields)
@@ -183,11 +182,21 @@ def resolve_parameters(values: dict[str, Any], notebook_dir: Path | None = None)
                 RunSettings.check(key, value)
             except ValueError as error:
                 raise RunError(f"--set {error}") from None
-    parameters = {key: value for key, value in values.items() if key in declared}
-    overrides = {key: value for key, value in values.items() if key not in declared}
-    if overrides:
-        parameters["overrides"] = overrides
-    return parameters
+    return dict(values)
+
+
+def run_settings(parameters: dict[str, Any], run_dir: Path) -> tuple[RunSettings, dict[str, Any]]:
+    """(the run's settings, resolved once; the notebook-only parameters) of flat run ``parameters``.
+
+    A legacy ``overrides`` dict (run folders made before settings.json) is read as more settings.
+    """
+    values = {**parameters, **parameters.get("overrides", {})}
+    values.pop("overrides", None)
+    fields = {field.name for field in dataclasses.fields(RunSettings)} - {"output_dir"}
+    chosen = {key: value for key, value in values.items() if key in fields}
+    notebook_only = {key: value for key, value in values.items() if key not in fields}
+    settings = settings_for(chosen.pop("profile", "quick"), output_dir=run_dir, **chosen)
+    return settings, notebook_only
 
 
 def _position(key: str) -> int:
@@ -254,8 +263,9 @@ def run_notebooks(
 ) -> list[NotebookResult]:
     """Execute the notebooks from ``start`` to ``until``, each in a fresh kernel; stop at the first failure.
 
-    ``parameters`` are injected into every notebook's ``parameters`` cell, plus
-    ``output_dir`` (the run folder). run.json is rewritten after each notebook, so
+    ``parameters`` (flat: run settings and notebook parameters) are resolved once into the run's
+    ``settings.json``, which every notebook reads (papermill passes it ``run_dir``, and the
+    notebook-only parameters). run.json is rewritten after each notebook, so
     an interrupted run shows what finished and ``start`` can resume it. Ctrl-C (SIGINT)
     or SIGTERM stops the kernel within seconds, marks the notebook "interrupted" and
     raises :class:`RunInterrupted`.
@@ -283,17 +293,14 @@ def run_notebooks(
         seed=parameters.get("seed", DEFAULT_SEED),
         updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    if "data_dir" in parameters:
-        from dogbreeds.study.profiles import settings_for
-
-        settings = settings_for(
-            parameters.get("profile", "quick"), data_dir=parameters["data_dir"], **parameters.get("overrides", {})
-        )
-        folders = {"data_dir": settings.data_dir, "photos_dir": settings.photos_dir}
-        manifest["data_folders"] = {key: folder.name for key, folder in folders.items()}
-        manifest["data_folder_hash"] = {
-            key: data_hash([r.path for r in discover(folder).records], folder) for key, folder in folders.items()
-        }
+    settings, notebook_only = run_settings(parameters, run_dir)
+    save_settings(settings, run_dir)
+    manifest["settings"] = SETTINGS_FILE
+    folders = {"data_dir": settings.data_dir, "photos_dir": settings.photos_dir}
+    manifest["data_folders"] = {key: folder.name for key, folder in folders.items()}
+    manifest["data_folder_hash"] = {
+        key: data_hash([r.path for r in discover(folder).records], folder) for key, folder in folders.items()
+    }
     names = select_notebooks(start, until)
     results = []
     for position, name in enumerate(names, start=1):
@@ -311,7 +318,7 @@ def run_notebooks(
                 papermill.execute_notebook(
                     str(notebook_dir / f"{name}.ipynb"),
                     str(output),
-                    parameters={**parameters, "output_dir": str(run_dir)},
+                    parameters={**notebook_only, "run_dir": str(run_dir)},
                     kernel_name=kernel_name,
                     cwd=str(notebook_dir),
                     progress_bar=False,

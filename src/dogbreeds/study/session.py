@@ -1,7 +1,6 @@
 """What every notebook does first: resolve its settings, seed, folders, data split, figure and record saving.
 
-study = Study.start("03_scratch_cnn", profile, data_dir=data_dir, output_dir=output_dir, seed=seed,
-                    breeds=breeds, image_size=image_size, epochs=epochs, tuner_trials=tuner_trials)
+study = Study.start("03_scratch_cnn", profile, run_dir=run_dir, **overrides)  # run_dir: the run's settings.json
 data = study.data()                 # the same seeded split in every notebook
 study.show(fig, "learning_curves")  # saved under <output_dir>/figures/03_scratch_cnn/, returned for display
 study.record("baseline", "scratch", metrics=..., history=...)  # <output_dir>/results/*.json
@@ -24,7 +23,7 @@ from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import Split, split_records
 from dogbreeds.experiments.records import check_model_record, load_records
 from dogbreeds.judge.plots import save_figure
-from dogbreeds.study.profiles import STANDALONE_OUTPUT, RunSettings, settings_for
+from dogbreeds.study.profiles import RunSettings, load_settings, settings_for
 
 Dataset = Literal["data", "photos"]
 DATASETS = ("data", "photos")
@@ -61,27 +60,24 @@ class Study:
         notebook: str,
         profile: str = "quick",
         *,
-        data_dir: str | Path | None = None,
-        output_dir: str | Path | None = None,
-        seed: int | None = None,
+        run_dir: str | Path | None = None,
         seeded: bool = True,
         dataset: Dataset = "data",
         **overrides: Any,
     ) -> Study:
-        """Resolve settings (None = profile default), seed everything, create the output folders.
+        """The run's settings, everything seeded, the output folders made.
 
+        In a run (``run_dir``, set by ``dogbreeds run``) the settings are the run's ``settings.json``,
+        resolved once for every notebook; opened by hand, the notebook resolves ``profile`` and
+        ``overrides`` (any :class:`RunSettings` field; None means the profile's default).
         ``dataset`` is the folder this notebook studies and records: "data" (the breeds benchmark,
         ``settings.data_dir``) or "photos" (whole photos, ``settings.photos_dir``).
         """
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
-        settings = settings_for(
-            profile,
-            data_dir=data_dir,
-            output_dir=Path(output_dir) if output_dir else STANDALONE_OUTPUT,
-            **({"seed": seed} if seed is not None else {}),
-            **overrides,
-        )
+        if run_dir is not None and overrides:
+            raise ValueError(f"{sorted(overrides)}: a run's settings come from its settings.json, not from overrides")
+        settings = load_settings(run_dir) if run_dir is not None else settings_for(profile, **overrides)
         study = cls(notebook, settings, dataset)
         for folder in (study.figures_dir, study.results_dir):
             folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,13 @@ class BackboneSpec:
     @property
     def default_input_shape(self) -> tuple[int, int, int]:
         return (self.input_size, self.input_size, 3)
+
+    def image_size(self, size: int | Sequence[int] | None = None) -> tuple[int, int]:
+        """The (height, width) photos are resized to for this backbone: ``size`` (one side, or a pair),
+        else the backbone's own input size."""
+        if size is None:
+            return (self.input_size, self.input_size)
+        return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
     @property
     def offline(self) -> bool:
