@@ -45,6 +45,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "worst_breed",
             "pick_photos",
             "comparison_markdown",
+            "studied_markdown",
             "percent",
             "resolve_model_path",
         ],
@@ -64,6 +65,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "latest_records",
             "load_records",
         ],
+        "scratch_text": [
+            "scratch_conclusions",
+        ],
         "transfer_experiment": [
             "ExperimentError",
             "TransferVariant",
@@ -73,6 +77,14 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "head_variants",
             "fine_tune_variants",
             "results_table",
+        ],
+        "transfer_text": [
+            "head_runs_markdown",
+            "fine_tune_choice_markdown",
+            "epochs_markdown",
+            "chart_markdown",
+            "saved_bundle_markdown",
+            "transfer_conclusions",
         ],
     },
 )
