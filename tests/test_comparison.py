@@ -24,11 +24,12 @@ from dogbreeds.experiments.comparison import (
     pick_photos,
     readable_table,
     resolve_model_path,
+    studied_markdown,
     worst_breed,
 )
 from dogbreeds.experiments.predictions import PredictionsError, predict_split
 from dogbreeds.experiments.records import check_model_record, load_records
-from dogbreeds.shelter.advice import shelter_advice, shelter_markdown
+from dogbreeds.shelter.advice import shelter_advice, shelter_markdown, shipped_model_markdown, threshold_markdown
 
 DATA_DIR = "/data/dogs"
 
@@ -402,7 +403,8 @@ def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() 
 
     text = shelter_markdown(advice, "MobileNetV2 fine-tuned", num_classes=120)
 
-    assert "**75%** of the dogs" in text  # top-1: 3 of 4
+    assert text.startswith("### Recommendation for the shelter")
+    assert "first for **75%** of the dogs" in text  # top-1: 3 of 4
     # every validation photo is right, so none is held back, but the test photos fall short: no bold promise
     assert "A threshold that the test photos did not confirm" in text
     assert "Automatic labelling of every photo" not in text
@@ -452,3 +454,48 @@ def test_shares_close_to_the_ends_are_not_rounded_to_them() -> None:
 
     assert "first for **99.6%** of the dogs" in text
     assert "**100%** of the dogs automatically" in text
+
+
+def test_studied_markdown_names_the_model_and_a_better_one_not_saved() -> None:
+    saved = BestModel("head", "MobileNetV2 + head", "transfer", "validation top-1", 0.8, "models/best_transfer")
+    text = studied_markdown(saved, saved, validation=1200, test=8580)
+    assert text == (
+        "Studied below: **MobileNetV2 + head**, chosen on its validation top-1, on 1,200 validation "
+        "and 8,580 test photos."
+    )
+    better = BestModel("cnn", "Scratch CNN", "scratch", "validation top-1", 0.9, None)
+    assert studied_markdown(saved, better, 1, 2).endswith("The best model overall, **Scratch CNN**, was not saved.")
+
+
+def test_threshold_markdown_reads_the_chosen_threshold_or_says_there_is_none() -> None:
+    val = confident_predictions([True] * 6 + [False] * 4, [0.9] * 6 + [0.5] * 4)
+    test = confident_predictions([True, True, True, False], [0.95, 0.9, 0.85, 0.3])
+    text = threshold_markdown(shelter_advice(*val, *test, target_accuracy=0.95))
+    assert "threshold (0.55, set on 10 validation photos) labels **75%** of the test photos without a person" in text
+    assert "**100.0%** of them right, against 75.0% for all photos at threshold 0" in text
+    never = shelter_advice(*confident_predictions([False] * 5, [0.9] * 5), *test, target_accuracy=0.95)
+    assert threshold_markdown(never).startswith("No threshold reached the target")
+
+
+def test_shipped_model_markdown_states_the_official_and_the_run_s_numbers() -> None:
+    official = {
+        "n": 8580,
+        "top1": 0.912,
+        "top5": 0.991,
+        "dogs_flagged_not_a_dog": 0.004,
+        "at_threshold": {"coverage": 0.81, "accuracy": 0.968},
+    }
+    by_status = pd.DataFrame(
+        {"photos": [30, 6], "share": [30 / 36, 6 / 36], "accuracy": [0.9, 0.5]}, index=["labelled", "ask a human"]
+    )
+    text = shipped_model_markdown(official, by_status, "sample", confidence_threshold=0.62, dog_threshold=0.5)
+    assert (
+        "(120 breeds, 8,580 photos)" in text and "first for **91.2%** of the dogs" in text and "top 5 for 99.1%" in text
+    )
+    assert "threshold (0.62) it labels **81%** of them without a person, **96.8%** correctly" in text
+    assert (
+        "On the 36 whole test photos of sample it labels **83%** without a person, **90.0%** of them correctly" in text
+    )
+    assert "under 0.50 are called *not a dog* (0.4% of the dog photos" in text and "ImageNet" in text
+    nobody = shipped_model_markdown(official, by_status.drop(index="labelled"), "sample", 0.62, 0.5)
+    assert "On the 6 whole test photos of sample it labels none without a person." in nobody

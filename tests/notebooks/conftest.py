@@ -41,9 +41,8 @@ def load_results(run_dir: Path, notebook: str) -> list[dict]:
     return [r for r in records if r["params"].get("notebook") == notebook]
 
 
-def notebook_outputs(run_dir: Path, notebook: str) -> tuple[list[str], list[dict]]:
-    """The Markdown outputs and the error outputs of an executed notebook."""
+def notebook_errors(run_dir: Path, notebook: str) -> list[dict]:
+    """The error outputs of an executed notebook (its sentences are tested in the library, not here)."""
     executed_notebook = nbformat.read(run_dir / "notebooks" / f"{notebook}.ipynb", as_version=4)
     found = [output for cell in executed_notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    markdown = [output["data"]["text/markdown"] for output in found if "text/markdown" in output.get("data", {})]
-    return markdown, [output for output in found if output["output_type"] == "error"]
+    return [output for output in found if output["output_type"] == "error"]

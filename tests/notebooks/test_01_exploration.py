@@ -11,15 +11,10 @@ import pytest
 
 from dogbreeds.study import runner
 
-from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
+from .conftest import TEST_PARAMETERS, load_results, notebook_errors
 
 NOTEBOOK = "01_exploration"
 FIGURES = ("images_per_breed", "image_sizes", "examples")
-
-
-def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
-    """The Markdown outputs and the error outputs of the executed notebook."""
-    return notebook_outputs(run_dir, NOTEBOOK)
 
 
 def the_record(run_dir: Path) -> dict:
@@ -31,8 +26,7 @@ def the_record(run_dir: Path) -> dict:
 @pytest.mark.notebook
 def test_exploration_on_the_bundled_sample(executed):
     run_dir = executed(NOTEBOOK)
-    markdown, errors = outputs(run_dir)
-    assert errors == []
+    assert notebook_errors(run_dir, NOTEBOOK) == []
     metrics = the_record(run_dir)["metrics"]
     # The sample: 5 breeds x 30 photos with a 256 px short side; the run keeps 3 breeds (90 photos).
     assert (metrics["breeds_in_folder"], metrics["images_in_folder"], metrics["images_sized"]) == (5, 150, 90)
@@ -44,6 +38,9 @@ def test_exploration_on_the_bundled_sample(executed):
     assert metrics["boxes_annotated_share"] == 0 and metrics["boxes_median_first_box_fraction"] is None
     assert metrics["scan_errors"] == metrics["scan_warnings"] == 0
     record = the_record(run_dir)
+    assert record["params"]["profile"] == "quick" and record["params"]["breeds"] == 3
+    assert record["params"]["split_source"].startswith("official lists")
+    assert record["params"]["problem_counts"] == [{}]  # one folder scanned (data and photos alike), no problem
     assert record["data"]["num_classes"] == 3 and sum(record["data"]["counts"].values()) == 90
     assert record["data"]["counts"]["test"] == 36  # the official test list: 12 photos a breed
     figures = run_dir / "figures" / NOTEBOOK
@@ -55,8 +52,6 @@ def test_exploration_on_the_bundled_sample(executed):
     assert len(split) == 4 and (split.drop(index="all breeds")["total"] == 30).all()
     sizes = pd.read_csv(figures / "image_sizes.csv", index_col=0)
     assert sizes.loc["short_side", "median"] == metrics["median_short_side"]
-    text = "\n".join(markdown)
-    assert "no `Annotation/` folder" in text and "profile *quick*" in text
     executed_notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
     tables = [
         output["data"].get("text/html", "")
@@ -68,7 +63,6 @@ def test_exploration_on_the_bundled_sample(executed):
     folders = next(table for table in tables if "used by" in table)
     assert "sample" in folders and "<td>150</td>" in folders and "<td>90</td>" in folders  # in folder, studied
     assert any("20580" in table for table in tables)  # the published totals of the full set, labelled as such
-    assert "official lists" in text and "**0 errors**" in text
     assert json.loads((run_dir / "settings" / f"{NOTEBOOK}.json").read_text())["breeds"] == 3
 
 
@@ -80,13 +74,10 @@ def test_exploration_with_bounding_boxes(make_dogs_dir, tmp_path):
     )
     run_dir = tmp_path / "run"
     runner.run_notebooks(run_dir, {**TEST_PARAMETERS, "data_dir": str(data_dir)}, until=NOTEBOOK)
-    markdown, errors = outputs(run_dir)
-    assert errors == []
+    assert notebook_errors(run_dir, NOTEBOOK) == []
     metrics = the_record(run_dir)["metrics"]
     assert metrics["boxes_annotated_share"] == 1.0 and metrics["boxes_several_boxes_share"] == 1.0
     assert metrics["boxes_median_first_box_fraction"] == pytest.approx(396 / 1920)
     assert metrics["boxes_median_largest_box_fraction"] == pytest.approx(952 / 1920)
     assert metrics["median_aspect_ratio"] == 1.2 and metrics["enlarged_share_transfer"] == 1.0
     assert (run_dir / "figures" / NOTEBOOK / "bounding_boxes.png").stat().st_size > 5_000
-    text = "\n".join(markdown)
-    assert "**100%** of the photos have an annotation" in text and "**21%** of its photo" in text

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import nbformat
 import pandas as pd
 import pytest
 
-from .conftest import load_results
+from .conftest import load_results, notebook_errors
 
 NOTEBOOK = "02_preprocessing"
 FIGURES = (
@@ -42,15 +41,7 @@ def record(run_dir) -> dict:
 
 @pytest.mark.notebook
 def test_notebook_ran_without_errors_and_saved_every_figure(run_dir):
-    notebook = nbformat.read(run_dir / "notebooks" / f"{NOTEBOOK}.ipynb", as_version=4)
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output["output_type"] == "error"
-    ]
-    assert errors == []
+    assert notebook_errors(run_dir, NOTEBOOK) == []
     for name in FIGURES:
         assert (run_dir / "figures" / NOTEBOOK / f"{name}.png").stat().st_size > 5_000, name
 

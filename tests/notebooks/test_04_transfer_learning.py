@@ -14,7 +14,7 @@ from dogbreeds.models.bundle import load_bundle
 from dogbreeds.study.profiles import PROFILES
 from dogbreeds.study.session import Study
 
-from .conftest import TEST_PARAMETERS, load_results, notebook_outputs
+from .conftest import TEST_PARAMETERS, load_results, notebook_errors
 
 NOTEBOOK = "04_transfer_learning"
 USED = tuple(name for name in ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite2") if BACKBONES[name].offline)
@@ -23,11 +23,6 @@ TTA = tuple(f"{head}+tta" for head in HEADS)  # the same heads, each photo and i
 DEPTHS = (10, 30)
 FEATURES = 1280  # every offline backbone's pooled feature size
 IMAGE_SIZE = 160  # the quick profile's transfer image size
-
-
-def outputs(run_dir: Path) -> tuple[list[str], list[dict]]:
-    """The Markdown outputs and the error outputs of the executed notebook."""
-    return notebook_outputs(run_dir, NOTEBOOK)
 
 
 def the_records(run_dir: Path) -> dict[str, dict]:
@@ -53,8 +48,7 @@ def study_data(tmp_path: Path):
 @pytest.mark.notebook
 def test_one_record_per_variant_with_consistent_metrics(executed):
     run_dir = executed(NOTEBOOK)
-    markdown, errors = outputs(run_dir)
-    assert errors == []
+    assert notebook_errors(run_dir, NOTEBOOK) == []
     records = the_records(run_dir)
     tuned = sorted(name for name in records if "/finetune-" in name)
     assert set(records) == {*HEADS, *TTA, *tuned} and len(tuned) == len(DEPTHS)
@@ -93,7 +87,8 @@ def test_one_record_per_variant_with_consistent_metrics(executed):
         records[name]["params"]["parameters"] == records[f"{tuned_backbone}/keras"]["params"]["parameters"]
         for name in tuned
     )
-    assert any("Saved for prediction" in text for text in markdown)
+    [saved] = [name for name, record in records.items() if "model_path" in record["params"]]
+    assert (run_dir / records[saved]["params"]["model_path"] / "predictions.npz").is_file()
 
 
 @pytest.mark.notebook

@@ -62,5 +62,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "compare_libraries",
             "alternating_passes",
         ],
+        "words": [
+            "counted",
+        ],
     },
 )

@@ -53,6 +53,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "problem_table",
             "pick_examples",
         ],
+        "exploration_text": [
+            "folders_markdown",
+            "balance_markdown",
+            "sizes_markdown",
+            "boxes_markdown",
+            "examples_markdown",
+            "split_markdown",
+            "quality_markdown",
+            "exploration_conclusions",
+        ],
         "folder": [
             "IMAGES_DIRNAME",
             "ANNOTATION_DIRNAME",

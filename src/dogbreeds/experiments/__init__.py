@@ -42,6 +42,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "worst_breed",
             "pick_photos",
             "comparison_markdown",
+            "studied_markdown",
             "percent",
             "resolve_model_path",
         ],
@@ -61,10 +62,21 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "latest_records",
             "load_records",
         ],
+        "scratch_text": [
+            "scratch_conclusions",
+        ],
         "transfer_experiment": [
             "TransferResult",
             "TransferExperiment",
             "results_table",
+        ],
+        "transfer_text": [
+            "head_runs_markdown",
+            "fine_tune_choice_markdown",
+            "epochs_markdown",
+            "chart_markdown",
+            "saved_bundle_markdown",
+            "transfer_conclusions",
         ],
         "transfer_variants": [
             "ExperimentError",

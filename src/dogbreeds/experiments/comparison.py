@@ -276,6 +276,17 @@ def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:
     return " ".join(lines)
 
 
+def studied_markdown(studied: BestModel, best: BestModel, validation: int, test: int) -> str:
+    """Which saved model is studied photo by photo, on how many photos, and whether a better one was not saved."""
+    text = (
+        f"Studied below: **{studied.model}**, chosen on its {studied.criterion}, on {validation:,} validation "
+        f"and {test:,} test photos."
+    )
+    if best.run_name == studied.run_name:
+        return text
+    return f"{text} The best model overall, **{best.model}**, was not saved."
+
+
 def percent(share: float) -> str:
     """A share as a whole percentage, with one decimal where rounding would claim 0% or 100%."""
     return f"{share:.1%}" if 0 < share < 0.005 or 0.995 <= share < 1 else f"{share:.0%}"

@@ -53,6 +53,12 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "named_preprocessor",
             "apply_named",
         ],
+        "preprocessing_text": [
+            "denoising_markdown",
+            "whitening_fit_markdown",
+            "whitening_check_markdown",
+            "timings_markdown",
+        ],
         "whitening": [
             "METHODS",
             "MAX_DIMENSIONS",

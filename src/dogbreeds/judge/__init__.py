@@ -39,6 +39,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "error_gallery",
             "evaluate",
         ],
+        "evaluation_text": [
+            "HIGH_CONFIDENCE",
+            "LOW_ACCURACY",
+            "confusion_markdown",
+            "per_breed_markdown",
+            "worst_breed_markdown",
+            "calibration_markdown",
+            "predictions_markdown",
+            "gradcam_markdown",
+        ],
         "heatmaps": [
             "HeatmapError",
             "overlay_heatmap",

@@ -12,6 +12,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "ShelterAdvice",
             "shelter_advice",
             "shelter_markdown",
+            "threshold_markdown",
+            "shipped_model_markdown",
         ],
         "app": [
             "MAX_FILE_SIZE",

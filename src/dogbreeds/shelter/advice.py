@@ -2,15 +2,19 @@
 
 :func:`shelter_advice` picks the lowest confidence whose automatic labels reach the target accuracy
 on the validation photos (``evaluation.threshold_for_accuracy``) and measures it on the test photos;
-:func:`shelter_markdown` turns the numbers into the recommendation notebook 05 prints.
+:func:`shelter_markdown` turns the numbers into the recommendation notebook 05 prints,
+:func:`threshold_markdown` reads the chosen threshold off its chart and :func:`shipped_model_markdown`
+states what the shipped model does for the shelter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dogbreeds.experiments.comparison import ComparisonError, percent
 from dogbreeds.judge.evaluation import (
@@ -169,6 +173,52 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
             "own labelled photos before relying on it."
         )
     return "\n".join(lines)
+
+
+def threshold_markdown(advice: ShelterAdvice) -> str:
+    """The chosen threshold on the chart of test photos: the share labelled without a person and their accuracy."""
+    if advice.threshold is None or advice.automatic_accuracy is None:
+        return "No threshold reached the target on the validation photos: every photo goes to a person."
+    return (
+        f"On the chart, the chosen threshold ({advice.threshold:.2f}, set on {advice.n_validation:,} validation "
+        f"photos) labels **{advice.automatic_share:.0%}** of the test photos without a person, "
+        f"**{advice.automatic_accuracy:.1%}** of them right, against {advice.top1:.1%} for all photos at threshold 0."
+    )
+
+
+def shipped_model_markdown(
+    official: Mapping[str, Any],
+    by_status: pd.DataFrame,
+    folder: str,
+    confidence_threshold: float,
+    dog_threshold: float,
+) -> str:
+    """What the shipped model does for the shelter, from its record's ``official`` test metrics and the run's labels.
+
+    ``by_status`` is :func:`status_summary` of the labels it wrote for the whole test
+    photos of ``folder`` (index: status; columns ``photos``, ``share``, ``accuracy``).
+    """
+    at_threshold = official["at_threshold"]
+    photos = int(by_status["photos"].sum())
+    if "labelled" in by_status.index:
+        labelled = by_status.loc["labelled"]
+        here = (
+            f"On the {photos:,} whole test photos of {folder} it labels **{labelled['share']:.0%}** without a person, "
+            f"**{labelled['accuracy']:.1%}** of them correctly"
+        )
+    else:
+        here = f"On the {photos:,} whole test photos of {folder} it labels none without a person"
+    return (
+        f"**For the shelter.** On the official test list (120 breeds, {official['n']:,} photos), the shipped model "
+        f"names the right breed first for **{official['top1']:.1%}** of the dogs and among its top 5 for "
+        f"{official['top5']:.1%}. Above its confidence threshold ({confidence_threshold:.2f}) it labels "
+        f"**{at_threshold['coverage']:.0%}** of them without a person, **{at_threshold['accuracy']:.1%}** correctly; "
+        f"the rest go to a person with its three best guesses. {here}. Photos whose ImageNet dog probability is under "
+        f"{dog_threshold:.2f} are called *not a dog* ({official['dogs_flagged_not_a_dog']:.1%} of the dog photos of "
+        "the test list). ImageNet contains the Stanford Dogs photos, so the backbone may have seen these test "
+        "photos: shelter photos will score somewhat lower; `dogbreeds bench shelter` measures whole, uncropped "
+        "photos and photos that are not dogs."
+    )
 
 
 def _calibration_sentence(overconfidence: float) -> str:
