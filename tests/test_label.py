@@ -230,6 +230,22 @@ def test_a_rerun_after_a_review_keeps_every_persons_answer(tmp_path, sample_phot
     assert [row["file"] for row in rows] == list(map(str, photos))
 
 
+def test_an_answer_saved_in_the_review_page_during_a_run_is_kept(tmp_path, sample_photos, model):
+    from dogbreeds.shelter.labels_csv import record_answer
+
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(3)]
+    out = tmp_path / "labels.csv"
+
+    def answer_after_first_batch(count):
+        if count == 1:  # a person answers for the first photo while the run labels the others
+            record_answer(out, str(photos[0]), "dingo")
+
+    label_photos(photos, out, model=model, progress=False, batch_size=1, on_batch=answer_after_first_batch)
+    rows = list(iter_rows(out))
+    assert [row["final_breed"] for row in rows] == ["dingo", "", ""]
+    assert [row["file"] for row in rows] == list(map(str, photos))
+
+
 def test_a_cut_row_with_an_open_quote_does_not_swallow_later_rows(tmp_path, sample_photos, model):
     photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(4)]
     out = tmp_path / "labels.csv"

@@ -65,6 +65,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "unescape_name",
             "resolve_cell",
             "LabelsTable",
+            "locked",
             "check_output",
             "read_labels",
             "read_finished",

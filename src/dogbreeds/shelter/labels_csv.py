@@ -18,12 +18,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ COLUMNS = (*BASE_COLUMNS, MODEL_COLUMN)
 REVIEW_COLUMNS = ("checked_by_person", "final_breed", "checked_at")
 MIXED_BREED = "mixed or unknown breed"
 NOT_A_DOG_ANSWER = "not a dog"
-_ANSWERING = threading.Lock()  # one answer at a time is reread, changed and rewritten
+_ANSWERING = threading.Lock()  # in this process, one answer at a time is reread, changed and rewritten
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED_BYTE = re.compile(rb"\\x([89a-f][0-9a-f])")
 
@@ -112,6 +113,24 @@ class LabelsTable:
             write_bytes_atomic(path, text.getvalue().encode("utf-8"))
         except OSError as error:
             raise LabelError(f"Cannot write {path}: {error.strerror or error}. Its earlier rows are safe.") from None
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock while the CSV at ``path`` is reread and rewritten, so that ``label`` and the review
+    page, in other processes, never rewrite it from a stale copy. The lock is ``flock`` on the CSV's folder
+    (the CSV itself is replaced on each write; no lock file is left behind); none where there is no ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock between processes
+        yield
+        return
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def check_output(out: Path, inputs: Sequence[Path]) -> Path:
@@ -217,7 +236,7 @@ def record_answer(
         "final_breed": final_breed,
         "checked_at": when.astimezone(UTC).isoformat(timespec="seconds"),
     }
-    with _ANSWERING:
+    with _ANSWERING, locked(Path(path)):
         table = read_finished(path)
         position = table.columns.index("file")
         matches = [row for row in table.rows if position < len(row) and row[position] == file_cell]
