@@ -186,6 +186,7 @@ def test_a_person_corrects_a_photo_in_the_review_page_and_only_its_row_changes(b
         before_save = datetime.now(UTC).replace(microsecond=0)
         card.locator("button", has_text="Save").click()
         card.locator("div.checked", has_text="checked: Pomeranian").wait_for(timeout=60_000)
+        page.locator("#review-header", has_text="1 checked by a person").wait_for(timeout=60_000)
         REVIEW_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REVIEW_SCREENSHOT), full_page=True)
     finally:

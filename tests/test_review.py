@@ -162,3 +162,23 @@ def test_the_photos_asked_about_come_first_and_the_box_starts_at_the_best_guess(
     choices = answer_choices(BREEDS)
     assert [item.guess(choices) for item in every] == ["Shih-Tzu", "dingo", "dingo", NOT_A_DOG_ANSWER, None, "dingo"]
     assert all(item.missing and item.model == "abc123def456" for item in every)
+
+
+def test_the_pages_save_writes_the_answer_and_says_why_when_it_cannot(tmp_path, shelter_model_factory):
+    from dogbreeds.shelter.review import Review
+
+    out = labels(tmp_path)
+    review = Review(shelter_model_factory(), out)
+    assert "4 photos, 1 *ask a human*, 0 checked by a person" in review.header()
+    assert "Another model wrote some rows" in review.header()  # abc123def456 is not the small model
+    done, message, header = review.save(str(tmp_path / "dog0.jpg"), "dingo")
+    assert "checked: <b>dingo</b>" in done and message == "Saved dog0.jpg: dingo."
+    assert "1 checked by a person" in header
+    before = out.read_bytes()
+    assert review.save(str(tmp_path / "dog1.jpg"), None)[1] == "Pick a breed for dog1.jpg first, then Save."
+    assert "not a breed of the model" in review.save(str(tmp_path / "dog1.jpg"), "Beagle")[1]
+    assert out.read_bytes() == before
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n")
+    with pytest.raises(LabelError, match="not a labels CSV"):
+        Review(shelter_model_factory(), other)

@@ -101,6 +101,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "review_items",
             "review_card",
             "checked_text",
+            "unchanged",
             "Review",
             "build_review",
         ],

@@ -115,6 +115,11 @@ def checked_text(final_breed: str, checked_at: str) -> str:
     return f'<div class="checked">checked: <b>{html.escape(final_breed)}</b> ({html.escape(checked_at)})</div>'
 
 
+def unchanged() -> dict[str, str]:
+    """What an event returns for a component it leaves as it is (what ``gr.update()`` returns)."""
+    return {"__type__": "update"}
+
+
 class Review:
     """The review page's actions on one CSV (the CSV is read again for each listing and each answer)."""
 
@@ -139,16 +144,18 @@ class Review:
             text += " **Another model wrote some rows**: start the app with its `--model` to offer its breeds."
         return text + "".join(f"\n\nNote: {note}." for note in table.notes)
 
-    def save(self, file_cell: str, answer: str | None) -> tuple[str, str]:
-        """(the card's checked line, the page's message) after saving ``answer`` for the photo ``file_cell``."""
+    def save(self, file_cell: str, answer: str | None) -> tuple[Any, str, Any]:
+        """(the card's checked line, the page's message, the header) after saving ``answer`` for the photo
+        ``file_cell``; when nothing was saved the card's line and the header are left as they are."""
         name = html.escape(Path(unescape_name(restore(file_cell))).name)
         if not answer:
-            return checked_text("", ""), f"Pick a breed for {name} first, then Save."
+            return unchanged(), f"Pick a breed for {name} first, then Save.", unchanged()
         try:
             written = record_answer(self.path, file_cell, answer, choices=self.choices)
         except LabelError as error:
-            return checked_text("", ""), f"Not saved: {html.escape(str(error))}"
-        return checked_text(answer, written["checked_at"]), f"Saved {name}: {html.escape(answer)}."
+            return unchanged(), f"Not saved: {html.escape(str(error))}", unchanged()
+        done = checked_text(answer, written["checked_at"])
+        return done, f"Saved {name}: {html.escape(answer)}.", self.header()
 
 
 def build_review(model: ShelterModel, path: str | os.PathLike) -> Any:
@@ -159,7 +166,7 @@ def build_review(model: ShelterModel, path: str | os.PathLike) -> Any:
 
     review = Review(model, path)
     with gr.Blocks(title="dogbreeds: check the labels", analytics_enabled=False) as app:
-        gr.Markdown(review.header(), elem_id="review-header")
+        header = gr.Markdown(review.header(), elem_id="review-header")
         with gr.Row():
             view = gr.Radio(list(VIEWS), value=VIEWS[0], label="Show", elem_id="review-view")
             page = gr.Number(value=1, minimum=1, precision=0, label="Page", elem_id="review-page")
@@ -189,7 +196,9 @@ def build_review(model: ShelterModel, path: str | os.PathLike) -> Any:
                         save = gr.Button("Save", size="sm", elem_classes="save")
                         done = gr.HTML(checked_text(item.final_breed, item.checked_at), elem_classes="done")
                         save.click(
-                            functools.partial(review.save, item.file_cell), inputs=answer, outputs=[done, message]
+                            functools.partial(review.save, item.file_cell),
+                            inputs=answer,
+                            outputs=[done, message, header],
                         )
 
     return app
