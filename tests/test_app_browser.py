@@ -187,6 +187,11 @@ def test_a_person_corrects_a_photo_in_the_review_page_and_only_its_row_changes(b
         card.locator("button", has_text="Save").click()
         card.locator("div.checked", has_text="checked: Pomeranian").wait_for(timeout=60_000)
         page.locator("#review-header", has_text="1 checked by a person").wait_for(timeout=60_000)
+        page.get_by_label("all (ask a human first)").check()  # the others, after the photos asked about
+        page.wait_for_function("() => document.querySelectorAll('.review-card').length === 4", timeout=60_000)
+        names = page.locator(".review-card .name").all_inner_texts()
+        assert names[:2] == [SAMOYED.name, "gone.jpg"] and "cat.jpg" in names
+        assert "checked: Pomeranian" in page.locator(".review-card", has_text=SAMOYED.name).inner_text()
         REVIEW_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REVIEW_SCREENSHOT), full_page=True)
     finally:
