@@ -208,6 +208,44 @@ def test_extra_columns_of_a_person_are_kept_on_every_rerun(tmp_path, sample_phot
     assert (rows[0]["checked_by_person"], rows[0]["checked_at"]) == ("yes", "2026-12-03")
 
 
+def test_a_rerun_after_a_review_keeps_every_persons_answer(tmp_path, sample_photos, model):
+    from dogbreeds.shelter.labels_csv import record_answer
+
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(5)]
+    out = tmp_path / "labels.csv"
+    label_photos(photos[:3], out, model=model, progress=False)
+    record_answer(out, str(photos[0]), "mixed or unknown breed")
+    record_answer(out, str(photos[1]), "dingo")
+    reviewed = out.read_text().splitlines()
+    # The row of photo 2 is deleted (to have it labelled again) and photos 3 and 4 come in: the rerun labels those.
+    out.write_text("\n".join(reviewed[:3]) + "\n")
+    summary = label_photos(photos, out, model=model, progress=False, batch_size=1)
+    assert (summary.skipped_done, summary.labelled_now) == (2, 3)
+    after = out.read_text().splitlines()
+    assert after[:3] == reviewed[:3]  # the header and the reviewed rows, byte for byte
+    rows = list(iter_rows(out))
+    assert [row["final_breed"] for row in rows] == ["mixed or unknown breed", "dingo", "", "", ""]
+    assert [row["checked_by_person"] for row in rows] == ["yes", "yes", "", "", ""]
+    assert all(row["checked_at"] for row in rows[:2]) and not any(row["checked_at"] for row in rows[2:])
+    assert [row["file"] for row in rows] == list(map(str, photos))
+
+
+def test_an_answer_saved_in_the_review_page_during_a_run_is_kept(tmp_path, sample_photos, model):
+    from dogbreeds.shelter.labels_csv import record_answer
+
+    photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(3)]
+    out = tmp_path / "labels.csv"
+
+    def answer_after_first_batch(count):
+        if count == 1:  # a person answers for the first photo while the run labels the others
+            record_answer(out, str(photos[0]), "dingo")
+
+    label_photos(photos, out, model=model, progress=False, batch_size=1, on_batch=answer_after_first_batch)
+    rows = list(iter_rows(out))
+    assert [row["final_breed"] for row in rows] == ["dingo", "", ""]
+    assert [row["file"] for row in rows] == list(map(str, photos))
+
+
 def test_a_cut_row_with_an_open_quote_does_not_swallow_later_rows(tmp_path, sample_photos, model):
     photos = [_photo(tmp_path / "intake", sample_photos, f"{n}.jpg", n) for n in range(4)]
     out = tmp_path / "labels.csv"

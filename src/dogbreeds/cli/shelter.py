@@ -161,8 +161,11 @@ def add_app_command(commands: Subcommands) -> None:
         "breeds with confidence bars, its status and, on request, a Grad-CAM overlay; download the batch\n"
         "as the same CSV as `dogbreeds label`. No analytics, nothing fetched from the internet.\n"
         "Another --host than this computer's loopback serves the network: it needs --allow-network and a\n"
-        f"login in the environment ({AUTH_ENV}=user:password). Ctrl-C stops it (exit code 130).",
-        "  dogbreeds app\n  dogbreeds app --port 7861\n"
+        f"login in the environment ({AUTH_ENV}=user:password). Ctrl-C stops it (exit code 130).\n"
+        "--review CSV opens a finished labels CSV instead: its 'ask a human' photos first, a person picks\n"
+        "each one's breed, 'mixed or unknown breed' or 'not a dog', and the answers are saved into the CSV\n"
+        "(columns checked_by_person, final_breed, checked_at; every other cell kept).",
+        "  dogbreeds app\n  dogbreeds app --port 7861\n  dogbreeds app --review labels.csv\n"
         f"  {AUTH_ENV}=shelter:SECRET dogbreeds app --host 0.0.0.0 --allow-network",
     )
     parser.add_argument(
@@ -175,13 +178,19 @@ def add_app_command(commands: Subcommands) -> None:
         help=f"let a --host other than 127.0.0.1 serve the network (needs {AUTH_ENV}=user:password)",
     )
     parser.add_argument("--model", type=Path, metavar="DIR", help="a model folder (default: the shipped model)")
+    parser.add_argument(
+        "--review", type=Path, metavar="CSV", help="check the photos of a labels CSV from `dogbreeds label`"
+    )
     parser.set_defaults(run=run_app)
 
 
 def run_app(args: argparse.Namespace) -> int:
     """Check the address and the login, load the model, serve the app until Ctrl-C (exit code 130)."""
     from dogbreeds.shelter.app_access import check_address, check_exposure, login_from_environment
+    from dogbreeds.shelter.labels_csv import read_finished
 
+    if args.review is not None:
+        read_finished(args.review)  # a file that is no labels CSV: one line, before anything loads
     login = login_from_environment()
     warning = check_exposure(args.host, args.allow_network, login)
     check_address(args.host, args.port)  # before the slow part: TensorFlow, Gradio, the model
@@ -189,7 +198,7 @@ def run_app(args: argparse.Namespace) -> int:
     from dogbreeds.shelter.app import serve
     from dogbreeds.shelter.model import ShelterModel
 
-    app = serve(ShelterModel.load(args.model), host=args.host, port=args.port, auth=login)
+    app = serve(ShelterModel.load(args.model), host=args.host, port=args.port, auth=login, review=args.review)
     if warning:
         print(warning, file=sys.stderr)
     print(f"dogbreeds app: {app.local_url} (Ctrl-C stops it)", flush=True)

@@ -7,6 +7,8 @@ photo. A file that is not a usable image gets a message in the page; the app kee
 Two uploads with the same file name are shown as "rex.jpg" and "rex (2).jpg". A request
 decodes at most ``MAX_PIXELS_PER_REQUEST`` pixels of at most ``MAX_PHOTOS_PER_REQUEST``
 photos (headers are checked first); a photo over a cap gets a message instead.
+``dogbreeds app --review labels.csv`` serves instead the page where a person checks a finished
+CSV's photos (:mod:`dogbreeds.shelter.review`).
 
 Nothing leaves the machine: Gradio's analytics are off, the theme uses the system's
 fonts (no web fonts), and the server listens on 127.0.0.1 unless told otherwise.
@@ -246,18 +248,29 @@ def build_app(model: ShelterModel) -> gr.Blocks:
 
 
 def serve(
-    model: ShelterModel, *, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None
+    model: ShelterModel,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    review: str | os.PathLike | None = None,
 ) -> gr.Blocks:
     """Start the app on ``host``:``port`` (with a login when ``auth`` is given) and return it at once:
-    the server runs in a thread until ``app.close()``. AppStartError when it cannot listen there."""
-    app = build_app(model)
+    the server runs in a thread until ``app.close()``. AppStartError when it cannot listen there.
+
+    With ``review`` (a finished labels CSV) the page is the review of that CSV (:mod:`dogbreeds.shelter.review`);
+    LabelError, before anything starts, when it is no labels CSV.
+    """
+    from dogbreeds.shelter.review import REVIEW_CSS, build_review
+
+    app = build_review(model, review) if review is not None else build_app(model)
     try:
         app.launch(
             server_name=host,
             server_port=port,
             auth=auth,
             theme=theme(),
-            css=CSS,
+            css=CSS + REVIEW_CSS,
             max_file_size=MAX_FILE_SIZE,
             prevent_thread_lock=True,
             show_error=True,

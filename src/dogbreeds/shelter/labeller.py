@@ -16,7 +16,9 @@
   (:mod:`dogbreeds.shelter.labels_csv`), so a crash leaves the rows of every finished batch and never
   half a row. A rerun with the same ``--out`` skips every photo already in the CSV, so an
   interrupted run loses nothing and a finished one does nothing. Columns it does not know
-  (a person's answers) are kept as they are.
+  (a person's answers) are kept as they are; a CSV changed by another process during the run (an
+  answer saved in the review page) is read again before the next batch is written, under a lock
+  (:func:`labels_csv.locked`).
 - ``--out`` is checked before the model loads: it must not be an input, its folder must take
   new files, and an existing file must be a labels CSV of the same model (column ``model``).
 - A file that is not a usable image gets the status "unreadable" with the reason; it
@@ -46,6 +48,7 @@ from dogbreeds.shelter.labels_csv import (
     LabelsTable,
     check_output,
     escape_name,
+    locked,
     neutralise,
     read_labels,
     resolve_cell,
@@ -159,6 +162,7 @@ def label_photos(
     summary = LabelSummary(Path(out))
     photos = collect_photos(inputs, summary.skipped_formats)
     target = check_output(summary.out, [*map(Path, inputs), *photos])
+    saved = _stamp(target)  # before reading: a change from now on makes the batches read it again
     table = read_labels(target, out)
     summary.notes += table.notes
     done = table.done()
@@ -174,8 +178,14 @@ def label_photos(
     start = time.perf_counter()
     with tqdm(total=len(todo), unit="photo", desc="labelling", disable=not progress) as bar:
         for paths, answers in answer_batches(model, todo, batch_size):
-            table.add(csv_row(os.path.abspath(path), answer, model.model_id) for path, answer in zip(paths, answers))
-            table.save(target)
+            with locked(target):
+                if _stamp(target) != saved:  # changed meanwhile (a person's answer in the review page): kept
+                    table = read_labels(target, out)
+                table.add(
+                    csv_row(os.path.abspath(path), answer, model.model_id) for path, answer in zip(paths, answers)
+                )
+                table.save(target)
+                saved = _stamp(target)
             summary.counts.update(answer.status for answer in answers)
             bar.set_postfix(
                 {status: summary.counts[status] for status in STATUSES if summary.counts[status]}, refresh=False
@@ -185,6 +195,15 @@ def label_photos(
                 on_batch(summary.labelled_now)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, modification time) of ``path``, to tell whether another process rewrote it; None if absent."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _check_model(table: LabelsTable, model_id: str, out: str | os.PathLike) -> list[str]:
