@@ -1,8 +1,8 @@
-"""The `dogbreeds bench transfer|scratch|throughput` commands (and the `bench` group they belong to).
+"""The ``dogbreeds bench transfer|scratch|throughput`` commands (and the ``bench`` group they belong to).
 
 Registered by :mod:`dogbreeds.cli.program` (``COMMANDS``); the group also holds the shelter's benchmarks
 (:func:`dogbreeds.cli.shelter.add_shelter_benchmarks`). Helpers from :mod:`dogbreeds.cli.common`; each
-benchmark writes the command that reproduces it (`_bench_command_line`) into its records.
+benchmark writes the command that reproduces it (``_bench_command_line``) into its records.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dogbreeds.core.errors import EXIT_OK
 
 
 def add_bench_command(commands: Subcommands) -> None:
-    """`dogbreeds bench transfer|scratch|throughput`: benchmarks on real data, results into benchmarks/results/."""
+    """``dogbreeds bench transfer|scratch|throughput``: benchmarks on real data, results into benchmarks/results/."""
     bench = commands.add_parser(
         "bench",
         help="benchmark transfer learning, the scratch CNN or pipeline throughput on real data",
@@ -135,7 +135,7 @@ def run_bench_throughput(args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class _Benchmark:
-    """One `dogbreeds bench` command: its help texts, its own options (flag, `add_argument` keywords) and its run."""
+    """One ``dogbreeds bench`` command: its help texts, its options (flag, ``add_argument`` keywords) and its run."""
 
     name: str
     summary: str

@@ -26,8 +26,8 @@ from dogbreeds.core.fileio import standard_error_to
 class CommandParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that keeps, in order, the options added to it (``added_options``).
 
-    `build_parser` makes the top parser one; `add_subparsers` gives every subcommand parser its parent's
-    class, so every parser of the command line is one. Each `add_argument` call returns its action, kept
+    ``build_parser`` makes the top parser one; ``add_subparsers`` gives every subcommand parser its parent's
+    class, so every parser of the command line is one. Each ``add_argument`` call returns its action, kept
     when it is an option (not a positional); options added through argument groups are not kept (no
     command uses groups).
     """
@@ -44,13 +44,13 @@ class CommandParser(argparse.ArgumentParser):
 
 
 class Subcommands(Protocol):
-    """What `add_subparsers()` returns: it makes one parser per command (a `CommandParser` here)."""
+    """What ``add_subparsers()`` returns: it makes one parser per command (a ``CommandParser`` here)."""
 
     def add_parser(self, name: str, **kwargs: Any) -> CommandParser: ...
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
-    """The `--data-dir DIR` option every data command takes."""
+    """The ``--data-dir DIR`` option every data command takes."""
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -93,7 +93,7 @@ def _port(text: str) -> int:
 
 
 def _parameter(text: str) -> tuple[str, object]:
-    """`KEY=VALUE` from --set; VALUE read as JSON when it parses (3, 0.5, "all", [..]), else as a string."""
+    """``KEY=VALUE`` from --set; VALUE read as JSON when it parses (3, 0.5, "all", [..]), else as a string."""
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a parameter name, got {text!r}")
@@ -163,7 +163,7 @@ def _add_bench_options(parser: CommandParser, run: Callable[[argparse.Namespace]
 
 
 def _remember_options(parser: CommandParser) -> None:
-    """Keep the parser's options (after they are all added), so that `_command_line` can rebuild the command."""
+    """Keep the parser's options (after they are all added), so that ``_command_line`` can rebuild the command."""
     options = [
         (action.dest, action.option_strings[-1], action.default)
         for action in parser.added_options
@@ -188,5 +188,5 @@ def _command_line(words: Sequence[str], args: argparse.Namespace) -> str:
 
 
 def _bench_command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this benchmark: `dogbreeds bench NAME` and every option not at its default."""
+    """The command that reproduces this benchmark: ``dogbreeds bench NAME`` and every option not at its default."""
     return _command_line(["dogbreeds", "bench", args.benchmark], args)

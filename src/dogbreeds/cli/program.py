@@ -1,18 +1,18 @@
-"""The `dogbreeds` command line (also `python -m dogbreeds`).
+"""The ``dogbreeds`` command line (also ``python -m dogbreeds``).
 
-Each command is one `add_<name>_command(commands)` function that creates its parser
-and sets `run=<function taking the parsed args, returning an exit code>`. `COMMANDS`
-lists the top-level commands (`dogbreeds COMMAND`), `DATA_COMMANDS` the subcommands of
-`dogbreeds data`. The `data` commands never import TensorFlow.
+Each command is one ``add_<name>_command(commands)`` function that creates its parser
+and sets ``run=<function taking the parsed args, returning an exit code>``. ``COMMANDS``
+lists the top-level commands (``dogbreeds COMMAND``), ``DATA_COMMANDS`` the subcommands of
+``dogbreeds data``. The ``data`` commands never import TensorFlow.
 
-This module holds the parser, `main`, the `data` commands and `predict`; `run` and `report`
-are in :mod:`dogbreeds.cli.run`, the `bench` group in :mod:`dogbreeds.cli.bench`, the shelter's
+This module holds the parser, ``main``, the ``data`` commands and ``predict``; ``run`` and ``report``
+are in :mod:`dogbreeds.cli.run`, the ``bench`` group in :mod:`dogbreeds.cli.bench`, the shelter's
 commands in :mod:`dogbreeds.cli.shelter`, the helpers they share in :mod:`dogbreeds.cli.common`.
 
-Exit codes (``dogbreeds.core.errors``): 0 success, 1 `data scan` found unusable files, a notebook
-failed or `predict` could not read a photo, 2 wrong usage, data folder, model or file (any
+Exit codes (``dogbreeds.core.errors``): 0 success, 1 ``data scan`` found unusable files, a notebook
+failed or ``predict`` could not read a photo, 2 wrong usage, data folder, model or file (any
 ``DogbreedsError``: a one-line message, no traceback), 130 interrupted (Ctrl-C), 143
-terminated (SIGTERM, during `run`).
+terminated (SIGTERM, during ``run``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from dogbreeds.data.summary import summarize
 
 
 def add_summary_command(commands: Subcommands) -> None:
-    """`dogbreeds data summary`: counts of breeds, images and splits."""
+    """``dogbreeds data summary``: counts of breeds, images and splits."""
     parser = _command_parser(
         commands,
         "summary",
@@ -70,7 +70,7 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def add_scan_command(commands: Subcommands) -> None:
-    """`dogbreeds data scan`: list unreadable or suspicious files."""
+    """``dogbreeds data scan``: list unreadable or suspicious files."""
     parser = _command_parser(
         commands,
         "scan",
@@ -111,7 +111,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def add_download_command(commands: Subcommands) -> None:
-    """`dogbreeds data download`: fetch and extract the official Stanford Dogs archives."""
+    """``dogbreeds data download``: fetch and extract the official Stanford Dogs archives."""
     parser = _command_parser(
         commands,
         "download",
@@ -165,7 +165,7 @@ DATA_COMMANDS: list[Callable[[Subcommands], None]] = [add_summary_command, add_s
 
 
 def add_data_group(commands: Subcommands) -> None:
-    """`dogbreeds data`: the group of data subcommands (`DATA_COMMANDS`)."""
+    """``dogbreeds data``: the group of data subcommands (``DATA_COMMANDS``)."""
     data = commands.add_parser(
         "data",
         help="inspect, check or download a Stanford Dogs data folder",
@@ -178,7 +178,7 @@ def add_data_group(commands: Subcommands) -> None:
 
 
 def add_predict_command(commands: Subcommands) -> None:
-    """`dogbreeds predict`: the most likely breeds of dog photos, from a saved model bundle."""
+    """``dogbreeds predict``: the most likely breeds of dog photos, from a saved model bundle."""
     parser = _command_parser(
         commands,
         "predict",

@@ -1,4 +1,4 @@
-"""The `dogbreeds run` and `dogbreeds report` commands: the notebooks into a run folder, and its report.
+"""The ``dogbreeds run`` and ``dogbreeds report`` commands: the notebooks into a run folder, and its report.
 
 Registered by :mod:`dogbreeds.cli.program` (``COMMANDS``); helpers from :mod:`dogbreeds.cli.common`.
 """
@@ -21,7 +21,7 @@ from dogbreeds.study.profiles import PROFILES, profile_folder
 
 
 def add_run_command(commands: Subcommands) -> None:
-    """`dogbreeds run`: execute notebooks 01-05 with papermill into a run folder, then build the report."""
+    """``dogbreeds run``: execute notebooks 01-05 with papermill into a run folder, then build the report."""
     parser = _command_parser(
         commands,
         "run",
@@ -177,7 +177,7 @@ def _build_report(run_dir: Path, pdf: bool, publish: bool = False) -> int:
 
 
 def add_report_command(commands: Subcommands) -> None:
-    """`dogbreeds report`: (re)build the report of a run folder."""
+    """``dogbreeds report``: (re)build the report of a run folder."""
     parser = _command_parser(
         commands,
         "report",

@@ -23,7 +23,7 @@ MAX_COORDINATE = 1_000_000  # pixels; a larger number in an annotation is an err
 
 @dataclass(frozen=True)
 class Box:
-    """A bounding box in pixels (left, top, right, bottom) of an image of size `frame` (width, height) when known."""
+    """A bounding box in pixels (left, top, right, bottom) of an image of size ``frame`` (width, height) when known."""
 
     xmin: float
     ymin: float
@@ -39,7 +39,7 @@ class Box:
 
 
 def read_boxes(xml_path: str | os.PathLike) -> list[Box]:
-    """The boxes of a PASCAL VOC annotation file (Stanford Dogs' have no extension). Raises `AnnotationError`."""
+    """The boxes of a PASCAL VOC annotation file (Stanford Dogs' have no extension). Raises ``AnnotationError``."""
     path = Path(xml_path)
     try:
         root = ElementTree.parse(path).getroot()
@@ -86,7 +86,7 @@ def _number(parent: ElementTree.Element, tag: str, path: Path) -> float:
 
 
 def annotation_for(record: ImageRecord) -> list[Box] | None:
-    """The record's boxes, or None when it has no annotation file. Raises `AnnotationError`."""
+    """The record's boxes, or None when it has no annotation file. Raises ``AnnotationError``."""
     return read_boxes(record.annotation_path) if record.annotation_path else None
 
 
@@ -118,16 +118,16 @@ def crop_boxes(records: Sequence[ImageRecord], crop: CropChoice | None) -> tuple
 
 
 def crop_to_box(image: Image.Image, box: Box, margin: float = 0.0) -> Image.Image:
-    """Crop to the box grown by `margin` (a fraction of its size on each side), clipped to the image.
+    """Crop to the box grown by ``margin`` (a fraction of its size on each side), clipped to the image.
 
-    A box from an annotation of another image size (`box.frame`) is scaled to this image first.
-    Raises `AnnotationError` when nothing of the box lies inside the image.
+    A box from an annotation of another image size (``box.frame``) is scaled to this image first.
+    Raises ``AnnotationError`` when nothing of the box lies inside the image.
     """
     return image.crop(box_pixels(box, image.size, margin))
 
 
 def box_pixels(box: Box, size: tuple[int, int], margin: float = 0.0) -> tuple[int, int, int, int]:
-    """The (left, top, right, bottom) pixels `crop_to_box` cuts from an image of `size` (width, height)."""
+    """The (left, top, right, bottom) pixels ``crop_to_box`` cuts from an image of ``size`` (width, height)."""
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     width, height = size

@@ -6,9 +6,9 @@ Reads the official layout without opening any image:
     DATA_DIR/Annotation/<wnid>-<Breed>/<file stem>      optional PASCAL VOC boxes
     DATA_DIR/lists/{train,test}_list.{txt,mat}          optional official split
 
-The folder name (`n02085620-Chihuahua`) is the stable label id; `breed_name` turns it
-into a readable name (`Chihuahua`). Anything odd found on the way (an empty breed
-folder, a stray file, a list entry with no image) is kept as a `Problem`, never dropped
+The folder name (``n02085620-Chihuahua``) is the stable label id; ``breed_name`` turns it
+into a readable name (``Chihuahua``). Anything odd found on the way (an empty breed
+folder, a stray file, a list entry with no image) is kept as a ``Problem``, never dropped
 silently.
 """
 
@@ -49,7 +49,7 @@ class DataDirError(DataError):
 
 
 class SplitListError(DataError):
-    """An official split list (`lists/*_list.txt` or `.mat`) cannot be read."""
+    """An official split list (``lists/*_list.txt`` or ``.mat``) cannot be read."""
 
 
 class BreedSelectionError(DataError):
@@ -67,7 +67,7 @@ class AnnotationError(DataError):
 
 @dataclass(frozen=True)
 class Problem:
-    """Something wrong with one file. `error`: the file cannot be used; `warning`: it is used, with a caveat."""
+    """Something wrong with one file. ``error``: the file cannot be used; ``warning``: it is used, with a caveat."""
 
     path: Path
     kind: str
@@ -103,7 +103,7 @@ class ProblemLog:
 
     @property
     def skipped(self) -> list[Problem]:
-        """The problems that made a file unusable (severity `error`)."""
+        """The problems that made a file unusable (severity ``error``)."""
         return [problem for problem in self.problems if problem.severity == "error"]
 
     def counts(self) -> dict[str, int]:
@@ -116,7 +116,7 @@ class ProblemLog:
 
 
 def breed_name(label_id: str) -> str:
-    """Readable breed name of a folder name: `n02106662-German_shepherd` -> `German shepherd`."""
+    """Readable breed name of a folder name: ``n02106662-German_shepherd`` -> ``German shepherd``."""
     match = _WNID_FOLDER.match(label_id)
     name = match.group("name") if match else label_id
     return name.replace("_", " ")
@@ -138,13 +138,13 @@ class ImageRecord:
 
     @property
     def relative_path(self) -> str:
-        """The path as the official lists write it: `<label id>/<file name>`."""
+        """The path as the official lists write it: ``<label id>/<file name>``."""
         return f"{self.label_id}/{self.path.name}"
 
 
 @dataclass(frozen=True)
 class DataIndex:
-    """What `discover` found in a data folder."""
+    """What ``discover`` found in a data folder."""
 
     root: Path
     records: tuple[ImageRecord, ...]
@@ -154,7 +154,7 @@ class DataIndex:
 
     @property
     def images_dir(self) -> Path:
-        """The `Images/` folder."""
+        """The ``Images/`` folder."""
         return self.root / IMAGES_DIRNAME
 
     @property
@@ -176,7 +176,7 @@ class DataIndex:
 
 
 def discover(data_dir: str | os.PathLike) -> DataIndex:
-    """Index a Stanford Dogs folder (no image is opened). Raises `DataDirError` or `SplitListError`."""
+    """Index a Stanford Dogs folder (no image is opened). Raises ``DataDirError`` or ``SplitListError``."""
     root = Path(data_dir).expanduser().absolute()
     images_dir = _check_layout(root)
     problems: list[Problem] = []
@@ -300,7 +300,7 @@ def _annotation_names(annotations_dir: Path, label_id: str) -> set[str]:
 
 
 def _read_official_lists(root: Path) -> tuple[list[Path], dict[str, str], list[str]]:
-    """The list files used (`.txt` preferred over `.mat`), each listed path's split, and paths in both lists."""
+    """The list files used (``.txt`` preferred over ``.mat``), each listed path's split, and paths in both lists."""
     lists_dir = root / LISTS_DIRNAME
     used: list[Path] = []
     split_of: dict[str, str] = {}
@@ -377,7 +377,7 @@ def _breed_key(text: str) -> str:
 
 
 def _match_breed(name: str, label_ids: Iterable[str]) -> str:
-    """The label id that a folder name, a wnid or a readable name (any case, `_` or space) designates."""
+    """The label id that a folder name, a wnid or a readable name (any case, ``_`` or space) designates."""
     by_key: dict[str, str] = {}
     for label_id in label_ids:
         for alias in (label_id, breed_name(label_id), label_id.split("-", 1)[0]):

@@ -1,8 +1,8 @@
-"""Safe image loading: any file Pillow can read becomes an RGB image, anything else a clear `ImageLoadError`.
+"""Safe image loading: any file Pillow can read becomes an RGB image, anything else a clear ``ImageLoadError``.
 
 Handled: grayscale, palette, CMYK and 16-bit images (converted to RGB), transparency
-(composited on white), a PNG saved with a `.jpg` name (Pillow reads the content, not the
-name), decompression bombs (more pixels than `PIL.Image.MAX_IMAGE_PIXELS`), truncated or
+(composited on white), a PNG saved with a ``.jpg`` name (Pillow reads the content, not the
+name), decompression bombs (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), truncated or
 corrupt data (a JPEG whose header promises more pixels than its bytes can hold), non-image
 files, raw camera files (DNG) and images too small to be a photo. EXIF orientation is not
 applied, so that pixels stay in the frame the Stanford Dogs boxes were drawn in. HEIC/HEIF
@@ -61,7 +61,7 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
 class ImageLoadError(DogbreedsError):
-    """An image file that cannot be used, with the reason and a short kind (e.g. `corrupt`)."""
+    """An image file that cannot be used, with the reason and a short kind (e.g. ``corrupt``)."""
 
     def __init__(self, path: str | os.PathLike, reason: str, kind: LoadErrorKind = "corrupt") -> None:
         super().__init__(f"{path}: {reason}")
@@ -70,15 +70,15 @@ class ImageLoadError(DogbreedsError):
         self.kind = kind
 
     def to_problem(self) -> Problem:
-        """The same failure as a `Problem` of severity `error` (the file is skipped)."""
+        """The same failure as a ``Problem`` of severity ``error`` (the file is skipped)."""
         return Problem(self.path, self.kind, self.reason, "error")
 
 
 def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
     """Open an image lazily (header only) after the safety checks. The caller closes it.
 
-    Raises `ImageLoadError` for an unreadable or empty file, a non-image, a decompression
-    bomb (Pillow's warning and error both count) or an image with a side under `min_side`.
+    Raises ``ImageLoadError`` for an unreadable or empty file, a non-image, a decompression
+    bomb (Pillow's warning and error both count) or an image with a side under ``min_side``.
     """
     path = Path(path)
     try:
@@ -180,9 +180,9 @@ def _on_white(rgba: Image.Image) -> Image.Image:
 
 
 def load_image(path: str | os.PathLike, min_side: int = MIN_SIDE, *, upright: bool = False) -> Image.Image:
-    """Decode an image file completely into an RGB `PIL.Image`. Raises `ImageLoadError`.
+    """Decode an image file completely into an RGB ``PIL.Image``. Raises ``ImageLoadError``.
 
-    With `upright`, the photo's EXIF orientation is applied (as a viewer shows it).
+    With ``upright``, the photo's EXIF orientation is applied (as a viewer shows it).
     """
     with open_image(path, min_side) as image:
         try:
@@ -194,7 +194,7 @@ def load_image(path: str | os.PathLike, min_side: int = MIN_SIDE, *, upright: bo
 
 
 def load_upright(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
-    """A photo as an RGB image the right way up (its EXIF orientation applied). Raises `ImageLoadError`."""
+    """A photo as an RGB image the right way up (its EXIF orientation applied). Raises ``ImageLoadError``."""
     return load_image(path, min_side, upright=True)
 
 
@@ -206,11 +206,11 @@ def load_resized(
     *,
     upright: bool = False,
 ) -> np.ndarray:
-    """An image as a uint8 array of shape (height, width, 3), cropped to `box` first when given.
+    """An image as a uint8 array of shape (height, width, 3), cropped to ``box`` first when given.
 
-    `size` is (height, width). The aspect ratio is not kept (as in the 224 x 224 crops).
-    `upright` applies the EXIF orientation first (prediction; boxes are in the stored frame).
-    Raises `ImageLoadError`, with kind `bad_box` when the box lies outside the image.
+    ``size`` is (height, width). The aspect ratio is not kept (as in the 224 x 224 crops).
+    ``upright`` applies the EXIF orientation first (prediction; boxes are in the stored frame).
+    Raises ``ImageLoadError``, with kind ``bad_box`` when the box lies outside the image.
     """
     height, width = size
     image = load_image(path, upright=upright)
@@ -236,10 +236,10 @@ def load_images_array(
 ) -> np.ndarray:
     """Load images (records or paths) into one uint8 array of shape (N, height, width, 3).
 
-    `crop` ("first" or "largest" box) applies to records with an annotation; an unreadable
-    annotation leaves its image uncropped (warned and logged). With `on_error="skip"`,
+    ``crop`` ("first" or "largest" box) applies to records with an annotation; an unreadable
+    annotation leaves its image uncropped (warned and logged). With ``on_error="skip"``,
     unreadable images are left out of the array (so N can be smaller than the input),
-    warned about and added to `problems`; with "raise" the first one raises `ImageLoadError`.
+    warned about and added to ``problems``; with "raise" the first one raises ``ImageLoadError``.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")

@@ -50,7 +50,7 @@ class LabelMap:
         return len(self.label_ids)
 
     def encode(self, label_id: str) -> int:
-        """The integer id of a label id. Raises `LabelMapError` for an unknown one."""
+        """The integer id of a label id. Raises ``LabelMapError`` for an unknown one."""
         try:
             return self._positions[label_id]
         except KeyError:
@@ -80,7 +80,7 @@ class LabelMap:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LabelMap:
-        """Read a map written by `save`. Raises `LabelMapError`."""
+        """Read a map written by ``save``. Raises ``LabelMapError``."""
         path = Path(path)
         try:
             content = loads_strict_json(path.read_bytes())

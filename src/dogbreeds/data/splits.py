@@ -54,10 +54,10 @@ def split_records(
 ) -> Split:
     """Seeded, stratified train / validation / test split.
 
-    With official lists, test is the official test split (`test_fraction` is unused) and
-    validation is `val_fraction` of the official train split; images in no list are left
-    out (`Split.excluded`). Without lists, test is `test_fraction` of all images and
-    validation `val_fraction` of the rest.
+    With official lists, test is the official test split (``test_fraction`` is unused) and
+    validation is ``val_fraction`` of the official train split; images in no list are left
+    out (``Split.excluded``). Without lists, test is ``test_fraction`` of all images and
+    validation ``val_fraction`` of the rest.
     """
     if isinstance(records, DataIndex):
         records = records.records

@@ -1,8 +1,8 @@
 """Keras input pipeline: integer labels with a saved label map, and a robust tf.data dataset.
 
-Images are decoded with Pillow (`dogbreeds.data.images`) inside `tf.numpy_function`, so the
-files that break `tf.io.decode_jpeg` (PNG data named .jpg, CMYK JPEGs) load like any
-other, and unusable files are skipped, logged once each and recorded in a `ProblemLog`
+Images are decoded with Pillow (``dogbreeds.data.images``) inside ``tf.numpy_function``, so the
+files that break ``tf.io.decode_jpeg`` (PNG data named .jpg, CMYK JPEGs) load like any
+other, and unusable files are skipped, logged once each and recorded in a ``ProblemLog``
 instead of stopping training. TensorFlow is imported only when a dataset is built.
 """
 
@@ -41,13 +41,13 @@ def make_dataset(
     shuffle_buffer: int = 1024,
     problems: ProblemLog | None = None,
 ) -> tf.data.Dataset:
-    """A batched, prefetched `tf.data.Dataset` of (float32 images in 0..255, int32 labels).
+    """A batched, prefetched ``tf.data.Dataset`` of (float32 images in 0..255, int32 labels).
 
     Steps: seeded shuffle of the file order -> Pillow decode (+ crop to the record's
-    first or largest box) -> resize to `image_size` (height, width) -> skip unusable
-    files -> cache the uint8 images (`True`: in memory; a path: on disk) -> per-epoch
+    first or largest box) -> resize to ``image_size`` (height, width) -> skip unusable
+    files -> cache the uint8 images (``True``: in memory; a path: on disk) -> per-epoch
     seeded shuffle -> batch -> float32 -> prefetch. The same seed gives the same batches.
-    Skipped files and unreadable annotations (image used uncropped) go to `problems`
+    Skipped files and unreadable annotations (image used uncropped) go to ``problems``
     and are logged once each.
     """
     import tensorflow as tf

@@ -192,7 +192,7 @@ class ShelterApp:
         return [refused[position] if position in refused else next(answers) for position in range(len(paths))]
 
     def write_csv(self, names: Sequence[str], answers: Sequence[Answer]) -> str:
-        """The batch as the same CSV as `dogbreeds label`, one row per displayed name."""
+        """The batch as the same CSV as ``dogbreeds label``, one row per displayed name."""
         csv_path = self.out_dir / "labels.csv"
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)

@@ -1,5 +1,5 @@
-"""Run profiles: the parameter sets behind `quick` (CPU, minutes, the bundled sample), `cpu` (the real
-study on a CPU, on the real folders of ../shared/datasets) and `full` (GPU, Stanford Dogs).
+"""Run profiles: the parameter sets behind ``quick`` (CPU, minutes, the bundled sample), ``cpu`` (the real
+study on a CPU, on the real folders of ../shared/datasets) and ``full`` (GPU, Stanford Dogs).
 
 A run resolves its settings once (:func:`settings_for`) and writes them into its folder
 (:func:`save_settings`, ``settings.json``); every notebook of the run reads them back with

@@ -111,7 +111,7 @@ class Study:
         return self.settings.photos_dir if (dataset or self.dataset) == "photos" else self.settings.data_dir
 
     def breed_selection(self, index: DataIndex) -> int | list[str] | None:
-        """The `breeds` setting as `select_breeds` takes it (an N larger than the data holds means all)."""
+        """The ``breeds`` setting as ``select_breeds`` takes it (an N larger than the data holds means all)."""
         breeds = self.settings.breeds
         if breeds in (None, "all"):
             return None
