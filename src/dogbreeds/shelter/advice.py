@@ -105,74 +105,80 @@ def shelter_advice(
 
 def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transfer: bool = True) -> str:
     """The conclusion for the shelter, in plain words, from the measured numbers."""
+    five = f", and has it among its five suggestions for **{percent(advice.top5)}**." if num_classes > 5 else "."
     lines = [
         "### Recommendation for the shelter",
         "",
-        (
-            f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
-            f"(out of {num_classes}) first for **{percent(advice.top1)}** of the dogs"
-            + (f", and has it among its five suggestions for **{percent(advice.top5)}**." if num_classes > 5 else ".")
-        ),
+        f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
+        f"(out of {num_classes}) first for **{percent(advice.top1)}** of the dogs{five}",
         "",
+        _no_threshold_paragraph(advice) if advice.threshold is None else _threshold_paragraphs(advice),
+        "",
+        _calibration_sentence(advice.overconfidence),
+        "",
+        _caveat(num_classes, transfer),
     ]
-    if advice.threshold is None:
-        best = (
-            ""
-            if advice.best_validation_accuracy is None
-            else f" (the best any threshold reached was {percent(advice.best_validation_accuracy)})"
-        )
-        lines.append(
-            f"**Automatic labelling: not yet.** No confidence threshold kept the automatic labels at "
-            f"{percent(advice.target_accuracy)} accuracy on the validation photos{best}. Use the model to *suggest* "
-            "its five most likely breeds to the person labelling each photo, and send every photo to a person."
-        )
-    else:
-        confirmed = advice.automatic_accuracy is None or advice.automatic_accuracy >= advice.target_accuracy
-        heading = (
-            "A threshold that the test photos did not confirm"
-            if not confirmed
-            else "Automatic labelling of every photo"
-            if advice.threshold == 0
-            else f"Automatic labelling above a confidence of {advice.threshold:.2f}"
-        )
-        kept = (
-            "(none of the test photos was that confident)"
-            if advice.automatic_accuracy is None
-            else f"with **{percent(advice.automatic_accuracy)}** of them correct"
-        )
-        lines.append(
-            f"**{heading}.** This was decided on the {advice.n_validation} validation photos, where the automatic "
-            f"labels reached {percent(advice.validation_accuracy)} (target {percent(advice.target_accuracy)}). On "
-            f"the test photos it labels **{percent(advice.automatic_share)}** of the dogs automatically, {kept}, and "
-            f"sends **{percent(advice.human_share)}** to a person, who sees the model's suggestions."
-        )
-        if not confirmed:
-            lines += [
-                "",
-                (
-                    f"**Not confirmed on the test photos:** there the automatic labels fall short of the "
-                    f"{percent(advice.target_accuracy)} target, so a threshold set on {advice.n_validation} "
-                    "validation photos does not hold. Confirm one on a larger labelled set (the table above shows "
-                    "the trade-off on the test photos); until then, let a person check every photo, with the "
-                    "model's suggestions."
-                ),
-            ]
-    lines += ["", _calibration_sentence(advice.overconfidence), ""]
+    return "\n".join(lines)
+
+
+def _no_threshold_paragraph(advice: ShelterAdvice) -> str:
+    best = (
+        ""
+        if advice.best_validation_accuracy is None
+        else f" (the best any threshold reached was {percent(advice.best_validation_accuracy)})"
+    )
+    return (
+        f"**Automatic labelling: not yet.** No confidence threshold kept the automatic labels at "
+        f"{percent(advice.target_accuracy)} accuracy on the validation photos{best}. Use the model to *suggest* "
+        "its five most likely breeds to the person labelling each photo, and send every photo to a person."
+    )
+
+
+def _threshold_paragraphs(advice: ShelterAdvice) -> str:
+    confirmed = advice.automatic_accuracy is None or advice.automatic_accuracy >= advice.target_accuracy
+    heading = (
+        "A threshold that the test photos did not confirm"
+        if not confirmed
+        else "Automatic labelling of every photo"
+        if advice.threshold == 0
+        else f"Automatic labelling above a confidence of {advice.threshold:.2f}"
+    )
+    kept = (
+        "(none of the test photos was that confident)"
+        if advice.automatic_accuracy is None
+        else f"with **{percent(advice.automatic_accuracy)}** of them correct"
+    )
+    text = (
+        f"**{heading}.** This was decided on the {advice.n_validation} validation photos, where the automatic "
+        f"labels reached {percent(advice.validation_accuracy)} (target {percent(advice.target_accuracy)}). On "
+        f"the test photos it labels **{percent(advice.automatic_share)}** of the dogs automatically, {kept}, and "
+        f"sends **{percent(advice.human_share)}** to a person, who sees the model's suggestions."
+    )
+    if confirmed:
+        return text
+    return text + (
+        f"\n\n**Not confirmed on the test photos:** there the automatic labels fall short of the "
+        f"{percent(advice.target_accuracy)} target, so a threshold set on {advice.n_validation} "
+        "validation photos does not hold. Confirm one on a larger labelled set (the table above shows "
+        "the trade-off on the test photos); until then, let a person check every photo, with the "
+        "model's suggestions."
+    )
+
+
+def _caveat(num_classes: int, transfer: bool) -> str:
     if transfer:
-        lines.append(
+        return (
             "**Caveat.** The backbone was pre-trained on ImageNet, and Stanford Dogs was built from ImageNet "
             "photos: the backbone has very likely seen many of these test photos during pre-training, so the "
             "numbers above are optimistic. Shelter photos (other cameras, lighting, mixed breeds, breeds outside "
             f"the {num_classes} learnt) will score lower: check the threshold on a few hundred of the shelter's own "
             "labelled photos before relying on it, and always let a person correct a label."
         )
-    else:
-        lines.append(
-            "**Caveat.** Shelter photos (other cameras, lighting, mixed breeds, breeds outside the "
-            f"{num_classes} learnt) will score lower than these test photos: check the threshold on the shelter's "
-            "own labelled photos before relying on it."
-        )
-    return "\n".join(lines)
+    return (
+        "**Caveat.** Shelter photos (other cameras, lighting, mixed breeds, breeds outside the "
+        f"{num_classes} learnt) will score lower than these test photos: check the threshold on the shelter's "
+        "own labelled photos before relying on it."
+    )
 
 
 def threshold_markdown(advice: ShelterAdvice) -> str:

@@ -270,18 +270,33 @@ def run_notebooks(
     or SIGTERM stops the kernel within seconds, marks the notebook "interrupted" and
     raises :class:`RunInterrupted`.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
+    run_dir = run_dir.resolve()
+    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    manifest, notebook_only = _open_manifest(run_dir, parameters)
+    names = select_notebooks(start, until)
+    results = []
+    for position, name in enumerate(names, start=1):
+        if on_start:
+            on_start(name, position, len(names))
+        result = _run_one(
+            name, run_dir, manifest, {**notebook_only, "run_dir": str(run_dir)}, notebook_dir, kernel_name
+        )
+        results.append(result)
+        if on_done:
+            on_done(result)
+    return results
 
-    from dogbreeds.core.fileio import write_json_atomic
+
+def _open_manifest(run_dir: Path, parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run.json brought up to date for this run: versions, device, commit, data hashes; the notebook-only
+    parameters), once the run's settings are resolved and written to settings.json."""
+    import papermill
+
     from dogbreeds.core.provenance import code_version, data_hash, device_name
     from dogbreeds.core.recordfile import library_versions
     from dogbreeds.data.folder import discover
 
-    notebook_dir = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
-    run_dir = run_dir.resolve()
-    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
-    manifest_path = run_dir / MANIFEST
     manifest = read_manifest(run_dir) or {"notebooks": {}}
     versions = {name: found for name, found in library_versions().items() if found}
     manifest.update(
@@ -289,7 +304,7 @@ def run_notebooks(
         versions={**versions, "papermill": papermill.__version__},
         platform=platform.platform(),
         device=device_name(),
-        code=(code := code_version()),
+        code=code_version(),
         seed=parameters.get("seed", DEFAULT_SEED),
         updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -301,60 +316,67 @@ def run_notebooks(
     manifest["data_folder_hash"] = {
         key: data_hash([r.path for r in discover(folder).records], folder) for key, folder in folders.items()
     }
-    names = select_notebooks(start, until)
-    results = []
-    for position, name in enumerate(names, start=1):
-        if on_start:
-            on_start(name, position, len(names))
-        output = run_dir / "notebooks" / f"{name}.ipynb"
-        kernel_log = run_dir / "logs" / f"{name}.kernel.log"
-        began = time.perf_counter()
-        entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
-        if code is not None:  # which commit ran this notebook (a run resumed with --from may mix commits)
-            entry["commit"] = code["commit"]
-        write_json_atomic(manifest_path, manifest)
-        try:
-            with _signals_raise(), _kernel_output_to(kernel_log):
-                papermill.execute_notebook(
-                    str(notebook_dir / f"{name}.ipynb"),
-                    str(output),
-                    parameters={**notebook_only, "run_dir": str(run_dir)},
-                    kernel_name=kernel_name,
-                    cwd=str(notebook_dir),
-                    progress_bar=False,
-                    extra_arguments=KERNEL_ARGUMENTS,
-                )
-        except PapermillExecutionError as error:
-            cell = error.cell_index + 1  # 1-based, as counted in the executed copy
-            entry.update(
-                status="failed",
-                seconds=round(time.perf_counter() - began, 1),
-                cell=cell,
-                error=f"{error.ename}: {error.evalue}",
+    return manifest, notebook_only
+
+
+def _run_one(
+    name: str,
+    run_dir: Path,
+    manifest: dict[str, Any],
+    parameters: dict[str, Any],
+    notebook_dir: Path,
+    kernel_name: str,
+) -> NotebookResult:
+    """Execute one notebook in a fresh kernel, its status kept in run.json whatever happens."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output = run_dir / "notebooks" / f"{name}.ipynb"
+    kernel_log = run_dir / "logs" / f"{name}.kernel.log"
+    began = time.perf_counter()
+    entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
+    if manifest.get("code") is not None:  # which commit ran this notebook (a run resumed with --from may mix them)
+        entry["commit"] = manifest["code"]["commit"]
+    _write_manifest(run_dir, manifest)
+    try:
+        with _signals_raise(), _kernel_output_to(kernel_log):
+            papermill.execute_notebook(
+                str(notebook_dir / f"{name}.ipynb"),
+                str(output),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(notebook_dir),
+                progress_bar=False,
+                extra_arguments=KERNEL_ARGUMENTS,
             )
-            if kernel_log.exists():
-                entry["kernel_log"] = str(kernel_log)
-            write_json_atomic(manifest_path, manifest)
-            raise NotebookFailed(name, cell, f"{error.ename}: {error.evalue}", output, kernel_log) from None
-        except BaseException as error:  # kernel died, Ctrl-C, SIGTERM: record it, stop the kernel, re-raise
-            interrupted = isinstance(error, KeyboardInterrupt)
-            entry.update(
-                status="interrupted" if interrupted else "failed",
-                seconds=round(time.perf_counter() - began, 1),
-                error=str(error) if interrupted else repr(error),
-            )
-            if kernel_log.exists():
-                entry["kernel_log"] = str(kernel_log)
-            write_json_atomic(manifest_path, manifest)
-            if interrupted:
-                _stop_kernels()
-                raise RunInterrupted(getattr(error, "signum", signal.SIGINT), name) from None
-            raise
-        seconds = time.perf_counter() - began
-        entry.update(status="done", seconds=round(seconds, 1))
-        write_json_atomic(manifest_path, manifest)
-        result = NotebookResult(name, seconds, output)
-        results.append(result)
-        if on_done:
-            on_done(result)
-    return results
+    except PapermillExecutionError as error:
+        cell = error.cell_index + 1  # 1-based, as counted in the executed copy
+        failure = f"{error.ename}: {error.evalue}"
+        _end_entry(run_dir, manifest, entry, began, kernel_log, status="failed", cell=cell, error=failure)
+        raise NotebookFailed(name, cell, failure, output, kernel_log) from None
+    except BaseException as error:  # kernel died, Ctrl-C, SIGTERM: record it, stop the kernel, re-raise
+        interrupted = isinstance(error, KeyboardInterrupt)
+        status, text = ("interrupted", str(error)) if interrupted else ("failed", repr(error))
+        _end_entry(run_dir, manifest, entry, began, kernel_log, status=status, error=text)
+        if interrupted:
+            _stop_kernels()
+            raise RunInterrupted(getattr(error, "signum", signal.SIGINT), name) from None
+        raise
+    seconds = time.perf_counter() - began
+    entry.update(status="done", seconds=round(seconds, 1))
+    _write_manifest(run_dir, manifest)
+    return NotebookResult(name, seconds, output)
+
+
+def _end_entry(run_dir: Path, manifest: dict, entry: dict, began: float, kernel_log: Path, **fields: Any) -> None:
+    """A notebook's entry in run.json closed on a failure or an interruption (with its kernel log, if any)."""
+    entry.update(**fields, seconds=round(time.perf_counter() - began, 1))
+    if kernel_log.exists():
+        entry["kernel_log"] = str(kernel_log)
+    _write_manifest(run_dir, manifest)
+
+
+def _write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    from dogbreeds.core.fileio import write_json_atomic
+
+    write_json_atomic(run_dir / MANIFEST, manifest)
