@@ -211,3 +211,18 @@ def test_training_chooses_on_the_choosing_half_and_the_bench_measures_both(make_
     }
     with pytest.raises(ValueError, match="together"):
         train_shelter_model(data, backbone="mobilenet_v2", choose_on=dogs_dir, cache_dir=cache, progress=False)
+
+
+def test_bench_oxford_prints_both_halves_and_writes_a_record_and_a_figure(tmp_path, shelter_model_factory, capsys):
+    from dogbreeds.cli.program import main
+
+    dogs_dir, not_dogs_dir = write_pet_folders(tmp_path)
+    model_dir = shelter_model_factory(dog_threshold=0.0).save(tmp_path / "model")
+    figure, results = tmp_path / "coverage.png", tmp_path / "results"
+    code = main(
+        ["bench", "oxford", "--data-dir", str(dogs_dir), "--not-dogs", str(not_dogs_dir), "--model", str(model_dir),
+         "--results-dir", str(results), "--figure", str(figure)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "| choosing |" in out and "| reporting |" in out and "out of 1,000 photos" in out
+    assert figure.stat().st_size > 1000 and len(list(results.glob("*-shelter-oxford.json"))) == 1
