@@ -226,3 +226,21 @@ def test_bench_oxford_prints_both_halves_and_writes_a_record_and_a_figure(tmp_pa
     out = capsys.readouterr().out
     assert code == 0 and "| choosing |" in out and "| reporting |" in out and "out of 1,000 photos" in out
     assert figure.stat().st_size > 1000 and len(list(results.glob("*-shelter-oxford.json"))) == 1
+
+
+def test_the_shipped_model_carries_the_thresholds_chosen_on_the_choosing_halves():
+    from dogbreeds.shelter.model import ShelterModel
+
+    model = ShelterModel.load()
+    config, record = model.config, model.record()
+    choice = record["params"]["choice"]
+    assert "--choose-on ../shared/datasets/oxford-pet-dogs" in config.provenance["command"] == record["source"]
+    assert (config.dog_temperature, config.dog_threshold, config.maybe_dog_threshold) == (
+        choice["dog_temperature"], choice["dog_threshold"], choice["maybe_dog_threshold"]
+    )  # fmt: skip
+    label = choice["label_thresholds"]
+    assert (config.confidence_threshold, config.unknown_breed_threshold) == (
+        label["confidence_threshold"], label["unknown_breed_threshold"]
+    )  # fmt: skip
+    assert label["reached"] and choice["dogs"]["photos"] == 474 and choice["not_dogs"]["photos"] == 157
+    assert config.dog_threshold <= config.maybe_dog_threshold

@@ -335,7 +335,7 @@ def plot_pets_coverage(record: dict[str, Any], path: str | os.PathLike) -> Path:
     figure = plot_coverage_accuracy(
         curves,
         chosen,
-        title="Dogs that are not ImageNet photos (Oxford-IIIT Pet): labelled without a person\n"
-        "line: confidence threshold alone; dot: the shipped rule",
+        title="Oxford-IIIT Pet dogs (not ImageNet photos), labelled without a person\n"
+        "line: the confidence threshold alone; dot: the shipped rule",
     )
     return save_figure(figure, path)
