@@ -195,6 +195,7 @@ def test_training_chooses_on_the_choosing_half_and_the_bench_measures_both(make_
     assert config.dog_temperature == choice["dog_temperature"] and config.dog_threshold == choice["dog_threshold"]
     assert config.dog_threshold <= config.maybe_dog_threshold
     assert config.confidence_threshold == choice["label_thresholds"]["confidence_threshold"]
+    assert len(config.provenance["choosing_data_hash"]) == 64
     statuses = trained.record["metrics"]["statuses"]
     assert statuses["photos"] == 15
     assert statuses["labelled"] + statuses["ask_a_human"] + statuses["not_a_dog"] == pytest.approx(1.0)
@@ -243,4 +244,5 @@ def test_the_shipped_model_carries_the_thresholds_chosen_on_the_choosing_halves(
         label["confidence_threshold"], label["unknown_breed_threshold"]
     )  # fmt: skip
     assert label["reached"] and choice["dogs"]["photos"] == 474 and choice["not_dogs"]["photos"] == 157
+    assert len(config.provenance["choosing_data_hash"]) == 64
     assert config.dog_threshold <= config.maybe_dog_threshold

@@ -29,7 +29,7 @@ import functools
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,9 @@ def train_shelter_model(
         choosing = load_pet_scores(model, choose_on, not_dogs, parts=["choosing"], cache_dir=cache_dir)["choosing"]
         model, choice = choose_thresholds(model, *choosing)
         choice["dogs"].pop("coverage_accuracy_curve")
-        config = model.config
+        choosing_hash = data_hash([photo.path for part in choosing for photo in part.photos], Path(choose_on).parent)
+        config = replace(model.config, provenance={**config.provenance, "choosing_data_hash": choosing_hash})
+        model = ShelterModel(kernel, bias, config)
 
     test_views = np.stack([plain["test"].features, mirrored["test"].features])
     test_labels = plain["test"].labels
