@@ -149,7 +149,9 @@ def test_the_shipped_model_labels_sample_photos_right_after_set_up(tmp_path, sam
     best = [row["top_3"].split(" (")[0] for row in rows]
     truth = [row["file"].split("/")[-2].split("-", 1)[1].replace("_", " ") for row in rows]
     assert sum(guess == breed for guess, breed in zip(best, truth)) >= 8
-    assert sum(row["status"] == "labelled" for row in rows) >= 6
+    # the shipped rule asks a person about half the whole photos, and labels them right (benchmarks/README.md)
+    labelled = [guess == breed for guess, breed, row in zip(best, truth, rows) if row["status"] == "labelled"]
+    assert len(labelled) >= 4 and all(labelled)
 
 
 # ----------------------------------------------------------------------------- issue 16: the --out file

@@ -24,7 +24,7 @@ from dogbreeds.cli.common import (
     import_tensorflow_quietly,
 )
 from dogbreeds.core.config import DEFAULT_SEED, REPO_ROOT, resolve_data_dir
-from dogbreeds.core.errors import EXIT_INTERRUPTED, EXIT_OK
+from dogbreeds.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from dogbreeds.shelter.app_access import AUTH_ENV
 
 SHARED = "../shared/datasets"
@@ -40,9 +40,13 @@ def add_train_command(commands: Subcommands) -> None:
         "list (cached in .cache/features), a softmax head with early stopping on a 10% validation share,\n"
         "then on those validation photos the temperature (calibration), the confidence threshold for the\n"
         "target accuracy and the ImageNet dog probability under which a photo is 'not a dog'. Scored once\n"
-        "on the official test list. Writes head.npz, model.json and record.json into --out (default: the\n"
+        "on the official test list. With --choose-on and --not-dogs, the thresholds ('not a dog', 'may not\n"
+        "be a dog', confidence, 'may be a breed not among the 120') are chosen instead on the choosing half\n"
+        "of those dogs that are not ImageNet photos and of those not-dogs (their other half is for\n"
+        "`dogbreeds bench oxford`). Writes head.npz, model.json and record.json into --out (default: the\n"
         "model shipped with dogbreeds) and the record into benchmarks/results/.",
-        f"  dogbreeds train --data-dir {SHARED}/stanford-dogs-crops224\n"
+        f"  dogbreeds train --data-dir {SHARED}/stanford-dogs-crops224 \\\n"
+        f"      --choose-on {SHARED}/oxford-pet-dogs --not-dogs {SHARED}/not-dogs\n"
         f"  dogbreeds train --data-dir {SHARED}/stanford-dogs-crops224 --out models/my-shelter-model",
     )
     add_data_dir_option(parser)
@@ -53,6 +57,15 @@ def add_train_command(commands: Subcommands) -> None:
         default=0.95,
         metavar="A",
         help="accuracy wanted on the photos labelled without a person (default: 0.95)",
+    )
+    parser.add_argument(
+        "--choose-on",
+        type=Path,
+        metavar="DIR",
+        help="an oxford-pet-dogs folder: choose the thresholds on its choosing half (needs --not-dogs)",
+    )
+    parser.add_argument(
+        "--not-dogs", type=Path, metavar="DIR", help="a not-dogs folder: its choosing half, with --choose-on"
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default: {DEFAULT_SEED}")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="feature cache (default: .cache/features)")
@@ -66,12 +79,17 @@ def run_train(args: argparse.Namespace) -> int:
     from dogbreeds.shelter.model import SHIPPED_MODEL_DIR
     from dogbreeds.shelter.training import train_shelter_model
 
+    if (args.choose_on is None) != (args.not_dogs is None):
+        print("dogbreeds train: --choose-on and --not-dogs go together.", file=sys.stderr)
+        return EXIT_USAGE
     trained = train_shelter_model(
         resolve_data_dir(args.data_dir),
         target_accuracy=args.target_accuracy,
         seed=args.seed,
         cache_dir=args.cache_dir,
         source=_command_line(["dogbreeds", "train"], args),
+        choose_on=args.choose_on,
+        not_dogs=args.not_dogs,
     )
     out = args.out or SHIPPED_MODEL_DIR
     trained.model.save(out, trained.record)
@@ -83,11 +101,19 @@ def run_train(args: argparse.Namespace) -> int:
         f"ECE {metrics['ece_before_calibration']:.3f} -> {metrics['ece_after_calibration']:.3f} "
         f"(temperature {config.temperature:.2f})"
     )
+    statuses = metrics["statuses"]
     print(
-        f"labelled without a person (confidence >= {config.confidence_threshold:.2f}): {kept['coverage']:.1%} "
-        f"of the test photos, {kept['accuracy']:.1%} right; dog photos called 'not a dog': "
-        f"{metrics['dogs_flagged_not_a_dog']:.2%} (dog probability < {config.dog_threshold:.2f})"
+        f"confidence >= {config.confidence_threshold:.2f}: {kept['coverage']:.1%} of the test photos, "
+        f"{kept['accuracy']:.1%} right; with every rule: {statuses['labelled']:.1%} labelled "
+        f"({statuses['labelled_accuracy']:.1%} right), {statuses['ask_a_human']:.1%} to a person, "
+        f"{statuses['not_a_dog']:.2%} 'not a dog' (dog probability < {config.dog_threshold:.2f})"
     )
+    if trained.record["params"]["choice"]:
+        chosen = trained.record["params"]["choice"]["dogs"]
+        print(
+            f"choosing half of {args.choose_on}: {chosen['labelled']:.1%} labelled ({chosen['labelled_accuracy']:.1%}"
+            f" right); measure the reporting half with `dogbreeds bench oxford`"
+        )
     print(f"model: {out}\nrecord: {path}")
     return EXIT_OK
 
@@ -231,7 +257,29 @@ def add_shelter_benchmarks(benchmarks: Subcommands) -> None:
         help="the model's training folder: its train photos are left out of the hold-out",
     )
     shelter.add_argument("--model", type=Path, metavar="DIR", help="default: the shipped model")
+    shelter.add_argument(
+        "--policy",
+        action="append",
+        metavar="NAME",
+        help="measure only this view policy (repeatable; e.g. 'center+flip'); default: all",
+    )
     _add_bench_options(shelter, run_bench_shelter)
+
+    oxford = _command_parser(
+        benchmarks,
+        "oxford",
+        "the shelter model on dogs that are not ImageNet photos (Oxford-IIIT Pet) and on not-dogs",
+        "Run the shelter model's decisions on an oxford-pet-dogs folder (its choosing half, where\n"
+        "`dogbreeds train --choose-on` chose the thresholds, and its reporting half) and on a not-dogs\n"
+        "folder (two seeded halves): top-1/top-3, share labelled and right, dogs called 'not a dog', the\n"
+        "statuses of dogs of breeds the model does not know, not-dogs flagged and given a breed.",
+        f"  dogbreeds bench oxford --data-dir {SHARED}/oxford-pet-dogs --not-dogs {SHARED}/not-dogs",
+    )
+    oxford.add_argument("--data-dir", type=Path, required=True, metavar="DIR", help="an oxford-pet-dogs folder")
+    oxford.add_argument("--not-dogs", type=Path, required=True, metavar="DIR", help="a not-dogs folder")
+    oxford.add_argument("--model", type=Path, metavar="DIR", help="default: the shipped model")
+    oxford.add_argument("--figure", type=Path, metavar="PNG", help="also draw coverage against accuracy into PNG")
+    _add_bench_options(oxford, run_bench_oxford)
 
     label = _command_parser(
         benchmarks,
@@ -262,17 +310,54 @@ def run_bench_shelter(args: argparse.Namespace) -> int:
         args.not_dogs,
         exclude_dir=args.exclude_dir,
         source=_bench_command_line(args),
+        policies=args.policy,
     )
     path = write_record(record, args.results_dir)
-    print("| views | hold-out top-1 | test top-1 | test labelled (accuracy) | dogs flagged | not-dogs flagged |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| views | hold-out top-1 | test top-1 | test labelled (accuracy) | dogs flagged | not-dogs flagged "
+        "| not-dogs given a breed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for policy, row in record["metrics"].items():
         test = row["test"]
         print(
-            f"| {policy} | {row['holdout']['top1']:.1%} | {test['top1']:.1%} | {test['at_threshold']['coverage']:.1%}"
-            f" ({test['at_threshold']['accuracy']:.1%}) | {test['dogs_flagged_not_a_dog']:.1%} "
-            f"| {row['not_dogs']['flagged_not_a_dog']:.1%} |"
+            f"| {policy} | {row['holdout']['top1']:.1%} | {test['top1']:.1%} | {test['statuses']['labelled']:.1%}"
+            f" ({test['statuses']['labelled_accuracy']:.1%}) | {test['dogs_flagged_not_a_dog']:.1%} "
+            f"| {row['not_dogs']['flagged_not_a_dog']:.1%} | {row['not_dogs']['given_a_breed']:.1%} |"
         )
+    print(f"record: {path}")
+    return EXIT_OK
+
+
+def run_bench_oxford(args: argparse.Namespace) -> int:
+    """Measure the shelter model's decisions on dogs that are not ImageNet photos and print a table."""
+    from dogbreeds.core.recordfile import write_record
+    from dogbreeds.shelter.model import ShelterModel
+    from dogbreeds.shelter.pets import measure_on_pets, plot_pets_coverage
+
+    model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
+    record = measure_on_pets(model, args.data_dir, args.not_dogs, source=_bench_command_line(args))
+    path = write_record(record, args.results_dir)
+    print(
+        "| half | top-1 / top-3 | labelled (right) | known / unknown dogs 'not a dog' | unknown labelled wrong "
+        "| not-dogs flagged / given a breed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for part, row in record["metrics"].items():
+        dogs, not_dogs = row["dogs"], row["not_dogs"]
+        print(
+            f"| {part} | {dogs['top1_known']:.1%} / {dogs['top3_known']:.1%} | {dogs['labelled']:.1%} "
+            f"({dogs['labelled_accuracy']:.1%}) | {dogs['known_not_a_dog']:.1%} / {dogs['unknown_not_a_dog']:.1%} "
+            f"| {dogs['unknown_labelled_wrong']:.1%} | {not_dogs['flagged_not_a_dog']:.1%} / "
+            f"{not_dogs['given_a_breed']:.1%} |"
+        )
+    each = record["metrics"]["reporting"]["dogs"]["per_1000"]
+    print(
+        f"reporting half, out of 1,000 photos like these: {each['labelled']} labelled automatically with "
+        f"{each['labelled_wrong']} mistakes, {each['to_a_person']} go to a person, {each['not_a_dog']} 'not a dog'"
+    )
+    if args.figure:
+        print(f"figure: {plot_pets_coverage(record, args.figure)}")
     print(f"record: {path}")
     return EXIT_OK
 

@@ -101,6 +101,18 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "LabelMapError",
             "LabelMap",
         ],
+        "pets": [
+            "LABELS_FILE",
+            "CHOOSING",
+            "REPORTING",
+            "HALVES",
+            "SOURCE_SPLITS",
+            "ACCEPTED_STAND_INS",
+            "PetPhoto",
+            "read_pet_dogs",
+            "read_not_dogs",
+            "part_of",
+        ],
         "quality": [
             "ScanReport",
             "check_image",

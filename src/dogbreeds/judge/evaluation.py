@@ -282,6 +282,36 @@ def confidence_threshold_table(
     )
 
 
+def coverage_accuracy_curve(
+    confidence: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray
+) -> pd.DataFrame:
+    """Coverage against accuracy when the photos with ``confidence`` >= t are labelled, for every cut t.
+
+    ``correct`` says whether each photo's answer is right. A photo that may never be
+    labelled (another rule sends it to a person) has confidence ``-inf``: it counts in the
+    total, never among the kept. One row per distinct finite confidence, highest first:
+    ``threshold``, ``n_kept``, ``coverage`` (kept / all photos), ``accuracy`` (right / kept).
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    if confidence.ndim != 1 or confidence.shape != correct.shape or not len(confidence):
+        raise EvaluationInputError("confidence and correct must be two non-empty 1-D arrays of one length.")
+    order = np.argsort(-confidence, kind="stable")
+    sorted_conf = confidence[order]
+    finite = np.isfinite(sorted_conf)
+    hits = np.cumsum(correct[order])
+    kept = np.arange(1, len(order) + 1)
+    last_of_tie = np.r_[sorted_conf[1:] != sorted_conf[:-1], True] & finite
+    return pd.DataFrame(
+        {
+            "threshold": sorted_conf[last_of_tie],
+            "n_kept": kept[last_of_tie],
+            "coverage": kept[last_of_tie] / len(order),
+            "accuracy": hits[last_of_tie] / kept[last_of_tie],
+        }
+    )
+
+
 def threshold_for_accuracy(table: pd.DataFrame, target_accuracy: float) -> pd.Series | None:
     """The lowest-threshold row of a :func:`confidence_threshold_table` reaching target_accuracy.
 

@@ -21,6 +21,7 @@ from dogbreeds.judge.plots_data import (
 from dogbreeds.judge.plots_results import (
     plot_confidence_thresholds,
     plot_confusion_matrix,
+    plot_coverage_accuracy,
     plot_error_gallery,
     plot_gradcam_grid,
     plot_model_comparison,
@@ -39,6 +40,7 @@ __all__ = [
     "plot_box_statistics",
     "plot_confidence_thresholds",
     "plot_confusion_matrix",
+    "plot_coverage_accuracy",
     "plot_covariance_matrices",
     "plot_error_gallery",
     "plot_gradcam_grid",

@@ -6,7 +6,7 @@ error galleries, single predictions and Grad-CAM grids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -234,6 +234,49 @@ def plot_confidence_thresholds(table: pd.DataFrame, chosen_threshold: float | No
         xlabel="confidence threshold",
         ylabel="share",
         title="Automatic labelling above a confidence threshold",
+    )
+    ax.legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def plot_coverage_accuracy(
+    curves: Mapping[str, pd.DataFrame],
+    chosen: Mapping[str, tuple[float, float]] | None = None,
+    title: str = "Labelled without a person: how many, and how many right",
+) -> Figure:
+    """Accuracy of the automatically labelled photos against their share, one line per set of photos.
+
+    ``curves`` maps a set's name to a :func:`dogbreeds.judge.evaluation.coverage_accuracy_curve`;
+    ``chosen`` maps some names to the (coverage, accuracy) the shipped threshold gives, marked.
+    """
+    if not curves:
+        raise PlotInputError("plot_coverage_accuracy needs at least one curve.")
+    fig, axes = _figure(6.5, 4.2)
+    ax = axes[0, 0]
+    colors = sns.color_palette("colorblind", len(curves))
+    lowest = 1.0
+    for color, (name, table) in zip(colors, curves.items()):
+        _require_columns(table, ("coverage", "accuracy"))
+        ax.plot(table["coverage"], table["accuracy"], color=color, linewidth=1.5, label=name)
+        lowest = min(lowest, float(table["accuracy"].min()))
+        if chosen and name in chosen:
+            coverage, accuracy = chosen[name]
+            ax.plot([coverage], [accuracy], marker="o", color=color, markersize=7, markeredgecolor="black")
+            ax.annotate(
+                f"{coverage:.0%} labelled, {accuracy:.1%} right",
+                (coverage, accuracy),
+                textcoords="offset points",
+                xytext=(-8, -14),
+                ha="right",
+                fontsize="small",
+                color=color,
+            )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(max(0.0, min(lowest, 0.8) - 0.02), 1.005),
+        xlabel="share of the photos labelled without a person (coverage)",
+        ylabel="accuracy of those labels",
+        title=title,
     )
     ax.legend(loc="lower left", fontsize="small")
     return fig

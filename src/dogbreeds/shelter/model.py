@@ -11,11 +11,16 @@ installs) plus what training adds, small enough to ship in the package
 Every photo is seen through a few *views* (:func:`photo_views`; the shipped model uses
 the photo's centred square and its mirror image); the breed probabilities are the mean
 of the calibrated softmax of each view, and the "dog" probability the mean share of the
-backbone's own ImageNet classifier on dog classes. Then::
+backbone's own ImageNet classifier on dog classes (its probabilities sharpened by
+``dog_temperature`` first). Then::
 
     dog probability < dog_threshold                 -> "not a dog"
+    dog probability < maybe_dog_threshold           -> "ask a human" (may not be a dog)
+    best three breeds' sum < unknown_breed_threshold -> "ask a human" (may be none of the breeds)
     top breed probability < confidence_threshold    -> "ask a human"
     otherwise                                       -> "labelled"
+
+(an "ask a human" answer gives every reason that applies).
 
     model = ShelterModel.load()                     # the shipped model
     answers = model.classify([load_upright("rex.jpg")])
@@ -80,7 +85,12 @@ class ShelterConfig:
     ``temperature`` divides the head's logits (fitted on validation photos);
     ``confidence_threshold`` is the calibrated top probability under which a person
     should decide (chosen on validation photos for ``target_accuracy``);
-    ``dog_threshold`` the ImageNet dog probability under which a photo is "not a dog".
+    ``dog_threshold`` the ImageNet dog probability under which a photo is "not a dog";
+    ``maybe_dog_threshold`` the one under which a photo that is not clearly "not a dog"
+    still goes to a person; ``dog_temperature`` sharpens the ImageNet probabilities
+    (p ** (1 / T), renormalised) before the dog classes are summed;
+    ``unknown_breed_threshold`` the sum of the best three breed probabilities under which
+    the dog is probably of a breed the model does not know (0: never).
     ``provenance`` holds how it was trained (command, seed, data hash, counts).
     """
 
@@ -92,6 +102,9 @@ class ShelterConfig:
     dog_threshold: float = 0.5
     target_accuracy: float = 0.95
     views: tuple[str, ...] = DEFAULT_VIEWS
+    maybe_dog_threshold: float = 0.0
+    dog_temperature: float = 1.0
+    unknown_breed_threshold: float = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,9 +116,16 @@ class ShelterConfig:
         unknown = sorted(set(self.views) - set(VIEW_NAMES))
         if unknown or not self.views:
             raise ShelterModelError(f"Unknown or missing views {unknown}; choose among {', '.join(VIEW_NAMES)}.")
-        if not 0 < self.temperature < math.inf:
-            raise ShelterModelError(f"temperature must be > 0, got {self.temperature}.")
-        for name in ("confidence_threshold", "dog_threshold", "target_accuracy"):
+        for name in ("temperature", "dog_temperature"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ShelterModelError(f"{name} must be > 0, got {getattr(self, name)}.")
+        for name in (
+            "confidence_threshold",
+            "dog_threshold",
+            "maybe_dog_threshold",
+            "unknown_breed_threshold",
+            "target_accuracy",
+        ):
             if not 0 <= getattr(self, name) <= 1:
                 raise ShelterModelError(f"{name} must lie in [0, 1], got {getattr(self, name)}.")
 
@@ -276,9 +296,15 @@ class ShelterModel:
         return view_probabilities(self.breed_logits(features), self.config.temperature)
 
     def dog_probability(self, imagenet: np.ndarray) -> np.ndarray:
-        """The ImageNet probability on dog classes, averaged over views: (views, N, 1000) or (N, 1000) -> (N,)."""
-        imagenet = np.asarray(imagenet)
+        """The ImageNet probability on dog classes, averaged over views: (views, N, 1000) or (N, 1000) -> (N,).
+
+        The probabilities are sharpened by ``dog_temperature`` first (p ** (1 / T), renormalised).
+        """
+        imagenet = np.asarray(imagenet, dtype=np.float64)
         views = imagenet if imagenet.ndim == 3 else imagenet[None]
+        if self.config.dog_temperature != 1.0:
+            views = views ** (1.0 / self.config.dog_temperature)
+            views = views / views.sum(axis=-1, keepdims=True)
         return views[..., self.dog_classes].sum(axis=-1).mean(axis=0)
 
     def decide(self, probabilities: np.ndarray, dog_probability: np.ndarray) -> list[Answer]:
@@ -290,18 +316,32 @@ class ShelterModel:
             order = np.argsort(-row, kind="stable")[:3]
             top = tuple((names[i], float(row[i])) for i in order)
             breed, confidence = top[0]
+            top_three = float(row[order].sum())
+            doubts = []
+            if dog < max(config.maybe_dog_threshold, config.dog_threshold):
+                doubts.append(
+                    f"may not be a dog: the ImageNet classifier gives dogs {dog:.0%}, under the "
+                    f"{config.maybe_dog_threshold:.0%} of a sure dog photo"
+                )
+            if top_three < config.unknown_breed_threshold:
+                doubts.append(
+                    f"may be a breed not among the {len(names)}: the best three breeds hold {top_three:.0%}, "
+                    f"under {config.unknown_breed_threshold:.0%}"
+                )
+            if confidence < config.confidence_threshold:
+                doubts.append(
+                    f"the best breed has {confidence:.0%}, under the {config.confidence_threshold:.0%} "
+                    f"needed for {config.target_accuracy:.0%} accuracy"
+                )
             if dog < config.dog_threshold:
                 status = NOT_A_DOG
                 reason = (
                     f"the ImageNet classifier gives dogs {dog:.0%}, under the {config.dog_threshold:.0%} "
                     "a dog photo needs"
                 )
-            elif confidence < config.confidence_threshold:
+            elif doubts:
                 status = ASK_A_HUMAN
-                reason = (
-                    f"the best breed has {confidence:.0%}, under the {config.confidence_threshold:.0%} "
-                    f"needed for {config.target_accuracy:.0%} accuracy"
-                )
+                reason = "; ".join(doubts)
             else:
                 status = LABELLED
                 reason = f"confidence {confidence:.0%} is at least {config.confidence_threshold:.0%}"

@@ -11,8 +11,13 @@ a :class:`~dogbreeds.shelter.model.ShelterModel`:
    the temperature, the confidence threshold for the target accuracy, and the ImageNet
    dog probability under which a photo is "not a dog": 0.5 ("more likely not a dog"),
    lowered if more than ``dog_flag_rate`` of the validation dogs fall under it;
-5. scored once on the official test list: accuracy, calibration before and after,
-   coverage and accuracy above the threshold, dog photos flagged "not a dog".
+5. with ``choose_on`` (the ``oxford-pet-dogs`` folder: dogs that are not ImageNet photos)
+   and ``not_dogs``: the decision rule's numbers are chosen again, on their *choosing*
+   halves only (:func:`dogbreeds.shelter.pets.choose_thresholds`): the sharpening of the
+   ImageNet probabilities, "not a dog" and "may not be a dog", the confidence threshold
+   and the "may be a breed not among the 120" threshold;
+6. scored once on the official test list: accuracy, calibration before and after,
+   coverage and accuracy above the threshold, dog photos flagged "not a dog", statuses.
 
 :func:`measure_shelter_model` runs a trained model on whole photos and on photos that are
 not dogs, view policy by view policy.
@@ -24,7 +29,7 @@ import functools
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,15 @@ from dogbreeds.judge.calibration import (
 )
 from dogbreeds.judge.evaluation import evaluate, expected_calibration_error
 from dogbreeds.models.transfer import FeatureSet, split_features, stack_features, train_head
-from dogbreeds.shelter.model import VIEW_NAMES, ShelterConfig, ShelterModel, photo_views
+from dogbreeds.shelter.model import (
+    ASK_A_HUMAN,
+    LABELLED,
+    NOT_A_DOG,
+    VIEW_NAMES,
+    ShelterConfig,
+    ShelterModel,
+    photo_views,
+)
 
 DEFAULT_BACKBONE = "efficientnet_lite2"
 # Chosen on whole photos held out from training (`dogbreeds bench shelter`): the centred square and its
@@ -99,9 +112,14 @@ def train_shelter_model(
     cache_dir: str | os.PathLike | None = None,
     source: str | None = None,
     progress: bool = True,
+    choose_on: str | os.PathLike | None = None,
+    not_dogs: str | os.PathLike | None = None,
 ) -> TrainedShelter:
     """Train the shelter model on ``data_dir``'s train list and score it on its test list (see module doc)."""
     from dogbreeds.models.training import set_seed
+
+    if (choose_on is None) != (not_dogs is None):
+        raise ValueError("choose_on (dogs) and not_dogs are given together: the thresholds are chosen on both.")
 
     start = time.perf_counter()
     set_seed(seed)
@@ -145,6 +163,16 @@ def train_shelter_model(
         },
     )
     model = ShelterModel(kernel, bias, config)
+    choice = None
+    if choose_on is not None:
+        from dogbreeds.shelter.pets import choose_thresholds, load_pet_scores
+
+        choosing = load_pet_scores(model, choose_on, not_dogs, parts=["choosing"], cache_dir=cache_dir)["choosing"]
+        model, choice = choose_thresholds(model, *choosing)
+        choice["dogs"].pop("coverage_accuracy_curve")
+        choosing_hash = data_hash([photo.path for part in choosing for photo in part.photos], Path(choose_on).parent)
+        config = replace(model.config, provenance={**config.provenance, "choosing_data_hash": choosing_hash})
+        model = ShelterModel(kernel, bias, config)
 
     test_views = np.stack([plain["test"].features, mirrored["test"].features])
     test_labels = plain["test"].labels
@@ -162,6 +190,7 @@ def train_shelter_model(
         "validation_at_threshold": chosen.to_dict(),
         "dogs_flagged_not_a_dog": float(np.mean(test_dog < config.dog_threshold)),
         "validation_dogs_flagged_not_a_dog": float(np.mean(val_dog < config.dog_threshold)),
+        "statuses": status_metrics(model, test_labels, after, test_dog),
     }
     record = make_record(
         "shelter-model",
@@ -177,7 +206,13 @@ def train_shelter_model(
             "temperature": temperature,
             "confidence_threshold": config.confidence_threshold,
             "dog_threshold": config.dog_threshold,
+            "maybe_dog_threshold": config.maybe_dog_threshold,
+            "dog_temperature": config.dog_temperature,
+            "unknown_breed_threshold": config.unknown_breed_threshold,
             "data_dir": Path(data_dir).name,
+            "choose_on": Path(choose_on).name if choose_on is not None else None,
+            "not_dogs": Path(not_dogs).name if not_dogs is not None else None,
+            "choice": choice,
         },
         metrics=metrics,
         history=head.history,
@@ -194,6 +229,23 @@ def train_shelter_model(
         data_hash=config.provenance["data_hash"],
     )
     return TrainedShelter(model, record)
+
+
+def status_metrics(
+    model: ShelterModel, labels: np.ndarray, probabilities: np.ndarray, dog: np.ndarray
+) -> dict[str, float | int]:
+    """The decision rule's statuses on dog photos of known breeds: labelled (and right), ask a human, not a dog."""
+    answers = model.decide(probabilities, dog)
+    status = np.array([answer.status for answer in answers])
+    labelled = status == LABELLED
+    right = probabilities.argmax(1) == np.asarray(labels)
+    return {
+        "photos": len(answers),
+        "labelled": float(labelled.mean()),
+        "labelled_accuracy": float(right[labelled].mean()) if labelled.any() else float("nan"),
+        "ask_a_human": float((status == ASK_A_HUMAN).mean()),
+        "not_a_dog": float((status == NOT_A_DOG).mean()),
+    }
 
 
 def _input_size(backbone: str) -> tuple[int, int]:
@@ -261,8 +313,9 @@ def measure_shelter_model(
     exclude_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     source: str | None = None,
+    policies: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The model on whole photos and on photos that are not dogs, for each view policy.
+    """The model on whole photos and on photos that are not dogs, for each view policy (``policies``: all).
 
     ``photos_dir`` has official lists: its test list is scored among all the model's
     breeds; its train photos that ``exclude_dir``'s train list (the model's training
@@ -283,18 +336,21 @@ def measure_shelter_model(
         path for path in Path(not_dogs_dir).rglob("*") if path.suffix.lower() in (".jpg", ".jpeg", ".png")
     )
     backbone = model.config.backbone
+    unknown = sorted(set(policies or ()) - set(POLICIES))
+    if unknown:
+        raise ValueError(f"Unknown view policies {unknown}; choose among {', '.join(POLICIES)}.")
+    measured = {name: POLICIES[name] for name in (policies or POLICIES)}
+    needed = [view for view in VIEW_NAMES if any(view in views for views in measured.values())]
     start = time.perf_counter()
     features = {
-        name: {
-            view: view_features(backbone, [r.path for r in records], view, cache_dir=cache_dir) for view in VIEW_NAMES
-        }
+        name: {view: view_features(backbone, [r.path for r in records], view, cache_dir=cache_dir) for view in needed}
         for name, records in groups.items()
     }
-    features["not_dogs"] = {view: view_features(backbone, not_dogs, view, cache_dir=cache_dir) for view in VIEW_NAMES}
+    features["not_dogs"] = {view: view_features(backbone, not_dogs, view, cache_dir=cache_dir) for view in needed}
     feature_seconds = time.perf_counter() - start
     kinds = np.array([path.relative_to(not_dogs_dir).parts[0] for path in not_dogs])
     metrics: dict[str, Any] = {}
-    for policy, views in POLICIES.items():
+    for policy, views in measured.items():
         row: dict[str, Any] = {}
         for name, records in groups.items():
             stacked = np.stack([features[name][view] for view in views])
@@ -308,12 +364,16 @@ def measure_shelter_model(
                 "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
                 "at_threshold": threshold_metrics(labels, probabilities, model.config.confidence_threshold).to_dict(),
                 "ece": expected_calibration_error(labels, probabilities),
+                "statuses": status_metrics(model, labels, probabilities, dog),
             }
         dog = dog_probability(model, np.stack([features["not_dogs"][view] for view in views]))
         flagged = dog < model.config.dog_threshold
+        stacked = np.stack([features["not_dogs"][view] for view in views])
+        given = np.array([a.status == LABELLED for a in model.decide(model.breed_probabilities(stacked), dog)])
         row["not_dogs"] = {
             "photos": len(not_dogs),
             "flagged_not_a_dog": float(flagged.mean()),
+            "given_a_breed": float(given.mean()),
             **{f"flagged_{kind}": float(flagged[kinds == kind].mean()) for kind in np.unique(kinds)},
         }
         metrics[policy] = row
@@ -325,9 +385,12 @@ def measure_shelter_model(
             "photos_dir": Path(photos_dir).name,
             "not_dogs_dir": Path(not_dogs_dir).name,
             "exclude_dir": Path(exclude_dir).name if exclude_dir else None,
-            "policies": POLICIES,
+            "policies": measured,
             "model_views": list(model.config.views),
             "dog_threshold": model.config.dog_threshold,
+            "maybe_dog_threshold": model.config.maybe_dog_threshold,
+            "dog_temperature": model.config.dog_temperature,
+            "unknown_breed_threshold": model.config.unknown_breed_threshold,
             "confidence_threshold": model.config.confidence_threshold,
         },
         metrics=metrics,
