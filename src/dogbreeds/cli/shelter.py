@@ -1,4 +1,4 @@
-"""The shelter's commands: `dogbreeds train`, `dogbreeds label`, `dogbreeds app`, `dogbreeds bench shelter|label`.
+"""The shelter's commands: ``dogbreeds train``, ``label``, ``app`` and ``bench shelter|oxford|label``.
 
 Registered by :mod:`dogbreeds.cli.program` (``SHELTER_COMMANDS``) and :mod:`dogbreeds.cli.bench`
 (``add_shelter_benchmarks``); helpers from :mod:`dogbreeds.cli.common`.
@@ -31,7 +31,7 @@ SHARED = "../shared/datasets"
 
 
 def add_train_command(commands: Subcommands) -> None:
-    """`dogbreeds train`: retrain the shelter model from a data folder with official lists."""
+    """``dogbreeds train``: retrain the shelter model from a data folder with official lists."""
     parser = _command_parser(
         commands,
         "train",
@@ -119,7 +119,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def add_label_command(commands: Subcommands) -> None:
-    """`dogbreeds label`: photos and folders to a CSV of breeds, with "not a dog" and "ask a human"."""
+    """``dogbreeds label``: photos and folders to a CSV of breeds, with "not a dog" and "ask a human"."""
     parser = _command_parser(
         commands,
         "label",
@@ -178,7 +178,7 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def add_app_command(commands: Subcommands) -> None:
-    """`dogbreeds app`: the web app for the shelter."""
+    """``dogbreeds app``: the web app for the shelter."""
     parser = _command_parser(
         commands,
         "app",
@@ -237,7 +237,7 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def add_shelter_benchmarks(benchmarks: Subcommands) -> None:
-    """`dogbreeds bench shelter` and `dogbreeds bench label`."""
+    """``dogbreeds bench shelter`` and ``dogbreeds bench label``."""
     shelter = _command_parser(
         benchmarks,
         "shelter",

@@ -1,5 +1,6 @@
 """File writing for every module: strict JSON values and their digests, atomic writes, safe file names, standard
-error redirected. No domain knowledge."""
+error redirected. No domain knowledge.
+"""
 
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def json_digest(data: Any) -> str:
 @contextlib.contextmanager
 def standard_error_to(fd: int) -> Iterator[None]:
     """While the block runs, standard error (file descriptor 2, which child processes inherit) writes
-    to ``fd``; it is restored whatever ends the block."""
+    to ``fd``; it is restored whatever ends the block.
+    """
     terminal = os.dup(2)
     try:
         sys.stderr.flush()

@@ -252,7 +252,7 @@ def _check_layout(root: Path) -> Path:
 
 
 def _entry_kind(entry: os.DirEntry) -> str | None:
-    """ "dir", "file", "other", or None when the entry cannot be followed (a symbolic link loop, a dangling link)."""
+    """The kind of ``entry``: "dir", "file", "other", or None if it cannot be followed (a loop or dangling link)."""
     try:
         return "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
     except OSError:

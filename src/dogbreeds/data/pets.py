@@ -88,7 +88,8 @@ def read_pet_dogs(folder: str | os.PathLike) -> list[PetPhoto]:
 
 def read_not_dogs(folder: str | os.PathLike, seed: int = DEFAULT_SEED) -> list[PetPhoto]:
     """The photos of a ``not-dogs`` folder sorted by path, each in the choosing or reporting half
-    (seeded, half of each kind)."""
+    (seeded, half of each kind).
+    """
     folder = Path(folder)
     rows = sorted(_read_rows(folder, ("path", "kind", "source_class")), key=lambda row: folder / row["path"])
     kinds = [row["kind"] for row in rows]

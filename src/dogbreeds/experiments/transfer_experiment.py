@@ -315,7 +315,8 @@ class TransferExperiment:
 
     def measure(self, result: TransferResult, photos: int = 64, repeats: int = 5) -> None:
         """Add the image model's parameter counts and its steady-state time per test photo to ``result``
-        (both passes of flip TTA included; the median of ``repeats`` timed passes over ``photos`` photos)."""
+        (both passes of flip TTA included; the median of ``repeats`` timed passes over ``photos`` photos).
+        """
         model = self.image_model(result)
         counted = count_params(model)
         images = load_images_array(

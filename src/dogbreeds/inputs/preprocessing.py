@@ -202,7 +202,8 @@ def pil_autocontrast(image: ImageLike, cutoff: float = 0.0, *, preserve_tone: bo
 
 def pil_equalize(image: ImageLike) -> np.ndarray:
     """Pillow histogram equalization, each RGB channel on its own (this shifts colours;
-    :func:`cv_equalize_luma` keeps them)."""
+    :func:`cv_equalize_luma` keeps them).
+    """
     return np.asarray(ImageOps.equalize(to_pil(image)))
 
 

@@ -362,7 +362,6 @@ def plot_gradcam_grid(
     :func:`dogbreeds.judge.heatmaps.overlay_heatmap`, as in the shelter app: pass photos as the
     model saw them (after any crop).
     """
-
     if len(images) == 0 or len(images) != len(heatmaps):
         raise PlotInputError(f"Give one heat map per image: {len(images)} images, {len(heatmaps)} heat maps.")
     if titles is not None and len(titles) != len(images):

@@ -278,5 +278,6 @@ def _save(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[st
 @functools.cache
 def _code_fingerprint() -> str:
     """The feature code's fingerprint (see :func:`dogbreeds.core.provenance.code_fingerprint`), read once per
-    process: editing a file while features are being computed cannot change the keys of a run halfway."""
+    process: editing a file while features are being computed cannot change the keys of a run halfway.
+    """
     return code_fingerprint(_FEATURE_CODE_MODULES)

@@ -1,5 +1,6 @@
 """Training: one seed function, one ``fit`` (early stopping or a fixed schedule, progress, checkpoints)
-and the warm-up + cosine learning-rate schedule of fixed-length runs."""
+and the warm-up + cosine learning-rate schedule of fixed-length runs.
+"""
 
 from __future__ import annotations
 

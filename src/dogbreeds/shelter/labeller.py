@@ -61,7 +61,8 @@ DEFAULT_BATCH = 16
 @dataclass
 class LabelSummary:
     """What a labelling run did: answers by status, photos already in the CSV, files of folders skipped for
-    their format (by extension) and notes on the CSV and the file names."""
+    their format (by extension) and notes on the CSV and the file names.
+    """
 
     out: Path
     counts: Counter = field(default_factory=Counter)
@@ -77,7 +78,8 @@ class LabelSummary:
 
 def image_extensions() -> frozenset[str]:
     """File extensions (lower case, with the dot) of the image formats read here (``images.IMAGE_FORMATS``),
-    of raw camera photos and of HEIC photos (read only with pi-heif; else answered "unreadable")."""
+    of raw camera photos and of HEIC photos (read only with pi-heif; else answered "unreadable").
+    """
     readable = {extension for extension, name in Image.registered_extensions().items() if name in IMAGE_FORMATS}
     return frozenset(readable | RAW_EXTENSIONS | HEIF_EXTENSIONS)
 

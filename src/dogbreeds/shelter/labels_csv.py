@@ -119,7 +119,8 @@ class LabelsTable:
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock while the CSV at ``path`` is reread and rewritten, so that ``label`` and the review
     page, in other processes, never rewrite it from a stale copy. The lock is ``flock`` on the CSV's folder
-    (the CSV itself is replaced on each write; no lock file is left behind); none where there is no ``fcntl``."""
+    (the CSV itself is replaced on each write; no lock file is left behind); none where there is no ``fcntl``.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no lock between processes
@@ -192,7 +193,8 @@ def _decode(data: bytes, shown: str | os.PathLike, notes: list[str]) -> str:
 
 def read_finished(path: str | os.PathLike) -> LabelsTable:
     """The finished labels CSV at ``path``, to review; LabelError (one line, nothing changed) when it is missing,
-    empty, not a labels CSV, has a row cut short or a row with more cells than its header."""
+    empty, not a labels CSV, has a row cut short or a row with more cells than its header.
+    """
     advice = "give the CSV that `dogbreeds label --out` wrote"
     if not Path(path).is_file():
         raise LabelError(f"{path}: no such file; {advice}.")

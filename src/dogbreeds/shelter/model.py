@@ -377,7 +377,8 @@ class ShelterModel:
 
     def prepare_files(self, paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, dict[int, Answer]]:
         """The :meth:`view_batch` of the readable photos among ``paths``, and an "unreadable" answer
-        (by position in ``paths``) for each other one. Reads files only: it can run in another thread."""
+        (by position in ``paths``) for each other one. Reads files only: it can run in another thread.
+        """
         images, failures = [], {}
         for position, path in enumerate(paths):
             try:

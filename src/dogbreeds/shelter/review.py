@@ -146,7 +146,8 @@ class Review:
 
     def save(self, file_cell: str, answer: str | None) -> tuple[Any, str, Any]:
         """(the card's checked line, the page's message, the header) after saving ``answer`` for the photo
-        ``file_cell``; when nothing was saved the card's line and the header are left as they are."""
+        ``file_cell``; when nothing was saved the card's line and the header are left as they are.
+        """
         name = html.escape(Path(unescape_name(restore(file_cell))).name)
         if not answer:
             return unchanged(), f"Pick a breed for {name} first, then Save.", unchanged()

@@ -39,8 +39,10 @@ from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.provenance import data_hash
 from dogbreeds.core.recordfile import make_record
 from dogbreeds.data.images import load_upright
+from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import official_split, stratified_rows
 from dogbreeds.judge.calibration import (
+    Threshold,
     confidence_threshold,
     fit_temperature,
     softmax,
@@ -116,6 +118,8 @@ def train_shelter_model(
     not_dogs: str | os.PathLike | None = None,
 ) -> TrainedShelter:
     """Train the shelter model on ``data_dir``'s train list and score it on its test list (see module doc)."""
+    # Over 60 lines: 14 options, then the recipe in the order it runs (features, head, calibration on validation,
+    # thresholds on the choosing photos, test measures, record); the measures and the record are helpers.
     from dogbreeds.models.training import set_seed
 
     if (choose_on is None) != (not_dogs is None):
@@ -175,60 +179,104 @@ def train_shelter_model(
         model = ShelterModel(kernel, bias, config)
 
     test_views = np.stack([plain["test"].features, mirrored["test"].features])
-    test_labels = plain["test"].labels
-    test_logits = model.breed_logits(test_views)
-    before = view_probabilities(test_logits)
-    after = model.breed_probabilities(test_views)
-    test_dog = dog_probability(model, test_views)
-    metrics = evaluate(test_labels, after, label_map.names)
-    metrics |= {
-        "ece_before_calibration": expected_calibration_error(test_labels, before),
-        "ece_after_calibration": expected_calibration_error(test_labels, after),
-        "validation_ece_before_calibration": expected_calibration_error(val.labels, view_probabilities(val_logits)),
-        "validation_ece_after_calibration": expected_calibration_error(val.labels, val_probabilities),
-        "at_threshold": threshold_metrics(test_labels, after, config.confidence_threshold).to_dict(),
-        "validation_at_threshold": chosen.to_dict(),
-        "dogs_flagged_not_a_dog": float(np.mean(test_dog < config.dog_threshold)),
-        "validation_dogs_flagged_not_a_dog": float(np.mean(val_dog < config.dog_threshold)),
-        "statuses": status_metrics(model, test_labels, after, test_dog),
+    calibration = Calibration(val.labels, val_logits, temperature, chosen, val_dog)
+    metrics = _test_metrics(model, test_views, plain["test"].labels, label_map, calibration)
+    settings = {
+        "backbone": backbone,
+        "views": list(TRAINED_VIEWS),
+        "val_fraction": val_fraction,
+        "target_accuracy": target_accuracy,
+        "dog_flag_rate": dog_flag_rate,
+        "head": head.params,
+        "best_epoch": head.best_epoch,
+        "data_dir": Path(data_dir).name,
+        "choose_on": Path(choose_on).name if choose_on is not None else None,
+        "not_dogs": Path(not_dogs).name if not_dogs is not None else None,
+        "choice": choice,
     }
-    record = make_record(
+    timings = {
+        "feature_seconds": feature_seconds,
+        "train_seconds": head.train_seconds,
+        "total_seconds": time.perf_counter() - start,
+        "features_cached": plain["train"].from_cache and plain["test"].from_cache,
+    }
+    counts = {"train": len(train_rows), "val": len(val_rows), "test": len(plain["test"].labels)}
+    record = _shelter_record(model, settings, metrics, head.history, timings, counts, seed, source)
+    return TrainedShelter(model, record)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What was fitted and chosen on the validation photos: their labels and logits, the temperature, the
+    confidence threshold's measures there, and their dog probabilities.
+    """
+
+    labels: np.ndarray
+    logits: np.ndarray
+    temperature: float
+    chosen: Threshold
+    dog: np.ndarray
+
+
+def _test_metrics(
+    model: ShelterModel, views: np.ndarray, labels: np.ndarray, label_map: LabelMap, calibration: Calibration
+) -> dict[str, Any]:
+    """The model's measures on the test photos (two views each), beside the validation photos' ones."""
+    config = model.config
+    before = view_probabilities(model.breed_logits(views))
+    after = model.breed_probabilities(views)
+    dog = dog_probability(model, views)
+    validation = view_probabilities(calibration.logits, calibration.temperature)
+    return evaluate(labels, after, label_map.names) | {
+        "ece_before_calibration": expected_calibration_error(labels, before),
+        "ece_after_calibration": expected_calibration_error(labels, after),
+        "validation_ece_before_calibration": expected_calibration_error(
+            calibration.labels, view_probabilities(calibration.logits)
+        ),
+        "validation_ece_after_calibration": expected_calibration_error(calibration.labels, validation),
+        "at_threshold": threshold_metrics(labels, after, config.confidence_threshold).to_dict(),
+        "validation_at_threshold": calibration.chosen.to_dict(),
+        "dogs_flagged_not_a_dog": float(np.mean(dog < config.dog_threshold)),
+        "validation_dogs_flagged_not_a_dog": float(np.mean(calibration.dog < config.dog_threshold)),
+        "statuses": status_metrics(model, labels, after, dog),
+    }
+
+
+def _shelter_record(
+    model: ShelterModel,
+    settings: dict[str, Any],
+    metrics: dict[str, Any],
+    history: dict[str, Any],
+    timings: dict[str, Any],
+    counts: dict[str, int],
+    seed: int,
+    source: str | None,
+) -> dict[str, Any]:
+    """The training run's results record: its settings, then the thresholds the model ships with."""
+    config = model.config
+    thresholds = {
+        "temperature": config.temperature,
+        "confidence_threshold": config.confidence_threshold,
+        "dog_threshold": config.dog_threshold,
+        "maybe_dog_threshold": config.maybe_dog_threshold,
+        "dog_temperature": config.dog_temperature,
+        "unknown_breed_threshold": config.unknown_breed_threshold,
+    }
+    order = [*list(settings)[:7], *thresholds, *list(settings)[7:]]  # the record's order since the first model
+    params = {key: {**settings, **thresholds}[key] for key in order}
+    return make_record(
         "shelter-model",
         "shelter",
-        params={
-            "backbone": backbone,
-            "views": list(TRAINED_VIEWS),
-            "val_fraction": val_fraction,
-            "target_accuracy": target_accuracy,
-            "dog_flag_rate": dog_flag_rate,
-            "head": head.params,
-            "best_epoch": head.best_epoch,
-            "temperature": temperature,
-            "confidence_threshold": config.confidence_threshold,
-            "dog_threshold": config.dog_threshold,
-            "maybe_dog_threshold": config.maybe_dog_threshold,
-            "dog_temperature": config.dog_temperature,
-            "unknown_breed_threshold": config.unknown_breed_threshold,
-            "data_dir": Path(data_dir).name,
-            "choose_on": Path(choose_on).name if choose_on is not None else None,
-            "not_dogs": Path(not_dogs).name if not_dogs is not None else None,
-            "choice": choice,
-        },
+        params=params,
         metrics=metrics,
-        history=head.history,
-        timings={
-            "feature_seconds": feature_seconds,
-            "train_seconds": head.train_seconds,
-            "total_seconds": time.perf_counter() - start,
-            "features_cached": plain["train"].from_cache and plain["test"].from_cache,
-        },
-        data_counts={"train": len(train_rows), "val": len(val_rows), "test": len(test_labels)},
-        num_classes=len(label_map),
+        history=history,
+        timings=timings,
+        data_counts=counts,
+        num_classes=len(config.label_ids),
         seed=seed,
         source=source,
         data_hash=config.provenance["data_hash"],
     )
-    return TrainedShelter(model, record)
 
 
 def status_metrics(
@@ -251,8 +299,7 @@ def status_metrics(
 def _input_size(backbone: str) -> tuple[int, int]:
     from dogbreeds.models.backbones import get_backbone
 
-    side = get_backbone(backbone).input_size
-    return (side, side)
+    return get_backbone(backbone).image_size()
 
 
 def _views(plain: FeatureSet, mirrored: FeatureSet, rows: np.ndarray) -> np.ndarray:
@@ -322,6 +369,8 @@ def measure_shelter_model(
     data) does not name form the hold-out used to choose a view policy. Every photo
     under ``not_dogs_dir`` should be flagged "not a dog". Returns a results record.
     """
+    # Over 60 lines: the photo groups, the features of every view they need, then one row per policy and the
+    # record; the measures themselves are helpers (_dogs_measures, _not_dogs_measures).
     from dogbreeds.data.folder import discover
     from dogbreeds.data.splits import split_records
 
@@ -331,7 +380,6 @@ def measure_shelter_model(
     if exclude_dir is not None:
         trained_on = {Path(record.path).name for record in official_split(exclude_dir)[0].train}
     groups = {"test": list(split.test), "holdout": [r for r in split.train if Path(r.path).name not in trained_on]}
-    positions = {label_id: i for i, label_id in enumerate(model.config.label_ids)}
     not_dogs = sorted(
         path for path in Path(not_dogs_dir).rglob("*") if path.suffix.lower() in (".jpg", ".jpeg", ".png")
     )
@@ -351,31 +399,10 @@ def measure_shelter_model(
     kinds = np.array([path.relative_to(not_dogs_dir).parts[0] for path in not_dogs])
     metrics: dict[str, Any] = {}
     for policy, views in measured.items():
-        row: dict[str, Any] = {}
-        for name, records in groups.items():
-            stacked = np.stack([features[name][view] for view in views])
-            probabilities = model.breed_probabilities(stacked)
-            labels = np.array([positions[r.label_id] for r in records])
-            dog = dog_probability(model, stacked)
-            row[name] = {
-                "photos": len(records),
-                "top1": float(np.mean(probabilities.argmax(1) == labels)),
-                "top5": float(np.mean((np.argsort(-probabilities, 1)[:, :5] == labels[:, None]).any(1))),
-                "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
-                "at_threshold": threshold_metrics(labels, probabilities, model.config.confidence_threshold).to_dict(),
-                "ece": expected_calibration_error(labels, probabilities),
-                "statuses": status_metrics(model, labels, probabilities, dog),
-            }
-        dog = dog_probability(model, np.stack([features["not_dogs"][view] for view in views]))
-        flagged = dog < model.config.dog_threshold
-        stacked = np.stack([features["not_dogs"][view] for view in views])
-        given = np.array([a.status == LABELLED for a in model.decide(model.breed_probabilities(stacked), dog)])
-        row["not_dogs"] = {
-            "photos": len(not_dogs),
-            "flagged_not_a_dog": float(flagged.mean()),
-            "given_a_breed": float(given.mean()),
-            **{f"flagged_{kind}": float(flagged[kinds == kind].mean()) for kind in np.unique(kinds)},
+        row = {
+            name: _dogs_measures(model, [features[name][v] for v in views], records) for name, records in groups.items()
         }
+        row["not_dogs"] = _not_dogs_measures(model, [features["not_dogs"][v] for v in views], kinds)
         metrics[policy] = row
     return make_record(
         "shelter-whole-photos",
@@ -400,3 +427,35 @@ def measure_shelter_model(
         source=source,
         data_hash=data_hash([r.path for group in groups.values() for r in group] + not_dogs, photos_dir),
     )
+
+
+def _dogs_measures(model: ShelterModel, views: Sequence[np.ndarray], records: Sequence[Any]) -> dict[str, Any]:
+    """The model on dog photos seen through ``views`` (features per view): accuracy, calibration, statuses."""
+    positions = {label_id: i for i, label_id in enumerate(model.config.label_ids)}
+    stacked = np.stack(views)
+    probabilities = model.breed_probabilities(stacked)
+    labels = np.array([positions[r.label_id] for r in records])
+    dog = dog_probability(model, stacked)
+    return {
+        "photos": len(records),
+        "top1": float(np.mean(probabilities.argmax(1) == labels)),
+        "top5": float(np.mean((np.argsort(-probabilities, 1)[:, :5] == labels[:, None]).any(1))),
+        "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
+        "at_threshold": threshold_metrics(labels, probabilities, model.config.confidence_threshold).to_dict(),
+        "ece": expected_calibration_error(labels, probabilities),
+        "statuses": status_metrics(model, labels, probabilities, dog),
+    }
+
+
+def _not_dogs_measures(model: ShelterModel, views: Sequence[np.ndarray], kinds: np.ndarray) -> dict[str, Any]:
+    """The model on photos that are not dogs: how many are flagged "not a dog" (by kind) or given a breed."""
+    stacked = np.stack(views)
+    dog = dog_probability(model, stacked)
+    flagged = dog < model.config.dog_threshold
+    given = np.array([a.status == LABELLED for a in model.decide(model.breed_probabilities(stacked), dog)])
+    return {
+        "photos": len(kinds),
+        "flagged_not_a_dog": float(flagged.mean()),
+        "given_a_breed": float(given.mean()),
+        **{f"flagged_{kind}": float(flagged[kinds == kind].mean()) for kind in np.unique(kinds)},
+    }

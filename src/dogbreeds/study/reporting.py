@@ -287,7 +287,6 @@ STUDY_SCOPE = (
 
 def title_page_for_run(run_dir: Path) -> str:
     """Markdown of the title page: date, scope, results at a glance and the run (from run.json and the records)."""
-
     manifest = json.loads((run_dir / "run.json").read_text())
     params, notebooks = manifest.get("parameters", {}), manifest.get("notebooks", {})
     minutes = sum(entry.get("seconds", 0) for entry in notebooks.values()) / 60

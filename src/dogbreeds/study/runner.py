@@ -290,7 +290,8 @@ def run_notebooks(
 
 def _open_manifest(run_dir: Path, parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(run.json brought up to date for this run: versions, device, commit, data hashes; the notebook-only
-    parameters), once the run's settings are resolved and written to settings.json."""
+    parameters), once the run's settings are resolved and written to settings.json.
+    """
     import papermill
 
     from dogbreeds.core.provenance import code_version, data_hash, device_name

@@ -121,7 +121,8 @@ class Study:
 
     def data(self, dataset: Dataset | None = None) -> StudyData:
         """A data folder (default: this notebook's), read once; the chosen breeds and the seeded split
-        (the same in every notebook that studies that folder)."""
+        (the same in every notebook that studies that folder).
+        """
         folder = self.folder(dataset)
         if folder not in self._data:
             index = discover(folder)

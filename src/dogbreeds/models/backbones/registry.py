@@ -39,7 +39,7 @@ def _as_float32(images: Any) -> Any:
 
 
 def preprocess_torch_imagenet(images: Any) -> Any:
-    """torchvision scaling: x / 255, minus the ImageNet mean, over its std (per RGB channel)."""
+    """Torchvision scaling: x / 255, minus the ImageNet mean, over its std (per RGB channel)."""
     return keras.applications.imagenet_utils.preprocess_input(_as_float32(images), mode="torch")
 
 
@@ -80,7 +80,8 @@ class BackboneSpec:
 
     def image_size(self, size: int | Sequence[int] | None = None) -> tuple[int, int]:
         """The (height, width) photos are resized to for this backbone: ``size`` (one side, or a pair),
-        else the backbone's own input size."""
+        else the backbone's own input size.
+        """
         if size is None:
             return (self.input_size, self.input_size)
         return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
