@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from conftest import SHELTER_BREEDS, write_image
 
+from dogbreeds.shelter.measuring import measure_shelter_model
 from dogbreeds.shelter.model import ShelterModel
-from dogbreeds.shelter.training import measure_shelter_model, train_shelter_model
+from dogbreeds.shelter.training import train_shelter_model
 
 
 def build_folder(make_dogs_dir):

@@ -300,8 +300,8 @@ def add_shelter_benchmarks(benchmarks: Subcommands) -> None:
 def run_bench_shelter(args: argparse.Namespace) -> int:
     """Measure the shelter model per view policy and print a table."""
     from dogbreeds.core.recordfile import write_record
+    from dogbreeds.shelter.measuring import measure_shelter_model
     from dogbreeds.shelter.model import ShelterModel
-    from dogbreeds.shelter.training import measure_shelter_model
 
     model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
     record = measure_shelter_model(

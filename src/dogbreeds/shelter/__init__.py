@@ -85,6 +85,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "answer_choices",
             "record_answer",
         ],
+        "measuring": [
+            "POLICIES",
+            "view_features",
+            "measure_shelter_model",
+        ],
         "model": [
             "SHIPPED_MODEL_DIR",
             "CONFIG_FILE",
@@ -139,10 +144,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "dog_probability",
             "dog_threshold_for",
             "train_shelter_model",
+            "Calibration",
             "status_metrics",
-            "POLICIES",
-            "view_features",
-            "measure_shelter_model",
         ],
     },
 )

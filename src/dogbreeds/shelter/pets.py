@@ -72,7 +72,8 @@ def pet_scores(
     model: ShelterModel, photos: Sequence[PetPhoto], *, cache_dir: str | os.PathLike | None = None
 ) -> PetScores:
     """Breed and ImageNet probabilities of ``photos`` through the model's views (features cached)."""
-    from dogbreeds.shelter.training import imagenet_probabilities, view_features
+    from dogbreeds.shelter.measuring import view_features
+    from dogbreeds.shelter.training import imagenet_probabilities
 
     backbone = model.config.backbone
     features = np.stack(
