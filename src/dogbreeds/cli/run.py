@@ -121,7 +121,7 @@ def run_notebooks_command(args: argparse.Namespace) -> int:
     if args.start and run_dir is not None:
         _check_same_data_dir(run_dir, previous, data_dir)
     discover(data_dir)  # a wrong folder fails here, in one line, before any kernel starts
-    previous = {**previous, **previous.pop("overrides", {})}  # run folders made before settings.json
+    previous |= previous.pop("overrides", {})  # run folders made before settings.json nested their settings
     parameters = {
         **previous,
         "profile": profile,
