@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from dogbreeds.cli.common import (
     Subcommands,
@@ -232,8 +233,18 @@ def run_app(args: argparse.Namespace) -> int:
         while app.is_running:
             time.sleep(0.5)
     finally:  # Ctrl-C: main reports it and exits 130
-        app.close()
+        _close(app)
     return EXIT_OK
+
+
+def _close(app: Any, seconds: float = 120) -> None:
+    """Close the app and wait (up to ``seconds``) for its server to stop: Gradio waits 5 s only, and a process
+    that exits while its server is still stopping can hang on the server's worker threads (a busy machine).
+    """
+    app.close(verbose=False)
+    thread = getattr(getattr(app, "server", None), "thread", None)
+    if thread is not None:
+        thread.join(timeout=seconds)
 
 
 def add_shelter_benchmarks(benchmarks: Subcommands) -> None:
