@@ -40,8 +40,8 @@ def test_decisions_follow_the_thresholds_with_readable_reasons(shelter_model_fac
     labelled, unsure, cat = model.decide(probabilities, np.array([0.99, 0.99, 0.02]))
     assert (labelled.status, labelled.breed, labelled.confidence) == (LABELLED, "Chihuahua", 0.9)
     assert [breed for breed, _ in labelled.top] == ["Chihuahua", "Shih-Tzu", "dingo"]
-    assert unsure.status == ASK_A_HUMAN and "50%" in unsure.reason and "80%" in unsure.reason
-    assert cat.status == NOT_A_DOG and "2%" in cat.reason
+    assert unsure.status == ASK_A_HUMAN and "50.0%" in unsure.reason and "80.0%" in unsure.reason
+    assert cat.status == NOT_A_DOG and "2.0%" in cat.reason
 
 
 def test_dog_classes_include_the_wild_dog_breeds_of_stanford_dogs(shelter_model_factory):

@@ -103,9 +103,9 @@ def test_decisions_say_may_not_be_a_dog_and_may_be_another_breed(shelter_model_f
     sure, doubtful, spread, cat = model.decide(probabilities, np.array([0.95, 0.5, 0.95, 0.1]))
     assert sure.status == LABELLED
     assert (
-        doubtful.status == ASK_A_HUMAN and doubtful.reason.startswith("may not be a dog") and "80%" in doubtful.reason
+        doubtful.status == ASK_A_HUMAN and doubtful.reason.startswith("may not be a dog") and "80.0%" in doubtful.reason
     )
-    assert spread.status == ASK_A_HUMAN and "not among the 3" in spread.reason and "95%" in spread.reason
+    assert spread.status == ASK_A_HUMAN and "not among the 3" in spread.reason and "95.0%" in spread.reason
     assert cat.status == NOT_A_DOG
     # the ImageNet probabilities are sharpened before the dog classes are summed
     imagenet = np.full((1, 1000), 0.6 / 999)

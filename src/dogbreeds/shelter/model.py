@@ -320,23 +320,23 @@ class ShelterModel:
             doubts = []
             if dog < max(config.maybe_dog_threshold, config.dog_threshold):
                 doubts.append(
-                    f"may not be a dog: the ImageNet classifier gives dogs {dog:.0%}, under the "
-                    f"{config.maybe_dog_threshold:.0%} of a sure dog photo"
+                    f"may not be a dog: the ImageNet classifier gives dogs {dog:.1%}, under the "
+                    f"{config.maybe_dog_threshold:.1%} of a sure dog photo"
                 )
             if top_three < config.unknown_breed_threshold:
                 doubts.append(
-                    f"may be a breed not among the {len(names)}: the best three breeds hold {top_three:.0%}, "
-                    f"under {config.unknown_breed_threshold:.0%}"
+                    f"may be a breed not among the {len(names)}: the best three breeds hold {top_three:.1%}, "
+                    f"under {config.unknown_breed_threshold:.1%}"
                 )
             if confidence < config.confidence_threshold:
                 doubts.append(
-                    f"the best breed has {confidence:.0%}, under the {config.confidence_threshold:.0%} "
+                    f"the best breed has {confidence:.1%}, under the {config.confidence_threshold:.1%} "
                     f"needed for {config.target_accuracy:.0%} accuracy"
                 )
             if dog < config.dog_threshold:
                 status = NOT_A_DOG
                 reason = (
-                    f"the ImageNet classifier gives dogs {dog:.0%}, under the {config.dog_threshold:.0%} "
+                    f"the ImageNet classifier gives dogs {dog:.1%}, under the {config.dog_threshold:.1%} "
                     "a dog photo needs"
                 )
             elif doubts:
