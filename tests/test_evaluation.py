@@ -94,6 +94,19 @@ def test_most_confused_classes_picks_classes_in_mistakes():
     assert ev.most_confused_classes(matrix, 10).tolist() == [0, 1, 2, 3, 4]
 
 
+def test_the_matrix_excerpt_holds_every_breed_of_the_top_pairs():
+    # breed 2 -> 3 is the second most frequent mistake, yet breed 2 is involved in fewer mistakes than
+    # breed 4 (many small ones): ranking by involvement alone left it out of the excerpt
+    matrix = np.diag([10, 10, 10, 10, 10, 10])
+    matrix[0, 1], matrix[2, 3], matrix[4, 0], matrix[5, 4], matrix[4, 1], matrix[3, 5] = 5, 4, 3, 3, 2, 1
+    labels = np.repeat(np.arange(6), matrix.sum(axis=1))
+    predicted = np.concatenate([np.repeat(np.arange(6), row) for row in matrix])
+    pairs = ev.most_confused_pairs(labels, one_hot_probs(predicted, 6), list("abcdef"), top_n=2)
+    assert pairs[["true_label", "predicted_label"]].values.tolist() == [[0, 1], [2, 3]]
+    assert ev.most_confused_classes(matrix, 4).tolist() == [0, 1, 2, 3]
+    assert ev.most_confused_classes(matrix, 5).tolist() == [0, 1, 2, 3, 5]  # 5 -> 4 (3 of 13) ranks before 4 -> 0
+
+
 # Confidences 0.9 (right), 0.8 (wrong), 0.6 (right), 0.3 (wrong) in 4 bins of width 0.25:
 # (0.75, 1]: conf 0.85, acc 0.5, gap 0.35; (0.5, 0.75]: 0.6 vs 1; (0.25, 0.5]: 0.3 vs 0.
 # ECE = 2/4 * 0.35 + 1/4 * 0.4 + 1/4 * 0.3 = 0.35; MCE = 0.4.

@@ -74,8 +74,30 @@ def test_learning_curves_one_panel_per_metric_with_train_and_validation():
     loss_ax = fig.axes[0]
     assert [line.get_label() for line in loss_ax.lines] == ["train", "validation"]
     assert list(loss_ax.lines[1].get_ydata()) == [2.1, 1.6, 1.7]
-    assert "epoch 2" in loss_ax.get_legend().get_texts()[-1].get_text()
+    assert "kept: epoch 2" in loss_ax.get_legend().get_texts()[-1].get_text()
     assert len(plots.plot_learning_curves({"loss": [1.0, 0.5]}).axes) == 1
+
+
+def test_learning_curves_circle_the_kept_epoch_in_every_panel_and_draw_chance():
+    history = {  # lowest validation loss at epoch 2, highest validation accuracy at epoch 4
+        "loss": [2.0, 1.5, 1.2, 1.0],
+        "val_loss": [2.1, 1.6, 1.7, 1.8],
+        "accuracy": [0.2, 0.4, 0.5, 0.6],
+        "val_accuracy": [0.2, 0.3, 0.33, 0.36],
+    }
+
+    def circled(fig):
+        return [tuple(ax.collections[0].get_offsets()[0]) for ax in fig.axes]
+
+    assert circled(plots.plot_learning_curves(history)) == [(2, 1.6), (2, 0.3)]  # what early stopping restored
+    fixed = plots.plot_learning_curves(history, kept_epoch=4, chance=0.1)  # a fixed budget keeps the last epoch
+    assert circled(fixed) == [(4, 1.8), (4, 0.36)]
+    assert "kept: epoch 4" in fixed.axes[1].get_legend().get_texts()[2].get_text()
+    chance_lines = [line for line in fixed.axes[1].lines if line.get_label().startswith("chance")]
+    assert len(chance_lines) == 1 and list(chance_lines[0].get_ydata()) == [0.1, 0.1]
+    assert not [line for line in fixed.axes[0].lines if line.get_label().startswith("chance")]  # not on the loss
+    with pytest.raises(plots.PlotInputError, match="counts from 1"):
+        plots.plot_learning_curves(history, kept_epoch=0)
 
 
 def test_learning_curves_accept_a_keras_history_object():

@@ -167,40 +167,56 @@ def most_confused_pairs(
     """
     labels, probs = check_predictions(y_true, probabilities, class_names)
     matrix = sklearn_confusion_matrix(labels, predicted_labels(probs), labels=np.arange(probs.shape[1]))
-    errors = matrix.copy()
+    frame = _ranked_mistakes(matrix)
+    frame.insert(2, "true_breed", [class_names[i] for i in frame["true_label"]])
+    frame.insert(3, "predicted_breed", [class_names[i] for i in frame["predicted_label"]])
+    return frame.head(top_n).reset_index(drop=True)
+
+
+def _ranked_mistakes(matrix: np.ndarray) -> pd.DataFrame:
+    """Every (true, predicted) mistake of a confusion matrix: count, share of the true breed, most frequent first."""
+    errors = np.asarray(matrix).copy()
     np.fill_diagonal(errors, 0)
     true_ids, predicted_ids = np.nonzero(errors)
     counts = errors[true_ids, predicted_ids]
-    shares = counts / matrix.sum(axis=1)[true_ids]
     frame = pd.DataFrame(
         {
             "true_label": true_ids,
             "predicted_label": predicted_ids,
-            "true_breed": [class_names[i] for i in true_ids],
-            "predicted_breed": [class_names[i] for i in predicted_ids],
             "count": counts,
-            "share": shares,
+            "share": counts / np.asarray(matrix).sum(axis=1)[true_ids],
         }
     )
-    frame = frame.sort_values(["count", "share", "true_label", "predicted_label"], ascending=[False, False, True, True])
-    return frame.head(top_n).reset_index(drop=True)
+    return frame.sort_values(["count", "share", "true_label", "predicted_label"], ascending=[False, False, True, True])
 
 
 def most_confused_classes(matrix: np.ndarray, top_n: int) -> np.ndarray:
-    """Label ids of the top_n classes most involved in mistakes (off-diagonal row + column sums).
+    """Label ids of the top_n classes most involved in mistakes, in ascending label order.
 
-    Returned in ascending label order, for a readable confusion-matrix excerpt.
+    The breeds of the most frequent mistakes come first, in the order of
+    :func:`most_confused_pairs`, so an excerpt of the matrix shows every pair of that table
+    (its first top_n / 2 pairs at least); the other breeds by their mistakes (row + column sums).
     """
     counts = np.asarray(matrix)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
         raise EvaluationInputError(f"A confusion matrix must be square, got shape {counts.shape}.")
     if top_n < 1:
         raise EvaluationInputError(f"top_n must be at least 1, got {top_n}.")
+    wanted = min(top_n, len(counts))
+    chosen: list[int] = []
+    for pair in _ranked_mistakes(counts).itertuples():
+        for label in (int(pair.true_label), int(pair.predicted_label)):
+            if label not in chosen and len(chosen) < wanted:
+                chosen.append(label)
     errors = counts.astype(np.float64).copy()
     np.fill_diagonal(errors, 0)
     involvement = errors.sum(axis=0) + errors.sum(axis=1)
-    ranked = np.argsort(-involvement, kind="stable")[: min(top_n, len(involvement))]
-    return np.sort(ranked)
+    for label in np.argsort(-involvement, kind="stable"):
+        if len(chosen) >= wanted:
+            break
+        if int(label) not in chosen:
+            chosen.append(int(label))
+    return np.sort(np.asarray(chosen, dtype=int))
 
 
 def reliability_table(

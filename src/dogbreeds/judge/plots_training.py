@@ -23,10 +23,15 @@ def plot_learning_curves(
     history: Mapping[str, Sequence[float]] | object,
     metrics: Sequence[str] = ("loss", "accuracy"),
     title: str | None = None,
+    kept_epoch: int | None = None,
+    chance: float | None = None,
 ) -> Figure:
-    """One panel per metric: training vs validation by epoch, best validation epoch marked.
+    """One panel per metric: training vs validation by epoch, the epoch whose weights were kept circled.
 
-    The best epoch has the lowest value for a loss, the highest for any other metric.
+    ``kept_epoch`` (1-based) is the epoch the model keeps; by default the one with the lowest
+    validation loss, which early stopping on the validation loss restores. The same epoch is
+    circled in every panel. ``chance`` (1 / number of breeds) draws the accuracy of guessing
+    on the accuracy panels as a dotted line.
 
     ``history`` is a Keras ``History`` or its ``.history`` dict (``loss``, ``val_loss``, ...).
     """
@@ -36,6 +41,7 @@ def plot_learning_curves(
     shown = [name for name in metrics if name in logs or f"val_{name}" in logs]
     if not shown:
         raise PlotInputError(f"None of the metrics {list(metrics)} is in the history; it has {sorted(logs)}.")
+    kept = _kept_epoch(logs, kept_epoch)
     fig, axes = _figure(5.0 * len(shown), 3.8, ncols=len(shown))
     for ax, name in zip(axes.flat, shown):
         for key, label, color in ((name, "train", _TRAIN_COLOR), (f"val_{name}", "validation", _VALIDATION_COLOR)):
@@ -44,23 +50,34 @@ def plot_learning_curves(
             values = np.asarray(logs[key], dtype=float)
             epochs = np.arange(1, len(values) + 1)
             ax.plot(epochs, values, marker="o", markersize=3, color=color, label=label)
-            if label == "validation" and len(values):
-                best = int(np.nanargmin(values) if "loss" in name else np.nanargmax(values))
+            if label == "validation" and kept is not None and kept <= len(values):
                 ax.scatter(
-                    epochs[best],
-                    values[best],
+                    kept,
+                    values[kept - 1],
                     s=80,
                     facecolors="none",
                     edgecolors=color,
                     zorder=3,
-                    label=f"best: {values[best]:.3f} (epoch {best + 1})",
+                    label=f"kept: epoch {kept} ({values[kept - 1]:.3f})",
                 )
-        ax.set(xlabel="epoch", ylabel=name, title=name.replace("_", " "))
+        if chance is not None and "accuracy" in name:
+            ax.axhline(chance, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({chance:.1%})")
+        ax.set(xlabel="epoch", ylabel=name.replace("_", " "), title=name.replace("_", " "))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _kept_epoch(logs: Mapping[str, Sequence[float]], kept_epoch: int | None) -> int | None:
+    """The 1-based epoch to circle: ``kept_epoch``, else the lowest validation loss, else none."""
+    if kept_epoch is not None:
+        if kept_epoch < 1:
+            raise PlotInputError(f"kept_epoch counts from 1, got {kept_epoch}.")
+        return int(kept_epoch)
+    losses = np.asarray(logs.get("val_loss", []), dtype=float)
+    return int(np.nanargmin(losses)) + 1 if losses.size and np.isfinite(losses).any() else None
 
 
 def plot_ablation(
