@@ -36,8 +36,8 @@ def test_counted_is_singular_only_for_one():
 
 def test_folders_name_the_profile_and_the_breeds_setting():
     text = folders_markdown("quick", 3)
-    assert "profile *quick*" in text and "`breeds=3`" in text
-    assert "`breeds='all'`" in folders_markdown("cpu", "all")
+    assert "a short trial run" in text and "(3 breeds)" in text and "`" not in text
+    assert "(every breed)" in folders_markdown("cpu", "all") and "the real study" in folders_markdown("cpu", "all")
 
 
 def test_balance_states_the_ratio_and_the_counts():
@@ -53,7 +53,7 @@ def test_sizes_state_the_median_photo_and_the_input_sizes():
 
 def test_boxes_without_annotations_say_so():
     text = boxes_markdown(NO_BOXES)
-    assert "no `Annotation/` folder" in text and "%" not in text
+    assert "no annotation folder" in text and "%" not in text and "`" not in text
 
 
 def test_boxes_state_the_annotated_share_and_the_median_box():

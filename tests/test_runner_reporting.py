@@ -8,6 +8,7 @@ import pytest
 from dogbreeds.core.provenance import code_version
 from dogbreeds.core.recordfile import make_record, write_record
 from dogbreeds.study import reporting, runner
+from dogbreeds.study.title_page import DEFAULT_AUTHOR, report_author, title_page_for_run
 
 
 def _write_notebook(path, body, markdown="## Section"):
@@ -343,13 +344,15 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
         )
     )
 
-    page = reporting.title_page_for_run(run_dir)
+    page = title_page_for_run(run_dir, author="A. Student")
 
-    assert "**2026-12-02**" in page and "profile *cpu*" in page and "Stanford Dogs" in page
+    assert "Author: A. Student · 2026-12-02" in page and "OpenClassrooms" in page and "Stanford Dogs" in page
+    assert "Hardware: CPU: test; the notebooks ran in 2 min (seed 42)" in page
     assert "**87.5% test top-1**" in page  # chosen on validation (88 %), not the better test score of MobileNetV2
     assert "120 breeds of stanford-dogs-crops224 (500 test photos; chance 0.8%)" in page
     assert "**41.0% test top-1**" in page and "chance 10.0%" in page
-    assert "stanford-dogs-crops224 (`abababababab`)" in page and str(tmp_path) not in page
+    assert "Data, breeds benchmark: stanford-dogs-crops224, 120 breeds; 900 training, 100 validation, 500 test photos" in page
+    assert "(content hash abababababab)" in page and str(tmp_path) not in page and "`" not in page
 
 
 @pytest.mark.notebook
@@ -376,3 +379,10 @@ def test_table_headings_written_as_code_names_are_put_in_words():
         '<table><tr><th>validation top-1</th><th class="col">ms per photo</th><th>model</th>'
         "<th>test accuracy (std)</th><th>kernel size</th><th>Pillow - OpenCV</th></tr><td>val_top1</td></table>"
     )
+
+
+def test_the_author_is_a_setting_with_a_default(monkeypatch):
+    monkeypatch.delenv("DOGBREEDS_REPORT_AUTHOR", raising=False)
+    assert report_author() == DEFAULT_AUTHOR
+    monkeypatch.setenv("DOGBREEDS_REPORT_AUTHOR", "B. Jury")
+    assert report_author() == "B. Jury" and report_author("C. Given") == "C. Given"

@@ -20,10 +20,18 @@ from dogbreeds.data.quality import ScanReport
 def folders_markdown(profile: str, breeds: Any) -> str:
     """How to read the folders table: the run's profile and its ``breeds`` setting."""
     return (
-        f"The run (profile *{profile}*) reads the folders above. *studied* counts the photos of the "
-        f"breeds this run keeps (setting `breeds={breeds!r}`). The second table gives the totals "
-        "of the full Stanford Dogs set as published; the folders here are subsets of it."
+        f"The run reads the folders above ({_scope(profile)}). *studied* counts the photos of the breeds this "
+        f"run keeps ({'every breed' if breeds == 'all' else counted(breeds, 'breed')}). The second table gives "
+        "the totals of the full Stanford Dogs set as published; the folders here are subsets of it."
     )
+
+
+def _scope(profile: str) -> str:
+    """The run's kind in words: the real study, its GPU version, or a short trial on the bundled sample."""
+    return {
+        "cpu": "the real study, sized for a CPU",
+        "full": "the real study at full size, for a GPU",
+    }.get(profile, "a short trial run on the bundled sample photos")
 
 
 def balance_markdown(balance: Mapping[str, Any]) -> str:
@@ -45,7 +53,7 @@ def sizes_markdown(median: Mapping[str, float], enlarged: float, image_size: int
         f"backbones {backbone_side} x {backbone_side} px: {enlarged:.0%} of the photos have a shorter side than "
         "the backbones' input and are enlarged; the others only shrink (losing detail, inventing none). The "
         f"median aspect ratio is **{median['aspect_ratio']:.2f}**: squeezing a photo into a square, as the "
-        "`dogbreeds` loaders do (like the 224 x 224 crops published with Stanford Dogs), distorts the median photo "
+        "study's loaders do (like the 224 x 224 crops published with Stanford Dogs), distorts the median photo "
         f"by that factor; a centre square crop would cut **{median['square_crop_loss']:.0%}** of it (sometimes "
         "the head or the tail), and padding would spend as much of the input on bars. Notebook 02 shows the three."
     )
@@ -55,10 +63,10 @@ def boxes_markdown(box_summary: Mapping[str, float]) -> str:
     """What the bounding boxes (:func:`describe_boxes`) offer, or that there are none."""
     if not box_summary["annotated_share"]:
         return (
-            "This data folder has **no `Annotation/` folder**, so there is nothing to draw and every photo is "
-            "used whole. With the official annotations (`annotation.tar`, fetched by `dogbreeds data download`), "
-            'the same cell fills them in, and `dogbreeds.inputs.pipeline.make_dataset(..., crop="first")` (or '
-            '`"largest"`) crops each photo to its box; photos without a box stay whole.'
+            "This data folder has **no annotation folder**, so there is nothing to draw and every photo is "
+            "used whole. With the official annotations (downloaded with the data set), the same figure shows "
+            "them, and the loaders can crop each photo to its first or its largest box; photos without a box "
+            "stay whole."
         )
     first = box_summary["median_first_box_fraction"]
     return (
@@ -99,7 +107,7 @@ def quality_markdown(reports: Sequence[ScanReport]) -> str:
         f"{counted(sum(report.images_checked for report in reports), 'photo')} and "
         f"{counted(sum(report.annotations_checked for report in reports), 'annotation')} checked in "
         f"{counted(len(reports), 'folder')}: **{counted(errors, 'error')}** (files skipped when loading), "
-        f"**{counted(warnings, 'warning')}** (files used). Details of every file: `dogbreeds data scan --data-dir DIR`."
+        f"**{counted(warnings, 'warning')}** (files used). The command-line tool's data scan lists every file."
     )
 
 
@@ -121,11 +129,11 @@ def exploration_conclusions(
 - **Input size.** Photos are resized to one square size: {image_size} px for the CNNs trained
   from scratch (small enough to train quickly; the median short side, {median["short_side"]:.0f} px,
   leaves plenty of detail to shrink from) and {backbone_side} px for the ImageNet
-  backbones (pre-trained on photos of that size; the quick profile feeds them less to save time).
+  backbones (pre-trained on photos of that size; a short trial run feeds them less to save time).
 - **Shape and cropping.** With a median aspect ratio of {median["aspect_ratio"]:.2f}, photos are stretched
   to the square rather than cut: a stretched dog is still whole, whereas a centre crop would lose
-  {median["square_crop_loss"]:.0%} of the median photo. Where `Annotation/` exists, the pipeline can
-  crop each photo to the dog's box first (`crop="first"`); here {box_summary["annotated_share"]:.0%}
+  {median["square_crop_loss"]:.0%} of the median photo. Where annotations exist, the loaders can
+  crop each photo to the dog's box first; here {box_summary["annotated_share"]:.0%}
   of the photos have one.
 - **Class balance.** An imbalance ratio of {balance["imbalance_ratio"]:.2f}: splits are stratified and
   every model is judged on macro-F1 as well as accuracy.

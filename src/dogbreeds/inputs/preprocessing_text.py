@@ -71,6 +71,6 @@ def timings_markdown(timings: pd.DataFrame, nl_means_ms: float) -> str:
         f"On the {counted(len(opencv), 'task')} both libraries do, OpenCV took **{opencv['time_ratio'].min():.2f} "
         f"to {opencv['time_ratio'].max():.2f} times** Pillow's time per photo. Either way these tasks cost at most "
         f"{shared_ms.max():.1f} ms per photo, and the training notebooks load each photo once per run (the arrays "
-        "and the `tf.data` pipeline keep decoded, resized photos in memory), so preprocessing speed does not limit "
+        "and the input pipeline keep decoded, resized photos in memory), so preprocessing speed does not limit "
         f"training here; non-local means ({nl_means_ms:.0f} ms per photo) would."
     )

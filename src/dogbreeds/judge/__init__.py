@@ -99,6 +99,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "plot_ablation",
             "plot_timings",
         ],
+        "tables": [
+            "MISSING",
+            "words",
+            "document_table",
+        ],
         "verdicts": [
             "VerdictError",
             "ablation_verdicts",

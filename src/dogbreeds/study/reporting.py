@@ -18,10 +18,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import nbformat
-import pandas as pd
 
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import write_bytes_atomic
@@ -49,29 +47,43 @@ PRINT_CSS = """
   body { font-family: "DejaVu Sans", Arial, sans-serif; }
   .jp-Notebook { padding: 0 1.5em; }
   .report-section { break-before: page; }
-  .title-page { break-after: page; }
-  .title-page h1 { font-size: 2.2em; margin-top: 3em; }
-  .toc ol { line-height: 1.6; }
-  .toc a { text-decoration: none; color: inherit; }
-  /* A figure taller than a page (the photo grid) is scaled to fit one instead of leaving a blank page. */
-  img { max-width: 100%; max-height: 225mm; width: auto; height: auto; }
-  /* Wide tables wrap inside the page instead of hiding columns behind a scroll bar: headings break
-     between words only, a cell's long token (a loss name, a path) may break anywhere. */
+  .title-page, .toc-page { break-after: page; }
+  .title-page h1 { font-size: 2.1em; margin-top: 1.5em; }
+  h1.chapter { font-size: 1.75em; font-weight: 600; }
+  /* The contents: one line per chapter or section, its page number on the right. */
+  .toc-list { list-style: none; padding: 0; margin: 0; }
+  .toc-list li { display: flex; align-items: baseline; gap: 0.5em; line-height: 1.45; }
+  .toc-list li a { text-decoration: none; color: #111 !important; flex: 1; }
+  .toc-list li.toc-level-1 { font-weight: 600; margin-top: 0.55em; }
+  .toc-list li.toc-level-2 { padding-left: 1.6em; font-size: 0.92em; }
+  .toc-number { display: inline-block; min-width: 2.5em; text-align: right; }
+  /* Figures at most two thirds of a page, so that one never leaves the page before it less than a third
+     full; a figure stays whole, with its number under it. */
+  img { max-width: 100%; max-height: 165mm; width: auto; height: auto; }
+  .numbered-figure { break-inside: avoid; }
+  .figure-number, .table-number { font-size: 8.5pt; font-weight: 600; color: #333; }
+  .figure-number { text-align: center; margin: 0.2em 0 0.6em; }
+  /* Tables fit the page and wrap between words only; a wide one gets smaller type instead. */
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
-  .jp-RenderedHTMLCommon table { table-layout: auto; width: 100%; font-size: 0.62em; border-collapse: collapse; }
+  .jp-RenderedHTMLCommon table { table-layout: auto; max-width: 100%; font-size: 8pt; border-collapse: collapse;
+                                 margin: 0.4em 0 0.8em; }
+  .jp-RenderedHTMLCommon table.table-small { font-size: 7pt; }
+  .jp-RenderedHTMLCommon table.table-smaller { font-size: 6pt; }
+  .jp-RenderedHTMLCommon table.table-smallest { font-size: 5pt; }
+  .jp-RenderedHTMLCommon caption { caption-side: top; text-align: left; font-size: 8.5pt; padding-bottom: 2px; }
   .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
-    padding: 2px 3px; white-space: normal; overflow-wrap: normal; word-break: normal; hyphens: manual;
+    padding: 2px 4px; white-space: normal; overflow-wrap: normal; word-break: normal; hyphens: none;
   }
-  .jp-RenderedHTMLCommon td { overflow-wrap: anywhere; }
-  /* Figures and table rows stay whole; text flows across pages (a whole cell kept together left
-     pages blank); a heading stays with what follows it. */
-  .jp-OutputArea-output img, .jp-RenderedHTMLCommon tr { break-inside: avoid; }
+  /* Table rows stay whole; text flows across pages; a heading stays with what follows it. */
+  .jp-RenderedHTMLCommon tr { break-inside: avoid; }
   h1, h2, h3, h4 { break-after: avoid; }
   @page { size: A4; margin: 14mm 12mm 16mm;
           @bottom-center { content: "page " counter(page) " of " counter(pages); font-size: 8pt; color: #666; } }
   @page :first { @bottom-center { content: none; } }
 </style>
 """
+
+REPORT_TITLE = "Dog breed identification: study report"
 
 
 class ReportError(DogbreedsError, RuntimeError):
@@ -174,53 +186,46 @@ def _compress_image(data: dict) -> None:
         data["image/jpeg"] = jpeg
 
 
-def _headings(notebook: nbformat.NotebookNode) -> tuple[str, list[str]]:
-    """A notebook's title (its first level-1 heading) and its level-2 headings, for the contents."""
-    title, sections = "", []
-    for cell in notebook.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            if line.startswith("# ") and not title:
-                title = line[2:].strip()
-            elif line.startswith("## "):
-                sections.append(line[3:].strip())
-    return title, sections
+def combine_notebooks(
+    notebooks: list[Path], title: str, title_page: str, closing: list[str] = ()
+) -> nbformat.NotebookNode:
+    """One notebook: the title page, the contents, each notebook's report cells, then the ``closing`` chapters.
 
-
-def combine_notebooks(notebooks: list[Path], title: str, title_page: str) -> nbformat.NotebookNode:
-    """One notebook: the title page, the contents, then each notebook's report cells as a section."""
+    Each notebook and each closing chapter (Markdown whose first line is a level-1 heading) starts
+    a new page; :func:`dogbreeds.study.document.finish_html` numbers them and fills the contents.
+    """
     read = [nbformat.read(path, as_version=4) for path in notebooks]
     combined = nbformat.v4.new_notebook()
     combined.metadata = read[0].metadata if read else {}
-    contents = ["## Contents", "", '<div class="toc">', "", "<ol>"]
-    for number, notebook in enumerate(read, start=1):
-        heading, sections = _headings(notebook)
-        items = "".join(f"<li>{section}</li>" for section in sections)
-        contents.append(
-            f'<li><a href="#section-{number}">{heading or notebooks[number - 1].stem}</a>'
-            + (f"<ul>{items}</ul>" if items else "")
-            + "</li>"
-        )
-    contents += ["</ol>", "", "</div>"]
     combined.cells.append(
         nbformat.v4.new_markdown_cell(f'{PRINT_CSS}\n<div class="title-page">\n\n# {title}\n\n{title_page}\n\n</div>')
     )
-    combined.cells.append(nbformat.v4.new_markdown_cell("\n".join(contents)))
-    for number, (path, notebook) in enumerate(zip(notebooks, read), start=1):
-        anchor = f'<div class="report-section" id="section-{number}"></div>'
-        combined.cells.append(nbformat.v4.new_markdown_cell(anchor))
-        for position, cell in enumerate(_report_cells(notebook)):
-            cell["id"] = f"{path.stem}-{position}"  # cell ids are unique per notebook only
+    combined.cells.append(
+        nbformat.v4.new_markdown_cell('<div class="toc-page">\n<h2>Contents</h2>\n<div class="toc"></div>\n</div>')
+    )
+    sections = [(path.stem, _report_cells(notebook)) for path, notebook in zip(notebooks, read)]
+    sections += [(f"closing-{number}", [nbformat.v4.new_markdown_cell(text)]) for number, text in enumerate(closing)]
+    for number, (name, cells) in enumerate(sections, start=1):
+        combined.cells.append(
+            nbformat.v4.new_markdown_cell(f'<div class="report-section" id="section-{number}"></div>')
+        )
+        for position, cell in enumerate(cells):
+            cell["id"] = f"{name}-{position}"  # cell ids are unique per notebook only
             combined.cells.append(cell)
     return combined
 
 
-def build_combined_html(notebooks: list[Path], out_html: Path, title: str, title_page: str) -> Path:
-    """The combined report as one self-contained HTML file (code hidden)."""
+def build_combined_html(
+    notebooks: list[Path], out_html: Path, title: str, title_page: str, closing: list[str] = ()
+) -> Path:
+    """The combined report as one self-contained HTML file (code hidden), its contents without page numbers."""
+    from dogbreeds.study.document import finish_html
+
     if not notebooks:
         raise ReportError("no executed notebooks to build a report from")
-    return _export(combine_notebooks(notebooks, title, title_page), out_html, title, hide_code=True)
+    _export(combine_notebooks(notebooks, title, title_page, closing), out_html, title, hide_code=True)
+    write_bytes_atomic(out_html, finish_html(out_html.read_text(encoding="utf-8")).encode())
+    return out_html
 
 
 def find_chromium() -> str:
@@ -274,112 +279,32 @@ def html_to_pdf(html: Path, out_pdf: Path, timeout: float = 180, root: Path | No
     return out_pdf
 
 
-STUDY_SCOPE = (
-    "Identifying a dog's breed from a photo, on the Stanford Dogs data set (Khosla et al., FGVC 2011; "
-    "120 breeds, 20,580 photos taken from ImageNet). The five notebooks of the study follow in order: "
-    "exploration of the data, image preprocessing with Pillow and OpenCV, convolutional networks trained "
-    "from scratch (ablations with several seeds, a Keras Tuner search), transfer learning from ImageNet "
-    "backbones (heads on cached features, flip test-time augmentation, fine-tuning), and the comparison of "
-    "the models with a recommendation for an animal shelter. Every number comes from the run described at "
-    "the end of this page; the code is in the `dogbreeds` library and in the executed notebooks."
-)
+def build_report(run_dir: Path, pdf: bool = True, author: str | None = None) -> dict[str, Path]:
+    """Everything under <run_dir>/report: one HTML per executed notebook, report.html and report.pdf.
 
+    The PDF is printed twice: the first print gives the page of every heading, the second
+    prints the contents with those pages. ``author`` goes on the title page
+    (:func:`dogbreeds.study.title_page.report_author`).
+    """
+    from dogbreeds.core.config import REPO_ROOT
+    from dogbreeds.study.closing import limitations_markdown, related_results_markdown
+    from dogbreeds.study.document import finish_html, heading_pages
+    from dogbreeds.study.title_page import title_page_for_run
 
-def title_page_for_run(run_dir: Path) -> str:
-    """Markdown of the title page: date, scope, results at a glance and the run (from run.json and the records)."""
-    manifest = json.loads((run_dir / "run.json").read_text())
-    params, notebooks = manifest.get("parameters", {}), manifest.get("notebooks", {})
-    minutes = sum(entry.get("seconds", 0) for entry in notebooks.values()) / 60
-    folders = manifest.get("data_folders", {})
-    hashes = manifest.get("data_folder_hash", {})
-    lines = [
-        f"**{str(manifest.get('updated', ''))[:10]}** · profile *{params.get('profile', 'quick')}* · "
-        f"{manifest.get('device', 'unknown device')} · notebooks ran in {minutes:.0f} min · "
-        f"seed {manifest.get('seed', '')}",
-        "",
-        STUDY_SCOPE,
-        "",
-        "### Results at a glance",
-        "",
-    ]
-    records = load_records(run_dir / "results") if (run_dir / "results").is_dir() else pd.DataFrame()
-    lines += results_at_a_glance(records) or ["No results were recorded."]
-    lines += ["", "### The run", "", "| notebook | status | minutes |", "|---|---|---|"]
-    lines += [
-        f"| {name} | {entry.get('status')} | {entry.get('seconds', 0) / 60:.1f} |" for name, entry in notebooks.items()
-    ]
-    if isinstance(hashes, dict) and folders:
-        lines += [
-            "",
-            "Data folders (content hash of every photo's name, size and bytes): "
-            + "; ".join(f"{folders[key]} (`{str(hashes.get(key, ''))[:12]}`)" for key in folders)
-            + ".",
-        ]
-    versions = manifest.get("versions", {})
-    lines += ["", "Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()) + "."]
-    return "\n".join(lines)
-
-
-def results_at_a_glance(records: pd.DataFrame) -> list[str]:
-    """Markdown bullets of the run's headline numbers, each with the data it was measured on."""
-    if records.empty or not {"kind", "run_name"} <= set(records.columns):
-        return []
-    bullets = []
-
-    def value(row: pd.Series, column: str, default: Any = None) -> Any:
-        return row[column] if column in row and pd.notna(row[column]) else default
-
-    models = records[records["kind"].isin(("scratch", "transfer"))]
-    for kind in ("transfer", "scratch"):
-        rows = latest_records(models[models["kind"] == kind])
-        if rows.empty:
-            continue
-        by_validation = "metrics.val_top1" in rows and rows["metrics.val_top1"].notna().all()
-        key = "metrics.val_top1" if by_validation else "metrics.top1"
-        row = rows.sort_values([key, "params.parameters"], ascending=[False, True]).iloc[0]
-        breeds = int(value(row, "data.num_classes", 0))
-        what = "transfer learning from ImageNet" if kind == "transfer" else "a CNN trained from scratch"
-        bullets.append(
-            f"- **{value(row, 'metrics.top1'):.1%} test top-1** ({value(row, 'metrics.top5'):.1%} top-5) with "
-            f"{what}: *{value(row, 'params.model', row['run_name'])}*, chosen on "
-            f"{'validation' if key.endswith('val_top1') else 'test'} accuracy, on {breeds} breeds of "
-            f"{value(row, 'params.dataset', 'the data')} ({int(value(row, 'data.counts.test', 0)):,} test photos; "
-            f"chance {1 / max(breeds, 1):.1%})."
-        )
-    advice = records[records["run_name"] == "shelter_advice"]
-    if not advice.empty and pd.notna(advice.iloc[-1].get("metrics.threshold")):
-        row = advice.iloc[-1]
-        bullets.append(
-            f"- Automatic labelling above a confidence of {row['metrics.threshold']:.2f} (chosen on "
-            f"{int(value(row, 'metrics.n_validation', 0)):,} validation photos): "
-            f"{row['metrics.automatic_share']:.0%} of the test photos labelled without a person, "
-            f"{value(row, 'metrics.automatic_accuracy', float('nan')):.1%} of them right."
-        )
-    shipped = records[records["run_name"] == "shelter_labeller"]
-    if not shipped.empty:
-        row = shipped.iloc[-1]
-        bullets.append(
-            f"- The model shipped to the shelter (EfficientNet-Lite2 features, 120 breeds): "
-            f"{value(row, 'metrics.official_test.top1', float('nan')):.1%} top-1 on the official test list "
-            f"({int(value(row, 'metrics.official_test.n', 0)):,} photos); "
-            f"{value(row, 'metrics.official_test.at_threshold.coverage', float('nan')):.0%} of them labelled "
-            f"without a person, {value(row, 'metrics.official_test.at_threshold.accuracy', float('nan')):.1%} "
-            "of those right."
-        )
-    return bullets
-
-
-def build_report(run_dir: Path, pdf: bool = True) -> dict[str, Path]:
-    """Everything under <run_dir>/report: one HTML per executed notebook, report.html and report.pdf."""
     notebooks = sorted((run_dir / "notebooks").glob("*.ipynb"))
     if not notebooks:
         raise ReportError(f"no executed notebooks in {run_dir / 'notebooks'}")
     out = run_dir / "report"
     made = {path.stem: export_notebook_html(path, out / f"{path.stem}.html") for path in notebooks}
-    title = "Dog breed identification: study report"
-    made["report.html"] = build_combined_html(notebooks, out / "report.html", title, title_page_for_run(run_dir))
+    closing = [limitations_markdown(run_dir, REPO_ROOT / "benchmarks" / "results"), related_results_markdown(run_dir)]
+    html = build_combined_html(
+        notebooks, out / "report.html", REPORT_TITLE, title_page_for_run(run_dir, author), closing
+    )
+    made["report.html"] = html
     if pdf:
-        made["report.pdf"] = html_to_pdf(made["report.html"], out / "report.pdf", root=run_dir)
+        first = html_to_pdf(html, out / "report.pdf", root=run_dir)
+        write_bytes_atomic(html, finish_html(html.read_text(encoding="utf-8"), heading_pages(first)).encode())
+        made["report.pdf"] = html_to_pdf(html, out / "report.pdf", root=run_dir)
     return made
 
 

@@ -1,0 +1,135 @@
+"""The combined report's HTML made a document: chapters, contents with page numbers, numbered figures and tables.
+
+:func:`finish_html` works on the HTML nbconvert writes. It gives every chapter (a level-1
+heading after the title page) one style, "Chapter N · title", whatever the notebook wrote
+("03 — title", "01 · title"); numbers every figure and table ("Figure 3", "Table 2"); writes a
+missing table value as an em dash; gives wide tables a smaller type so that they fit the page
+without breaking words; and fills the contents. Page numbers come from the printed PDF
+(:func:`heading_pages`: Chromium writes a named destination for every heading the contents links
+to), so the report is printed twice: once to learn the pages, once with them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from bs4 import BeautifulSoup, Tag
+
+CHAPTER_NUMBER = re.compile(r"^\s*(?:chapter\s+)?\d+\s*[·—–\-:.]\s*", re.IGNORECASE)
+MISSING_CELL = {"nan", "NaN", "None", "<NA>", "NaT"}
+TYPE_SIZES = ((110, ""), (150, "table-small"), (200, "table-smaller"))
+"""(width in characters of a table's narrowest layout, class): wider tables get smaller type."""
+
+
+def finish_html(html: str, pages: Mapping[str, int] | None = None) -> str:
+    """The report's HTML as a document (see the module); ``pages`` maps heading ids to page numbers.
+
+    Finishing a finished page again only fills its contents anew (with ``pages``).
+    """
+    page = BeautifulSoup(html, "html.parser")
+    for anchor in page.select("a.anchor-link"):
+        anchor.decompose()
+    entries = _chapters_and_sections(page)
+    _number_figures(page)
+    _number_tables(page)
+    contents = page.find(class_="toc")
+    if contents is not None:
+        contents.clear()
+        contents.append(_contents(page, entries, pages or {}))
+    return str(page)
+
+
+def _chapters_and_sections(page: BeautifulSoup) -> list[tuple[int, Tag]]:
+    """(level, heading) of every chapter (h1, renamed "Chapter N · ...") and section (h2) after the title page."""
+    entries, chapter = [], 0
+    for heading in page.find_all(["h1", "h2"]):
+        if heading.find_parent(class_="title-page") or heading.find_parent(class_="toc-page"):
+            continue
+        text = heading.get_text(" ", strip=True)
+        if heading.name == "h1":
+            chapter += 1
+            heading.clear()
+            heading.append(f"Chapter {chapter} · {CHAPTER_NUMBER.sub('', text)}")
+            heading["class"] = heading.get("class", []) + ["chapter"]
+        if not heading.get("id"):
+            heading["id"] = f"heading-{len(entries) + 1}"
+        entries.append((1 if heading.name == "h1" else 2, heading))
+    return entries
+
+
+def _contents(page: BeautifulSoup, entries: list[tuple[int, Tag]], pages: Mapping[str, int]) -> Tag:
+    """The contents list: each chapter and section, linked, with its page number (a blank one before printing)."""
+    listing = page.new_tag("ul", attrs={"class": "toc-list"})
+    for level, heading in entries:
+        item = page.new_tag("li", attrs={"class": f"toc-level-{level}"})
+        link = page.new_tag("a", href=f"#{heading['id']}")
+        link.append(heading.get_text(" ", strip=True))
+        number = page.new_tag("span", attrs={"class": "toc-number"})
+        number.append(str(pages.get(heading["id"], "")))
+        item.append(link)
+        item.append(number)
+        listing.append(item)
+    return listing
+
+
+def _number_figures(page: BeautifulSoup) -> None:
+    """A "Figure N" caption under every figure a notebook drew (images in cell outputs)."""
+    for number, image in enumerate(page.select(".jp-OutputArea-output img"), start=1):
+        if image.find_next_sibling(class_="figure-number"):
+            continue  # numbered by an earlier pass
+        caption = page.new_tag("div", attrs={"class": "figure-number"})
+        caption.append(f"Figure {number}")
+        image.insert_after(caption)
+        image.parent["class"] = image.parent.get("class", []) + ["numbered-figure"]
+
+
+def _number_tables(page: BeautifulSoup) -> None:
+    """Every table numbered ("Table N", before its caption), missing values as dashes, wide ones in smaller type."""
+    tables = [table for table in page.find_all("table") if not table.find_parent(class_="title-page")]
+    for number, table in enumerate(tables, start=1):
+        if table.find(class_="table-number"):
+            continue  # numbered by an earlier pass
+        for cell in table.find_all(["td", "th"]):
+            if cell.get_text(strip=True) in MISSING_CELL:
+                cell.string = "—"
+        caption = table.find("caption")
+        if caption is None:
+            caption = page.new_tag("caption")
+            table.insert(0, caption)
+        label = page.new_tag("span", attrs={"class": "table-number"})
+        label.append(f"Table {number}" + (". " if caption.get_text(strip=True) else ""))
+        caption.insert(0, label)
+        size = next((name for limit, name in TYPE_SIZES if _narrowest_width(table) <= limit), "table-smallest")
+        if size:
+            table["class"] = table.get("class", []) + [size]
+
+
+def _narrowest_width(table: Tag) -> int:
+    """Characters a table needs at least in one line: the longest word of each column, plus spacing."""
+    widths: dict[int, int] = {}
+    for row in table.find_all("tr"):
+        for position, cell in enumerate(row.find_all(["td", "th"])):
+            longest = max((len(word) for word in cell.get_text(" ").split()), default=0)
+            widths[position] = max(widths.get(position, 0), longest)
+    return sum(width + 2 for width in widths.values())
+
+
+def heading_pages(pdf: Path) -> dict[str, int]:
+    """Page number of every named destination of a PDF (the headings the contents links to), by id.
+
+    Read with ``pdfinfo -dests`` (Debian package ``poppler-utils``); an empty mapping without it.
+    """
+    pdfinfo = shutil.which("pdfinfo")
+    if pdfinfo is None:
+        return {}
+    listing = subprocess.run([pdfinfo, "-dests", str(pdf)], capture_output=True, text=True, timeout=60).stdout
+    pages = {}
+    for line in listing.splitlines():
+        match = re.match(r'^\s*(\d+)\s+\[.*\]\s+"(.*)"\s*$', line)
+        if match:
+            pages[match.group(2)] = int(match.group(1))
+    return pages
