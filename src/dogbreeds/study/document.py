@@ -45,7 +45,7 @@ def finish_html(html: str, pages: Mapping[str, int] | None = None) -> str:
 
 def _chapters_and_sections(page: BeautifulSoup) -> list[tuple[int, Tag]]:
     """(level, heading) of every chapter (h1, renamed "Chapter N · ...") and section (h2) after the title page."""
-    entries, chapter = [], 0
+    entries, chapter, taken = [], 0, set()
     for heading in page.find_all(["h1", "h2"]):
         if heading.find_parent(class_="title-page") or heading.find_parent(class_="toc-page"):
             continue
@@ -54,9 +54,10 @@ def _chapters_and_sections(page: BeautifulSoup) -> list[tuple[int, Tag]]:
             chapter += 1
             heading.clear()
             heading.append(f"Chapter {chapter} · {CHAPTER_NUMBER.sub('', text)}")
-            heading["class"] = heading.get("class", []) + ["chapter"]
-        if not heading.get("id"):
+            heading["class"] = list(dict.fromkeys([*heading.get("class", []), "chapter"]))
+        if not heading.get("id") or heading["id"] in taken:  # two notebooks may both have a "Conclusions"
             heading["id"] = f"heading-{len(entries) + 1}"
+        taken.add(heading["id"])
         entries.append((1 if heading.name == "h1" else 2, heading))
     return entries
 
@@ -88,7 +89,8 @@ def _number_figures(page: BeautifulSoup) -> None:
 
 
 def _number_tables(page: BeautifulSoup) -> None:
-    """Every table numbered ("Table N", before its caption), missing values as dashes, wide ones in smaller type."""
+    """Every table numbered ("Table N", before its caption), missing values as dashes, no "Unnamed" heading,
+    wide tables in smaller type."""
     tables = [table for table in page.find_all("table") if not table.find_parent(class_="title-page")]
     for number, table in enumerate(tables, start=1):
         if table.find(class_="table-number"):
@@ -96,6 +98,8 @@ def _number_tables(page: BeautifulSoup) -> None:
         for cell in table.find_all(["td", "th"]):
             if cell.get_text(strip=True) in MISSING_CELL:
                 cell.string = "—"
+            elif cell.name == "th" and cell.get_text(strip=True).startswith("Unnamed:"):
+                cell.string = ""  # what pandas calls a column without a name
         caption = table.find("caption")
         if caption is None:
             caption = page.new_tag("caption")

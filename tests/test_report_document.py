@@ -1,0 +1,169 @@
+"""The report as a document: chapters, contents with page numbers, numbered figures and tables, closing chapters.
+
+The last test prints a small report (tiny notebooks with a figure and a table) and reads its PDF's text
+as a reader would (pdftotext): contents page numbers, numbering, closing chapters, no NaN nor Unnamed.
+"""
+
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from dogbreeds.core.recordfile import make_record, write_record
+from dogbreeds.study import closing, reporting
+from dogbreeds.study.document import finish_html, heading_pages
+
+PAGE = """<html><body>
+<div class="title-page"><h1>Report</h1><table><tr><td>1</td></tr></table></div>
+<div class="toc-page"><h2>Contents</h2><div class="toc"></div></div>
+<h1 id="a">01 · Exploring the data<a class="anchor-link" href="#a">¶</a></h1><h2>Sizes</h2>
+<div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div>
+<table><tr><th>model</th><th>score</th></tr><tr><td>baseline</td><td>NaN</td></tr></table>
+<h1>03 — A CNN trained from scratch</h1>
+<div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div>
+<table><caption>Ablations</caption><tr><td>x</td></tr></table>
+</body></html>"""
+
+
+def test_chapters_get_one_style_and_figures_and_tables_a_number():
+    html = finish_html(PAGE)
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "Chapter 1 · Exploring the data" in text and "Chapter 2 · A CNN trained from scratch" in text
+    assert "01 ·" not in text and "03 —" not in text and "¶" not in text
+    assert [int(n) for n in re.findall(r"Figure (\d+)", text)] == [1, 2]
+    assert [int(n) for n in re.findall(r"Table (\d+)", text)] == [1, 2]  # the title page's table is not counted
+    assert "Table 2. " in text and "Ablations" in text and "NaN" not in text and "—" in text
+    assert finish_html(html) == html  # finishing again changes nothing
+
+
+def test_the_contents_list_every_chapter_and_section_with_its_page():
+    html = finish_html(PAGE, pages={"a": 3, "heading-2": 4})
+    contents = html[html.index('class="toc"') : html.index("</ul>")]
+    entries = re.findall(r'<a href="#([^"]+)">([^<]+)</a><span class="toc-number">(\d*)</span>', contents)
+    assert entries == [
+        ("a", "Chapter 1 · Exploring the data", "3"),
+        ("heading-2", "Sizes", "4"),
+        ("heading-3", "Chapter 2 · A CNN trained from scratch", ""),  # no page known: left blank
+    ]
+
+
+def test_a_wide_table_gets_smaller_type_rather_than_broken_words():
+    wide = "<table><tr>" + "".join(f"<td>{'word' * 6} column{i}</td>" for i in range(8)) + "</tr></table>"
+    assert "table-smaller" in finish_html(wide) or "table-smallest" in finish_html(wide)
+    assert "table-small" not in finish_html("<table><tr><td>short</td></tr></table>")
+
+
+def test_related_results_cite_authors_venue_year_and_a_source():
+    table = closing.related_results()
+    assert {
+        "authors",
+        "title",
+        "venue",
+        "year",
+        "top1",
+        "train_per_breed",
+        "imagenet_pretraining",
+        "source_url",
+    } <= set(table)
+    assert table["source_url"].str.startswith("https://").all() and table["year"].notna().all()
+    assert (table["top1"].dropna().between(0, 1)).all()
+    assert "Khosla" in table.iloc[0]["authors"] and table.iloc[0]["year"] == 2011
+
+
+def _record(folder, run_name, kind, metrics, **extra):
+    write_record(make_record(run_name, kind, metrics=metrics, **extra), folder)
+
+
+def test_the_limitations_read_their_numbers_from_the_records(tmp_path):
+    benchmarks = tmp_path / "benchmarks"
+    _record(benchmarks, "transfer-efficientnet_lite0/imagenet-head+tta", "benchmark", {"top1": 0.875, "n": 8580})
+    _record(benchmarks, "transfer-efficientnet_lite0/keras+tta", "benchmark", {"top1": 0.838, "n": 8580})
+    _record(
+        benchmarks,
+        "shelter-oxford",
+        "benchmark",
+        {"reporting": {"dogs": {"top1_known": 0.814, "known_breed_photos": 387}}},
+    )
+    run_dir = tmp_path / "run"
+    _record(run_dir / "results", "shelter_labeller", "shelter", {"official_test": {"top1": 0.874}})
+    (run_dir / "run.json").write_text(
+        json.dumps({"device": "CPU: test (2 cores)", "notebooks": {"01": {"seconds": 600}, "02": {"seconds": 1200}}})
+    )
+    (run_dir / "settings.json").write_text(json.dumps({"image_size": 64, "epochs": 30, "ablation_seeds": 3}))
+
+    text = closing.limitations_markdown(run_dir, benchmarks)
+
+    assert text.startswith("# Limitations and future work")
+    assert "87.5% of the 8,580 test crops" in text and "trained here on its features, 83.8%" in text
+    assert "(387 photos of breeds the model knows), the shipped model names 81.4% right, against 87.4%" in text
+    assert "ran in 30 minutes on this machine (CPU: test (2 cores))" in text
+    assert "| scratch CNN input (px) | 64 | 128 |" in text and "| scratch CNN epochs at most | 30 | 60 |" in text
+    assert "`" not in text
+
+
+@pytest.mark.notebook
+def test_the_printed_report_has_numbered_pages_contents_and_closing_chapters(tmp_path):
+    if shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None:
+        pytest.skip("no pdftotext/pdfinfo (Debian package poppler-utils)")
+    try:
+        reporting.find_chromium()
+    except reporting.ReportError:
+        pytest.skip("no Chromium on this machine")
+    run_dir = _tiny_run(tmp_path)
+    made = reporting.build_report(run_dir, author="A. Student")
+    import subprocess
+
+    printed = ["pdftotext", "-layout", str(made["report.pdf"]), "-"]
+    pages = subprocess.run(printed, capture_output=True, text=True).stdout.split("\f")[:-1]
+    text = "\n".join(pages)
+    assert "A. Student" in pages[0] and "OpenClassrooms" in pages[0]
+    assert "NaN" not in text and "Unnamed" not in text
+    contents = re.findall(r"^\s*(\S.*?)\s{2,}(\d+)\s*$", pages[1], re.MULTILINE)  # (heading, page) per line
+    chapters = [(title, int(page)) for title, page in contents if title.startswith("Chapter")]
+    assert [title for title, _ in chapters] == [
+        "Chapter 1 · Exploring the data",
+        "Chapter 2 · Preprocessing",
+        "Chapter 3 · Limitations and future work",
+        "Chapter 4 · Related results",
+    ]
+    for title, page in chapters:
+        assert title in pages[page - 1] and not any(title in earlier for earlier in pages[2 : page - 1]), title
+    sections = [int(page) for title, page in contents if title == "A section"]
+    assert sections == [chapters[0][1], chapters[1][1]]  # the same heading in two chapters, each on its page
+    figures = [int(n) for n in re.findall(r"^\s*Figure (\d+)\s*$", text, re.MULTILINE)]
+    tables = [int(n) for n in re.findall(r"^\s*Table (\d+)", text, re.MULTILINE)]
+    assert figures == list(range(1, len(figures) + 1)) and len(figures) >= 2
+    assert tables == list(range(1, len(tables) + 1)) and len(tables) >= 2
+    assert heading_pages(made["report.pdf"])  # the contents' targets are named destinations
+
+
+def _tiny_run(tmp_path):
+    """A run folder with two executed notebooks (a figure and a table with a missing value each) and its records."""
+    run_dir = tmp_path / "run"
+    (run_dir / "notebooks").mkdir(parents=True)
+    for number, title in ((1, "01 · Exploring the data"), (2, "02 — Preprocessing")):
+        nb = nbformat.v4.new_notebook()
+        figure = nbformat.v4.new_code_cell("figure")
+        figure.outputs = [nbformat.v4.new_output("display_data", data={"image/png": _png()})]
+        table = nbformat.v4.new_code_cell("table")
+        html = "<table><tr><th>val_top1</th><th>Unnamed: 0</th></tr><tr><td>0.5</td><td>NaN</td></tr></table>"
+        table.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html})]
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n## A section\n\nSome text."), figure, table]
+        nbformat.write(nb, run_dir / "notebooks" / f"0{number}_notebook.ipynb")
+    (run_dir / "run.json").write_text(
+        json.dumps({"updated": "2026-12-03T10:00:00+00:00", "device": "CPU: test", "notebooks": {}})
+    )
+    return run_dir
+
+
+def _png() -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 300), (30, 120, 200)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
