@@ -90,7 +90,8 @@ def _number_figures(page: BeautifulSoup) -> None:
 
 def _number_tables(page: BeautifulSoup) -> None:
     """Every table numbered ("Table N", before its caption), missing values as dashes, no "Unnamed" heading,
-    wide tables in smaller type."""
+    wide tables in smaller type.
+    """
     tables = [table for table in page.find_all("table") if not table.find_parent(class_="title-page")]
     for number, table in enumerate(tables, start=1):
         if table.find(class_="table-number"):
