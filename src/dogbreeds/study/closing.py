@@ -132,8 +132,8 @@ def related_results_markdown(run_dir: Path) -> str:
     lines = [
         "# Related results",
         "",
-        "Published work on Stanford Dogs, each row checked against the source named in it. Where only a "
-        "paper's abstract could be read, its accuracy is left out rather than quoted from memory.",
+        "Published work on Stanford Dogs, each row checked against the source named in it. An accuracy is "
+        "quoted only where that source states it; elsewhere the cell is a dash rather than a number from memory.",
         "",
         "| authors (year) | title and venue | method | top-1 | training photos per breed | ImageNet "
         "pre-training | what the source says |",
