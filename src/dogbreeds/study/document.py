@@ -23,6 +23,8 @@ CHAPTER_NUMBER = re.compile(r"^\s*(?:chapter\s+)?\d+\s*[·—–\-:.]\s*", re.IG
 MISSING_CELL = {"nan", "NaN", "None", "<NA>", "NaT"}
 TYPE_SIZES = ((110, ""), (150, "table-small"), (200, "table-smaller"))
 """(width in characters of a table's narrowest layout, class): wider tables get smaller type."""
+FULL_WIDTH = 120
+"""A table whose cells need more characters than this on one line spans the page's width."""
 
 
 def finish_html(html: str, pages: Mapping[str, int] | None = None) -> str:
@@ -109,8 +111,8 @@ def _number_tables(page: BeautifulSoup) -> None:
         label.append(f"Table {number}" + (". " if caption.get_text(strip=True) else ""))
         caption.insert(0, label)
         size = next((name for limit, name in TYPE_SIZES if _narrowest_width(table) <= limit), "table-smallest")
-        if size:
-            table["class"] = table.get("class", []) + [size]
+        spread = "table-full" if _text_width(table) > FULL_WIDTH else ""  # long texts: the page's width
+        table["class"] = table.get("class", []) + [name for name in (size, spread) if name]
 
 
 def _narrowest_width(table: Tag) -> int:
@@ -121,6 +123,15 @@ def _narrowest_width(table: Tag) -> int:
             longest = max((len(word) for word in cell.get_text(" ").split()), default=0)
             widths[position] = max(widths.get(position, 0), longest)
     return sum(width + 2 for width in widths.values())
+
+
+def _text_width(table: Tag) -> int:
+    """Characters a table needs to set each column's longest cell on one line."""
+    widths: dict[int, int] = {}
+    for row in table.find_all("tr"):
+        for position, cell in enumerate(row.find_all(["td", "th"])):
+            widths[position] = max(widths.get(position, 0), len(cell.get_text(" ", strip=True)))
+    return sum(widths.values())
 
 
 def heading_pages(pdf: Path) -> dict[str, int]:

@@ -67,6 +67,7 @@ PRINT_CSS = """
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
   .jp-RenderedHTMLCommon table { table-layout: auto; max-width: 100%; font-size: 8pt; border-collapse: collapse;
                                  margin: 0.4em 0 0.8em; }
+  .jp-RenderedHTMLCommon table.table-full { width: 100%; }
   .jp-RenderedHTMLCommon table.table-small { font-size: 7pt; }
   .jp-RenderedHTMLCommon table.table-smaller { font-size: 6pt; }
   .jp-RenderedHTMLCommon table.table-smallest { font-size: 5pt; }
