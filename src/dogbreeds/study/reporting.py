@@ -61,6 +61,9 @@ PRINT_CSS = """
      full; a figure stays whole, with its number under it. */
   img { max-width: 100%; max-height: 165mm; width: auto; height: auto; }
   .numbered-figure { break-inside: avoid; }
+  /* nbconvert keeps every output whole in print: a long table or text output then jumps to the next page
+     and leaves the page before it nearly empty. Outputs flow; only figures and table rows stay whole. */
+  .jp-OutputArea-child, .jp-Cell, .jp-Cell-outputWrapper { break-inside: auto !important; }
   .figure-number, .table-number { font-size: 8.5pt; font-weight: 600; color: #333; }
   .figure-number { text-align: center; margin: 0.2em 0 0.6em; }
   /* Tables fit the page and wrap between words only; a wide one gets smaller type instead. */
