@@ -56,6 +56,12 @@ def test_a_series_keeps_its_labels_as_a_column():
     assert shown[1:] == [["fewest", "3.00"], ["imbalance_ratio", "1.96"]]
 
 
+def test_numbers_in_a_column_of_mixed_values_are_formatted_one_by_one():
+    totals = pd.Series({"photos": 20580, "median": 30.0, "ratio": 1.956, "per breed": "148-252"}, name="published")
+    shown = cells(document_table(totals.rename_axis("Stanford Dogs")))
+    assert shown[1:] == [["photos", "20,580"], ["median", "30"], ["ratio", "1.96"], ["per breed", "148-252"]]
+
+
 def test_an_unknown_percent_column_is_refused():
     with pytest.raises(KeyError, match="percent names columns"):
         document_table(pd.DataFrame({"a": [0.5]}), percent=["b"])

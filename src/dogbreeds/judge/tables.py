@@ -98,9 +98,11 @@ def _with_index_as_column(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _format_for(column: pd.Series, percent: bool, decimals: int | Mapping[str, int], name: str):
     """A formatter for one column's values (a callable; None for text)."""
-    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return None
     digits = decimals.get(name, 2) if isinstance(decimals, Mapping) else decimals
+    if pd.api.types.is_bool_dtype(column):
+        return None
+    if not pd.api.types.is_numeric_dtype(column):  # mixed values: numbers formatted one by one, text kept
+        return lambda value: _number(value, digits) if _is_number(value) else value
     if percent:
         return lambda value: f"{value:.1%}"
     values = column.to_numpy(dtype=float)
@@ -108,6 +110,15 @@ def _format_for(column: pd.Series, percent: bool, decimals: int | Mapping[str, i
     if finite.size and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 1e15):
         return lambda value: f"{value:,.0f}"
     return lambda value: f"{value:,.{digits}f}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _number(value: float, digits: int) -> str:
+    """A whole number with thousands separators (12,000), any other with ``digits`` decimals."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{digits}f}"
 
 
 def _unique(headings: Iterable[str]) -> list[str]:
