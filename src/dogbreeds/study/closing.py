@@ -74,10 +74,10 @@ def imagenet_overlap(benchmarks: pd.DataFrame, run_records: pd.DataFrame) -> lis
 
 
 def budget_table(settings: Mapping[str, Any]) -> list[str]:
-    """Markdown rows: each setting the CPU budget cut, in this run and in the GPU profile."""
+    """Markdown rows: each setting the CPU budget cut, in this run and in the GPU run (the full profile)."""
     defaults = {field.name: field.default for field in dataclasses.fields(RunSettings)}
     full = {**defaults, **PROFILES["full"]}
-    rows = ["| setting | this run | GPU profile |", "|---|---:|---:|"]
+    rows = ["| setting | this run | on a GPU |", "|---|---:|---:|"]
 
     def shown(value: Any) -> str:
         return "none" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
@@ -106,8 +106,7 @@ def limitations_markdown(run_dir: Path, benchmarks_dir: Path) -> str:
         "",
         f"The notebooks ran in {minutes:.0f} minutes on this machine ({manifest.get('device', 'not recorded')}). "
         + (
-            "To fit, the settings below were cut from those of the GPU profile, the same notebooks meant for "
-            "a graphics card:"
+            "To fit, the settings below were cut from those the same notebooks use on a graphics card:"
             if settings
             else "The run's settings were not kept with it."
         ),
