@@ -55,6 +55,13 @@ def test_a_wide_table_gets_smaller_type_rather_than_broken_words():
     assert "table-small" not in finish_html("<table><tr><td>short</td></tr></table>")
 
 
+def test_only_a_table_too_wide_for_any_type_lets_long_names_break_at_their_underscores():
+    row = "".join(f"<td>sparse_categorical_crossentropy_{i}</td>" for i in range(8))
+    html = finish_html(f"<table><tr>{row}</tr><tr><td>baseline</td></tr></table>")
+    assert "table-smallest" in html and "sparse_<wbr/>categorical_<wbr/>crossentropy_<wbr/>0" in html
+    assert "base<wbr" not in html and "<wbr" not in finish_html("<table><tr><td>label_smoothing</td></tr></table>")
+
+
 def test_related_results_cite_authors_venue_year_and_a_source():
     table = closing.related_results()
     assert {

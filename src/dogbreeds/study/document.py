@@ -111,8 +111,30 @@ def _number_tables(page: BeautifulSoup) -> None:
         label.append(f"Table {number}" + (". " if caption.get_text(strip=True) else ""))
         caption.insert(0, label)
         size = next((name for limit, name in TYPE_SIZES if _narrowest_width(table) <= limit), "table-smallest")
+        if size == "table-smallest":
+            _break_long_names(page, table)
         spread = "table-full" if _text_width(table) > FULL_WIDTH else ""  # long texts: the page's width
         table["class"] = table.get("class", []) + [name for name in (size, spread) if name]
+
+
+LONG_NAME = re.compile(r"(?<=[_/])(?=[^_/\s])")
+"""Where a long code name may break in a table too wide for the page: after an underscore or a slash."""
+
+
+def _break_long_names(page: BeautifulSoup, table: Tag) -> None:
+    """Let code names longer than 12 characters (``sparse_categorical_crossentropy``) break after ``_`` or ``/``.
+
+    Only in a table that does not fit the page even in the smallest type: a column cut off at the
+    page's edge is worse than a name broken at one of its own separators (never inside a word).
+    """
+    for text in list(table.find_all(string=True)):
+        if not any(len(word) > 12 and LONG_NAME.search(word) for word in text.split()):
+            continue
+        pieces = LONG_NAME.split(str(text))
+        parts = [pieces[0]]
+        for piece in pieces[1:]:
+            parts += [page.new_tag("wbr"), piece]
+        text.replace_with(*parts)
 
 
 def _narrowest_width(table: Tag) -> int:
