@@ -21,8 +21,11 @@ from bs4 import BeautifulSoup, Tag
 
 CHAPTER_NUMBER = re.compile(r"^\s*(?:chapter\s+)?\d+\s*[·—–\-:.]\s*", re.IGNORECASE)
 MISSING_CELL = {"nan", "NaN", "None", "<NA>", "NaT"}
-TYPE_SIZES = ((110, ""), (150, "table-small"), (200, "table-smaller"))
-"""(width in characters of a table's narrowest layout, class): wider tables get smaller type."""
+TYPE_SIZES = ((100, ""), (115, "table-small"), (135, "table-smaller"))
+"""(width in characters of a table's narrowest layout, class): wider tables get smaller type (8 pt fits
+about 120 characters to the A4 line, with the cells' padding about 100)."""
+BREAK_NAMES_WIDTH = 170
+"""Beyond this many characters even the smallest type (5 pt, about 180 characters to the line) is not enough."""
 FULL_WIDTH = 120
 """A table whose cells need more characters than this on one line spans the page's width."""
 
@@ -111,7 +114,7 @@ def _number_tables(page: BeautifulSoup) -> None:
         label.append(f"Table {number}" + (". " if caption.get_text(strip=True) else ""))
         caption.insert(0, label)
         size = next((name for limit, name in TYPE_SIZES if _narrowest_width(table) <= limit), "table-smallest")
-        if size == "table-smallest":
+        if _narrowest_width(table) > BREAK_NAMES_WIDTH:
             _break_long_names(page, table)
         spread = "table-full" if _text_width(table) > FULL_WIDTH else ""  # long texts: the page's width
         table["class"] = table.get("class", []) + [name for name in (size, spread) if name]
