@@ -75,6 +75,7 @@ PRINT_CSS = """
   .jp-RenderedHTMLCommon table.table-smaller { font-size: 6pt; }
   .jp-RenderedHTMLCommon table.table-smallest { font-size: 5pt; }
   .jp-RenderedHTMLCommon caption { caption-side: top; text-align: left; font-size: 8.5pt; padding-bottom: 2px; }
+  .jp-RenderedHTMLCommon caption, .jp-RenderedHTMLCommon thead { break-after: avoid-page; break-inside: avoid; }
   .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
     padding: 2px 4px; white-space: normal; overflow-wrap: normal; word-break: normal; hyphens: none;
   }
