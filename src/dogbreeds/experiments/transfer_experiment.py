@@ -37,6 +37,7 @@ from dogbreeds.experiments.transfer_variants import ExperimentError, FineTuneVar
 from dogbreeds.inputs.arrays import predict_timed
 from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.judge.evaluation import evaluate, top_k_accuracy
+from dogbreeds.judge.intervals import accuracy_interval, correctness, holm_verdicts, paired_comparison
 from dogbreeds.models.backbones import get_backbone
 from dogbreeds.models.builders import count_params
 from dogbreeds.models.bundle import BackbonePreprocessing, image_classifier
@@ -159,8 +160,12 @@ class TransferExperiment:
             )[key]
         return self._sets[backbone, key, flipped]
 
-    def run(self, variant: TransferVariant) -> TransferResult:
-        """Train the variant's head(s) on the train rows and predict validation and test photos."""
+    def run(self, variant: TransferVariant, train_rows: Sequence[int] | None = None) -> TransferResult:
+        """Train the variant's head(s) on the train rows and predict validation and test photos.
+
+        ``train_rows``: positions in ``split.train`` to train on (a smaller training set on the same
+        cached features); None: all of them.
+        """
         groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
         val_probabilities, test_probabilities, heads, history = [], [], [], {}
         predict_seconds = 0.0
@@ -169,10 +174,15 @@ class TransferExperiment:
                 part: concat_features([self.features(name, part) for name in group])
                 for part in ("train", "val", "test")
             }
+            if train_rows is not None:
+                parts["train"] = parts["train"].subset(train_rows)
             fit_rows, val = parts["train"], parts["val"] if len(parts["val"]) else None
             refit_rows = val
             if variant.flip_train:
-                fit_rows = stack_features([fit_rows, self._joined(group, "train", flipped=True)])
+                flipped_train = self._joined(group, "train", flipped=True)
+                if train_rows is not None:
+                    flipped_train = flipped_train.subset(train_rows)
+                fit_rows = stack_features([fit_rows, flipped_train])
                 if val is not None:
                     refit_rows = stack_features([val, self._joined(group, "val", flipped=True)])
             head = self._make_head(variant, group[0], fit_rows, val, refit_rows if variant.refit else None)
@@ -353,6 +363,7 @@ def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
             "model": result.variant.label or result.run_name,
             "validation top-1": metrics["val_top1"],
             "test top-1": metrics["top1"],
+            "95 % interval": _wilson(result).text(),
             "test top-5": metrics["top5"],
             "macro F1": metrics["macro_f1"],
             "kappa": metrics["kappa"],
@@ -360,5 +371,46 @@ def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
             "parameters (M)": result.extra_params.get("parameters", float("nan")) / 1e6,
             "training (s)": result.timings.get("train_seconds"),
             "ms per photo": result.timings.get("inference_ms_per_image", float("nan")),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _wilson(result: TransferResult):
+    hits = correctness(result.test_labels, result.test_probabilities)
+    return accuracy_interval(int(hits.sum()), len(hits))
+
+
+def compare_variants(results: Sequence[TransferResult], reference: str) -> pd.DataFrame:
+    """Every result against the ``reference`` run on the same test photos (index: run name).
+
+    Columns: model, test top-1 with its Wilson interval, the difference with the reference (paired
+    bootstrap interval), McNemar's p-value and the verdict, guarded by Holm's correction over the family
+    ("tie" unless the interval excludes 0 and the adjusted p-value is under 0.05).
+    """
+    by_name = {result.run_name: result for result in results}
+    base = correctness(by_name[reference].test_labels, by_name[reference].test_probabilities)
+    others = [name for name in by_name if name != reference]
+    comparisons = [
+        paired_comparison(correctness(by_name[name].test_labels, by_name[name].test_probabilities), base)
+        for name in others
+    ]
+    verdicts = holm_verdicts(comparisons) if comparisons else []
+    chosen = by_name[reference]
+    rows = {
+        reference: {
+            "model": chosen.variant.label or reference,
+            "test top-1": _wilson(chosen).text(),
+            "difference (points)": "reference",
+            "McNemar p": float("nan"),
+            "verdict": "reference",
+        }
+    }
+    for name, comparison, verdict in zip(others, comparisons, verdicts, strict=True):
+        rows[name] = {
+            "model": by_name[name].variant.label or name,
+            "test top-1": _wilson(by_name[name]).text(),
+            "difference (points)": comparison.difference.signed_text(),
+            "McNemar p": comparison.p_value,
+            "verdict": verdict,
         }
     return pd.DataFrame.from_dict(rows, orient="index")
