@@ -136,6 +136,8 @@ class TransferExperiment:
             "val": np.array([position[r.path] for r in split.val], dtype=np.int64),
         }
         self._sets: dict[tuple[str, str, bool], FeatureSet] = {}
+        self._heads: dict[tuple, TrainedHead] = {}  # one head per recipe: a TTA row reuses its plain row's head
+        self._timed: dict[int, tuple[keras.Model, float]] = {}  # id(head) -> image model, ms per photo (one pass)
 
     def features(self, backbone: str, part: Part, flipped: bool = False) -> FeatureSet:
         """``part`` features of ``backbone`` (of mirrored photos when ``flipped``), computed on first use."""
@@ -185,7 +187,13 @@ class TransferExperiment:
                 fit_rows = stack_features([fit_rows, flipped_train])
                 if val is not None:
                     refit_rows = stack_features([val, self._joined(group, "val", flipped=True)])
-            head = self._make_head(variant, group[0], fit_rows, val, refit_rows if variant.refit else None)
+            recipe = (group, variant.head, variant.flip_train, variant.imagenet_start, variant.refit)
+            recipe += (None if train_rows is None else tuple(np.asarray(train_rows).tolist()),)
+            if recipe not in self._heads:
+                self._heads[recipe] = self._make_head(
+                    variant, group[0], fit_rows, val, refit_rows if variant.refit else None
+                )
+            head = self._heads[recipe]
             start = time.perf_counter()
             for part, out in (("val", val_probabilities), ("test", test_probabilities)):
                 if len(parts[part]) == 0:
@@ -315,27 +323,34 @@ class TransferExperiment:
         return labels, probabilities, time.perf_counter() - start
 
     def image_model(self, result: TransferResult) -> keras.Model:
-        """The complete image model of a result (backbone with its scaling, then the head), built once."""
+        """The complete image model of a result (backbone with its scaling, then the head), built once per head."""
         if result.model is None:
             if len(result.heads) != 1 or result.heads[0].kind != "keras" or len(result.variant.backbones) != 1:
                 raise ExperimentError(f"{result.run_name}: only a single keras head makes an image model.")
+            built = self._timed.get(id(result.heads[0]))
             backbone = result.variant.backbones[0]
-            result.model = image_classifier(backbone, result.heads[0].model, self.input_size(backbone))
+            result.model = (
+                built[0] if built else image_classifier(backbone, result.heads[0].model, self.input_size(backbone))
+            )
         return result.model
 
     def measure(self, result: TransferResult, photos: int = 64, repeats: int = 5) -> None:
-        """Add the image model's parameter counts and its steady-state time per test photo to ``result``
-        (both passes of flip TTA included; the median of ``repeats`` timed passes over ``photos`` photos).
+        """Add the image model's parameter counts and its steady-state time per test photo to ``result``.
+
+        The time is the median of ``repeats`` timed passes over ``photos`` photos, twice that with flip TTA
+        (each photo and its mirror image); a head already timed (a TTA row shares its plain row's) is not timed again.
         """
         model = self.image_model(result)
+        fine_tuned = not isinstance(result.variant, TransferVariant)  # its own backbone weights
+        key = id(model) if fine_tuned else id(result.heads[0])
+        if key not in self._timed:
+            images = load_images_array(
+                self.split.test[:photos], size=self.input_size(result.variant.backbones[0]), progress=False
+            )
+            self._timed[key] = (model, predict_timed(model, images, repeats=repeats).ms_per_image)
         counted = count_params(model)
-        images = load_images_array(
-            self.split.test[:photos], size=self.input_size(result.variant.backbones[0]), progress=False
-        )
         passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
-        if passes == 2:
-            images = np.concatenate([images, images[:, :, ::-1]])
-        result.timings["inference_ms_per_image"] = passes * predict_timed(model, images, repeats=repeats).ms_per_image
+        result.timings["inference_ms_per_image"] = passes * self._timed[key][1]
         result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
 
 
