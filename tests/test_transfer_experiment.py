@@ -73,6 +73,7 @@ def test_a_tta_row_reuses_its_head_and_timing_and_photo_runs_are_recorded(make_d
     points = run_size_curve(engine, ["mobilenet_v2"], (1, 10, 100), flip_tta=True, seed=0)
     assert list(points) == ["transfer_size_mobilenet_v2_1", "transfer_size_mobilenet_v2_10"]  # 100: no more photos
     assert [(size, count) for size, count, _ in points.values()] == [(1, 3), (10, 12)]
+    assert points["transfer_size_mobilenet_v2_10"][2].heads[0] is plain.heads[0]  # every training photo: same head
     small = points["transfer_size_mobilenet_v2_1"][2]
     assert small.heads[0] is not plain.heads[0] and len(small.test_labels) == 9
 

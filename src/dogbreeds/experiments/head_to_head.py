@@ -179,7 +179,7 @@ def load_contenders(records: pd.DataFrame, output_dir: str | os.PathLike) -> lis
     """The central table's models found in a run's records (newest of each), scratch first, then transfer."""
     if records.empty or "params.model" not in records:
         return []
-    latest = latest_records(records).set_index("run_name", drop=False)
+    latest = latest_records(records).drop_duplicates("run_name", keep="last").set_index("run_name", drop=False)
     output_dir = Path(output_dir)
     scratch = [
         _contender(latest.loc[name], label, "from scratch", output_dir)

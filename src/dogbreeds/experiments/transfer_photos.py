@@ -60,7 +60,8 @@ def run_size_curve(
     """Heads trained on ``per_breed`` photos of each breed (nested seeded subsets), scored on the same test photos.
 
     Returns ``{run name: (per breed, training photos, result)}``; a size that selects the same photos as the
-    size before it (a breed has no more) is skipped.
+    size before it (a breed has no more) is skipped, and one that selects every training photo reuses the head
+    trained on them all (same recipe, same head).
     """
     points: dict[str, tuple[int, int, TransferResult]] = {}
     for backbone in backbones:
@@ -71,7 +72,9 @@ def run_size_curve(
                 continue
             previous = rows
             name = f"{TRANSFER_SIZE_PREFIX}{backbone}_{per_breed}"
-            points[name] = (per_breed, len(rows), experiment.run(photo_variant(backbone, flip_tta, name), rows))
+            every = len(rows) == len(experiment.split.train)  # the whole training set: the head is the photo head's
+            result = experiment.run(photo_variant(backbone, flip_tta, name), None if every else rows)
+            points[name] = (per_breed, len(rows), result)
     return points
 
 
