@@ -63,6 +63,12 @@ def head_to_head_markdown(table: pd.DataFrame, breeds: int) -> str:
     return "\n".join(lines)
 
 
+def _photos(point: pd.Series) -> str:
+    """``"at most 25 training photos a breed (72 in all)"``."""
+    total = "" if pd.isna(point["training photos"]) else f" ({point['training photos']:,.0f} in all)"
+    return f"at most {point['per breed']:.0f} training photos a breed{total}"
+
+
 def data_size_markdown(curve: pd.DataFrame) -> str:
     """The data-size curve in words: each model's test top-1 at its fewest and most training photos a breed."""
     if curve.empty:
@@ -71,8 +77,7 @@ def data_size_markdown(curve: pd.DataFrame) -> str:
     for (family, model), rows in curve.groupby(["family", "model"], sort=False):
         first, last = rows.iloc[0], rows.iloc[-1]
         lines.append(
-            f"- {model} ({family}): {_interval(first)} with {first['per breed']:.0f} training photos a breed, "
-            f"{_interval(last)} with {last['per breed']:.0f}."
+            f"- {model} ({family}): {_interval(first)} with {_photos(first)}, {_interval(last)} with {_photos(last)}."
         )
     return "\n".join(lines)
 

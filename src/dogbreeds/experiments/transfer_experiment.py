@@ -137,7 +137,8 @@ class TransferExperiment:
         }
         self._sets: dict[tuple[str, str, bool], FeatureSet] = {}
         self._heads: dict[tuple, TrainedHead] = {}  # one head per recipe: a TTA row reuses its plain row's head
-        self._timed: dict[int, tuple[keras.Model, float]] = {}  # id(head) -> image model, ms per photo (one pass)
+        self._models: dict[int, keras.Model] = {}  # id(head) -> its image model: a TTA row shares its plain row's
+        self._timed: dict[tuple, float] = {}  # (backbone, image size, breeds) -> ms per photo, one pass
 
     def features(self, backbone: str, part: Part, flipped: bool = False) -> FeatureSet:
         """``part`` features of ``backbone`` (of mirrored photos when ``flipped``), computed on first use."""
@@ -327,30 +328,28 @@ class TransferExperiment:
         if result.model is None:
             if len(result.heads) != 1 or result.heads[0].kind != "keras" or len(result.variant.backbones) != 1:
                 raise ExperimentError(f"{result.run_name}: only a single keras head makes an image model.")
-            built = self._timed.get(id(result.heads[0]))
-            backbone = result.variant.backbones[0]
-            result.model = (
-                built[0] if built else image_classifier(backbone, result.heads[0].model, self.input_size(backbone))
-            )
+            head, backbone = result.heads[0], result.variant.backbones[0]
+            if id(head) not in self._models:
+                self._models[id(head)] = image_classifier(backbone, head.model, self.input_size(backbone))
+            result.model = self._models[id(head)]
         return result.model
 
     def measure(self, result: TransferResult, photos: int = 64, repeats: int = 5) -> None:
         """Add the image model's parameter counts and its steady-state time per test photo to ``result``.
 
         The time is the median of ``repeats`` timed passes over ``photos`` photos, twice that with flip TTA
-        (each photo and its mirror image); a head already timed (a TTA row shares its plain row's) is not timed again.
+        (each photo and its mirror image). It depends on the architecture alone (backbone, image size,
+        breeds), so it is measured once per architecture: a TTA row or a fine-tuned copy reuses it.
         """
         model = self.image_model(result)
-        fine_tuned = not isinstance(result.variant, TransferVariant)  # its own backbone weights
-        key = id(model) if fine_tuned else id(result.heads[0])
-        if key not in self._timed:
-            images = load_images_array(
-                self.split.test[:photos], size=self.input_size(result.variant.backbones[0]), progress=False
-            )
-            self._timed[key] = (model, predict_timed(model, images, repeats=repeats).ms_per_image)
+        backbone = result.variant.backbones[0]
+        architecture = (backbone, self.input_size(backbone), len(self.label_map))
+        if architecture not in self._timed:
+            images = load_images_array(self.split.test[:photos], size=architecture[1], progress=False)
+            self._timed[architecture] = predict_timed(model, images, repeats=repeats).ms_per_image
         counted = count_params(model)
         passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
-        result.timings["inference_ms_per_image"] = passes * self._timed[key][1]
+        result.timings["inference_ms_per_image"] = passes * self._timed[architecture]
         result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
 
 
