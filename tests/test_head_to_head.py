@@ -110,7 +110,7 @@ def test_best_of_each_family_compared_photo_by_photo(run: Path) -> None:
     assert comparison.photos == PHOTOS and comparison.difference.value == pytest.approx(0.45)
     assert comparison.verdict == "better"
     words = pair_markdown(scratch.model, transfer.model, comparison)
-    assert "+45.0 points" in words and "McNemar" in words and "better" in words
+    assert "+45.0 points" in words and "McNemar" in words and "transfer is measurably better" in words
     contenders = load_contenders(load_records(run / "results"), run)
     everything = central_markdown(head_to_head_table(contenders), (scratch, transfer, comparison), pd.DataFrame(), 2)
     assert "Not measured" not in everything and words in everything and "Chance with 2 breeds is 50.0%" in everything

@@ -10,7 +10,11 @@ import pandas as pd
 from dogbreeds.core.words import counted
 from dogbreeds.judge.intervals import Comparison, Interval
 
-_VERDICTS = {"better": "better", "worse": "worse", "tie": "a tie: the interval of the difference contains 0"}
+_VERDICTS = {
+    "better": "transfer is measurably better",
+    "worse": "the network trained from scratch is measurably better",
+    "tie": "a tie: the interval of the difference contains 0",
+}
 
 
 def _interval(row: pd.Series, column: str = "test top-1") -> str:
