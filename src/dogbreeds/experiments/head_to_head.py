@@ -176,7 +176,7 @@ def _contender(row: pd.Series, model: str, family: str, output_dir: Path) -> Con
 
 
 def load_contenders(records: pd.DataFrame, output_dir: str | os.PathLike) -> list[Contender]:
-    """The central table's models found in a run's records (newest of each), scratch first, then transfer."""
+    """The central table's models found in a run's records (newest of each): scratch first, then transfer by size."""
     if records.empty or "params.model" not in records:
         return []
     latest = latest_records(records).drop_duplicates("run_name", keep="last").set_index("run_name", drop=False)
@@ -187,6 +187,7 @@ def load_contenders(records: pd.DataFrame, output_dir: str | os.PathLike) -> lis
         if name in latest.index
     ]
     heads = latest[(latest["kind"] == "transfer") & latest["run_name"].str.startswith(PHOTOS_PREFIX)]
+    heads = heads.sort_values("params.parameters", kind="stable")  # the smallest model first
     transfer = [_contender(row, row["params.model"], "transfer", output_dir) for _, row in heads.iterrows()]
     return scratch + transfer
 
