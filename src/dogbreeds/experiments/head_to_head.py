@@ -266,14 +266,15 @@ def _size(row: pd.Series) -> int | None:
     value = _value(row, "params.per_breed")
     if value is not None:
         return int(value)
-    found = re.search(r"(\d+)$", row["run_name"])
+    found = re.match(rf"{SCRATCH_SIZE_PREFIX}(\d+)", row["run_name"])  # scratch_size_<n>, maybe a seed after it
     return int(found.group(1)) if found else None
 
 
 def data_size_curve(records: pd.DataFrame) -> pd.DataFrame:
     """Test top-1 (with a Wilson interval) against training photos a breed, for scratch and transfer.
 
-    Points are the records named ``scratch_size_<n>`` and the data-size records of the transfer heads.
+    Points are the records named ``scratch_size_<n>`` and the data-size records of the transfer heads;
+    several records of one model and size (seeds) make one point, their mean, its interval on the test photos.
     """
     columns = ["family", "model", "per breed", "training photos", "test top-1", "low", "high"]
     if records.empty:
@@ -286,11 +287,19 @@ def data_size_curve(records: pd.DataFrame) -> pd.DataFrame:
     for family, found in (("from scratch", scratch), ("transfer", transfer)):
         for _, row in found.iterrows():
             photos = int(_value(row, "metrics.n") or row["data.counts.test"])
-            interval = accuracy_interval(round(float(row["metrics.top1"]) * photos), photos)
             trained = _value(row, "params.train_photos") or _value(row, "data.counts.train")
             model = _value(row, "params.model") or SCRATCH_RUNS["scratch_baseline"]
-            rows.append([family, model, _size(row), trained, interval.value, interval.low, interval.high])
-    curve = pd.DataFrame(rows, columns=columns).dropna(subset=["per breed"])
+            rows.append([family, model, _size(row), trained, float(row["metrics.top1"]), photos])
+    found = pd.DataFrame(rows, columns=[*columns[:5], "photos"]).dropna(subset=["per breed"])
+    found["training photos"] = pd.to_numeric(found["training photos"], errors="coerce")  # None: not recorded
+    points = found.groupby(columns[:3], sort=False, as_index=False).mean(numeric_only=True)
+    intervals = [
+        accuracy_interval(round(point["test top-1"] * point["photos"]), round(point["photos"]))
+        for _, point in points.iterrows()
+    ]
+    points["low"] = [interval.low for interval in intervals]
+    points["high"] = [interval.high for interval in intervals]
+    curve = points[columns] if len(points) else pd.DataFrame(columns=columns)
     return curve.sort_values(["family", "model", "per breed"], kind="stable").reset_index(drop=True)
 
 
