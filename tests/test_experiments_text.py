@@ -12,6 +12,7 @@ from dogbreeds.experiments.transfer_text import (
     head_runs_markdown,
     saved_bundle_markdown,
     transfer_conclusions,
+    verdicts_markdown,
 )
 
 ABLATION = pd.DataFrame({"variant": ["baseline", "wider"], "test_accuracy": [0.4, 0.45], "val_accuracy": [0.38, 0.5]})
@@ -109,3 +110,26 @@ def test_transfer_conclusions_cover_heads_tta_fine_tuning_and_the_saved_model():
         heads_only, heads_only.index, "efficientnet_lite0/keras", "efficientnet_lite0/keras", "L", 1, 1
     )
     assert "Flip TTA" not in text and "Fine-tuning" not in text and "on 1 test photo," in text
+
+
+def test_verdicts_call_a_difference_inside_its_interval_a_tie():
+    comparisons = pd.DataFrame(
+        {
+            "model": ["Lite2 + head", "Lite0 + head", "MobileNetV2 + head"],
+            "test top-1": ["87.6 % (86.9–88.3 %)", "87.3 % (86.6–88.0 %)", "84.0 % (83.2–84.8 %)"],
+            "difference (points)": ["reference", "-0.3 points (-0.9 to +0.3)", "-3.6 points (-4.4 to -2.8)"],
+            "McNemar p": [float("nan"), 0.31, 1e-9],
+            "verdict": ["reference", "tie", "worse"],
+        },
+        index=["lite2", "lite0", "mobilenet"],
+    )
+    text = verdicts_markdown(comparisons)
+    assert text.startswith("Against **Lite2 + head** (the choice on validation, 87.6 % (86.9–88.3 %) on the test")
+    assert "1 variant of 2 is a tie" in text and "Holm's correction for 2 comparisons" in text
+    assert text.endswith("MobileNetV2 + head is worse (-3.6 points (-4.4 to -2.8)).")
+    ties = verdicts_markdown(comparisons.assign(verdict=["reference", "tie", "tie"]))
+    assert "2 variants of 2 are ties" in ties and "their order in the table is noise" in ties
+    conclusions = transfer_conclusions(TABLE, HEADS, "mobilenet_v2/keras", "mobilenet_v2/finetune-10", "M", 3, 36)
+    assert conclusions + "\n- " + text == transfer_conclusions(
+        TABLE, HEADS, "mobilenet_v2/keras", "mobilenet_v2/finetune-10", "M", 3, 36, comparisons=comparisons
+    )

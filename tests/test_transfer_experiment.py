@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import split_records
-from dogbreeds.experiments.transfer_experiment import TransferExperiment, _per_breed, results_table
+from dogbreeds.experiments.predictions import load_predictions
+from dogbreeds.experiments.transfer_experiment import TransferExperiment, _per_breed, compare_variants, results_table
+from dogbreeds.experiments.transfer_photos import photo_record, run_photo_heads, run_size_curve
 from dogbreeds.experiments.transfer_variants import TransferVariant
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
@@ -49,3 +52,33 @@ def test_per_breed_draws_at_most_that_many_photos_of_each_breed(make_dogs_dir):
     chosen = _per_breed(records, 2, seed=1)
     assert len(chosen) == 6 and {record.label_id for record in chosen} == set(BREEDS)
     assert _per_breed(records, 2, seed=1) == chosen and _per_breed(records, None, seed=1) == list(records)
+
+
+def test_a_tta_row_reuses_its_head_and_timing_and_photo_runs_are_recorded(make_dogs_dir, tmp_path):
+    engine = experiment(make_dogs_dir(BREEDS, size=(40, 40)), 1 / 3, tmp_path / "cache")
+    plain = engine.run(TransferVariant("m/keras", ("mobilenet_v2",), "keras"))
+    tta = engine.run(TransferVariant("m/keras+tta", ("mobilenet_v2",), "keras", flip_tta=True))
+    assert tta.heads[0] is plain.heads[0]  # one recipe, one head: TTA only changes the prediction
+    for result in (plain, tta):
+        engine.measure(result, photos=4, repeats=1)
+    assert tta.model is plain.model
+    assert tta.timings["inference_ms_per_image"] == pytest.approx(2 * plain.timings["inference_ms_per_image"])
+    assert "%" in results_table([plain, tta]).loc["m/keras", "95 % interval"]
+    comparisons = compare_variants([plain, tta], "m/keras")
+    assert comparisons.loc["m/keras", "verdict"] == "reference"
+    assert comparisons.loc["m/keras+tta", "verdict"] in {"better", "worse", "tie"}
+
+    heads = run_photo_heads(engine, ["mobilenet_v2"], flip_tta=True, earlier={"m/keras+tta": tta})
+    assert list(heads) == ["photos_mobilenet_v2"] and heads["photos_mobilenet_v2"].heads[0] is tta.heads[0]
+    points = run_size_curve(engine, ["mobilenet_v2"], (1, 10, 100), flip_tta=True, seed=0)
+    assert list(points) == ["transfer_size_mobilenet_v2_1", "transfer_size_mobilenet_v2_10"]  # 100: no more photos
+    assert [(size, count) for size, count, _ in points.values()] == [(1, 3), (10, 12)]
+    assert points["transfer_size_mobilenet_v2_10"][2].heads[0] is plain.heads[0]  # every training photo: same head
+    small = points["transfer_size_mobilenet_v2_1"][2]
+    assert small.heads[0] is not plain.heads[0] and len(small.test_labels) == 9
+
+    fields = photo_record(small, engine, tmp_path, dataset="dogs", per_breed=1, train_photos=3)
+    assert fields["data_counts"]["train"] == 3 and fields["params"]["per_breed"] == 1
+    saved = load_predictions(tmp_path / fields["params"]["predictions"])["test"]
+    np.testing.assert_array_equal(saved.probabilities, small.test_probabilities)
+    assert fields["params"]["predictions"] == "predictions/transfer_size_mobilenet_v2_1.npz"

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dogbreeds.experiments.head_to_head import PHOTOS_PREFIX, SIZE_KIND, SIZES, TRANSFER_SIZE_PREFIX
+from dogbreeds.experiments.predictions import load_predictions
 from dogbreeds.models.backbones import BACKBONES
 from dogbreeds.models.bundle import load_bundle
 from dogbreeds.study.profiles import PROFILES
@@ -25,8 +27,17 @@ FEATURES = 1280  # every offline backbone's pooled feature size
 IMAGE_SIZE = 160  # the quick profile's transfer image size
 
 
+def all_records(run_dir: Path) -> dict[str, dict]:
+    return {record["run_name"]: record for record in load_results(run_dir, NOTEBOOK)}
+
+
 def the_records(run_dir: Path) -> dict[str, dict]:
-    records = {record["run_name"]: record for record in load_results(run_dir, NOTEBOOK)}
+    """The records of the variants on the breeds benchmark (not those on the whole photos)."""
+    records = {
+        name: record
+        for name, record in all_records(run_dir).items()
+        if not name.startswith((PHOTOS_PREFIX, TRANSFER_SIZE_PREFIX))
+    }
     assert {record["kind"] for record in records.values()} == {"transfer"}
     return records
 
@@ -134,3 +145,37 @@ def test_figures_and_results_table(executed):
     for name, record in records.items():
         assert table.loc[name, "test top-1"] == pytest.approx(record["metrics"]["top1"])
         assert table.loc[name, "validation top-1"] == pytest.approx(record["metrics"]["val_top1"])
+
+
+@pytest.mark.notebook
+def test_heads_on_the_whole_photos_and_the_data_size_curve_are_recorded_with_predictions(executed, tmp_path):
+    run_dir = executed(NOTEBOOK)
+    records = all_records(run_dir)
+    [saved] = [record for record in the_records(run_dir).values() if "model_path" in record["params"]]
+    heads = {name: record for name, record in records.items() if name.startswith(PHOTOS_PREFIX)}
+    assert sorted(heads) == sorted(f"{PHOTOS_PREFIX}{name}" for name in USED)
+    data = study_data(tmp_path)  # the bundled sample: the whole photos are the same folder
+    for record in heads.values():
+        assert record["kind"] == "transfer" and record["params"]["dataset"] == data.index.root.name
+        assert record["params"]["flip_tta"] == saved["params"]["flip_tta"]  # TTA when the saved model uses it
+        assert record["data"]["counts"] == data.split.counts()
+        test = load_predictions(run_dir / record["params"]["predictions"])["test"]
+        assert [str(path) for path in test.paths] == [str(r.path) for r in data.split.test]
+        assert (test.probabilities.argmax(axis=1) == test.labels).mean() == pytest.approx(record["metrics"]["top1"])
+
+    points = {name: record for name, record in records.items() if name.startswith(TRANSFER_SIZE_PREFIX)}
+    assert {record["kind"] for record in points.values()} == {SIZE_KIND}
+    for backbone in USED:
+        curve = sorted(
+            (record["params"]["per_breed"], record["params"]["train_photos"], record)
+            for name, record in points.items()
+            if record["params"]["backbone"] == backbone
+        )
+        assert curve and curve[0][0] == SIZES[0] and {size for size, _, _ in curve} <= set(SIZES)
+        counts = [count for _, count, _ in curve]
+        assert counts == sorted(set(counts)) and counts[-1] <= len(data.split.train)  # nested, growing subsets
+        assert counts[0] == SIZES[0] * TEST_PARAMETERS["breeds"]
+        for _, count, record in curve:
+            assert record["data"]["counts"]["train"] == count and record["metrics"]["n"] == len(data.split.test)
+            assert (run_dir / record["params"]["predictions"]).is_file()
+    assert (run_dir / "figures" / NOTEBOOK / "transfer_data_size.png").stat().st_size > 10_000

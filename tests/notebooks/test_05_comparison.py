@@ -130,3 +130,19 @@ def test_advice_record_names_the_models_and_the_weakest_breed(run_dir: Path, adv
 def test_without_model_records_the_notebook_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(runner.NotebookFailed, match="NoModelRecordsError.*notebooks 03 .*and 04"):
         runner.run_notebooks(tmp_path, TEST_PARAMETERS, start=NOTEBOOK, until=NOTEBOOK)
+
+
+def test_central_table_sets_scratch_beside_transfer_on_the_same_photos(run_dir: Path) -> None:
+    from dogbreeds.experiments.head_to_head import PHOTOS_PREFIX, SCRATCH_RUNS
+
+    central = pd.read_csv(run_dir / "figures" / NOTEBOOK / "scratch_vs_transfer.csv")
+    recorded = {r["run_name"]: r for r in model_records(run_dir)}
+    heads = {r["params"]["model"]: r for name, r in recorded.items() if name.startswith(PHOTOS_PREFIX)}
+    scratch = [name for name in SCRATCH_RUNS if name in recorded]
+    assert heads and central["family"].tolist() == ["from scratch"] * len(scratch) + ["transfer"] * len(heads)
+    for _, row in central[central["family"] == "transfer"].iterrows():
+        record = heads[row["model"]]
+        assert row["test top-1"] == pytest.approx(record["metrics"]["top1"])
+        assert row["low"] <= row["test top-1"] <= row["high"]
+        assert row["test photos"] == record["data"]["counts"]["test"]
+        assert row["training photos"] == record["data"]["counts"]["train"]

@@ -37,6 +37,7 @@ from dogbreeds.experiments.transfer_variants import ExperimentError, FineTuneVar
 from dogbreeds.inputs.arrays import predict_timed
 from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.judge.evaluation import evaluate, top_k_accuracy
+from dogbreeds.judge.intervals import accuracy_interval, correctness, holm_verdicts, paired_comparison
 from dogbreeds.models.backbones import get_backbone
 from dogbreeds.models.builders import count_params
 from dogbreeds.models.bundle import BackbonePreprocessing, image_classifier
@@ -135,6 +136,9 @@ class TransferExperiment:
             "val": np.array([position[r.path] for r in split.val], dtype=np.int64),
         }
         self._sets: dict[tuple[str, str, bool], FeatureSet] = {}
+        self._heads: dict[tuple, TrainedHead] = {}  # one head per recipe: a TTA row reuses its plain row's head
+        self._models: dict[int, keras.Model] = {}  # id(head) -> its image model: a TTA row shares its plain row's
+        self._timed: dict[tuple, float] = {}  # (backbone, image size, breeds) -> ms per photo, one pass
 
     def features(self, backbone: str, part: Part, flipped: bool = False) -> FeatureSet:
         """``part`` features of ``backbone`` (of mirrored photos when ``flipped``), computed on first use."""
@@ -159,8 +163,12 @@ class TransferExperiment:
             )[key]
         return self._sets[backbone, key, flipped]
 
-    def run(self, variant: TransferVariant) -> TransferResult:
-        """Train the variant's head(s) on the train rows and predict validation and test photos."""
+    def run(self, variant: TransferVariant, train_rows: Sequence[int] | None = None) -> TransferResult:
+        """Train the variant's head(s) on the train rows and predict validation and test photos.
+
+        ``train_rows``: positions in ``split.train`` to train on (a smaller training set on the same
+        cached features); None: all of them.
+        """
         groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
         val_probabilities, test_probabilities, heads, history = [], [], [], {}
         predict_seconds = 0.0
@@ -169,13 +177,24 @@ class TransferExperiment:
                 part: concat_features([self.features(name, part) for name in group])
                 for part in ("train", "val", "test")
             }
+            if train_rows is not None:
+                parts["train"] = parts["train"].subset(train_rows)
             fit_rows, val = parts["train"], parts["val"] if len(parts["val"]) else None
             refit_rows = val
             if variant.flip_train:
-                fit_rows = stack_features([fit_rows, self._joined(group, "train", flipped=True)])
+                flipped_train = self._joined(group, "train", flipped=True)
+                if train_rows is not None:
+                    flipped_train = flipped_train.subset(train_rows)
+                fit_rows = stack_features([fit_rows, flipped_train])
                 if val is not None:
                     refit_rows = stack_features([val, self._joined(group, "val", flipped=True)])
-            head = self._make_head(variant, group[0], fit_rows, val, refit_rows if variant.refit else None)
+            recipe = (group, variant.head, variant.flip_train, variant.imagenet_start, variant.refit)
+            recipe += (None if train_rows is None else tuple(np.asarray(train_rows).tolist()),)
+            if recipe not in self._heads:
+                self._heads[recipe] = self._make_head(
+                    variant, group[0], fit_rows, val, refit_rows if variant.refit else None
+                )
+            head = self._heads[recipe]
             start = time.perf_counter()
             for part, out in (("val", val_probabilities), ("test", test_probabilities)):
                 if len(parts[part]) == 0:
@@ -305,27 +324,32 @@ class TransferExperiment:
         return labels, probabilities, time.perf_counter() - start
 
     def image_model(self, result: TransferResult) -> keras.Model:
-        """The complete image model of a result (backbone with its scaling, then the head), built once."""
+        """The complete image model of a result (backbone with its scaling, then the head), built once per head."""
         if result.model is None:
             if len(result.heads) != 1 or result.heads[0].kind != "keras" or len(result.variant.backbones) != 1:
                 raise ExperimentError(f"{result.run_name}: only a single keras head makes an image model.")
-            backbone = result.variant.backbones[0]
-            result.model = image_classifier(backbone, result.heads[0].model, self.input_size(backbone))
+            head, backbone = result.heads[0], result.variant.backbones[0]
+            if id(head) not in self._models:
+                self._models[id(head)] = image_classifier(backbone, head.model, self.input_size(backbone))
+            result.model = self._models[id(head)]
         return result.model
 
     def measure(self, result: TransferResult, photos: int = 64, repeats: int = 5) -> None:
-        """Add the image model's parameter counts and its steady-state time per test photo to ``result``
-        (both passes of flip TTA included; the median of ``repeats`` timed passes over ``photos`` photos).
+        """Add the image model's parameter counts and its steady-state time per test photo to ``result``.
+
+        The time is the median of ``repeats`` timed passes over ``photos`` photos, twice that with flip TTA
+        (each photo and its mirror image). It depends on the architecture alone (backbone, image size,
+        breeds), so it is measured once per architecture: a TTA row or a fine-tuned copy reuses it.
         """
         model = self.image_model(result)
+        backbone = result.variant.backbones[0]
+        architecture = (backbone, self.input_size(backbone), len(self.label_map))
+        if architecture not in self._timed:
+            images = load_images_array(self.split.test[:photos], size=architecture[1], progress=False)
+            self._timed[architecture] = predict_timed(model, images, repeats=repeats).ms_per_image
         counted = count_params(model)
-        images = load_images_array(
-            self.split.test[:photos], size=self.input_size(result.variant.backbones[0]), progress=False
-        )
         passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
-        if passes == 2:
-            images = np.concatenate([images, images[:, :, ::-1]])
-        result.timings["inference_ms_per_image"] = passes * predict_timed(model, images, repeats=repeats).ms_per_image
+        result.timings["inference_ms_per_image"] = passes * self._timed[architecture]
         result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
 
 
@@ -353,6 +377,7 @@ def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
             "model": result.variant.label or result.run_name,
             "validation top-1": metrics["val_top1"],
             "test top-1": metrics["top1"],
+            "95 % interval": _wilson(result).text(),
             "test top-5": metrics["top5"],
             "macro F1": metrics["macro_f1"],
             "kappa": metrics["kappa"],
@@ -360,5 +385,46 @@ def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:
             "parameters (M)": result.extra_params.get("parameters", float("nan")) / 1e6,
             "training (s)": result.timings.get("train_seconds"),
             "ms per photo": result.timings.get("inference_ms_per_image", float("nan")),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _wilson(result: TransferResult):
+    hits = correctness(result.test_labels, result.test_probabilities)
+    return accuracy_interval(int(hits.sum()), len(hits))
+
+
+def compare_variants(results: Sequence[TransferResult], reference: str) -> pd.DataFrame:
+    """Every result against the ``reference`` run on the same test photos (index: run name).
+
+    Columns: model, test top-1 with its Wilson interval, the difference with the reference (paired
+    bootstrap interval), McNemar's p-value and the verdict, guarded by Holm's correction over the family
+    ("tie" unless the interval excludes 0 and the adjusted p-value is under 0.05).
+    """
+    by_name = {result.run_name: result for result in results}
+    base = correctness(by_name[reference].test_labels, by_name[reference].test_probabilities)
+    others = [name for name in by_name if name != reference]
+    comparisons = [
+        paired_comparison(correctness(by_name[name].test_labels, by_name[name].test_probabilities), base)
+        for name in others
+    ]
+    verdicts = holm_verdicts(comparisons) if comparisons else []
+    chosen = by_name[reference]
+    rows = {
+        reference: {
+            "model": chosen.variant.label or reference,
+            "test top-1": _wilson(chosen).text(),
+            "difference (points)": "reference",
+            "McNemar p": float("nan"),
+            "verdict": "reference",
+        }
+    }
+    for name, comparison, verdict in zip(others, comparisons, verdicts, strict=True):
+        rows[name] = {
+            "model": by_name[name].variant.label or name,
+            "test top-1": _wilson(by_name[name]).text(),
+            "difference (points)": comparison.difference.signed_text(),
+            "McNemar p": comparison.p_value,
+            "verdict": verdict,
         }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -74,12 +74,20 @@ def saved_bundle_markdown(table: pd.DataFrame, best: str) -> str:
 
 
 def transfer_conclusions(
-    table: pd.DataFrame, heads: Collection[str], start: str, best: str, backbone: str, breeds: int, test_photos: int
+    table: pd.DataFrame,
+    heads: Collection[str],
+    start: str,
+    best: str,
+    backbone: str,
+    breeds: int,
+    test_photos: int,
+    comparisons: pd.DataFrame | None = None,
 ) -> str:
     """The notebook's conclusions as a Markdown list: chance, the heads and flip TTA, fine-tuning, the saved model.
 
     ``heads`` names the rows of trained heads (with and without TTA), the other rows are fine-tuned versions of
-    the head ``start`` on ``backbone``; ``best`` is the saved variant.
+    the head ``start`` on ``backbone``; ``best`` is the saved variant; ``comparisons``
+    (:func:`~dogbreeds.experiments.transfer_experiment.compare_variants`) adds the verdicts against it.
     """
     head_rows = table.loc[[name for name in table.index if name in heads]]
     best_head = head_rows.loc[head_rows["validation top-1"].idxmax()]
@@ -105,7 +113,36 @@ def transfer_conclusions(
         f"- Saved for prediction: **{saved['model']}**, {saved['ms per photo']:.1f} ms per photo here, "
         f"{saved['parameters (M)']:.1f} million parameters."
     )
+    if comparisons is not None:
+        lines.append("- " + verdicts_markdown(comparisons))
     return "\n".join(lines)
+
+
+def verdicts_markdown(comparisons: pd.DataFrame) -> str:
+    """How the variants compare with the one chosen on validation: ties, and any real difference.
+
+    ``comparisons``: :func:`~dogbreeds.experiments.transfer_experiment.compare_variants`'s table.
+    """
+    reference = comparisons[comparisons["verdict"] == "reference"].iloc[0]
+    others = comparisons[comparisons["verdict"] != "reference"]
+    if others.empty:
+        return f"**{reference['model']}** is the only variant; there is nothing to compare it with."
+    ties = others[others["verdict"] == "tie"]
+    real = others[others["verdict"] != "tie"]
+    text = (
+        f"Against **{reference['model']}** (the choice on validation, {reference['test top-1']} on the test photos), "
+        f"photo by photo: {counted(len(ties), 'variant')} of {len(others)} "
+        f"{'is a tie' if len(ties) == 1 else 'are ties'} (the 95 % interval of the difference contains 0, or the "
+        f"difference does not survive Holm's correction for {counted(len(others), 'comparison')})"
+    )
+    if real.empty:
+        return text + "; no variant is measurably better or worse, so their order in the table is noise."
+    return (
+        text
+        + "; "
+        + "; ".join(f"{row['model']} is {row['verdict']} ({row['difference (points)']})" for _, row in real.iterrows())
+        + "."
+    )
 
 
 def _tta_sentence(table: pd.DataFrame) -> str:

@@ -2,7 +2,8 @@
 
 The figures live by family in :mod:`~dogbreeds.judge.plots_data` (the data and its
 preprocessing), :mod:`~dogbreeds.judge.plots_training` (learning curves, ablation, timings) and
-:mod:`~dogbreeds.judge.plots_results` (confusions, calibration, galleries, Grad-CAM), on the
+:mod:`~dogbreeds.judge.plots_results` (confusions, calibration, galleries, Grad-CAM) and
+:mod:`~dogbreeds.judge.plots_head_to_head` (the data-size curve), on the
 shared helpers of :mod:`~dogbreeds.judge.plots_common`; a notebook imports this one module.
 Figures are ``matplotlib.figure.Figure`` objects built without pyplot; a notebook shows one as a
 cell's last value or with ``display(fig)``, and :func:`save_figure` writes it as a PNG.
@@ -18,6 +19,7 @@ from dogbreeds.judge.plots_data import (
     plot_image_sizes,
     plot_images_per_breed,
 )
+from dogbreeds.judge.plots_head_to_head import plot_data_size_curve
 from dogbreeds.judge.plots_results import (
     plot_confidence_thresholds,
     plot_confusion_matrix,
@@ -42,6 +44,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_coverage_accuracy",
     "plot_covariance_matrices",
+    "plot_data_size_curve",
     "plot_error_gallery",
     "plot_gradcam_grid",
     "plot_histogram_comparison",
