@@ -52,7 +52,7 @@ def test_results_give_cost_kept_epoch_intervals_and_verdicts():
     text = fine_tune_results_markdown([better, tie], start)
     first, second, cost = text.splitlines()
     assert first.startswith("- *M depth 1* (1.31 million weights trained): 3 epochs in 61 s, weights of epoch 2 kept")
-    assert "(validation top-1 75.0%)" in first and "Test top-1 85.0 % (" in first and "against 75.0 % (" in first
+    assert "(validation top-1 75.0 %)" in first and "Test top-1 85.0 % (" in first and "against 75.0 % (" in first
     assert (
         "+10.0 points (+5.0 to +15.0)" in first and "p = 0.012" in first and "**better** than the head alone" in first
     )
@@ -66,7 +66,7 @@ def test_setup_states_photos_schedule_and_kept_epoch():
     text = fine_tune_setup_markdown("Lite2", {"Lite2 + head": 0.875, "Lite0 + head": 0.836}, 6480, schedule, 32)
     assert "**Lite2**" in text and "Lite2 + head 87.5%, Lite0 + head 83.6%" in text
     assert "all 6,480 training photos" in text and "mirror image" in text and "batches of 32, for 10 epochs" in text
-    assert "AdamW with weight decay 0.01" in text and "from 0 to 0.0001 over the first 1 epoch" in text
+    assert "AdamW with weight decay 0.01" in text and "from 0 to 0.0001 over the first epoch, then" in text
     assert "cosine to 1% of the peak" in text and "lowest validation loss" in text
     assert "`" not in text
 

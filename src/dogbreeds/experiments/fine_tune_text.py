@@ -22,7 +22,7 @@ def fine_tune_setup_markdown(
     scores = ", ".join(f"{label} {score:.1%}" for label, score in heads.items())
     warm_up = (
         f"rises linearly from 0 to {schedule.learning_rate:g} over the first "
-        f"{counted(schedule.warmup_epochs, 'epoch')}, then falls"
+        f"{'epoch' if schedule.warmup_epochs == 1 else counted(schedule.warmup_epochs, 'epoch')}, then falls"
         if schedule.warmup_epochs
         else f"starts at {schedule.learning_rate:g} and falls"
     )
@@ -53,7 +53,7 @@ def fine_tune_results_markdown(tuned: Sequence[TransferResult], start: TransferR
         lines.append(
             f"- *{result.variant.label}* ({params['trained_weights'] / 1e6:.2f} million weights trained): "
             f"{counted(params['epochs_run'], 'epoch')} in {timings['fine_tune_seconds']:.0f} s, weights of epoch "
-            f"{params['best_epoch']} kept (validation top-1 {result.history['val_accuracy'][kept]:.1%}). "
+            f"{params['best_epoch']} kept (validation top-1 {100 * result.history['val_accuracy'][kept]:.1f} %). "
             f"Test top-1 {_top1_text(result)} against {head} for the head alone: a difference of {change}, "
             f"McNemar p = {gain['p_value']:.2g}, {verdict}."
         )
