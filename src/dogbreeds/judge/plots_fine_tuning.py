@@ -44,7 +44,7 @@ def plot_fine_tuning_curves(
         ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}: training dashed, validation solid, kept epoch circled")
         ax.title.set_fontsize("small")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.flat[1].legend(fontsize="small", loc="lower right")
+    axes.flat[1].legend(fontsize="small", loc="best")
     if title:
         fig.suptitle(title)
     return fig
