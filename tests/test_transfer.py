@@ -1,18 +1,14 @@
-"""Transfer workflow: feature sets, heads, flip TTA, ensembles, ImageNet heads and fine-tuning."""
+"""Transfer workflow: feature sets, heads, flip TTA, ensembles and ImageNet heads (fine-tuning: test_fine_tuning)."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from conftest import trainable_layer_names
 
 from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import split_records
 from dogbreeds.models.backbones import build_imagenet_classifier, imagenet_wnids
-from dogbreeds.models.fine_tuning import fine_tune
 from dogbreeds.models.transfer import (
     FeatureSet,
     TransferError,
@@ -201,66 +197,3 @@ def test_split_features_rejects_empty_splits(sample_dir):
     label_map = LabelMap(("n02085620-Chihuahua",))
     with pytest.raises(TransferError, match="empty"):
         split_features("mobilenet_v2", {"train": [], "test": []}, label_map)
-
-
-# --------------------------------------------------------------------------- fine-tuning
-
-
-def tiny_backbone() -> keras.Model:
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(4, 3, name="conv_a")(inputs)
-    x = keras.layers.BatchNormalization(name="bn")(x)
-    x = keras.layers.Conv2D(8, 3, name="conv_b")(x)
-    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="tiny")
-
-
-def colour_images(count: int = 24, seed: int = 0) -> tf.data.Dataset:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % 2
-    images = np.where(labels[:, None, None, None] == 0, [200.0, 30.0, 30.0], [30.0, 30.0, 200.0])
-    images = np.broadcast_to(images, (count, 16, 16, 3)) + rng.normal(0, 10, (count, 16, 16, 3))
-    return tf.data.Dataset.from_tensor_slices((images.astype("float32"), labels)).batch(8)
-
-
-def test_fine_tune_warms_up_the_head_then_trains_only_the_last_layers():
-    keras.utils.set_random_seed(0)
-    data = colour_images()
-    result = fine_tune(
-        tiny_backbone(),
-        data,
-        data,
-        2,
-        preprocess=lambda x: x / 255.0,
-        head_epochs=2,
-        unfreeze=1,
-        epochs=2,
-        patience=1,
-        progress=False,
-    )
-    assert result.head_fit is not None and result.head_fit.epochs_run == 2
-    assert 1 <= result.fit.epochs_run <= 2 and result.unfrozen_layers == 1
-    assert set(trainable_layer_names(result.model)) == {"conv_b", "predictions"}
-    assert result.train_seconds == pytest.approx(result.fit.wall_time_s + result.head_fit.wall_time_s)
-    assert result.model.predict(data, verbose=0).shape == (24, 2)
-
-
-def test_fine_tune_can_start_from_a_trained_feature_head():
-    keras.utils.set_random_seed(0)
-    head = train_head(
-        FeatureSet(np.random.default_rng(0).normal(size=(10, 8)), np.arange(10) % 2),
-        kind="keras",
-        epochs=1,
-        progress=False,
-    )
-    data = colour_images(8)
-    result = fine_tune(
-        tiny_backbone(), data, None, 2, head=head, unfreeze=2, epochs=1, learning_rate=1e-9, progress=False
-    )
-    assert result.head_fit is None
-    np.testing.assert_allclose(
-        result.model.get_layer("predictions").get_weights()[0],
-        head.model.get_layer("predictions").get_weights()[0],
-        atol=1e-5,
-    )
-    with pytest.raises(TransferError, match="head_epochs"):
-        fine_tune(tiny_backbone(), data, None, 2, unfreeze=1)

@@ -1,4 +1,4 @@
-"""The transfer-experiment engine: one feature pool whatever the validation share, typed results, rows per breed."""
+"""The transfer-experiment engine: one feature pool whatever the validation share, typed results, fine-tuning."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import split_records
 from dogbreeds.experiments.predictions import load_predictions
-from dogbreeds.experiments.transfer_experiment import TransferExperiment, _per_breed, compare_variants, results_table
+from dogbreeds.experiments.transfer_experiment import TransferExperiment, compare_variants, results_table
 from dogbreeds.experiments.transfer_photos import photo_record, run_photo_heads, run_size_curve
-from dogbreeds.experiments.transfer_variants import TransferVariant
+from dogbreeds.experiments.transfer_variants import TransferVariant, fine_tune_variants
+from dogbreeds.inputs.pipeline import make_dataset
+from dogbreeds.models.fine_tuning import FineTuneSchedule
 
 BREEDS = {"n02085620-Chihuahua": 9, "n02086240-Shih-Tzu": 9, "n02106662-German_shepherd": 9}
 
@@ -47,13 +49,6 @@ def test_the_train_pool_is_shared_whatever_the_validation_share(make_dogs_dir, t
     )
 
 
-def test_per_breed_draws_at_most_that_many_photos_of_each_breed(make_dogs_dir):
-    records = discover(make_dogs_dir(BREEDS, size=(40, 40))).records
-    chosen = _per_breed(records, 2, seed=1)
-    assert len(chosen) == 6 and {record.label_id for record in chosen} == set(BREEDS)
-    assert _per_breed(records, 2, seed=1) == chosen and _per_breed(records, None, seed=1) == list(records)
-
-
 def test_a_tta_row_reuses_its_head_and_timing_and_photo_runs_are_recorded(make_dogs_dir, tmp_path):
     engine = experiment(make_dogs_dir(BREEDS, size=(40, 40)), 1 / 3, tmp_path / "cache")
     plain = engine.run(TransferVariant("m/keras", ("mobilenet_v2",), "keras"))
@@ -82,3 +77,29 @@ def test_a_tta_row_reuses_its_head_and_timing_and_photo_runs_are_recorded(make_d
     saved = load_predictions(tmp_path / fields["params"]["predictions"])["test"]
     np.testing.assert_array_equal(saved.probabilities, small.test_probabilities)
     assert fields["params"]["predictions"] == "predictions/transfer_size_mobilenet_v2_1.npz"
+
+
+def test_fine_tuning_caches_activations_once_and_its_model_gives_the_recorded_probabilities(make_dogs_dir, tmp_path):
+    folder = make_dogs_dir(BREEDS, size=(40, 40))
+    first = experiment(folder, 1 / 3, tmp_path / "cache")
+    start = first.run(TransferVariant("mobilenet_v2/keras", ("mobilenet_v2",), "keras"))
+    variants = fine_tune_variants("mobilenet_v2", [0, 1], FineTuneSchedule(learning_rate=1e-3, epochs=2))
+    tuned = first.fine_tune(variants, start)
+    assert list(tuned) == ["mobilenet_v2/finetune-0", "mobilenet_v2/finetune-1"]
+    for result in tuned.values():
+        params = result.record_fields()["params"]
+        assert params["epochs_run"] == 2 and params["train_photos"] == 12 and params["fine_tune_epochs"] == 2
+        assert params["best_epoch"] == int(np.argmin(result.history["val_loss"])) + 1
+        assert params["gain_over_head"]["photos"] == 9 and params["gain_over_head"]["versus"] == "mobilenet_v2/keras"
+        assert not result.timings["activations_cached"] and result.timings["activation_seconds"] > 0
+        # The image model, run on the photos, gives the probabilities computed from the cached activations.
+        photos = make_dataset(first.split.test, first.label_map, (32, 32), 8, shuffle=False, cache=False)
+        np.testing.assert_allclose(result.model.predict(photos, verbose=0), result.test_probabilities, atol=1e-4)
+    assert len(list((tmp_path / "cache").glob("mobilenet_v2-32x32-last*.npz"))) == 6  # 2 depths x 3 parts
+
+    second = experiment(folder, 0.5, tmp_path / "cache")  # another validation share: the same cached pool
+    again = second.fine_tune(
+        variants[:1], second.run(TransferVariant("mobilenet_v2/keras", ("mobilenet_v2",), "keras"))
+    )
+    assert again["mobilenet_v2/finetune-0"].timings["activations_cached"]
+    assert again["mobilenet_v2/finetune-0"].record_fields()["params"]["train_photos"] == 9

@@ -22,7 +22,7 @@ NOTEBOOK = "04_transfer_learning"
 USED = tuple(name for name in ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite2") if BACKBONES[name].offline)
 HEADS = tuple(f"{name}/keras" for name in USED)  # the notebook's default backbone_names
 TTA = tuple(f"{head}+tta" for head in HEADS)  # the same heads, each photo and its mirror averaged
-DEPTHS = (10, 30)
+DEPTHS = (1, 2)  # last blocks fine-tuned with the final convolution
 FEATURES = 1280  # every offline backbone's pooled feature size
 IMAGE_SIZE = 160  # the quick profile's transfer image size
 
@@ -179,3 +179,37 @@ def test_heads_on_the_whole_photos_and_the_data_size_curve_are_recorded_with_pre
             assert record["data"]["counts"]["train"] == count and record["metrics"]["n"] == len(data.split.test)
             assert (run_dir / record["params"]["predictions"]).is_file()
     assert (run_dir / "figures" / NOTEBOOK / "transfer_data_size.png").stat().st_size > 10_000
+
+
+@pytest.mark.notebook
+def test_fine_tuning_records_its_schedule_cost_and_paired_gain_over_its_head(executed):
+    run_dir = executed(NOTEBOOK)
+    records = the_records(run_dir)
+    tuned = [records[name] for name in sorted(records) if "/finetune-" in name]
+    head = records[f"{tuned[0]['params']['backbone']}/keras"]
+    for depth, record in zip(DEPTHS, tuned):
+        params, timings, history = record["params"], record["timings"], record["history"]
+        assert params["fine_tuned_blocks"] == depth and params["learning_rate"] == 1e-4 and params["warmup_epochs"] == 1
+        assert "AdamW" in params["schedule"] and "cosine" in params["schedule"]
+        # A fixed epoch budget, the best validation epoch kept (and marked as such on the figure).
+        epochs = PROFILES["quick"]["fine_tune_epochs"]
+        assert params["fine_tune_epochs"] == params["epochs_run"] == len(history["val_loss"]) == epochs
+        assert params["best_epoch"] == int(np.argmin(history["val_loss"])) + 1
+        assert history["learning_rate"][-1] < history["learning_rate"][0]  # warm-up peak, then the decay
+        # All the training photos (each with its mirror image), the last blocks and the final convolution trained.
+        assert params["train_photos"] == record["data"]["counts"]["train"] and params["flip_train"]
+        assert not params["flip_tta"] and params["trained_layers"][-1] == "Conv_1"
+        assert len(params["trained_layers"]) == 3 * depth + 1  # expand, depthwise, project per block
+        assert params["trained_weights"] == params["trainable_parameters"]
+        assert timings["activation_seconds"] > 0 and timings["fine_tune_seconds"] > 0
+        assert timings["train_seconds"] == pytest.approx(
+            head["timings"]["train_seconds"] + timings["fine_tune_seconds"]
+        )
+        # The gain over the head alone: paired on the same test photos, a tie when its interval holds 0.
+        gain = params["gain_over_head"]
+        assert gain["versus"] == head["run_name"] and gain["photos"] == record["metrics"]["n"]
+        assert gain["difference"] == pytest.approx(record["metrics"]["top1"] - head["metrics"]["top1"])
+        assert gain["low"] <= gain["difference"] <= gain["high"] and 0 <= gain["p_value"] <= 1
+        assert (gain["verdict"] == "tie") == (gain["low"] <= 0 <= gain["high"])
+    assert tuned[0]["timings"]["activation_seconds"] == tuned[1]["timings"]["activation_seconds"]  # one pass for both
+    assert (run_dir / "figures" / NOTEBOOK / "fine_tuning_curves.png").stat().st_size > 10_000

@@ -24,7 +24,6 @@ FULL_BUT_TINY = {
         "fine_tune_epochs": 1,
         "ablation_seeds": 1,
         "head_epochs": 2,
-        "fine_tune_per_breed": 2,
     },
 }
 

@@ -46,6 +46,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "percent",
             "resolve_model_path",
         ],
+        "fine_tune_text": [
+            "fine_tune_setup_markdown",
+            "fine_tune_results_markdown",
+        ],
         "head_to_head": [
             "SIZES",
             "PHOTOS_PREFIX",
@@ -120,6 +124,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "FineTuneVariant",
             "head_variants",
             "fine_tune_variants",
+            "tuned_part",
         ],
     },
 )

@@ -9,8 +9,8 @@ whose ``record_fields()`` go straight into a results record::
                                             flip_tta=True))
     study.record(result.run_name, "transfer", **result.record_fields())
 
-A ``FineTuneVariant`` declares the expensive path (the backbone's last layers trained too,
-on image files); :meth:`TransferExperiment.fine_tune` gives the same :class:`TransferResult`.
+A ``FineTuneVariant`` declares the expensive path (the backbone's last blocks trained too, on
+cached activations of the photos); :meth:`TransferExperiment.fine_tune` gives the same :class:`TransferResult`.
 Features come from the cache of ``features.py``. The train and validation photos are
 extracted together, as the official train list in its usual order, so the notebook and
 the benchmark share one cache entry whatever validation share they carve.
@@ -35,13 +35,13 @@ from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import Split
 from dogbreeds.experiments.transfer_variants import ExperimentError, FineTuneVariant, TransferVariant
 from dogbreeds.inputs.arrays import predict_timed
-from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.judge.evaluation import evaluate, top_k_accuracy
 from dogbreeds.judge.intervals import accuracy_interval, correctness, holm_verdicts, paired_comparison
-from dogbreeds.models.backbones import get_backbone
+from dogbreeds.models.backbones import build_backbone, get_backbone
+from dogbreeds.models.block_cache import Activations, block_activations
 from dogbreeds.models.builders import count_params
 from dogbreeds.models.bundle import BackbonePreprocessing, image_classifier
-from dogbreeds.models.fine_tuning import fine_tune
+from dogbreeds.models.fine_tuning import fine_tune_blocks
 from dogbreeds.models.transfer import (
     FeatureSet,
     TrainedHead,
@@ -258,70 +258,114 @@ class TransferExperiment:
             progress=self.progress,
         )
 
-    def fine_tune(self, variant: FineTuneVariant, start: TransferResult) -> TransferResult:
-        """Fine-tune ``variant.backbone`` from the keras head of ``start`` on image files; score it like a head.
+    def fine_tune(self, variants: Sequence[FineTuneVariant], start: TransferResult) -> dict[str, TransferResult]:
+        """Fine-tune each variant's backbone from the keras head of ``start``, on cached block activations.
 
-        Validation photos steer early stopping; the test photos are predicted once, without flip TTA.
+        The activations entering every variant's cut are computed in one pass per part (the training and
+        validation photos, their mirror images, the test photos) and cached; each variant then trains its
+        tail and head. Validation photos choose the epoch kept; test photos are classified once (no flip
+        TTA) and compared with ``start``'s, photo by photo. Results by run name.
         """
-        if len(start.heads) != 1 or start.variant.backbones != (variant.backbone,):
-            raise ExperimentError(f"{variant.name}: start from a single keras head on {variant.backbone}.")
+        if len(start.heads) != 1 or {variant.backbone for variant in variants} != set(start.variant.backbones):
+            raise ExperimentError(f"Fine-tuning starts from a single keras head on {start.variant.backbones}.")
+        if not self.split.val:
+            raise ExperimentError("Fine-tuning keeps the best validation epoch: the split needs validation photos.")
+        backbone = start.variant.backbones[0]
+        depths = sorted({variant.depth for variant in variants})
+        parts = {"pool": (self._pool, False), "mirrored": (self._pool, True), "test": (self.split.test, False)}
+        cached = {
+            part: block_activations(
+                backbone,
+                records,
+                self.label_map,
+                depths=depths,
+                image_size=self.input_size(backbone),
+                flip=flip,
+                batch_size=self.batch_size,
+                cache_dir=self.cache_dir,
+            )
+            for part, (records, flip) in parts.items()
+        }
+        caching = {
+            "activation_seconds": sum(by_depth[depth].seconds for by_depth in cached.values() for depth in depths),
+            "activations_cached": all(entry.from_cache for by_depth in cached.values() for entry in by_depth.values()),
+        }
+        return {
+            variant.name: self._fine_tune_one(
+                variant, start, {part: c[variant.depth] for part, c in cached.items()}, caching
+            )
+            for variant in variants
+        }
+
+    def _fine_tune_one(
+        self,
+        variant: FineTuneVariant,
+        start: TransferResult,
+        activations: dict[str, Activations],
+        caching: dict[str, Any],
+    ) -> TransferResult:
+        pool, mirrored, test = activations["pool"], activations["mirrored"], activations["test"]
+        if not np.array_equal(test.labels, start.test_labels):
+            raise ExperimentError(f"{variant.name}: the test photos differ from those of {start.run_name}.")
+        train, val = self._rows["train"], self._rows["val"]
         size = self.input_size(variant.backbone)
-        train = _per_breed(self.split.train, variant.per_breed, self.seed)
-        train_ds = make_dataset(train, self.label_map, size, self.batch_size, shuffle=True, seed=self.seed)
-        val_ds = make_dataset(self.split.val, self.label_map, size, self.batch_size) if self.split.val else None
-        tuned = fine_tune(
-            variant.backbone,
-            train_ds,
-            val_ds,
-            len(self.label_map),
-            image_size=size,
+        tuned = fine_tune_blocks(
+            build_backbone(variant.backbone, include_top=False, pooling="avg", input_shape=(*size, 3)),
+            start.heads[0],
+            variant.depth,
+            (pool.values[train], mirrored.values[train], pool.labels[train]),
+            (pool.values[val], pool.labels[val]),
             preprocess=BackbonePreprocessing(variant.backbone),
-            head=start.heads[0],
-            unfreeze=variant.depth,
-            learning_rate=variant.learning_rate,
-            epochs=variant.epochs,
+            schedule=variant.schedule,
+            batch_size=self.batch_size,
+            seed=self.seed,
             progress=self.progress,
         )
-        val_labels, val_probabilities, _ = self.predict_files(tuned.model, self.split.val, size)
-        test_labels, test_probabilities, seconds = self.predict_files(tuned.model, self.split.test, size)
+        began = time.perf_counter()
+        val_probabilities, test_probabilities = tuned.predict(pool.values[val]), tuned.predict(test.values)
+        seconds = time.perf_counter() - began
+        gain = paired_comparison(
+            correctness(test.labels, test_probabilities), correctness(start.test_labels, start.test_probabilities)
+        )
         return TransferResult(
             variant=variant,
-            val_labels=val_labels,
+            val_labels=pool.labels[val],
             val_probabilities=val_probabilities,
-            test_labels=test_labels,
+            test_labels=test.labels,
             test_probabilities=test_probabilities,
             class_names=tuple(self.label_map.names),
             heads=start.heads,
             history=tuned.fit.history,
             model=tuned.model,
             timings={
-                "train_seconds": start.timings["train_seconds"] + tuned.train_seconds,
+                "train_seconds": start.timings["train_seconds"] + tuned.fit.wall_time_s,
+                "fine_tune_seconds": tuned.fit.wall_time_s,
                 "feature_seconds": start.timings["feature_seconds"],
                 "predict_seconds": seconds,
                 "features_cached": start.timings["features_cached"],
+                **caching,
             },
             extra_params={
                 "train_photos": len(train),
                 "epochs_run": tuned.fit.epochs_run,
                 "best_epoch": tuned.fit.best_epoch,
+                "trained_layers": tuned.trained_layers,
+                "trained_weights": count_params(tuned.model).trainable,
+                "gain_over_head": {
+                    "versus": start.run_name,
+                    "difference": gain.difference.value,
+                    "low": gain.difference.low,
+                    "high": gain.difference.high,
+                    "p_value": gain.p_value,
+                    "verdict": gain.verdict,
+                    "photos": gain.photos,
+                },
             },
         )
 
     def input_size(self, backbone: str) -> tuple[int, int]:
         """The image side the backbone reads in this experiment."""
         return get_backbone(backbone).image_size(self.image_size)
-
-    def predict_files(
-        self, model: keras.Model, records: Sequence[ImageRecord], size: tuple[int, int]
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Labels, probabilities and seconds of ``model`` over image files read in batches (never all in memory)."""
-        if not records:
-            return np.empty(0, dtype=np.int32), np.empty((0, len(self.label_map))), 0.0
-        dataset = make_dataset(records, self.label_map, size, self.batch_size, cache=False)
-        start = time.perf_counter()
-        probabilities = np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
-        labels = np.array([self.label_map.encode(record.label_id) for record in records], dtype=np.int32)
-        return labels, probabilities, time.perf_counter() - start
 
     def image_model(self, result: TransferResult) -> keras.Model:
         """The complete image model of a result (backbone with its scaling, then the head), built once per head."""
@@ -351,21 +395,6 @@ class TransferExperiment:
         passes = 2 if result.variant.flip_tta else 1  # flip TTA classifies each photo and its mirror image
         result.timings["inference_ms_per_image"] = passes * self._timed[architecture]
         result.extra_params |= {"parameters": counted.total, "trainable_parameters": counted.trainable}
-
-
-def _per_breed(records: Sequence[ImageRecord], count: int | None, seed: int) -> list[ImageRecord]:
-    """At most ``count`` records of each breed, drawn with ``seed`` (all of them when ``count`` is None)."""
-    if count is None:
-        return list(records)
-    rng = np.random.default_rng(seed)
-    by_breed: dict[str, list[ImageRecord]] = {}
-    for record in records:
-        by_breed.setdefault(record.label_id, []).append(record)
-    chosen = []
-    for group in by_breed.values():
-        picked = sorted(rng.choice(len(group), size=min(count, len(group)), replace=False))
-        chosen += [group[i] for i in picked]
-    return chosen
 
 
 def results_table(results: Sequence[TransferResult]) -> pd.DataFrame:

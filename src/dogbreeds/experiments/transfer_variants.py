@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.models.backbones import get_backbone
+from dogbreeds.models.fine_tuning import FineTuneSchedule
 
 
 class ExperimentError(DogbreedsError, ValueError):
@@ -78,18 +79,15 @@ class TransferVariant:
 
 @dataclass(frozen=True)
 class FineTuneVariant:
-    """Fine-tuning: the last ``depth`` weight layers of ``backbone`` trained with a head started from a trained one.
-
-    ``per_breed`` training photos of each breed are used (None: all), for ``epochs`` at most
-    (early stopping on the validation loss) at ``learning_rate``.
+    """Fine-tuning: the last ``depth`` blocks of ``backbone`` and its final convolution trained with a head
+    started from a trained one, on all the training photos and their mirror images (cached activations),
+    following ``schedule`` (optimizer, learning rate, warm-up and decay, epoch budget).
     """
 
     name: str
     backbone: str
     depth: int
-    epochs: int = 2
-    learning_rate: float = 1e-5
-    per_breed: int | None = None
+    schedule: FineTuneSchedule = FineTuneSchedule()
     label: str = ""
 
     optimistic = False  # the head starts from one trained on the breeds, never from ImageNet's
@@ -107,10 +105,13 @@ class FineTuneVariant:
             "backbones": [self.backbone],
             "backbone": self.backbone,
             "head": "keras",
-            "fine_tuned_layers": self.depth,
-            "fine_tune_epochs": self.epochs,
-            "fine_tune_learning_rate": self.learning_rate,
-            "fine_tune_per_breed": self.per_breed,
+            "fine_tuned_blocks": self.depth,
+            "fine_tune_epochs": self.schedule.epochs,
+            "learning_rate": self.schedule.learning_rate,
+            "warmup_epochs": self.schedule.warmup_epochs,
+            "weight_decay": self.schedule.weight_decay,
+            "schedule": self.schedule.text(),
+            "flip_train": True,
             "flip_tta": False,
             "optimistic": False,
         }
@@ -128,19 +129,16 @@ def head_variants(backbones: Sequence[str]) -> list[TransferVariant]:
     return variants
 
 
-def fine_tune_variants(
-    backbone: str, depths: Sequence[int], *, epochs: int, learning_rate: float, per_breed: int | None
-) -> list[FineTuneVariant]:
-    """Notebook 04's fine-tuning rows: ``backbone`` with its last ``depth`` weight layers trained, per depth."""
+def fine_tune_variants(backbone: str, depths: Sequence[int], schedule: FineTuneSchedule) -> list[FineTuneVariant]:
+    """Notebook 04's fine-tuning rows: ``backbone`` with its last ``depth`` blocks and final convolution trained."""
+    title = get_backbone(backbone).title
     return [
-        FineTuneVariant(
-            f"{backbone}/finetune-{depth}",
-            backbone,
-            depth,
-            epochs,
-            learning_rate,
-            per_breed,
-            label=f"{get_backbone(backbone).title} fine-tuned (last {depth} layers)",
-        )
+        FineTuneVariant(f"{backbone}/finetune-{depth}", backbone, depth, schedule, label=f"{title} {tuned_part(depth)}")
         for depth in depths
     ]
+
+
+def tuned_part(depth: int) -> str:
+    """What fine-tuning at ``depth`` trains, in words: "fine-tuned: last 2 blocks + final convolution"."""
+    blocks = "" if depth == 0 else "last block + " if depth == 1 else f"last {depth} blocks + "
+    return f"fine-tuned: {blocks}final convolution"

@@ -83,6 +83,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "plot_box_statistics",
             "plot_covariance_matrices",
         ],
+        "plots_fine_tuning": [
+            "plot_fine_tuning_curves",
+        ],
         "plots_head_to_head": [
             "plot_data_size_curve",
         ],

@@ -6,6 +6,18 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=["backbones"],
     submod_attrs={
+        "block_cache": [
+            "DEFAULT_ACTIVATION_DIR",
+            "FINAL_CONV",
+            "BlockCacheError",
+            "Activations",
+            "block_ids",
+            "cut_layer",
+            "tail_model",
+            "tail_layers",
+            "front_model",
+            "block_activations",
+        ],
         "builders": [
             "ACTIVATIONS",
             "POOLINGS",
@@ -59,8 +71,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "extract_features",
         ],
         "fine_tuning": [
-            "FineTuneResult",
-            "fine_tune",
+            "FineTuneSchedule",
+            "MirrorBatches",
+            "KeepBest",
+            "BlockFineTuneResult",
+            "fine_tune_blocks",
         ],
         "gradcam": [
             "CONV_LAYER_TYPES",

@@ -18,7 +18,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "CHAPTER_NUMBER",
             "MISSING_CELL",
             "TYPE_SIZES",
+            "BREAK_NAMES_WIDTH",
+            "FULL_WIDTH",
             "finish_html",
+            "LONG_NAME",
             "heading_pages",
         ],
         "profiles": [

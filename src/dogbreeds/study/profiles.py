@@ -44,12 +44,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         transfer_image_size=None,
         batch_size=32,
         epochs=30,
-        fine_tune_epochs=2,
+        fine_tune_epochs=6,
         tuner_trials=10,
         ablation_seeds=3,
         whitening_size=32,
         val_fraction=0.1,
-        fine_tune_per_breed=10,
     ),
     "full": dict(
         breeds="all",
@@ -112,7 +111,7 @@ class RunSettings:
     transfer_image_size: int | None = _whole(32)  # backbone input side, pixels (None: each backbone's own)
     batch_size: int = _whole(1)
     epochs: int = _whole(1)
-    fine_tune_epochs: int = _whole(0)
+    fine_tune_epochs: int = _whole(1)  # fine-tuning's fixed epoch budget (the best validation epoch is kept)
     tuner_trials: int = _whole(1)
     ablation_seeds: int = _whole(1)  # repeats of each ablation variant, for mean +/- std
     whitening_size: int = _whole(2)  # side at which PCA/ZCA whitening is fitted
@@ -123,7 +122,6 @@ class RunSettings:
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
         default=0.2,
     )
-    fine_tune_per_breed: int | None = _whole(1, default=None)  # training photos per breed when fine-tuning (None: all)
     deterministic: bool = _allowed("true or false", lambda v: isinstance(v, bool), default=True)
     # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU whose ops have no deterministic
     # kernel (slower or refused there)
