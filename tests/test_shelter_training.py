@@ -29,6 +29,9 @@ def test_training_writes_a_model_with_its_record_and_is_reproducible(make_dogs_d
     metrics, config = record["metrics"], first.model.config
     assert record["data"]["counts"] == {"train": 24, "val": 6, "test": 15}
     assert metrics["n"] == 15 and 0 <= metrics["top1"] <= metrics["top5"] <= 1
+    # notebook 04's recipe (a head on the crops, flip TTA); calibration never changes its first answers
+    assert record["params"]["recipe"] == "mobilenet_v2/keras+tta" and config.views == ("center", "center-flip")
+    assert metrics["top1"] == metrics["recipe_top1"]
     for key in ("ece_before_calibration", "ece_after_calibration", "dogs_flagged_not_a_dog"):
         assert 0 <= metrics[key] <= 1
     assert metrics["validation_at_threshold"]["threshold"] == config.confidence_threshold

@@ -344,7 +344,8 @@ def run_bench_oxford(args: argparse.Namespace) -> int:
     """Measure the shelter model's decisions on dogs that are not ImageNet photos and print a table."""
     from dogbreeds.core.recordfile import write_record
     from dogbreeds.shelter.model import ShelterModel
-    from dogbreeds.shelter.pets import measure_on_pets, plot_pets_coverage
+    from dogbreeds.shelter.pets import measure_on_pets
+    from dogbreeds.shelter.reporting import record_coverage_figure
 
     model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
     record = measure_on_pets(model, args.data_dir, args.not_dogs, source=_bench_command_line(args))
@@ -368,7 +369,7 @@ def run_bench_oxford(args: argparse.Namespace) -> int:
         f"{each['labelled_wrong']} mistakes, {each['to_a_person']} go to a person, {each['not_a_dog']} 'not a dog'"
     )
     if args.figure:
-        print(f"figure: {plot_pets_coverage(record, args.figure)}")
+        print(f"figure: {record_coverage_figure(record, args.figure)}")
     print(f"record: {path}")
     return EXIT_OK
 

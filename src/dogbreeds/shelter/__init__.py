@@ -122,7 +122,15 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "not_dog_summary",
             "load_pet_scores",
             "measure_on_pets",
+        ],
+        "reporting": [
+            "missing_folders",
+            "measure_reporting_half",
+            "per_1000_sentence",
+            "reporting_markdown",
+            "reporting_table",
             "plot_pets_coverage",
+            "record_coverage_figure",
         ],
         "review": [
             "VIEWS",
