@@ -8,6 +8,7 @@ import json
 
 from conftest import write_pet_folders
 
+from dogbreeds.shelter.advice import same_recipe_markdown
 from dogbreeds.shelter.reporting import (
     measure_reporting_half,
     missing_folders,
@@ -15,6 +16,7 @@ from dogbreeds.shelter.reporting import (
     plot_pets_coverage,
     reporting_markdown,
     reporting_table,
+    shipped_advice_markdown,
 )
 
 
@@ -74,3 +76,56 @@ def test_a_draw_larger_than_the_half_measures_the_whole_half(tmp_path, shelter_m
     model = shelter_model_factory()
     measured = measure_reporting_half(model, dogs_dir, not_dogs_dir, sample=100, cache_dir=tmp_path / "cache")
     assert measured["dogs"]["photos"] == 8 and not measured["sampled"]
+
+
+def test_the_shelter_s_conclusion_quotes_the_shipped_rule_and_the_reporting_half():
+    from dogbreeds.shelter.model import ShelterModel
+
+    model = ShelterModel.load()
+    dogs = {"per_1000": {"labelled": 450, "labelled_wrong": 25, "to_a_person": 546, "not_a_dog": 4}}
+    text = shipped_advice_markdown({"dogs": dogs}, model)
+    assert text.startswith("### What the shelter gets") and per_1000_sentence(dogs) in text
+    assert f"at least {model.config.confidence_threshold:.0%}" in text
+    assert f"first for {model.record()['metrics']['top1']:.1%} of the dogs" in text
+    assert "README" in shipped_advice_markdown(None, model) and "Out of 1,000" not in shipped_advice_markdown(
+        None, model
+    )
+
+
+def test_the_run_s_model_is_said_to_be_the_shipped_recipe_only_on_the_same_photos():
+    shipped = {
+        "params": {"recipe": "efficientnet_lite2/keras+tta"},
+        "data": {"hash": "abc"},
+        "metrics": {"top1": 0.8758, "n": 8580},
+    }
+    same = same_recipe_markdown("efficientnet_lite2/keras+tta", "abc", 0.8758, shipped)
+    assert "same recipe" in same and "top-1 **87.6%** here, 87.6% for the shipped model on its 8,580 test" in same
+    for run_name, data_hash in (("efficientnet_lite2/keras+tta", "sample"), ("mobilenet_v2/keras", "abc")):
+        assert "is not the shelter's model" in same_recipe_markdown(run_name, data_hash, 0.5, shipped)
+
+
+def test_the_readmes_quote_the_shipped_model_s_records():
+    """The README's shelter section and the benchmarks' open with the shipped model's figures from its records."""
+    from dogbreeds.core.config import REPO_ROOT
+    from dogbreeds.shelter.model import ShelterModel
+
+    model = ShelterModel.load()
+    records = [
+        json.loads(path.read_text()) for path in sorted((REPO_ROOT / "benchmarks/results").glob("*-oxford.json"))
+    ]
+    oxford = [r for r in records if r["params"]["thresholds"] == {**r["params"]["thresholds"], **_thresholds(model)}]
+    assert oxford, "no `dogbreeds bench oxford` record of the shipped model's thresholds"
+    per = oxford[-1]["metrics"]["reporting"]["dogs"]["per_1000"]
+    sentence = (
+        f"Out of 1,000 photos like these, {per['labelled']} are labelled automatically with {per['labelled_wrong']} "
+        f"mistakes, {per['to_a_person']} go to a person"
+    )
+    top1 = f"{100 * model.record()['metrics']['top1']:.1f} %"
+    for readme in ("README.md", "benchmarks/README.md"):
+        text = " ".join((REPO_ROOT / readme).read_text(encoding="utf-8").replace("*", "").split())
+        assert sentence in text and top1 in text, readme
+
+
+def _thresholds(model) -> dict:
+    names = ("confidence_threshold", "unknown_breed_threshold", "dog_threshold", "maybe_dog_threshold")
+    return {name: getattr(model.config, name) for name in names}
