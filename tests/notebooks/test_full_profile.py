@@ -25,6 +25,7 @@ FULL_BUT_TINY = {
         "ablation_seeds": 1,
         "head_epochs": 2,
         "fine_tune_per_breed": 2,
+        "pets_sample": 4,  # notebook 05: the shelter's reporting photos, a seeded draw of 4 of each half
     },
 }
 

@@ -37,9 +37,10 @@ def add_train_command(commands: Subcommands) -> None:
         commands,
         "train",
         "retrain the shelter's 120-breed model (what `label` and `app` use)",
-        "Train the shelter model on a folder with official lists: EfficientNet-Lite2 features of the train\n"
-        "list (cached in .cache/features), a softmax head with early stopping on a 10% validation share,\n"
-        "then on those validation photos the temperature (calibration), the confidence threshold for the\n"
+        "Train the shelter model on a folder with official lists with notebook 04's best recipe: EfficientNet-\n"
+        "Lite2 features of the train list (cached in .cache/features), a softmax head with early stopping on a\n"
+        "10% validation share, each photo classified with its mirror image. Then on those validation photos\n"
+        "the temperature (calibration), the confidence threshold for the\n"
         "target accuracy and the ImageNet dog probability under which a photo is 'not a dog'. Scored once\n"
         "on the official test list. With --choose-on and --not-dogs, the thresholds ('not a dog', 'may not\n"
         "be a dog', confidence, 'may be a breed not among the 120') are chosen instead on the choosing half\n"
