@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -155,6 +156,28 @@ def not_dogs_dir() -> Path:
 
 
 SHELTER_BREEDS = ("n02085620-Chihuahua", "n02086240-Shih-Tzu", "n02115641-dingo")
+
+
+def write_pet_folders(tmp_path, count=4):
+    """An oxford-pet-dogs folder (the test model's three breeds and one it does not know) and a not-dogs folder."""
+    dogs, not_dogs = tmp_path / "oxford-pet-dogs", tmp_path / "not-dogs"
+    breeds = {"chihuahua": SHELTER_BREEDS[0], "shih-tzu": SHELTER_BREEDS[1], "dingo": SHELTER_BREEDS[2], "havanese": ""}
+    rows = []
+    for position, (breed, folder) in enumerate(breeds.items()):
+        for number in range(count):
+            path = f"images/{breed}/{breed}_{number}.jpg"
+            write_image(dogs / path, size=(60, 60), seed=position * 100 + number)
+            rows.append([path, breed, folder, "dev_images" if number % 2 else "test_images"])
+    with (dogs / "labels.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["path", "oxford_breed", "stanford_folder", "source_split"], *rows])
+    rows = []
+    for kind, folder in (("cat", "cats"), ("object", "objects")):
+        for number in range(4):
+            write_image(not_dogs / folder / f"{kind}{number}.jpg", size=(50, 50), seed=900 + number)
+            rows.append([f"{folder}/{kind}{number}.jpg", kind, f"{kind}-class"])
+    with (not_dogs / "labels.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["path", "kind", "source_class"], *rows])
+    return dogs, not_dogs
 
 
 def _small_shelter_model(**settings):

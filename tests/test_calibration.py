@@ -41,6 +41,14 @@ def test_temperature_of_view_averages_and_its_validation():
     views = np.stack([logits, logits + np.random.default_rng(1).normal(0, 0.1, logits.shape)])
     assert fit_temperature(views, labels) == pytest.approx(2.0, rel=0.15)
     assert view_probabilities(views).shape == logits.shape
+    # at temperature 1 the views' probabilities are averaged, as test-time augmentation does
+    np.testing.assert_allclose(view_probabilities(views), (softmax(views[0]) + softmax(views[1])) / 2)
+    # a temperature tempers the mean as one prediction: it never changes the first breed nor the order
+    near_ties = np.stack([np.array([[4.0, 0.0, 3.9]]), np.array([[0.0, 4.0, 3.9]])])
+    for temperature in (0.05, 1.0, 2.5):  # averaging after tempering would pick breed 0 or 1 at 0.05
+        tempered = view_probabilities(near_ties, temperature)
+        assert tempered.sum() == pytest.approx(1.0)
+        assert tempered.argmax(1) == view_probabilities(near_ties).argmax(1) == [2]
     with pytest.raises(EvaluationInputError):
         fit_temperature(logits, labels[:-1])
     with pytest.raises(EvaluationInputError):

@@ -52,7 +52,8 @@ def test_every_run_setting_reaches_the_runs_settings_file(tmp_path):
     for name, parameters in runner.notebook_parameters().items():
         assert {"run_dir", "profile", "overrides"} <= parameters, f"{name} cannot read the run's settings"
     every = {field.name: 1 for field in dataclasses.fields(RunSettings) if field.name != "output_dir"}
-    every |= {"profile": "quick", "data_dir": str(tmp_path), "photos_dir": str(tmp_path), "breeds": 2}
+    folders = ("data_dir", "photos_dir", "pets_dir", "not_dogs_dir")
+    every |= {"profile": "quick", "breeds": 2} | {name: str(tmp_path) for name in folders}
     every |= {"image_size": 32, "transfer_image_size": 32, "whitening_size": 2, "val_fraction": 0.5}
     every |= {"deterministic": False}
     resolved = runner.resolve_parameters({**every, "target_accuracy": 0.9})
@@ -61,9 +62,10 @@ def test_every_run_setting_reaches_the_runs_settings_file(tmp_path):
     save_settings(settings, tmp_path / "run")
     stored = load_settings(tmp_path / "run")
     assert stored == settings and stored.output_dir == tmp_path / "run"
-    assert {name: getattr(stored, name) for name in every if name not in ("data_dir", "photos_dir")} == {
-        name: value for name, value in every.items() if name not in ("data_dir", "photos_dir")
+    assert {name: getattr(stored, name) for name in every if name not in folders} == {
+        name: value for name, value in every.items() if name not in folders
     }
+    assert all(getattr(stored, name) == tmp_path for name in folders)
     legacy, _ = runner.run_settings({"profile": "quick", "overrides": {"batch_size": 4}}, tmp_path / "old")
     assert legacy.batch_size == 4  # run folders made before settings.json nested their overrides
 
@@ -137,6 +139,13 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
     assert settings.transfer_image_size is None and settings.ablation_seeds >= 3 and settings.tuner_trials >= 10
     assert settings_for("cpu", photos_dir=str(crops)).photos_dir == crops  # --set photos_dir=... wins
     assert settings_for("quick", data_dir=crops).photos_dir == crops  # one folder for everything
+    for profile in ("quick", "cpu"):  # the shelter's reporting photos: the shared folders whatever the profile
+        shelter = settings_for(profile)
+        assert (shelter.pets_dir, shelter.not_dogs_dir) == (
+            tmp_path / "shared/oxford-pet-dogs",
+            tmp_path / "shared/not-dogs",
+        )
+    assert (settings_for("quick").pets_sample, settings_for("cpu").pets_sample) == (16, None)  # quick: a seeded draw
 
     study = Study.start("03_scratch_cnn", "cpu", output_dir=tmp_path / "run", seeded=False, dataset="photos")
     assert len(study.data().label_map) == 2 and len(study.data("data").label_map) == 3

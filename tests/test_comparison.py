@@ -403,7 +403,7 @@ def test_shelter_markdown_states_the_measured_numbers_and_the_imagenet_caveat() 
 
     text = shelter_markdown(advice, "MobileNetV2 fine-tuned", num_classes=120)
 
-    assert text.startswith("### Recommendation for the shelter")
+    assert text.startswith("### This run's own model")
     assert "first for **75%** of the dogs" in text  # top-1: 3 of 4
     # every validation photo is right, so none is held back, but the test photos fall short: no bold promise
     assert "A threshold that the test photos did not confirm" in text

@@ -6,11 +6,9 @@ small synthetic folders in the layout of `oxford-pet-dogs` and `not-dogs`.
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
-from conftest import SHELTER_BREEDS, write_image
+from conftest import SHELTER_BREEDS, write_pet_folders
 
 from dogbreeds.data.folder import DataError
 from dogbreeds.data.pets import CHOOSING, REPORTING, part_of, read_not_dogs, read_pet_dogs
@@ -122,28 +120,6 @@ def test_coverage_accuracy_curve_counts_the_held_photos_and_draws():
     assert curve["coverage"].tolist() == [0.25, 0.75] and curve["accuracy"].tolist() == [1.0, 2 / 3]
     figure = plot_coverage_accuracy({"photos": curve}, {"photos": (0.75, 2 / 3)})
     assert len(figure.axes[0].lines) == 2
-
-
-def write_pet_folders(tmp_path, count=4):
-    """An oxford-pet-dogs folder (the test model's three breeds and one it does not know) and a not-dogs folder."""
-    dogs, not_dogs = tmp_path / "oxford-pet-dogs", tmp_path / "not-dogs"
-    breeds = {"chihuahua": SHELTER_BREEDS[0], "shih-tzu": SHELTER_BREEDS[1], "dingo": SHELTER_BREEDS[2], "havanese": ""}
-    rows = []
-    for position, (breed, folder) in enumerate(breeds.items()):
-        for number in range(count):
-            path = f"images/{breed}/{breed}_{number}.jpg"
-            write_image(dogs / path, size=(60, 60), seed=position * 100 + number)
-            rows.append([path, breed, folder, "dev_images" if number % 2 else "test_images"])
-    with (dogs / "labels.csv").open("w", newline="") as handle:
-        csv.writer(handle).writerows([["path", "oxford_breed", "stanford_folder", "source_split"], *rows])
-    rows = []
-    for kind, folder in (("cat", "cats"), ("object", "objects")):
-        for number in range(4):
-            write_image(not_dogs / folder / f"{kind}{number}.jpg", size=(50, 50), seed=900 + number)
-            rows.append([f"{folder}/{kind}{number}.jpg", kind, f"{kind}-class"])
-    with (not_dogs / "labels.csv").open("w", newline="") as handle:
-        csv.writer(handle).writerows([["path", "kind", "source_class"], *rows])
-    return dogs, not_dogs
 
 
 def test_reading_the_pet_folders_splits_them_once(tmp_path):

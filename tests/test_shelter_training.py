@@ -29,6 +29,9 @@ def test_training_writes_a_model_with_its_record_and_is_reproducible(make_dogs_d
     metrics, config = record["metrics"], first.model.config
     assert record["data"]["counts"] == {"train": 24, "val": 6, "test": 15}
     assert metrics["n"] == 15 and 0 <= metrics["top1"] <= metrics["top5"] <= 1
+    # notebook 04's recipe (a head on the crops, flip TTA); calibration never changes its first answers
+    assert record["params"]["recipe"] == "mobilenet_v2/keras+tta" and config.views == ("center", "center-flip")
+    assert metrics["top1"] == metrics["recipe_top1"]
     for key in ("ece_before_calibration", "ece_after_calibration", "dogs_flagged_not_a_dog"):
         assert 0 <= metrics[key] <= 1
     assert metrics["validation_at_threshold"]["threshold"] == config.confidence_threshold
@@ -51,3 +54,19 @@ def test_measuring_on_whole_photos_scores_every_view_policy(make_dogs_dir, tmp_p
         assert row["test"]["photos"] == 15 and row["holdout"]["photos"] == 30
         assert row["not_dogs"]["photos"] == 3 and 0 <= row["not_dogs"]["flagged_not_a_dog"] <= 1
     assert record["data"]["counts"] == {"test": 15, "holdout": 30, "not_dogs": 3}
+
+
+def test_notebook_04_s_best_recipe_is_the_shipped_model_s():
+    from dogbreeds.experiments.transfer_variants import head_variants, tta_head_variant
+
+    variant = tta_head_variant("efficientnet_lite2")
+    assert variant in head_variants(["mobilenet_v2", "efficientnet_lite2"])  # one definition, notebook 04's row
+    assert (variant.name, variant.head, variant.flip_tta, variant.flip_train) == (
+        "efficientnet_lite2/keras+tta",
+        "keras",
+        True,
+        False,
+    )
+    record = ShelterModel.load().record()
+    assert record["params"]["recipe"] == variant.name and record["params"]["views"] == ["center", "center-flip"]
+    assert record["metrics"]["top1"] == record["metrics"]["recipe_top1"] > 0.87  # the temperature keeps the answers

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dogbreeds.core.config import shared_datasets_dir
 from dogbreeds.study import runner
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_errors
@@ -35,11 +36,35 @@ def run_dir(executed) -> Path:
     return executed(NOTEBOOK)
 
 
+PETS_PRESENT = all((shared_datasets_dir() / name / "labels.csv").is_file() for name in ("oxford-pet-dogs", "not-dogs"))
+
+
 @pytest.fixture(scope="module")
 def advice(run_dir: Path) -> dict:
     records = {r["run_name"]: r for r in load_results(run_dir, NOTEBOOK)}
-    assert sorted(records) == ["shelter_advice", "shelter_labeller"]
+    assert sorted(records) == ["shelter_advice", "shelter_labeller", *(["shelter_oxford"] if PETS_PRESENT else [])]
     return records["shelter_advice"]
+
+
+@pytest.mark.skipif(not PETS_PRESENT, reason="the pet photos that are not ImageNet's are not on this machine")
+def test_the_shelter_part_opens_with_the_shipped_model_on_a_seeded_draw_of_the_reporting_halves(run_dir: Path) -> None:
+    from dogbreeds.shelter.model import ShelterModel
+
+    record = next(r for r in load_results(run_dir, NOTEBOOK) if r["run_name"] == "shelter_oxford")
+    config = ShelterModel.load().config
+    params, dogs, not_dogs = record["params"], record["metrics"]["dogs"], record["metrics"]["not_dogs"]
+    assert params["part"] == "reporting" and params["sample"] == 16  # the short run draws 16 photos of each half
+    assert (dogs["photos"], not_dogs["photos"]) == (16, 16) and record["metrics"]["sampled"]
+    assert record["metrics"]["half"]["dogs"] > 400 and record["metrics"]["half"]["not_dogs"] > 100
+    assert params["thresholds"]["confidence_threshold"] == config.confidence_threshold
+    per = dogs["per_1000"]
+    assert abs(per["labelled"] + per["to_a_person"] + per["not_a_dog"] - 1000) <= 1
+    assert per["labelled"] == round(1000 * dogs["labelled_photos"] / 16)
+    assert len(dogs["coverage_accuracy_curve"]["coverage"]) == len(dogs["coverage_accuracy_curve"]["accuracy"]) > 0
+    figure = run_dir / "figures" / NOTEBOOK / "shelter_coverage_reporting.png"
+    assert figure.stat().st_size > 2_000 and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    executed = (run_dir / "notebooks" / f"{NOTEBOOK}.ipynb").read_text()
+    assert f"{per['labelled']} are labelled automatically with {per['labelled_wrong']} mistakes" in executed
 
 
 def test_the_shipped_model_labels_the_run_s_test_photos_with_the_label_code(run_dir: Path) -> None:

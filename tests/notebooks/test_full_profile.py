@@ -24,6 +24,7 @@ FULL_BUT_TINY = {
         "fine_tune_epochs": 1,
         "ablation_seeds": 1,
         "head_epochs": 2,
+        "pets_sample": 4,  # notebook 05: the shelter's reporting photos, a seeded draw of 4 of each half
     },
 }
 

@@ -37,9 +37,10 @@ def add_train_command(commands: Subcommands) -> None:
         commands,
         "train",
         "retrain the shelter's 120-breed model (what `label` and `app` use)",
-        "Train the shelter model on a folder with official lists: EfficientNet-Lite2 features of the train\n"
-        "list (cached in .cache/features), a softmax head with early stopping on a 10% validation share,\n"
-        "then on those validation photos the temperature (calibration), the confidence threshold for the\n"
+        "Train the shelter model on a folder with official lists with notebook 04's best recipe: EfficientNet-\n"
+        "Lite2 features of the train list (cached in .cache/features), a softmax head with early stopping on a\n"
+        "10% validation share, each photo classified with its mirror image. Then on those validation photos\n"
+        "the temperature (calibration), the confidence threshold for the\n"
         "target accuracy and the ImageNet dog probability under which a photo is 'not a dog'. Scored once\n"
         "on the official test list. With --choose-on and --not-dogs, the thresholds ('not a dog', 'may not\n"
         "be a dog', confidence, 'may be a breed not among the 120') are chosen instead on the choosing half\n"
@@ -344,7 +345,8 @@ def run_bench_oxford(args: argparse.Namespace) -> int:
     """Measure the shelter model's decisions on dogs that are not ImageNet photos and print a table."""
     from dogbreeds.core.recordfile import write_record
     from dogbreeds.shelter.model import ShelterModel
-    from dogbreeds.shelter.pets import measure_on_pets, plot_pets_coverage
+    from dogbreeds.shelter.pets import measure_on_pets
+    from dogbreeds.shelter.reporting import record_coverage_figure
 
     model = ShelterModel.load(args.model) if args.model else ShelterModel.load()
     record = measure_on_pets(model, args.data_dir, args.not_dogs, source=_bench_command_line(args))
@@ -368,7 +370,7 @@ def run_bench_oxford(args: argparse.Namespace) -> int:
         f"{each['labelled_wrong']} mistakes, {each['to_a_person']} go to a person, {each['not_a_dog']} 'not a dog'"
     )
     if args.figure:
-        print(f"figure: {plot_pets_coverage(record, args.figure)}")
+        print(f"figure: {record_coverage_figure(record, args.figure)}")
     print(f"record: {path}")
     return EXIT_OK
 

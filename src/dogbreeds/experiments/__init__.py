@@ -122,6 +122,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "ExperimentError",
             "TransferVariant",
             "FineTuneVariant",
+            "tta_head_variant",
             "head_variants",
             "fine_tune_variants",
             "tuned_part",

@@ -3,7 +3,8 @@
 A classifier's top probability is only useful as "how sure" if it is calibrated: of the
 photos given 80 %, about 80 % should be right. Temperature scaling (Guo et al., 2017)
 divides the logits by one number ``T`` fitted on validation data (``T > 1`` softens an
-over-confident model); it never changes which breed comes first::
+over-confident model); it never changes which breed comes first, also when several views of a photo
+are averaged (:func:`view_probabilities`)::
 
     t = fit_temperature(val_logits, val_labels)
     probabilities = softmax(test_logits / t)
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+from scipy.special import log_softmax, logsumexp
 from scipy.special import softmax as _softmax
 
 from dogbreeds.judge.evaluation import EvaluationInputError, check_predictions, predicted_labels
@@ -33,10 +34,17 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def view_probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Probabilities of logits (N, classes), or the mean over views of logits (views, N, classes)."""
+    """Probabilities of logits (N, classes) at ``temperature``, or of several views' logits (views, N, classes).
+
+    Views are averaged first (the mean of their probabilities, as test-time augmentation does),
+    then the mean is tempered as one prediction, ``softmax(log(mean) / temperature)``: the
+    temperature never changes which breed comes first.
+    """
     logits = np.asarray(logits, dtype=np.float64)
-    views = logits if logits.ndim == 3 else logits[None]
-    return np.mean([softmax(view, temperature) for view in views], axis=0)
+    if logits.ndim != 3:
+        return softmax(logits, temperature)
+    log_mean = logsumexp(log_softmax(logits, axis=-1), axis=0) - np.log(len(logits))
+    return softmax(log_mean, temperature)
 
 
 def negative_log_likelihood(logits: np.ndarray, labels: Sequence[int] | np.ndarray, temperature: float = 1.0) -> float:

@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "shelter_markdown",
             "threshold_markdown",
             "shipped_model_markdown",
+            "same_recipe_markdown",
         ],
         "app": [
             "MAX_FILE_SIZE",
@@ -122,7 +123,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "not_dog_summary",
             "load_pet_scores",
             "measure_on_pets",
+        ],
+        "reporting": [
+            "missing_folders",
+            "measure_reporting_half",
+            "per_1000_sentence",
+            "reporting_markdown",
+            "shipped_advice_markdown",
+            "reporting_table",
             "plot_pets_coverage",
+            "record_coverage_figure",
         ],
         "review": [
             "VIEWS",

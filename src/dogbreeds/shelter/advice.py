@@ -107,7 +107,7 @@ def shelter_markdown(advice: ShelterAdvice, model: str, num_classes: int, transf
     """The conclusion for the shelter, in plain words, from the measured numbers."""
     five = f", and has it among its five suggestions for **{percent(advice.top5)}**." if num_classes > 5 else "."
     lines = [
-        "### Recommendation for the shelter",
+        "### This run's own model",
         "",
         f"**What to expect.** On {advice.n_test} test photos it never saw, **{model}** names the right breed "
         f"(out of {num_classes}) first for **{percent(advice.top1)}** of the dogs{five}",
@@ -222,8 +222,27 @@ def shipped_model_markdown(
         f"the rest go to a person with its three best guesses. {here}. Photos whose ImageNet dog probability is under "
         f"{dog_threshold:.2f} are called *not a dog* ({official['dogs_flagged_not_a_dog']:.1%} of the dog photos of "
         "the test list). ImageNet contains the Stanford Dogs photos, so the backbone may have seen these test "
-        "photos: shelter photos will score somewhat lower; `dogbreeds bench shelter` measures whole, uncropped "
-        "photos and photos that are not dogs."
+        "photos: for a shelter, expect the figures measured on the pet photos that are not ImageNet's."
+    )
+
+
+def same_recipe_markdown(run_name: str, data_hash: str | None, top1: float, shipped: Mapping[str, Any]) -> str:
+    """Whether this run's studied model is the shipped model's recipe on the same photos, with both top-1.
+
+    ``shipped`` is the shipped model's record (``params.recipe`` names the recipe's run, ``data.hash``
+    its photos); ``run_name`` and ``data_hash`` are the studied model's.
+    """
+    official = shipped["metrics"]
+    if shipped["params"].get("recipe") != run_name or shipped["data"]["hash"] != data_hash:
+        return (
+            "This run's studied model is not the shelter's model (another recipe, or other photos), so the "
+            "threshold below is its own: the shelter's model keeps the thresholds chosen on the pet photos above."
+        )
+    return (
+        "This run's studied model is trained by the same recipe as the shelter's model, on the same photos: "
+        f"top-1 **{top1:.1%}** here, {official['top1']:.1%} for the shipped model on its {official['n']:,} test "
+        "photos. The threshold below is chosen on this run's validation photos, which come from ImageNet; the "
+        "shelter's model keeps the thresholds chosen on the pet photos above, where the model is less sure of itself."
     )
 
 

@@ -312,31 +312,3 @@ def measure_on_pets(
         source=source,
         data_hash=data_hash(paths, Path(dogs_dir).parent),
     )
-
-
-def plot_pets_coverage(record: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Draw a :func:`measure_on_pets` record's coverage against accuracy into a PNG.
-
-    Each half's line sweeps the confidence threshold alone (the dog rules kept); the dot is
-    what the model's whole rule gives (its confidence and unknown-breed thresholds).
-    """
-    import pandas as pd
-
-    from dogbreeds.judge.plots import plot_coverage_accuracy, save_figure
-
-    names = {
-        "reporting": "reporting half (only measured)",
-        "choosing": "choosing half (the thresholds were chosen here)",
-    }
-    curves, chosen = {}, {}
-    for part in ("reporting", "choosing"):
-        dogs = record["metrics"][part]["dogs"]
-        curves[names[part]] = pd.DataFrame(dogs["coverage_accuracy_curve"])
-        chosen[names[part]] = (dogs["labelled"], dogs["labelled_accuracy"])
-    figure = plot_coverage_accuracy(
-        curves,
-        chosen,
-        title="Oxford-IIIT Pet dogs (not ImageNet photos), labelled without a person\n"
-        "line: the confidence threshold alone; dot: the shipped rule",
-    )
-    return save_figure(figure, path)

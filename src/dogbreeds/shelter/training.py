@@ -3,20 +3,21 @@
 :func:`train_shelter_model` turns a folder with official lists (the 120-breed crops) into
 a :class:`~dogbreeds.shelter.model.ShelterModel`:
 
-1. pooled features of the train and test lists, plain and mirrored (``features`` cache);
-2. a seeded, stratified validation share of the train list is held out;
-3. a softmax head is trained on the other train photos and their mirror images, with
-   early stopping on the validation photos;
-4. on the validation photos (each seen with its mirror image, as at prediction time):
+1. notebook 04's best recipe on the crops (:func:`~dogbreeds.experiments.transfer_variants.tta_head_variant`,
+   run by :class:`~dogbreeds.experiments.transfer_experiment.TransferExperiment`): pooled features
+   (``features`` cache), a seeded, stratified validation share of the train list held out, a softmax
+   head trained on the other train photos with early stopping on the validation photos, each photo
+   classified with its mirror image;
+2. on the validation photos (each seen with its mirror image, as at prediction time):
    the temperature, the confidence threshold for the target accuracy, and the ImageNet
    dog probability under which a photo is "not a dog": 0.5 ("more likely not a dog"),
    lowered if more than ``dog_flag_rate`` of the validation dogs fall under it;
-5. with ``choose_on`` (the ``oxford-pet-dogs`` folder: dogs that are not ImageNet photos)
+3. with ``choose_on`` (the ``oxford-pet-dogs`` folder: dogs that are not ImageNet photos)
    and ``not_dogs``: the decision rule's numbers are chosen again, on their *choosing*
    halves only (:func:`dogbreeds.shelter.pets.choose_thresholds`): the sharpening of the
    ImageNet probabilities, "not a dog" and "may not be a dog", the confidence threshold
    and the "may be a breed not among the 120" threshold;
-6. scored once on the official test list: accuracy, calibration before and after,
+4. scored once on the official test list: accuracy, calibration before and after,
    coverage and accuracy above the threshold, dog photos flagged "not a dog", statuses.
 
 Measuring a trained model on whole photos is :mod:`dogbreeds.shelter.measuring`.
@@ -37,7 +38,9 @@ from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.provenance import data_hash
 from dogbreeds.core.recordfile import make_record
 from dogbreeds.data.labels import LabelMap
-from dogbreeds.data.splits import official_split, stratified_rows
+from dogbreeds.data.splits import Split, official_split, stratified_rows
+from dogbreeds.experiments.transfer_experiment import Part, TransferExperiment
+from dogbreeds.experiments.transfer_variants import tta_head_variant
 from dogbreeds.judge.calibration import (
     Threshold,
     confidence_threshold,
@@ -46,9 +49,8 @@ from dogbreeds.judge.calibration import (
     threshold_metrics,
     view_probabilities,
 )
-from dogbreeds.judge.evaluation import evaluate, expected_calibration_error
+from dogbreeds.judge.evaluation import evaluate, expected_calibration_error, top_k_accuracy
 from dogbreeds.models.backbones import get_backbone
-from dogbreeds.models.transfer import FeatureSet, split_features, stack_features, train_head
 from dogbreeds.shelter.model import (
     ASK_A_HUMAN,
     LABELLED,
@@ -123,22 +125,26 @@ def train_shelter_model(
 
     start = time.perf_counter()
     set_seed(seed)
-    split, label_map = official_split(data_dir)
-    parts = {"train": split.train, "test": split.test}
-    plain = split_features(backbone, parts, label_map, batch_size=32, cache_dir=cache_dir)
-    mirrored = split_features(backbone, parts, label_map, flip=True, batch_size=32, cache_dir=cache_dir)
-    feature_seconds = time.perf_counter() - start
-    train_rows, val_rows = stratified_rows(plain["train"].labels, val_fraction, seed)
-    fit_rows = stack_features([plain["train"].subset(train_rows), mirrored["train"].subset(train_rows)])
-    val = plain["train"].subset(val_rows)
-    head = train_head(
-        fit_rows, val, kind="keras", num_classes=len(label_map), epochs=head_epochs, seed=seed, progress=progress
+    official, label_map = official_split(data_dir)
+    train_rows, val_rows = stratified_rows(
+        np.array([label_map.encode(r.label_id) for r in official.train]), val_fraction, seed
     )
+    split = Split(
+        tuple(official.train[i] for i in train_rows),
+        tuple(official.train[i] for i in val_rows),
+        official.test,
+        official.source,
+    )
+    experiment = TransferExperiment(
+        split, label_map, batch_size=32, cache_dir=cache_dir, head_epochs=head_epochs, seed=seed, progress=progress
+    )
+    result = experiment.run(tta_head_variant(backbone))
+    head = result.heads[0]
     kernel, bias = head.model.get_layer("predictions").get_weights()
     spec_size = get_backbone(backbone).image_size()
     draft = ShelterModel(kernel, bias, ShelterConfig(backbone, spec_size, label_map.label_ids, views=TRAINED_VIEWS))
-
-    val_views = _views(plain["train"], mirrored["train"], val_rows)
+    val = experiment.features(backbone, "val")
+    val_views = _views(experiment, backbone, "val")
     val_logits = draft.breed_logits(val_views)
     temperature = fit_temperature(val_logits, val.labels)
     val_probabilities = view_probabilities(val_logits, temperature)
@@ -157,7 +163,7 @@ def train_shelter_model(
             "command": source,
             "seed": seed,
             "data_dir": Path(data_dir).name,
-            "data_hash": data_hash([record.path for record in (*split.train, *split.test)], data_dir),
+            "data_hash": data_hash([record.path for record in (*official.train, *official.test)], data_dir),
             "train_photos": len(train_rows),
             "validation_photos": len(val_rows),
         },
@@ -174,12 +180,14 @@ def train_shelter_model(
         config = replace(model.config, provenance={**config.provenance, "choosing_data_hash": choosing_hash})
         model = ShelterModel(kernel, bias, config)
 
-    test_views = np.stack([plain["test"].features, mirrored["test"].features])
     calibration = Calibration(val.labels, val_logits, temperature, chosen, val_dog)
-    metrics = _test_metrics(model, test_views, plain["test"].labels, label_map, calibration)
+    test_labels = experiment.features(backbone, "test").labels
+    metrics = _test_metrics(model, _views(experiment, backbone, "test"), test_labels, label_map, calibration)
+    metrics["recipe_top1"] = top_k_accuracy(test_labels, result.test_probabilities, 1)
     settings = {
         "backbone": backbone,
         "views": list(TRAINED_VIEWS),
+        "recipe": result.variant.name,
         "val_fraction": val_fraction,
         "target_accuracy": target_accuracy,
         "dog_flag_rate": dog_flag_rate,
@@ -191,12 +199,12 @@ def train_shelter_model(
         "choice": choice,
     }
     timings = {
-        "feature_seconds": feature_seconds,
+        "feature_seconds": result.timings["feature_seconds"],
         "train_seconds": head.train_seconds,
         "total_seconds": time.perf_counter() - start,
-        "features_cached": plain["train"].from_cache and plain["test"].from_cache,
+        "features_cached": result.timings["features_cached"],
     }
-    counts = {"train": len(train_rows), "val": len(val_rows), "test": len(plain["test"].labels)}
+    counts = {"train": len(train_rows), "val": len(val_rows), "test": len(test_labels)}
     record = _shelter_record(model, settings, metrics, head.history, timings, counts, seed, source)
     return TrainedShelter(model, record)
 
@@ -258,7 +266,8 @@ def _shelter_record(
         "dog_temperature": config.dog_temperature,
         "unknown_breed_threshold": config.unknown_breed_threshold,
     }
-    order = [*list(settings)[:7], *thresholds, *list(settings)[7:]]  # the record's order since the first model
+    cut = list(settings).index("best_epoch") + 1
+    order = [*list(settings)[:cut], *thresholds, *list(settings)[cut:]]  # the record's order since the first model
     params = {key: {**settings, **thresholds}[key] for key in order}
     return make_record(
         "shelter-model",
@@ -292,5 +301,6 @@ def status_metrics(
     }
 
 
-def _views(plain: FeatureSet, mirrored: FeatureSet, rows: np.ndarray) -> np.ndarray:
-    return np.stack([plain.features[rows], mirrored.features[rows]])
+def _views(experiment: TransferExperiment, backbone: str, part: Part) -> np.ndarray:
+    """The features of ``part``'s photos through the trained views: (2, N, D), each photo and its mirror image."""
+    return np.stack([experiment.features(backbone, part, flipped=flipped).features for flipped in (False, True)])

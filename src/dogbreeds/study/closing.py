@@ -28,7 +28,6 @@ BUDGET_SETTINGS = {
     "ablation_seeds": "seeds per ablation arm",
     "tuner_trials": "Keras Tuner trials",
     "fine_tune_epochs": "fine-tuning epochs",
-    "fine_tune_per_breed": "fine-tuning photos per breed (none: all)",
 }
 
 

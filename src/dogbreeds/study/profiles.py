@@ -35,6 +35,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         ablation_seeds=1,
         whitening_size=32,
         head_epochs=20,
+        pets_sample=16,
     ),
     "cpu": dict(
         data_dir=("stanford-dogs-crops224",),
@@ -91,8 +92,8 @@ def _breeds_accepted(value: Any) -> bool:
     return value == "all" or (_is_whole(value) and value >= 2)
 
 
-def _folder() -> Any:
-    return _allowed("a folder path", lambda v: isinstance(v, (str, Path)) and str(v).strip() != "")
+def _folder(**field_options: Any) -> Any:
+    return _allowed("a folder path", lambda v: isinstance(v, (str, Path)) and str(v).strip() != "", **field_options)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ class RunSettings:
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
         default=0.2,
     )
+    pets_dir: Path | None = _folder(default=None)  # the shelter's reporting photos: Oxford-IIIT Pet dogs (05)
+    not_dogs_dir: Path | None = _folder(default=None)  # and photos of cats and objects (05)
+    pets_sample: int | None = _whole(1, default=None)  # a seeded draw of that many of each (None: every photo)
     deterministic: bool = _allowed("true or false", lambda v: isinstance(v, bool), default=True)
     # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU whose ops have no deterministic
     # kernel (slower or refused there)
@@ -137,8 +141,10 @@ class RunSettings:
         unknown = sorted(set(values) - fields)
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(fields)}")
-        folders = {"data_dir", "photos_dir", "output_dir"}
-        return cls(**{key: Path(value) if key in folders else value for key, value in values.items()})
+        folders = {"data_dir", "photos_dir", "output_dir", "pets_dir", "not_dogs_dir"}
+        return cls(
+            **{key: Path(value) if key in folders and value is not None else value for key, value in values.items()}
+        )
 
     @classmethod
     def check(cls, name: str, value: Any) -> None:
@@ -182,6 +188,8 @@ def settings_for(
     values.update({k: v for k, v in overrides.items() if v is not None})
     data = resolve_data_dir(data_dir or profile_folder(profile, "data_dir"))
     photos = values.pop("photos_dir", None) or profile_folder(profile, "photos_dir")
+    for name, folder in (("pets_dir", "oxford-pet-dogs"), ("not_dogs_dir", "not-dogs")):
+        values[name] = Path(values.get(name) or shared_datasets_dir() / folder)  # the same in every profile
     return RunSettings(
         profile=profile,
         data_dir=data,
