@@ -153,3 +153,18 @@ def test_per_breed_rows_are_seeded_nested_and_capped() -> None:
     assert len(small) == 6 and len(large) == 15 and set(small) <= set(large)
     assert len(per_breed_rows(records, 100, seed=1)) == 30
     assert np.array_equal(per_breed_rows(records, 2, seed=1), small)
+
+
+def test_the_title_page_puts_the_central_table_in_the_summary(run: Path) -> None:
+    from dogbreeds.study.title_page import central_lines
+
+    lines = central_lines(run)
+    assert lines[0] == "### Scratch against transfer, on the same photos"
+    header, rule, *rows = [line for line in lines[2:] if line]
+    assert header.startswith("| model |") and rule.startswith("|---|")
+    assert (
+        len(rows) == 4
+        and rows[1].startswith("| CNN from scratch, pre-trained on the 120-breed crops |")
+        and "50.0 % (" in rows[1]
+    )
+    assert central_lines(run / "nowhere") == []

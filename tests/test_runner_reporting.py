@@ -330,6 +330,11 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
         ),
         results,
     )
+    per_1000 = {"labelled": 456, "labelled_wrong": 28, "to_a_person": 539, "not_a_dog": 4}
+    write_record(
+        make_record("shelter_oxford", "comparison", metrics={"dogs": {"per_1000": per_1000}}, params={}),
+        results,
+    )
     (run_dir / "run.json").write_text(
         json.dumps(
             {
@@ -351,6 +356,7 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
     assert "**87.5% test top-1**" in page  # chosen on validation (88 %), not the better test score of MobileNetV2
     assert "120 breeds of stanford-dogs-crops224 (500 test photos; chance 0.8%)" in page
     assert "**41.0% test top-1**" in page and "chance 10.0%" in page
+    assert "out of 1,000 such photos, 456 are labelled automatically with 28 mistakes and 539 go to a person" in page
     counts = "120 breeds; 900 training, 100 validation, 500 test photos"
     assert f"Data, breeds benchmark: stanford-dogs-crops224, {counts}" in page
     assert "(content hash abababababab)" in page and str(tmp_path) not in page and "`" not in page

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from dogbreeds.experiments.head_to_head import central_table
 from dogbreeds.experiments.records import latest_records, load_records
 
 COURSE = "OpenClassrooms course project: classify images with deep learning"
@@ -54,6 +55,7 @@ def title_page_for_run(run_dir: Path, author: str | None = None) -> str:
         "",
         *(results_at_a_glance(records) or ["No results were recorded."]),
         "",
+        *central_lines(run_dir),
         "### Data and hardware",
         "",
         *data_lines(manifest, records),
@@ -69,6 +71,34 @@ def title_page_for_run(run_dir: Path, author: str | None = None) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def central_lines(run_dir: Path) -> list[str]:
+    """The study's central result, scratch against transfer on the same photos, as a Markdown table."""
+    if not (run_dir / "results").is_dir():
+        return []
+    table = central_table(run_dir)
+    if table.empty:
+        return []
+    return [
+        "### Scratch against transfer, on the same photos",
+        "",
+        *markdown_table(table),
+        "",
+    ]
+
+
+def markdown_table(table: pd.DataFrame) -> list[str]:
+    """The rows of a Markdown table (header, rule, one line a row; cells as text, "|" escaped)."""
+
+    def line(cells: Any) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return [
+        line(table.columns),
+        "|" + "---|" * len(table.columns),
+        *(line(row) for row in table.itertuples(index=False)),
+    ]
 
 
 def data_lines(manifest: dict, records: pd.DataFrame) -> list[str]:
@@ -134,14 +164,14 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
             f"{value(row, 'params.dataset', 'the data')} ({int(value(row, 'data.counts.test', 0)):,} test photos; "
             f"chance {1 / max(breeds, 1):.1%})."
         )
-    advice = records[records["run_name"] == "shelter_advice"]
-    if not advice.empty and pd.notna(advice.iloc[-1].get("metrics.threshold")):
-        row = advice.iloc[-1]
+    oxford = records[records["run_name"] == "shelter_oxford"]
+    if not oxford.empty and pd.notna(oxford.iloc[-1].get("metrics.dogs.per_1000.labelled")):
+        row = oxford.iloc[-1]
         bullets.append(
-            f"- Automatic labelling above a confidence of {row['metrics.threshold']:.2f} (chosen on "
-            f"{int(value(row, 'metrics.n_validation', 0)):,} validation photos): "
-            f"{row['metrics.automatic_share']:.0%} of the test photos labelled without a person, "
-            f"{value(row, 'metrics.automatic_accuracy', float('nan')):.1%} of them right."
+            "- For the shelter, on dog photos that are not from ImageNet (Oxford-IIIT Pet, the reporting half): "
+            f"out of 1,000 such photos, {int(row['metrics.dogs.per_1000.labelled'])} are labelled automatically "
+            f"with {int(row['metrics.dogs.per_1000.labelled_wrong'])} mistakes and "
+            f"{int(row['metrics.dogs.per_1000.to_a_person'])} go to a person."
         )
     shipped = records[records["run_name"] == "shelter_labeller"]
     if not shipped.empty:
