@@ -99,11 +99,5 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "plot_ablation",
             "plot_timings",
         ],
-        "verdicts": [
-            "VerdictError",
-            "ablation_verdicts",
-            "welch_half_width",
-            "summarize_ablation",
-        ],
     },
 )

@@ -23,10 +23,13 @@ def plot_learning_curves(
     history: Mapping[str, Sequence[float]] | object,
     metrics: Sequence[str] = ("loss", "accuracy"),
     title: str | None = None,
+    kept_epoch: int | None = None,
 ) -> Figure:
-    """One panel per metric: training vs validation by epoch, best validation epoch marked.
+    """One panel per metric: training vs validation by epoch, the epoch whose weights were kept marked.
 
-    The best epoch has the lowest value for a loss, the highest for any other metric.
+    ``kept_epoch`` (1-based) is that epoch, e.g. the last of a fixed schedule; when None, the
+    best validation epoch is marked (lowest for a loss, highest for any other metric), which
+    is the one early stopping with restored weights keeps.
 
     ``history`` is a Keras ``History`` or its ``.history`` dict (``loss``, ``val_loss``, ...).
     """
@@ -45,15 +48,18 @@ def plot_learning_curves(
             epochs = np.arange(1, len(values) + 1)
             ax.plot(epochs, values, marker="o", markersize=3, color=color, label=label)
             if label == "validation" and len(values):
+                if kept_epoch is not None and not 1 <= kept_epoch <= len(values):
+                    raise PlotInputError(f"kept_epoch {kept_epoch} is outside the {len(values)} epochs of the history.")
                 best = int(np.nanargmin(values) if "loss" in name else np.nanargmax(values))
+                kept = best if kept_epoch is None else kept_epoch - 1
                 ax.scatter(
-                    epochs[best],
-                    values[best],
+                    epochs[kept],
+                    values[kept],
                     s=80,
                     facecolors="none",
                     edgecolors=color,
                     zorder=3,
-                    label=f"best: {values[best]:.3f} (epoch {best + 1})",
+                    label=f"{'best' if kept_epoch is None else 'kept'}: {values[kept]:.3f} (epoch {kept + 1})",
                 )
         ax.set(xlabel="epoch", ylabel=name, title=name.replace("_", " "))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
