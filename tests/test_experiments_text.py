@@ -105,6 +105,13 @@ def test_scratch_conclusions_give_each_model_with_its_interval_and_the_data_size
     assert "+2.0 points (-1.0 to +5.0) against the baseline on the same photos, a tie" in text
     assert "on 7,200 photos of 120 breeds (36 epochs)" in text and "61.0 % (57.0–65.0 %) on the test" in text
     assert "(baseline recipe, one seed each): 10: 15.0 %, 25: 20.0 %." in text
+    assert "(1 epoch)" in scratch_conclusions(
+        baseline,
+        tuned,
+        {**pretrained, "params": {"pretraining": {"images": 9, "breeds": 2, "epochs": 1}}},
+        search,
+        sizes,
+    )
 
 
 def test_data_size_display_orders_the_points_with_their_intervals():

@@ -126,11 +126,11 @@ def train_seed(
     set_seed(seed)
     recipe = settings.recipe(config, data.input_shape[0], seed, augmentation)
     model, fit = recipe.train(data.train, data.num_classes, settings.epochs, data.val, start_from, front=front)
-    val = predict_timed(model, data.val.images, settings.batch_size)
+    val = model.predict(data.val.images.astype(np.float32), batch_size=settings.batch_size, verbose=0)
     test = predict_timed(model, data.test.images, settings.batch_size)
     run = SeedRun(
         seed=seed,
-        val_metrics=evaluate(data.val.labels, val.probabilities, data.class_names),
+        val_metrics=evaluate(data.val.labels, val, data.class_names),
         test_metrics=evaluate(data.test.labels, test.probabilities, data.class_names),
         history=fit.history,
         epochs_run=fit.epochs_run,
@@ -138,7 +138,7 @@ def train_seed(
         train_seconds=fit.wall_time_s,
         inference_ms_per_image=test.ms_per_image,
         parameters=count_params(model).total,
-        val_probabilities=val.probabilities,
+        val_probabilities=np.asarray(val),
         test_probabilities=test.probabilities,
     )
     return run, model

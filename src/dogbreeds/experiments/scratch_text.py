@@ -152,7 +152,7 @@ def scratch_conclusions(
             f"with {counted(len(tuned['params']['seeds']), 'seed')}, reaches {_accuracy(tuned)}: "
             f"{gap} against the baseline on the same photos, a {versus['verdict']}.",
             f"- Pre-trained from random weights on {pre['images']:,} photos of {pre['breeds']} breeds "
-            f"({pre['epochs']} epochs), then trained on these breeds, the same network reaches "
+            f"({counted(pre['epochs'], 'epoch')}), then trained on these breeds, the same network reaches "
             f"{_accuracy(pretrained)} on the test photos.",
             f"- Training photos a breed against test accuracy (baseline recipe, one seed each): {points}.",
         ]

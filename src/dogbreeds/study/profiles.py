@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         ablation_image_size=32,
         pretrain_epochs=1,
         pretrained_epochs=2,
-        data_sizes=[2, 4],
+        data_sizes=[4],
     ),
     "cpu": dict(
         data_dir=("stanford-dogs-crops224",),
