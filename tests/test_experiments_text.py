@@ -102,7 +102,7 @@ def test_scratch_conclusions_give_each_model_with_its_interval_and_the_data_size
     assert text.startswith("- Chance with 10 breeds is 10%. The baseline recipe reaches 40.0 % (36.0–44.0 %)")
     assert "(mean of 3 seeds, 30 epochs, the last kept)" in text
     assert "tried 6 settings of the recipe; its best, retrained with 3 seeds, reaches 42.0 % (38.0–46.0 %)" in text
-    assert "+2.0 points (-1.0 to +5.0) against the baseline on the same photos, a tie" in text
+    assert "+2.0 points (-1.0 to +5.0) against the baseline on the same photos (verdict: tie)" in text
     assert "on 7,200 photos of 120 breeds (36 epochs)" in text and "61.0 % (57.0–65.0 %) on the test" in text
     assert "(baseline recipe, one seed each): 10: 15.0 %, 25: 20.0 %." in text
     assert "(1 epoch)" in scratch_conclusions(

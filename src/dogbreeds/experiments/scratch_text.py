@@ -150,7 +150,7 @@ def scratch_conclusions(
             f"{baseline['timings']['epochs_run']:.0f} epochs, the last kept).",
             f"- The search tried {counted(search['params']['trials'], 'setting')} of the recipe; its best, retrained "
             f"with {counted(len(tuned['params']['seeds']), 'seed')}, reaches {_accuracy(tuned)}: "
-            f"{gap} against the baseline on the same photos, a {versus['verdict']}.",
+            f"{gap} against the baseline on the same photos (verdict: {versus['verdict']}).",
             f"- Pre-trained from random weights on {pre['images']:,} photos of {pre['breeds']} breeds "
             f"({counted(pre['epochs'], 'epoch')}), then trained on these breeds, the same network reaches "
             f"{_accuracy(pretrained)} on the test photos.",
