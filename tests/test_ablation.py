@@ -22,7 +22,7 @@ from dogbreeds.inputs.arrays import LabeledImages, SplitArrays
 from dogbreeds.inputs.augmentation import ResizedCropConfig
 from dogbreeds.inputs.preprocessing import apply_named
 from dogbreeds.judge.intervals import holm_adjust, seeded_comparison
-from dogbreeds.judge.plots import PlotInputError, plot_ablation
+from dogbreeds.judge.plots import PlotInputError, plot_ablation, plot_learning_curves
 from dogbreeds.models.builders import CNNConfig
 from dogbreeds.models.recipes import SCRATCH_CONFIG
 
@@ -218,3 +218,17 @@ def test_plot_ablation_draws_a_bar_per_variant_and_metric_with_error_bars():
         plot_ablation(table, reference="none")
     with pytest.raises(PlotInputError):
         plot_ablation(table.drop(columns="val_accuracy"))
+
+
+def test_learning_curves_mark_the_epoch_actually_kept():
+    history = {"loss": [1.0, 0.8, 0.6], "val_loss": [0.9, 0.7, 0.75], "accuracy": [0.3, 0.5, 0.7]}
+    history |= {"val_accuracy": [0.4, 0.6, 0.55]}
+    kept = plot_learning_curves(history, kept_epoch=3)
+    for ax in kept.axes:
+        [marker] = [c for c in ax.collections if c.get_offsets().shape == (1, 2)]
+        assert marker.get_offsets()[0][0] == 3  # the last epoch of a fixed schedule, not the best one
+        assert "kept" in ax.get_legend().get_texts()[-1].get_text()
+    best = plot_learning_curves(history)  # without it: the best validation epoch, as early stopping keeps
+    assert [ax.collections[-1].get_offsets()[0][0] for ax in best.axes] == [2, 2]
+    with pytest.raises(PlotInputError, match="outside the 3 epochs"):
+        plot_learning_curves(history, kept_epoch=4)

@@ -55,8 +55,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         val_fraction=0.1,
         fine_tune_per_breed=10,
         ablation_image_size=32,
-        pretrain_epochs=36,
-        pretrained_epochs=100,
+        pretrain_epochs=30,
+        pretrained_epochs=120,
         scratch_cache=True,
     ),
     "full": dict(
