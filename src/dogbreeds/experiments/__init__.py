@@ -101,6 +101,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "train_pretrained",
             "save_run_predictions",
             "predictions_paths",
+            "prediction_path",
         ],
         "scratch_text": [
             "ablation_display",

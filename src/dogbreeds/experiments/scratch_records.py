@@ -15,7 +15,7 @@ import pandas as pd
 from dogbreeds.data.splits import Split
 from dogbreeds.experiments.ablation import VariantResult, comparison_fields
 from dogbreeds.experiments.scratch_runs import RecipeSettings, SeedRun
-from dogbreeds.experiments.scratch_study import SizedRun, predictions_paths
+from dogbreeds.experiments.scratch_study import SizedRun, prediction_path, predictions_paths
 from dogbreeds.inputs.arrays import SplitArrays
 from dogbreeds.judge.intervals import Comparison, accuracy_interval
 
@@ -61,7 +61,7 @@ def ablation_records(
 def seeded_model_fields(
     result: VariantResult,
     model_name: str,
-    predictions: list[str] | str,
+    predictions: list[str],
     settings: RecipeSettings,
     comparison: Comparison | None = None,
 ) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def data_size_records(
     records = []
     for sized in runs:
         name = size_run_name(sized.per_breed)
-        predictions = predictions_paths([sized.run], arrays, split, output_dir, name)
+        predictions = prediction_path(sized.run, arrays, split, output_dir, name)
         fields = single_model_fields(
             sized.run,
             f"Scratch CNN, {sized.per_breed} photos a breed",

@@ -121,17 +121,17 @@ def save_run_predictions(run: SeedRun, arrays: SplitArrays, split: Split, path: 
 
 def predictions_paths(
     runs: Sequence[SeedRun], arrays: SplitArrays, split: Split, output_dir: Path, run_name: str
-) -> str | list[str]:
-    """Save each run's predictions under ``output_dir/predictions``; the paths relative to ``output_dir``.
-
-    One run gives ``<run_name>.npz`` (a path); several seeds give ``<run_name>-seed<k>.npz`` (a list).
-    """
-    if len(runs) == 1:
-        path = save_run_predictions(runs[0], arrays, split, output_dir / "predictions" / f"{run_name}.npz")
-        return path.relative_to(output_dir).as_posix()
+) -> list[str]:
+    """Save each seed's predictions as ``output_dir/predictions/<run_name>-seed<k>.npz``; paths relative to it."""
     return [
         save_run_predictions(run, arrays, split, output_dir / "predictions" / f"{run_name}-seed{run.seed}.npz")
         .relative_to(output_dir)
         .as_posix()
         for run in runs
     ]
+
+
+def prediction_path(run: SeedRun, arrays: SplitArrays, split: Split, output_dir: Path, run_name: str) -> str:
+    """Save a single run's predictions as ``output_dir/predictions/<run_name>.npz``; the path relative to it."""
+    path = save_run_predictions(run, arrays, split, output_dir / "predictions" / f"{run_name}.npz")
+    return path.relative_to(output_dir).as_posix()
