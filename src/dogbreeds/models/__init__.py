@@ -73,6 +73,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "recipes": [
             "SCRATCH_CONFIG",
             "MAX_WARMUP_EPOCHS",
+            "EAGER_STEPS",
             "warmup_epochs_for",
             "ScratchRecipe",
         ],

@@ -33,6 +33,8 @@ AdamW (peak learning rate 2e-3, decoupled weight decay 0.05: Keras shrinks the w
 ``learning_rate * weight_decay`` a step) and label smoothing 0.1."""
 
 MAX_WARMUP_EPOCHS = 5
+EAGER_STEPS = 32
+"""A run of at most this many optimizer steps trains eagerly: tracing its step would cost more than the steps."""
 
 
 def warmup_epochs_for(epochs: int) -> int:
@@ -69,10 +71,13 @@ class ScratchRecipe:
         """The compiled CNN whose learning rate warms up then follows a cosine over ``epochs`` of ``steps``.
 
         ``front``: a fixed layer between the (augmented) photos and the CNN, e.g. a whitening.
+        A run of at most ``EAGER_STEPS`` steps (the bundled sample's) runs eagerly.
         """
         schedule = cosine_schedule(self.config.learning_rate, steps * epochs, warmup_steps=steps * self.warmup_epochs)
         size = (self.image_size, self.image_size, 3)
-        return build_scratch_cnn(self.config, num_classes, size, augmentation=front, learning_rate=schedule)
+        model = build_scratch_cnn(self.config, num_classes, size, augmentation=front, learning_rate=schedule)
+        model.run_eagerly = steps * epochs <= EAGER_STEPS
+        return model
 
     def train(
         self,

@@ -25,6 +25,7 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import json_digest
 from dogbreeds.models.builders import CNNConfig, build_scratch_cnn
 from dogbreeds.models.compiling import ModelConfigError
+from dogbreeds.models.recipes import EAGER_STEPS
 from dogbreeds.models.training import cosine_schedule
 
 TUNER_KINDS = ("hyperband", "bayesian", "random")
@@ -118,7 +119,10 @@ class CNNHyperModel(kt.HyperModel):
                 values[name] = hp.Choice(name, encoded, ordered=False)
         config = self.config_from(values)
         rate = self.schedule.learning_rate(config.learning_rate) if self.schedule else None
-        return build_scratch_cnn(config, self.num_classes, self.input_shape, self.augmentation, rate)
+        model = build_scratch_cnn(config, self.num_classes, self.input_shape, self.augmentation, rate)
+        if self.schedule is not None:  # a trial of a few steps runs eagerly, as the recipe's runs do
+            model.run_eagerly = self.schedule.steps_per_epoch * self.schedule.epochs <= EAGER_STEPS
+        return model
 
     def config_from(self, values: Mapping[str, Any] | kt.HyperParameters) -> CNNConfig:
         """The ``CNNConfig`` for tuned ``values`` (a trial's hyperparameters or their dict)."""
