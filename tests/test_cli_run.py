@@ -134,7 +134,7 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
 
     settings = settings_for("cpu")
     assert (settings.data_dir, settings.photos_dir, settings.val_fraction) == (crops, photos, 0.1)
-    assert settings.transfer_image_size is None and settings.ablation_seeds >= 3 and settings.tuner_trials >= 6
+    assert settings.transfer_image_size is None and settings.ablation_seeds >= 3 and settings.tuner_trials >= 5
     assert settings_for("cpu", photos_dir=str(crops)).photos_dir == crops  # --set photos_dir=... wins
     assert settings_for("quick", data_dir=crops).photos_dir == crops  # one folder for everything
 
