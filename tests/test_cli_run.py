@@ -55,7 +55,7 @@ def test_every_run_setting_reaches_the_runs_settings_file(tmp_path):
     folders = ("data_dir", "photos_dir", "pets_dir", "not_dogs_dir")
     every |= {"profile": "quick", "breeds": 2} | {name: str(tmp_path) for name in folders}
     every |= {"image_size": 32, "transfer_image_size": 32, "whitening_size": 2, "val_fraction": 0.5}
-    every |= {"deterministic": False}
+    every |= {"deterministic": False, "ablation_image_size": 32, "data_sizes": [1, 2], "scratch_cache": True}
     resolved = runner.resolve_parameters({**every, "target_accuracy": 0.9})
     settings, notebook_only = runner.run_settings(resolved, tmp_path / "run")
     assert notebook_only == {"target_accuracy": 0.9}  # a parameter notebook 05 declares, not a run setting
@@ -96,7 +96,7 @@ def test_standalone_settings_are_checked_alike():
 
     with pytest.raises(ValueError, match="batch_size=0 is not allowed"):
         settings_for("quick", batch_size=0)
-    assert settings_for("quick", epochs=None).epochs == 8  # None: the profile's default
+    assert settings_for("quick", epochs=None).epochs == 2  # None: the profile's default
 
 
 def test_profile_choices_come_from_the_profiles(capsys):
@@ -136,7 +136,7 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
 
     settings = settings_for("cpu")
     assert (settings.data_dir, settings.photos_dir, settings.val_fraction) == (crops, photos, 0.1)
-    assert settings.transfer_image_size is None and settings.ablation_seeds >= 3 and settings.tuner_trials >= 10
+    assert settings.transfer_image_size is None and settings.ablation_seeds >= 3 and settings.tuner_trials >= 5
     assert settings_for("cpu", photos_dir=str(crops)).photos_dir == crops  # --set photos_dir=... wins
     assert settings_for("quick", data_dir=crops).photos_dir == crops  # one folder for everything
     for profile in ("quick", "cpu"):  # the shelter's reporting photos: the shared folders whatever the profile

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dogbreeds.experiments.scratch_text import scratch_conclusions
+from dogbreeds.experiments.scratch_text import (
+    ablation_display,
+    ablation_summary,
+    data_size_display,
+    scratch_conclusions,
+)
 from dogbreeds.experiments.transfer_text import (
     chart_markdown,
     epochs_markdown,
@@ -15,14 +20,35 @@ from dogbreeds.experiments.transfer_text import (
     verdicts_markdown,
 )
 
-ABLATION = pd.DataFrame({"variant": ["baseline", "wider"], "test_accuracy": [0.4, 0.45], "val_accuracy": [0.38, 0.5]})
-SEARCH = {"params": {"trials": 2, "tuner": "random"}, "metrics": {"best_val_accuracy": 0.52}}
-BEST = {
-    "data": {"num_classes": 3},
-    "metrics": {"top1": 0.5, "val_top1": 0.55, "top5": 1.0, "macro_f1": 0.481},
-    "timings": {"train_seconds": 12.4, "epochs_run": 2, "best_epoch": 1, "inference_ms_per_image": 0.84},
-    "params": {"parameters": 123456},
-}
+ABLATION = pd.DataFrame(
+    {
+        "variant": ["baseline", "wider", "no_dropout", "sgd"],
+        "change": ["reference", "filters: 32-64 -> 64-128", "dropout: 0.3 -> 0.0", "optimizer: adamw -> sgd"],
+        "control": [None, "baseline", "baseline", "baseline"],
+        "test_accuracy": [0.40, 0.45, 0.41, 0.30],
+        "test_accuracy_std": [0.01, 0.02, 0.015, 0.03],
+        "difference": [float("nan"), 0.05, 0.01, -0.10],
+        "difference_low": [float("nan"), 0.01, -0.02, -0.14],
+        "difference_high": [float("nan"), 0.09, 0.04, -0.06],
+        "p_holm": [float("nan"), 0.04, 0.6, 0.003],
+        "verdict": ["reference", "better", "tie", "worse"],
+        "seeds": [3, 3, 3, 3],
+        "epochs_run": [30, 30, 30, 30],
+        "epoch_kept": [30, 30, 30, 30],
+        "test_images": [501] * 4,
+    }
+)
+
+
+def model_record(top1: float, low: float, high: float, **params) -> dict:
+    return {
+        "data": {"num_classes": 10},
+        "metrics": {"top1": top1, "top1_low": low, "top1_high": high},
+        "timings": {"epochs_run": 30, "epoch_kept": 30},
+        "params": params,
+    }
+
+
 TABLE = pd.DataFrame(
     {
         "model": [
@@ -43,17 +69,63 @@ TABLE = pd.DataFrame(
 HEADS = TABLE.index[:3]
 
 
-def test_scratch_conclusions_state_chance_baseline_tuned_cnn_and_search():
-    text = scratch_conclusions(ABLATION, SEARCH, BEST)
-    assert text.startswith("- Chance level with 3 breeds is 33%. The baseline reaches 40% test accuracy (38% on val")
-    assert "the tuned CNN 50% (validation 55%, top-5 100%, macro F1 0.48)" in text
-    assert "has 123,456 parameters, trained in 12 s (2 epochs, best at epoch 1) and predicts in 0.8 ms" in text
-    assert "- Tuner: 2 trials (random search); the best validation accuracy of a trial was 52%." in text
-    one = {**BEST, "data": {"num_classes": 1}, "timings": {**BEST["timings"], "epochs_run": 1}}
-    text = scratch_conclusions(ABLATION.iloc[1:], {**SEARCH, "params": {"trials": 1, "tuner": "bayesian"}}, one)
-    assert (
-        "with 1 breed is 100%. The tuned CNN reaches 50%" in text and "(1 epoch, best" in text and "1 trial (" in text
+def test_ablation_display_has_words_for_headers_and_no_empty_numbers():
+    table = ablation_display(ABLATION)
+    assert list(table.index) == ["baseline", "wider", "no dropout", "sgd"]
+    assert table.loc["wider", "difference (95 % interval)"] == "+5.0 points (+1.0 to +9.0)"
+    assert table.loc["baseline", "test accuracy"] == "40.0 % ± 1.0" and table.loc["baseline", "verdict"] == "reference"
+    assert table.loc["sgd", "Holm-adjusted p"] == "0.003" and table.loc["sgd", "epochs run / kept"] == "30 / 30"
+    assert not table.isna().any().any()
+
+
+def test_ablation_summary_lists_verdicts_with_intervals_and_says_how_the_family_is_guarded():
+    text = ablation_summary(ABLATION)
+    assert "- Better than the baseline: wider (+5.0 points (+1.0 to +9.0))." in text
+    assert "- Worse than the baseline: sgd (-10.0 points (-14.0 to -6.0))." in text
+    assert "- Ties (the difference could be zero): no dropout (+1.0 points (-2.0 to +4.0))." in text
+    assert "40.0 % on the 501 test photos, averaged over 3 seeds; every arm trained the same 30 epochs" in text
+    assert "How the 3 comparisons are guarded" in text and "Holm's correction adjusts the 3 p-values" in text
+
+
+def test_scratch_conclusions_give_each_model_with_its_interval_and_the_data_size_curve():
+    baseline = model_record(0.40, 0.36, 0.44, seeds=[1, 2, 3])
+    tuned = model_record(
+        0.42,
+        0.38,
+        0.46,
+        seeds=[1, 2, 3],
+        comparison={"difference": 0.02, "difference_low": -0.01, "difference_high": 0.05, "verdict": "tie"},
     )
+    pretrained = model_record(0.61, 0.57, 0.65, pretraining={"images": 7200, "breeds": 120, "epochs": 36})
+    search = {"params": {"trials": 6}}
+    sizes = [{"params": {"per_breed": n}, "metrics": {"top1": t}} for n, t in ((25, 0.2), (10, 0.15))]
+    text = scratch_conclusions(baseline, tuned, pretrained, search, sizes)
+    assert text.startswith("- Chance with 10 breeds is 10%. The baseline recipe reaches 40.0 % (36.0–44.0 %)")
+    assert "(mean of 3 seeds, 30 epochs, the last kept)" in text
+    assert "tried 6 settings of the recipe; its best, retrained with 3 seeds, reaches 42.0 % (38.0–46.0 %)" in text
+    assert "+2.0 points (-1.0 to +5.0) against the baseline on the same photos (verdict: tie)" in text
+    assert "on 7,200 photos of 120 breeds (36 epochs)" in text and "61.0 % (57.0–65.0 %) on the test" in text
+    assert "(baseline recipe, one seed each): 10: 15.0 %, 25: 20.0 %." in text
+    assert "(1 epoch)" in scratch_conclusions(
+        baseline,
+        tuned,
+        {**pretrained, "params": {"pretraining": {"images": 9, "breeds": 2, "epochs": 1}}},
+        search,
+        sizes,
+    )
+
+
+def test_data_size_display_orders_the_points_with_their_intervals():
+    records = [
+        {
+            "params": {"per_breed": n, "train_images": 10 * n},
+            "metrics": {"top1": t, "top1_low": t - 0.05, "top1_high": t + 0.05},
+        }
+        for n, t in ((50, 0.3), (10, 0.15))
+    ]
+    table = data_size_display(records)
+    assert list(table.index) == [10, 50] and table.loc[50, "training photos"] == 500
+    assert table.loc[10, "test accuracy (95 % interval)"] == "15.0 % (10.0–20.0 %)"
 
 
 def test_head_runs_count_variants_backbones_and_photos():

@@ -19,7 +19,6 @@ from dogbreeds.experiments.head_to_head import (
     per_breed_rows,
     predictions_path,
     readable_head_to_head,
-    seeded_interval,
 )
 from dogbreeds.experiments.head_to_head_text import (
     central_markdown,
@@ -31,6 +30,7 @@ from dogbreeds.experiments.head_to_head_text import (
 from dogbreeds.experiments.predictions import SplitPredictions, save_predictions
 from dogbreeds.experiments.records import load_records
 from dogbreeds.judge import plots
+from dogbreeds.judge.intervals import seeded_interval
 
 PHOTOS = 40
 LABELS = np.arange(PHOTOS) % 2

@@ -96,7 +96,7 @@ def test_learning_curves_circle_the_kept_epoch_in_every_panel_and_draw_chance():
     chance_lines = [line for line in fixed.axes[1].lines if line.get_label().startswith("chance")]
     assert len(chance_lines) == 1 and list(chance_lines[0].get_ydata()) == [0.1, 0.1]
     assert not [line for line in fixed.axes[0].lines if line.get_label().startswith("chance")]  # not on the loss
-    with pytest.raises(plots.PlotInputError, match="counts from 1"):
+    with pytest.raises(plots.PlotInputError, match="outside the"):
         plots.plot_learning_curves(history, kept_epoch=0)
 
 

@@ -8,18 +8,21 @@ import pytest
 import tensorflow as tf
 
 from dogbreeds.models.builders import CNNConfig, build_scratch_cnn
+from dogbreeds.models.recipes import SCRATCH_CONFIG
 from dogbreeds.models.training import set_seed
 from dogbreeds.models.tuning import (
     DEFAULT_SPACE,
-    QUICK_SPACE,
+    SCRATCH_SPACE,
     CNNHyperModel,
     ExistingSearchError,
     SearchError,
     SearchFailedError,
+    TrialSchedule,
     best_config,
     make_tuner,
     run_search,
     search_project_name,
+    space_table,
     trials_dataframe,
 )
 
@@ -123,12 +126,30 @@ def test_bad_search_spaces_are_refused(space, message):
         CNNHyperModel(3, (32, 32, 3), space)
 
 
-@pytest.mark.parametrize("space", [DEFAULT_SPACE, QUICK_SPACE])
-def test_bundled_spaces_are_valid_and_quick_is_smaller(space):
-    hypermodel = CNNHyperModel(120, (64, 64, 3), space)
+@pytest.mark.parametrize("space", [DEFAULT_SPACE, SCRATCH_SPACE])
+def test_bundled_spaces_are_valid(space):
+    hypermodel = CNNHyperModel(120, (64, 64, 3), space, base=SCRATCH_CONFIG)
     assert set(hypermodel.space) == set(space)
-    assert set(QUICK_SPACE) <= set(DEFAULT_SPACE)
-    assert all(set(QUICK_SPACE[name]) <= set(DEFAULT_SPACE[name]) for name in QUICK_SPACE)
+
+
+def test_space_table_lists_every_searched_setting_with_its_values_and_the_recipes():
+    table = space_table(SCRATCH_SPACE, SCRATCH_CONFIG).set_index("setting")
+    assert list(table.index) == [name.replace("_", " ") for name in SCRATCH_SPACE]
+    assert table.loc["filters", "values tried"] == "32-64-128-256, 48-96-192-384, 32-64-128-256-256"
+    assert table.loc["filters", "recipe"] == "32-64-128-256" and table.loc["learning rate", "recipe"] == "0.002"
+    assert table.loc["dropout", "values tried"] == "0.1, 0.3, 0.5"
+
+
+def test_trials_follow_the_recipes_fixed_schedule_and_train_every_epoch(tmp_path):
+    schedule = TrialSchedule(steps_per_epoch=2, epochs=3, warmup_epochs=1)
+    hypermodel = CNNHyperModel(2, (16, 16, 3), SMALL_SPACE, base=CNNConfig(dropout=0.0), schedule=schedule)
+    model = hypermodel.build(kt.HyperParameters())
+    assert float(model.optimizer.learning_rate) == 0.0  # step 0 of the warm-up (the plain rate would be 1e-3)
+    rate = schedule.learning_rate(1e-3)
+    assert float(rate(2)) == pytest.approx(1e-3) and float(rate(6)) == pytest.approx(1e-5)
+    tuner = make_tuner("random", hypermodel, tmp_path, "fixed", max_trials=1, seed=1)
+    table = run_search(tuner, tiny_split(), tiny_split(), epochs=3, patience=None, verbose=0)
+    assert table["best_step"].iloc[0] <= 2 and len(table) == 1 and table["status"].iloc[0] == "COMPLETED"
 
 
 def test_loss_settings_are_checked_together():

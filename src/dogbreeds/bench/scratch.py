@@ -19,6 +19,7 @@ from dogbreeds.core.provenance import data_hash
 from dogbreeds.data.folder import ImageRecord, discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import official_split, split_records
+from dogbreeds.experiments.scratch_pretrain import PretrainError, refuse_test_photos
 from dogbreeds.inputs.arrays import LabeledImages, load_labeled_images, predict_timed
 from dogbreeds.inputs.augmentation import ResizedCropConfig
 from dogbreeds.judge.evaluation import evaluate
@@ -162,11 +163,8 @@ def _scored(
 
 
 def _refuse_test_photos(pretrain: Sequence[Any], test: Sequence[Any]) -> None:
-    """Raise BenchError when a pre-training photo has the file name of a test photo."""
-    test_names = {Path(record.path).name for record in test}
-    shared = sorted(test_names & {Path(record.path).name for record in pretrain})
-    if shared:
-        raise BenchError(
-            f"{len(shared)} pre-training photo(s) are test photos of the benchmark (first: {shared[0]}); "
-            "pre-train on data that leaves the test list out."
-        )
+    """Raise BenchError when a pre-training photo has the file name of a test photo (notebook 03's check)."""
+    try:
+        refuse_test_photos(pretrain, test)
+    except PretrainError as error:
+        raise BenchError(str(error)) from error

@@ -1,15 +1,15 @@
-"""The ablation study's design: variants that each change one thing against a control, and their inputs.
+"""The ablation study's design: arms that each change one thing in the scratch recipe, and their inputs.
 
-A :class:`Variant` is data: the ``CNNConfig`` settings it changes, the image
-preprocessing it applies, its augmentation preset, whether it whitens the images.
+A :class:`Variant` is data: the ``CNNConfig`` settings it changes from the recipe's
+(:data:`~dogbreeds.models.recipes.SCRATCH_CONFIG`), the image preprocessing it applies,
+whether it trains on augmented crops (the recipe does), whether it whitens the photos.
 :data:`VARIANTS` is the study notebooks 02 and 03 use; :class:`VariantInputs` derives each
-variant's images once. :mod:`dogbreeds.experiments.ablation` trains them.
+variant's photos once. :mod:`dogbreeds.experiments.ablation` trains them.
 
-Whitening arms run at the whitening size: ZCA needs the pixel covariance, a D x D
-matrix with D = side x side x 3, which is practical at 32 px, not at the CNN's usual
-size. So the ZCA arm and its control (the baseline at that size) both train at
-``whitening_size``, and whitening is the only difference between them. The whitener
-is fitted on the train split only and applied to every split.
+Whitening is a fixed layer in front of the CNN, fitted on the training photos only, so
+it sees the augmented crops and whitening is the only change. ZCA needs the pixel
+covariance, a D x D matrix with D = side x side x 3: the arm exists when the photos are
+at most 64 px a side.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any
 
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.inputs.arrays import SplitArrays
-from dogbreeds.inputs.augmentation import AugmentationError, resolve_config
 from dogbreeds.inputs.preprocessing import PreprocessingError, apply_named, named_preprocessor
-from dogbreeds.inputs.whitening import Whitener
+from dogbreeds.inputs.whitening import MAX_DIMENSIONS, Whitener
 from dogbreeds.models.builders import CNNConfig
 from dogbreeds.models.compiling import ModelConfigError
+from dogbreeds.models.recipes import SCRATCH_CONFIG
 
 
 class AblationError(DogbreedsError, ValueError):
@@ -34,22 +34,20 @@ class AblationError(DogbreedsError, ValueError):
 
 @dataclass(frozen=True)
 class Variant:
-    """One arm of the ablation study, described by what differs from the baseline.
+    """One arm of the ablation study, described by what differs from the baseline recipe.
 
     ``config``: ``CNNConfig`` settings that differ from the base config.
     ``preprocessing``: a :mod:`dogbreeds.inputs.preprocessing` name applied to every split.
-    ``augmentation``: a :mod:`dogbreeds.inputs.augmentation` preset, active during training only.
-    ``whitening``: ZCA whitening fitted on the train split (needs ``at_whitening_size``).
-    ``at_whitening_size``: train at the whitening size instead of the arrays' size.
+    ``augmentation``: train on random resized crops with flips and colour jitter (the recipe's).
+    ``whitening``: ZCA whitening fitted on the training photos, a fixed layer in front of the CNN.
     ``control``: the variant this one is compared with (None for the baseline itself).
     """
 
     name: str
     config: Mapping[str, Any] = field(default_factory=dict, hash=False)
     preprocessing: str = "none"
-    augmentation: str = "none"
+    augmentation: bool = True
     whitening: bool = False
-    at_whitening_size: bool = False
     control: str | None = "baseline"
 
     def __post_init__(self) -> None:
@@ -65,29 +63,30 @@ class Variant:
         try:
             self.cnn_config()
             named_preprocessor(self.preprocessing)
-            resolve_config(self.augmentation)
-        except (ModelConfigError, PreprocessingError, AugmentationError) as error:
+        except (ModelConfigError, PreprocessingError) as error:
             raise AblationError(f"Variant {self.name!r}: {error}") from error
-        if self.whitening and not self.at_whitening_size:
-            raise AblationError(
-                f"Variant {self.name!r}: whitening is fitted at the whitening size; set at_whitening_size=True."
-            )
         if self.control == self.name:
             raise AblationError(f"Variant {self.name!r} cannot be its own control; use control=None.")
 
     def cnn_config(self, base: CNNConfig | None = None) -> CNNConfig:
-        """The CNN settings of this variant: ``base`` (the baseline ``CNNConfig()`` when None) with ``config``."""
-        return dataclasses.replace(base or CNNConfig(), **self.config)
+        """The CNN settings of this variant: ``base`` (the recipe's when None) with ``config``."""
+        return dataclasses.replace(base or SCRATCH_CONFIG, **self.config)
 
     def settings(self, image_size: int, base: CNNConfig | None = None) -> dict[str, Any]:
         """Everything that defines this arm, as plain values: CNN settings, inputs, image size."""
         return {
             **self.cnn_config(base).to_dict(),
             "preprocessing": self.preprocessing,
-            "augmentation": self.augmentation,
+            "augmentation": "random crops" if self.augmentation else "none",
             "whitening": "zca" if self.whitening else "none",
             "image_size": image_size,
         }
+
+
+def variant_for(name: str, config: CNNConfig, base: CNNConfig | None = None) -> Variant:
+    """The arm that trains ``config`` with the recipe, described by the settings where it differs from ``base``."""
+    base_values, values = (base or SCRATCH_CONFIG).to_dict(), config.to_dict()
+    return Variant(name, config={key: value for key, value in values.items() if base_values[key] != value})
 
 
 BASELINE = Variant("baseline", control=None)
@@ -95,19 +94,22 @@ BASELINE = Variant("baseline", control=None)
 VARIANTS: tuple[Variant, ...] = (
     BASELINE,
     Variant("equalized", preprocessing="equalize_luma"),
-    Variant("augmented", augmentation="standard"),
-    Variant("sgd", config={"optimizer": "sgd", "learning_rate": 1e-2}),  # SGD's usual rate, 10x Adam's
-    Variant("label_smoothing", config={"loss": "categorical_crossentropy", "label_smoothing": 0.1}),
+    Variant("clahe", preprocessing="clahe"),
+    Variant("zca", whitening=True),
+    Variant("no_augmentation", augmentation=False),
+    Variant("sgd", config={"optimizer": "sgd", "learning_rate": 2e-2, "weight_decay": None}),  # SGD's usual rate
+    Variant("no_label_smoothing", config={"label_smoothing": 0.0}),
     Variant("elu", config={"activation": "elu"}),
     Variant("no_dropout", config={"dropout": 0.0}),
     Variant("no_batch_norm", config={"batch_norm": False}),
     Variant("flatten", config={"pooling": "flatten"}),
-    Variant("wider", config={"filters": (64, 128, 256)}),
-    Variant("deeper", config={"filters": (32, 64, 128, 256)}),
-    Variant("baseline_small", at_whitening_size=True),
-    Variant("zca", whitening=True, at_whitening_size=True, control="baseline_small"),
+    Variant("wider", config={"filters": (64, 128, 256, 512)}),
+    Variant("deeper", config={"filters": (32, 64, 128, 256, 256)}),
 )
-"""The study: the baseline, one arm per change, and the whitening pair at the whitening size."""
+"""The study: the baseline recipe and twelve arms, each compared with it."""
+
+PREPROCESSING_ARMS = ("equalized", "clahe", "zca", "no_augmentation")
+"""The arms of :data:`VARIANTS` that change the photos the CNN sees rather than the CNN or its optimizer."""
 
 
 def describe_change(settings: Mapping[str, Any], control_settings: Mapping[str, Any] | None) -> str:
@@ -127,40 +129,34 @@ def _shown(value: Any) -> str:
 
 
 class VariantInputs:
-    """The images each variant trains on, derived once from the loaded arrays and shared between variants.
+    """The photos each variant trains on, derived once from the loaded arrays and shared between variants."""
 
-    Order of the steps: preprocessing (at the arrays' size), resizing to the whitening
-    size, ZCA whitening. Whitened values are multiplied by 255 because the CNN divides
-    its input by 255 (it expects pixels), so the network sees the whitened values themselves.
-    """
-
-    def __init__(self, arrays: SplitArrays, whitening_size: int, *, progress: bool = True) -> None:
-        if whitening_size < 1:
-            raise AblationError(f"whitening_size must be >= 1, got {whitening_size}.")
+    def __init__(self, arrays: SplitArrays, *, progress: bool = True) -> None:
         self.arrays = arrays
-        self.whitening_size = whitening_size
         self.progress = progress
-        self._derived: dict[tuple[str, bool, bool], SplitArrays] = {}
+        self._derived: dict[str, SplitArrays] = {}
+        self._whitener: Whitener | None = None
 
-    def image_size(self, variant: Variant) -> int:
-        """The side, in pixels, of the images ``variant`` trains on."""
-        return self.whitening_size if variant.at_whitening_size else self.arrays.input_shape[0]
+    @property
+    def image_size(self) -> int:
+        """The side, in pixels, of the photos every variant trains on."""
+        return self.arrays.input_shape[0]
 
     def for_variant(self, variant: Variant) -> SplitArrays:
         """The train, validation and test arrays for ``variant`` (computed on first use)."""
-        key = (variant.preprocessing, variant.at_whitening_size, variant.whitening)
-        if key not in self._derived:
-            data = self.arrays
-            if variant.preprocessing != "none":
-                data = data.map_images(
-                    lambda images: apply_named(images, variant.preprocessing, progress=self.progress)
-                )
-            if variant.at_whitening_size and data.input_shape[:2] != (self.whitening_size, self.whitening_size):
-                data = data.resized(self.whitening_size, progress=self.progress)
-            if variant.whitening:
-                whitener = Whitener("zca", image_size=self.whitening_size).fit(
-                    data.train.images, progress=self.progress
-                )
-                data = data.map_images(lambda images: whitener.transform(images) * 255.0)
-            self._derived[key] = data
-        return self._derived[key]
+        if variant.preprocessing == "none":
+            return self.arrays
+        if variant.preprocessing not in self._derived:
+            self._derived[variant.preprocessing] = self.arrays.map_images(
+                lambda images: apply_named(images, variant.preprocessing, progress=self.progress)
+            )
+        return self._derived[variant.preprocessing]
+
+    def whitener(self) -> Whitener:
+        """ZCA whitening fitted on the training photos (once), for a variant's front layer."""
+        side = self.image_size
+        if side * side * 3 > MAX_DIMENSIONS:
+            raise AblationError(f"ZCA whitening of {side}-pixel photos is too large; whiten at 64 px or less.")
+        if self._whitener is None:
+            self._whitener = Whitener("zca", image_size=side).fit(self.arrays.train.images, progress=self.progress)
+        return self._whitener

@@ -28,12 +28,12 @@ from dogbreeds.data.folder import ImageRecord
 from dogbreeds.experiments.predictions import load_predictions
 from dogbreeds.experiments.records import latest_records, load_records
 from dogbreeds.judge.intervals import (
-    BOOTSTRAP_RESAMPLES,
     Comparison,
     Interval,
     accuracy_interval,
     paired_comparison,
     seeded_comparison,
+    seeded_interval,
 )
 
 SIZES = (10, 25, 50, 100)
@@ -80,25 +80,6 @@ class Contender:
         if self.correct is None:
             return accuracy_interval(round(self.top1 * self.photos), self.photos)
         return seeded_interval(self.correct)
-
-
-def seeded_interval(runs: np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Interval:
-    """The mean accuracy of one or more runs (rows of correctness flags on the same photos), with a 95 % interval.
-
-    One run: Wilson. Several: each bootstrap draw resamples the photos and the runs, so the interval
-    holds both the photo-to-photo and the seed-to-seed noise.
-    """
-    runs = np.atleast_2d(np.asarray(runs, dtype=bool))
-    if len(runs) == 1:
-        return accuracy_interval(int(runs.sum()), runs.shape[1])
-    rng = np.random.default_rng(seed)
-    boot = np.empty(resamples)
-    for draw in range(resamples):
-        photos = rng.integers(0, runs.shape[1], size=runs.shape[1])
-        seeds = rng.integers(0, len(runs), size=len(runs))
-        boot[draw] = runs[np.ix_(seeds, photos)].mean()
-    low, high = np.quantile(boot, [0.025, 0.975])
-    return Interval(float(runs.mean()), float(low), float(high))
 
 
 def per_breed_rows(records: Sequence[ImageRecord], per_breed: int, seed: int) -> np.ndarray:

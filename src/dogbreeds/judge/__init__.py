@@ -65,6 +65,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "correctness",
             "paired_comparison",
             "seeded_comparison",
+            "seeded_interval",
             "holm_adjust",
             "holm_verdicts",
         ],
@@ -109,12 +110,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "MISSING",
             "words",
             "document_table",
-        ],
-        "verdicts": [
-            "VerdictError",
-            "ablation_verdicts",
-            "welch_half_width",
-            "summarize_ablation",
         ],
     },
 )

@@ -5,6 +5,7 @@
   bootstrap interval and McNemar's exact test on the photos where they disagree.
 - :func:`seeded_comparison`: two training recipes, each run with several seeds on the same photos;
   a bootstrap over photos and seeds at once, so both kinds of noise widen the interval.
+- :func:`seeded_interval`: the mean accuracy of several seeds of one recipe, with the same bootstrap.
 - :func:`holm_adjust`: Holm's step-down correction of several p-values (a family of comparisons).
 
 A difference whose interval contains 0 is a tie (:func:`verdict`).
@@ -166,6 +167,29 @@ def seeded_comparison(
     observed = float(a.mean() - b.mean())
     difference = Interval(observed, float(low), float(high), confidence)
     return Comparison(float(a.mean()), float(b.mean()), difference, p_value, photos, "bootstrap over photos and seeds")
+
+
+def seeded_interval(
+    runs: Sequence[Sequence[bool]] | np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> Interval:
+    """The mean accuracy of one or more runs (rows of correctness flags on the same photos), with a 95 % interval.
+
+    One run: Wilson. Several (seeds of one recipe): each bootstrap draw resamples the photos and the
+    runs, so the interval holds both the photo-to-photo and the seed-to-seed noise.
+    """
+    runs = np.atleast_2d(np.asarray(runs, dtype=bool))
+    if runs.shape[1] == 0:
+        raise IntervalInputError("No photos: an accuracy needs at least one scored photo.")
+    if len(runs) == 1:
+        return accuracy_interval(int(runs.sum()), runs.shape[1])
+    rng = np.random.default_rng(seed)
+    boot = np.empty(resamples)
+    for draw in range(resamples):
+        photos = rng.integers(0, runs.shape[1], size=runs.shape[1])
+        seeds = rng.integers(0, len(runs), size=len(runs))
+        boot[draw] = runs[np.ix_(seeds, photos)].mean()
+    low, high = np.quantile(boot, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return Interval(float(runs.mean()), float(low), float(high))
 
 
 def holm_adjust(p_values: Sequence[float]) -> np.ndarray:

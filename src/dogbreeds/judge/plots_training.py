@@ -73,8 +73,9 @@ def plot_learning_curves(
 def _kept_epoch(logs: Mapping[str, Sequence[float]], kept_epoch: int | None) -> int | None:
     """The 1-based epoch to circle: ``kept_epoch``, else the lowest validation loss, else none."""
     if kept_epoch is not None:
-        if kept_epoch < 1:
-            raise PlotInputError(f"kept_epoch counts from 1, got {kept_epoch}.")
+        epochs = max((len(values) for values in logs.values()), default=0)
+        if not 1 <= kept_epoch <= epochs:
+            raise PlotInputError(f"kept_epoch {kept_epoch} is outside the {epochs} epochs of the history (from 1).")
         return int(kept_epoch)
     losses = np.asarray(logs.get("val_loss", []), dtype=float)
     return int(np.nanargmin(losses)) + 1 if losses.size and np.isfinite(losses).any() else None

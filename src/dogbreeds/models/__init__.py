@@ -87,6 +87,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "recipes": [
             "SCRATCH_CONFIG",
+            "MAX_WARMUP_EPOCHS",
+            "EAGER_STEPS",
+            "warmup_epochs_for",
             "ScratchRecipe",
         ],
         "training": [
@@ -117,16 +120,18 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "tuning": [
             "TUNER_KINDS",
             "DEFAULT_SPACE",
-            "QUICK_SPACE",
+            "SCRATCH_SPACE",
             "SearchError",
             "ExistingSearchError",
             "SearchFailedError",
+            "TrialSchedule",
             "CNNHyperModel",
             "search_project_name",
             "make_tuner",
             "run_search",
             "trials_dataframe",
             "best_config",
+            "space_table",
         ],
     },
 )

@@ -81,6 +81,7 @@ def fit(
     progress: bool = True,
     verbose: int = 0,
     class_weight: Mapping[int, float] | None = None,
+    initial_epoch: int = 0,
 ) -> FitResult:
     """Trains ``model`` with early stopping (best weights restored) and LR reduction on plateau.
 
@@ -91,9 +92,13 @@ def fit(
     defaults to half of ``patience``. With ``checkpoint_dir`` the best weights so far are
     written there after each improving epoch (atomically), so an interrupted run keeps them.
     ``progress`` shows a tqdm bar over epochs; ``verbose`` is passed to Keras (2 = one line per epoch).
+    ``initial_epoch``: epochs already trained (a resumed run); the history holds only the epochs run here.
     """
-    if epochs < 1 or (patience is not None and patience < 1):
-        raise TrainingError(f"epochs and patience must be >= 1, got epochs={epochs}, patience={patience}.")
+    if epochs < 1 or (patience is not None and patience < 1) or not 0 <= initial_epoch < epochs:
+        raise TrainingError(
+            f"epochs and patience must be >= 1 and initial_epoch in [0, epochs), got epochs={epochs}, "
+            f"patience={patience}, initial_epoch={initial_epoch}."
+        )
     monitor = monitor or ("val_loss" if val_ds is not None else "loss")
     if monitor.startswith("val_") and val_ds is None:
         raise TrainingError(f"monitor={monitor!r} needs validation data: pass val_ds or monitor a training metric.")
@@ -105,7 +110,8 @@ def fit(
         checkpoint = BestWeightsCheckpoint(checkpoint_dir, monitor=monitor, mode=mode)
         all_callbacks.append(checkpoint)
     if progress:
-        all_callbacks.append(TqdmCallback(epochs, verbose=0, desc="training"))  # a bar over epochs, latest metrics
+        # a bar over epochs, latest metrics
+        all_callbacks.append(TqdmCallback(epochs - initial_epoch, verbose=0, desc="training"))
     all_callbacks.extend(callbacks)
 
     start = time.perf_counter()
@@ -113,6 +119,7 @@ def fit(
         train_ds,
         validation_data=val_ds,
         epochs=epochs,
+        initial_epoch=initial_epoch,
         callbacks=all_callbacks,
         verbose=verbose,
         shuffle=False,  # shuffling is the data set's job; Keras ignores it for tf.data and warns
@@ -120,7 +127,7 @@ def fit(
     )
     wall_time = time.perf_counter() - start
     saved = checkpoint.weights_path if checkpoint is not None and checkpoint.weights_path.exists() else None
-    return _fit_result(history.history, monitor, mode, epochs, wall_time, saved)
+    return _fit_result(history.history, monitor, mode, epochs - initial_epoch, wall_time, saved)
 
 
 def _plateau_callbacks(

@@ -25,6 +25,8 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import json_digest
 from dogbreeds.models.builders import CNNConfig, build_scratch_cnn
 from dogbreeds.models.compiling import ModelConfigError
+from dogbreeds.models.recipes import EAGER_STEPS
+from dogbreeds.models.training import cosine_schedule
 
 TUNER_KINDS = ("hyperband", "bayesian", "random")
 _LOSS_SETTINGS = ("loss", "label_smoothing", "focal_gamma")
@@ -42,13 +44,16 @@ DEFAULT_SPACE: dict[str, tuple[Any, ...]] = {
     "learning_rate": (3e-3, 1e-3, 3e-4),
 }
 
-# A reduced space for the quick (CPU) profile: the axes that matter most, few values each.
-QUICK_SPACE: dict[str, tuple[Any, ...]] = {
-    "filters": ((32, 64, 128), (32, 64, 64, 64)),
-    "activation": ("relu", "elu"),
-    "dropout": (0.25, 0.5),
-    "learning_rate": (1e-3, 3e-4),
+SCRATCH_SPACE: dict[str, tuple[Any, ...]] = {
+    "filters": ((32, 64, 128, 256), (48, 96, 192, 384), (32, 64, 128, 256, 256)),
+    "kernel_size": (3, 5),
+    "dropout": (0.1, 0.3, 0.5),
+    "learning_rate": (1e-3, 2e-3, 4e-3),
+    "weight_decay": (0.01, 0.05, 0.1),
+    "label_smoothing": (0.0, 0.1, 0.2),
 }
+"""The search around the scratch recipe (:data:`~dogbreeds.models.recipes.SCRATCH_CONFIG`): width and depth,
+kernel size, dropout, peak learning rate, weight decay and label smoothing; every other setting is the recipe's."""
 
 
 class SearchError(DogbreedsError, RuntimeError):
@@ -63,12 +68,27 @@ class SearchFailedError(SearchError):
     """No trial of the search completed."""
 
 
+@dataclasses.dataclass(frozen=True)
+class TrialSchedule:
+    """Each trial's learning rate: a linear warm-up then a cosine decay over a fixed number of epochs."""
+
+    steps_per_epoch: int
+    epochs: int
+    warmup_epochs: int
+
+    def learning_rate(self, peak: float) -> keras.optimizers.schedules.LearningRateSchedule:
+        """The schedule that rises to ``peak`` and decays over the trial's epochs."""
+        steps = self.steps_per_epoch
+        return cosine_schedule(peak, steps * self.epochs, warmup_steps=steps * self.warmup_epochs)
+
+
 class CNNHyperModel(kt.HyperModel):
     """The scratch CNN (``build_scratch_cnn``) as a Keras Tuner hypermodel.
 
     ``space`` maps ``CNNConfig`` settings to the values to try (``DEFAULT_SPACE`` when
-    None); pass a reduced one for quick runs. A setting with a single value is fixed; a
-    setting not in ``space`` keeps its value from ``base`` (the baseline ``CNNConfig()`` when None).
+    None). A setting with a single value is fixed; a setting not in ``space`` keeps its value
+    from ``base`` (``CNNConfig()`` when None). With ``schedule``, every trial trains on the same
+    fixed warm-up + cosine schedule, the one of the recipe it tunes.
     """
 
     def __init__(
@@ -79,12 +99,14 @@ class CNNHyperModel(kt.HyperModel):
         *,
         base: CNNConfig | None = None,
         augmentation: keras.Layer | None = None,
+        schedule: TrialSchedule | None = None,
     ) -> None:
         super().__init__(name="scratch_cnn")
         self.num_classes = num_classes
         self.input_shape = tuple(input_shape)
         self.base = base if base is not None else CNNConfig()
         self.augmentation = augmentation
+        self.schedule = schedule
         self.space = _checked_space(space if space is not None else DEFAULT_SPACE, self.base)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
@@ -95,7 +117,12 @@ class CNNHyperModel(kt.HyperModel):
                 values[name] = hp.Fixed(name, encoded[0])
             else:
                 values[name] = hp.Choice(name, encoded, ordered=False)
-        return build_scratch_cnn(self.config_from(values), self.num_classes, self.input_shape, self.augmentation)
+        config = self.config_from(values)
+        rate = self.schedule.learning_rate(config.learning_rate) if self.schedule else None
+        model = build_scratch_cnn(config, self.num_classes, self.input_shape, self.augmentation, rate)
+        if self.schedule is not None:  # a trial of a few steps runs eagerly, as the recipe's runs do
+            model.run_eagerly = self.schedule.steps_per_epoch * self.schedule.epochs <= EAGER_STEPS
+        return model
 
     def config_from(self, values: Mapping[str, Any] | kt.HyperParameters) -> CNNConfig:
         """The ``CNNConfig`` for tuned ``values`` (a trial's hyperparameters or their dict)."""
@@ -168,19 +195,24 @@ def run_search(
     val_ds: tf.data.Dataset,
     *,
     epochs: int,
-    patience: int = 3,
+    patience: int | None = 3,
     verbose: int = 1,
 ) -> pd.DataFrame:
-    """Runs the search (early stopping on the objective per trial) and returns ``trials_dataframe``.
+    """Runs the search and returns ``trials_dataframe``.
 
-    ``epochs`` is the most a bayesian/random trial trains; hyperband sets its own budgets.
-    Raises ``SearchFailedError`` when no trial completed.
+    ``epochs`` is what a bayesian/random trial trains (hyperband sets its own budgets); with
+    ``patience`` a trial stops early when its objective has not improved for that many epochs,
+    with None it trains every epoch (a fixed schedule). Raises ``SearchFailedError`` when no trial completed.
     """
     objective = tuner.oracle.objective
-    stop = keras.callbacks.EarlyStopping(
-        monitor=objective.name, mode=objective.direction, patience=patience, restore_best_weights=True
-    )
-    tuner.search(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stop], verbose=verbose, shuffle=False)
+    stops = []
+    if patience is not None:
+        stops.append(
+            keras.callbacks.EarlyStopping(
+                monitor=objective.name, mode=objective.direction, patience=patience, restore_best_weights=True
+            )
+        )
+    tuner.search(train_ds, validation_data=val_ds, epochs=epochs, callbacks=stops, verbose=verbose, shuffle=False)
     return trials_dataframe(tuner)
 
 
@@ -214,6 +246,27 @@ def best_config(tuner: kt.Tuner) -> CNNConfig:
         raise SearchError(f"best_config needs a CNNHyperModel search, this one tuned {tuned}.")
     _check_some_completed(list(tuner.oracle.trials.values()))
     return tuner.hypermodel.config_from(tuner.get_best_hyperparameters(1)[0])
+
+
+def space_table(space: Mapping[str, Sequence[Any]], base: CNNConfig) -> pd.DataFrame:
+    """One row per searched setting: the values tried and the value of ``base`` (the recipe the search starts from)."""
+    checked = _checked_space(space, base)
+    return pd.DataFrame(
+        [
+            {
+                "setting": name.replace("_", " "),
+                "values tried": ", ".join(_shown(value) for value in choices),
+                "recipe": _shown(getattr(base, name)),
+            }
+            for name, choices in checked.items()
+        ]
+    )
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "-".join(str(part) for part in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _check_some_completed(trials: list[kt.engine.trial.Trial]) -> None:

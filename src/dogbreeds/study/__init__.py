@@ -93,6 +93,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "STUDY_SCOPE",
             "report_author",
             "title_page_for_run",
+            "central_lines",
+            "markdown_table",
             "data_lines",
             "results_at_a_glance",
         ],

@@ -29,13 +29,17 @@ PROFILES: dict[str, dict[str, Any]] = {
         image_size=64,
         transfer_image_size=160,
         batch_size=32,
-        epochs=8,
+        epochs=2,
         fine_tune_epochs=2,
         tuner_trials=2,
         ablation_seeds=1,
         whitening_size=32,
         head_epochs=20,
         pets_sample=16,
+        ablation_image_size=32,
+        pretrain_epochs=1,
+        pretrained_epochs=2,
+        data_sizes=[4],
     ),
     "cpu": dict(
         data_dir=("stanford-dogs-crops224",),
@@ -44,12 +48,16 @@ PROFILES: dict[str, dict[str, Any]] = {
         image_size=64,
         transfer_image_size=None,
         batch_size=32,
-        epochs=30,
+        epochs=24,
         fine_tune_epochs=6,
-        tuner_trials=10,
+        tuner_trials=5,
         ablation_seeds=3,
         whitening_size=32,
         val_fraction=0.1,
+        ablation_image_size=32,
+        pretrain_epochs=30,
+        pretrained_epochs=100,
+        scratch_cache=True,
     ),
     "full": dict(
         breeds="all",
@@ -61,6 +69,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         tuner_trials=20,
         ablation_seeds=3,
         whitening_size=32,
+        pretrain_epochs=60,
+        pretrained_epochs=200,
     ),
 }
 
@@ -126,6 +136,16 @@ class RunSettings:
     pets_dir: Path | None = _folder(default=None)  # the shelter's reporting photos: Oxford-IIIT Pet dogs (05)
     not_dogs_dir: Path | None = _folder(default=None)  # and photos of cats and objects (05)
     pets_sample: int | None = _whole(1, default=None)  # a seeded draw of that many of each (None: every photo)
+    ablation_image_size: int | None = _whole(8, default=None)  # side of the scratch ablations (None: image_size)
+    pretrain_epochs: int = _whole(1, default=30)  # epochs of the scratch CNN's pre-training on data_dir's train list
+    pretrained_epochs: int | None = _whole(1, default=None)  # then its epochs on the photos (None: epochs)
+    data_sizes: list[int] = _allowed(  # training photos a breed of the data-size curve
+        "a list of whole numbers >= 1",
+        lambda v: isinstance(v, list) and bool(v) and all(_is_whole(n) and n >= 1 for n in v),
+        default_factory=lambda: [10, 25, 50, 100],
+    )
+    scratch_cache: bool = _allowed("true or false", lambda v: isinstance(v, bool), default=False)
+    # keep the scratch runs and the pre-training in the checkout's cache (reused by later runs), not in the run
     deterministic: bool = _allowed("true or false", lambda v: isinstance(v, bool), default=True)
     # deterministic TensorFlow ops: bit-identical reruns; set False on a GPU whose ops have no deterministic
     # kernel (slower or refused there)
