@@ -13,7 +13,6 @@ from dogbreeds.experiments.scratch_text import (
 from dogbreeds.experiments.transfer_text import (
     chart_markdown,
     epochs_markdown,
-    fine_tune_choice_markdown,
     head_runs_markdown,
     saved_bundle_markdown,
     transfer_conclusions,
@@ -131,12 +130,6 @@ def test_data_size_display_orders_the_points_with_their_intervals():
 def test_head_runs_count_variants_backbones_and_photos():
     text = head_runs_markdown(2, 1, {"train": 1200, "val": 300, "test": 8580})
     assert text.startswith("2 variants on 1 backbone; training photos: 1,200,") and "test photos: 8,580." in text
-
-
-def test_fine_tune_choice_lists_the_heads_validation_scores():
-    text = fine_tune_choice_markdown("MobileNetV2", {"MobileNetV2 + head": 0.8, "Lite0 + head": 0.75}, None)
-    assert "**MobileNetV2**, whose head" in text and "(MobileNetV2 + head 80.0%, Lite0 + head 75.0%)" in text
-    assert "on all training photos" in text and "on 1,000 training photos" in fine_tune_choice_markdown("M", {}, 1000)
 
 
 def test_epochs_state_the_epoch_kept_by_the_lowest_validation_loss():

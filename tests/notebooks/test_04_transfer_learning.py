@@ -136,8 +136,9 @@ def test_figures_and_results_table(executed):
     run_dir = executed(NOTEBOOK)
     records = the_records(run_dir)
     figures = run_dir / "figures" / NOTEBOOK
-    expected = [f"learning_curves_{name.replace('/', '_')}.png" for name in records if name not in TTA]
-    expected += ["transfer_comparison.png", "gradcam_best_model.png"]
+    heads = [name for name in records if name not in TTA and "/finetune-" not in name]
+    expected = [f"learning_curves_{name.replace('/', '_')}.png" for name in heads]
+    expected += ["transfer_comparison.png", "gradcam_best_model.png", "fine_tuning_curves.png"]
     for name in expected:
         assert (figures / name).stat().st_size > 10_000, name
     table = pd.read_csv(figures / "transfer_results.csv", index_col="run_name")

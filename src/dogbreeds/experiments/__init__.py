@@ -155,7 +155,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "transfer_text": [
             "head_runs_markdown",
-            "fine_tune_choice_markdown",
             "epochs_markdown",
             "chart_markdown",
             "saved_bundle_markdown",

@@ -24,16 +24,6 @@ def head_runs_markdown(variants: int, backbones: int, counts: Mapping[str, int])
     )
 
 
-def fine_tune_choice_markdown(backbone: str, heads: Mapping[str, float], per_breed: int | None) -> str:
-    """Which ``backbone`` is fine-tuned: the one whose head did best of ``heads`` (label: validation top-1)."""
-    scores = ", ".join(f"{label} {score:.1%}" for label, score in heads.items())
-    photos = "all" if per_breed is None else f"{per_breed:,}"
-    return (
-        f"Fine-tuned: **{backbone}**, whose head reached the best validation top-1 ({scores}), "
-        f"on {photos} training photos per breed."
-    )
-
-
 def _kept_epoch(history: Mapping[str, Sequence[float]]) -> int:
     """The epoch early stopping kept (lowest validation loss), 1-based."""
     return int(np.argmin(history["val_loss"])) + 1
