@@ -137,6 +137,26 @@ def test_tensorflow_loads_without_notices_on_the_terminal():
     assert done.stdout == "True\n" and done.stderr == "still shown\n"
 
 
+def test_threads_that_would_hold_the_exit_open_are_found():
+    import threading
+
+    from dogbreeds.cli.shelter import lingering_threads
+
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, name="server-like")
+    helper = threading.Thread(target=release.wait, name="daemon-like", daemon=True)
+    worker.start()
+    helper.start()
+    try:
+        names = [thread.name for thread in lingering_threads()]
+        assert "server-like" in names and "daemon-like" not in names
+    finally:
+        release.set()
+        worker.join(timeout=30)
+        helper.join(timeout=30)
+    assert "server-like" not in [thread.name for thread in lingering_threads()]
+
+
 def test_ctrl_c_stops_the_app_with_exit_code_130(tmp_path, shelter_model_factory):
     import select
     import signal

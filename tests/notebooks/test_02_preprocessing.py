@@ -81,5 +81,5 @@ def test_timings_compare_pillow_and_opencv(run_dir, record):
 
 @pytest.mark.notebook
 def test_record_names_the_ablation_arms_of_notebook_03(record):
-    assert {"equalized", "augmented", "zca"} <= set(record["params"]["ablation_arms"])
+    assert {"equalized", "clahe", "no_augmentation", "zca"} <= set(record["params"]["ablation_arms"])
     assert record["data"]["num_classes"] == 3

@@ -7,7 +7,9 @@ Registered by :mod:`dogbreeds.cli.program` (``SHELTER_COMMANDS``) and :mod:`dogb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -233,9 +235,24 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         while app.is_running:
             time.sleep(0.5)
-    finally:  # Ctrl-C: main reports it and exits 130
+    except KeyboardInterrupt:  # main reports it and exits 130
         _close(app)
+        if lingering_threads():  # a server thread that outlived the close would hold the exit open for good
+            print("dogbreeds: interrupted", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(EXIT_INTERRUPTED)
+        raise
+    _close(app)
     return EXIT_OK
+
+
+def lingering_threads() -> list[threading.Thread]:
+    """Threads still running besides this one that the interpreter waits for before it exits (not daemons)."""
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.current_thread() and not thread.daemon and thread.is_alive()
+    ]
 
 
 def _close(app: Any, seconds: float = 120) -> None:
