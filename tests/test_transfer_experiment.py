@@ -9,8 +9,9 @@ from dogbreeds.data.folder import discover
 from dogbreeds.data.labels import LabelMap
 from dogbreeds.data.splits import split_records
 from dogbreeds.experiments.predictions import load_predictions
-from dogbreeds.experiments.transfer_experiment import TransferExperiment, compare_variants, results_table
+from dogbreeds.experiments.transfer_experiment import TransferExperiment
 from dogbreeds.experiments.transfer_photos import photo_record, run_photo_heads, run_size_curve
+from dogbreeds.experiments.transfer_tables import compare_variants, results_table
 from dogbreeds.experiments.transfer_variants import TransferVariant, fine_tune_variants
 from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.models.fine_tuning import FineTuneSchedule

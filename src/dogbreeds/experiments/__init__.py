@@ -143,8 +143,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "transfer_experiment": [
             "TransferResult",
             "TransferExperiment",
-            "results_table",
-            "compare_variants",
         ],
         "transfer_photos": [
             "photo_variant",
@@ -152,6 +150,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "run_size_curve",
             "save_result_predictions",
             "photo_record",
+        ],
+        "transfer_tables": [
+            "results_table",
+            "compare_variants",
         ],
         "transfer_text": [
             "head_runs_markdown",

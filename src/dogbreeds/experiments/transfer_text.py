@@ -77,7 +77,7 @@ def transfer_conclusions(
 
     ``heads`` names the rows of trained heads (with and without TTA), the other rows are fine-tuned versions of
     the head ``start`` on ``backbone``; ``best`` is the saved variant; ``comparisons``
-    (:func:`~dogbreeds.experiments.transfer_experiment.compare_variants`) adds the verdicts against it.
+    (:func:`~dogbreeds.experiments.transfer_tables.compare_variants`) adds the verdicts against it.
     """
     head_rows = table.loc[[name for name in table.index if name in heads]]
     best_head = head_rows.loc[head_rows["validation top-1"].idxmax()]
@@ -111,7 +111,7 @@ def transfer_conclusions(
 def verdicts_markdown(comparisons: pd.DataFrame) -> str:
     """How the variants compare with the one chosen on validation: ties, and any real difference.
 
-    ``comparisons``: :func:`~dogbreeds.experiments.transfer_experiment.compare_variants`'s table.
+    ``comparisons``: :func:`~dogbreeds.experiments.transfer_tables.compare_variants`'s table.
     """
     reference = comparisons[comparisons["verdict"] == "reference"].iloc[0]
     others = comparisons[comparisons["verdict"] != "reference"]

@@ -61,6 +61,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "features": [
             "DEFAULT_CACHE_DIR",
             "CACHE_FORMAT",
+            "FEATURE_CODE_MODULES",
             "FeatureCacheError",
             "CachedFeatures",
             "files_fingerprint",
@@ -69,6 +70,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "backbone_features",
             "feature_extractor",
             "extract_features",
+            "load_cached",
+            "save_cached",
         ],
         "fine_tuning": [
             "FineTuneSchedule",

@@ -34,7 +34,13 @@ from dogbreeds.data.labels import LabelMap
 from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.models.backbones import build_backbone, get_backbone, preprocess
 from dogbreeds.models.backbones.invres import block_prefix
-from dogbreeds.models.features import _FEATURE_CODE_MODULES, _load, _save, feature_cache_key, files_fingerprint
+from dogbreeds.models.features import (
+    FEATURE_CODE_MODULES,
+    feature_cache_key,
+    files_fingerprint,
+    load_cached,
+    save_cached,
+)
 
 DEFAULT_ACTIVATION_DIR = REPO_ROOT / ".cache" / "activations"
 FINAL_CONV = "Conv_1"
@@ -130,7 +136,7 @@ def block_activations(
     found: dict[int, Activations] = {}
     for blocks, (key, path) in entries.items():
         start = time.perf_counter()
-        cached = _load(path, key)
+        cached = load_cached(path, key)
         if cached is not None:
             found[blocks] = Activations(cached[0], cached[1], time.perf_counter() - start, True, path)
     missing = [blocks for blocks in depths if blocks not in found]
@@ -142,7 +148,7 @@ def block_activations(
         for blocks, values in zip(missing, computed):
             key, path = entries[blocks]
             meta = {"key": key, "backbone": name, "image_size": list(size), "flip": flip, "cut_blocks": blocks}
-            _save(path, values, expected, meta)
+            save_cached(path, values, expected, meta)
             found[blocks] = Activations(values, expected, seconds, False, path)
     return found
 
@@ -193,4 +199,4 @@ def _front_function(name: str, size: tuple[int, int], depths: tuple[int, ...]) -
 @functools.cache
 def _code_fingerprint() -> str:
     """The fingerprint of the code that turns photos into block activations, read once per process."""
-    return code_fingerprint((*_FEATURE_CODE_MODULES, __name__))
+    return code_fingerprint((*FEATURE_CODE_MODULES, __name__))

@@ -42,7 +42,7 @@ CACHE_FORMAT = 1
 # ``backbone_features`` (a fixed weight port must not reuse old features); editing anything else
 # (the folder layout, summaries, class names, Keras weight files' locations, which enter the key as
 # ``weights``) does not.
-_FEATURE_CODE_MODULES = (
+FEATURE_CODE_MODULES = (
     "dogbreeds.data.boxes",
     "dogbreeds.data.images",
     "dogbreeds.inputs.pipeline",
@@ -139,7 +139,7 @@ def cached_features(
     folder = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
     path = folder / f"{safe_name(backbone)}-{image_size[0]}x{image_size[1]}{'-flip' if flip else ''}-{key[:24]}.npz"
 
-    cached = _load(path, key)
+    cached = load_cached(path, key)
     if cached is not None:
         return CachedFeatures(features=cached[0], labels=cached[1], key=key, path=path, from_cache=True)
 
@@ -155,7 +155,7 @@ def cached_features(
             "unreadable files first (`dogbreeds data scan`): a skipped image shifts every later row."
         )
     meta = {"key": key, "backbone": backbone, "image_size": list(image_size), "crop": crop, "flip": flip}
-    _save(path, features, expected, meta)
+    save_cached(path, features, expected, meta)
     return CachedFeatures(features=features, labels=expected, key=key, path=path, from_cache=False)
 
 
@@ -256,7 +256,8 @@ def extract_features(
     return np.concatenate(feature_parts), np.concatenate(label_parts)
 
 
-def _load(path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+def load_cached(path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (values, labels) cached at ``path`` under ``key``; None (with a warning if the file is there) otherwise."""
     if not path.exists():
         return None
     try:
@@ -271,7 +272,8 @@ def _load(path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
-def _save(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[str, Any]) -> None:
+def save_cached(path: Path, features: np.ndarray, labels: np.ndarray, meta: Mapping[str, Any]) -> None:
+    """Cache ``features`` and ``labels`` at ``path`` atomically, with ``meta`` (holding the key) beside them."""
     write_npz_atomic(path, {"features": features, "labels": labels, "meta": np.array(json.dumps(to_jsonable(meta)))})
 
 
@@ -280,4 +282,4 @@ def _code_fingerprint() -> str:
     """The feature code's fingerprint (see :func:`dogbreeds.core.provenance.code_fingerprint`), read once per
     process: editing a file while features are being computed cannot change the keys of a run halfway.
     """
-    return code_fingerprint(_FEATURE_CODE_MODULES)
+    return code_fingerprint(FEATURE_CODE_MODULES)
