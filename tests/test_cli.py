@@ -170,7 +170,14 @@ def test_ctrl_c_stops_the_app_with_exit_code_130(tmp_path, shelter_model_factory
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "dogbreeds", "app", "--port", str(port), "--model", str(model)]
     env = {key: value for key, value in os.environ.items() if key != "DOGBREEDS_APP_AUTH"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(  # started with SIGINT ignored, as a script's background command is: Ctrl-C still works
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         url, deadline, said = f"http://127.0.0.1:{port}", time.monotonic() + 300, ""  # slow to load when busy
         while url not in said and time.monotonic() < deadline:

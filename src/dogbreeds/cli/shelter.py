@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -228,6 +229,9 @@ def run_app(args: argparse.Namespace) -> int:
     from dogbreeds.shelter.app import serve
     from dogbreeds.shelter.model import ShelterModel
 
+    # Ctrl-C must stop the app even when it was started with SIGINT ignored, as a non-interactive shell starts
+    # a background command (`dogbreeds app &` in a script): Python then keeps the signal ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app = serve(ShelterModel.load(args.model), host=args.host, port=args.port, auth=login, review=args.review)
     if warning:
         print(warning, file=sys.stderr)
