@@ -24,6 +24,7 @@ import nbformat
 from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.fileio import write_bytes_atomic
 from dogbreeds.experiments.records import latest_records, load_records
+from dogbreeds.judge.tables import words
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -137,37 +138,16 @@ def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode
     return kept
 
 
-_WORDS = {
-    "val": "validation",
-    "top1": "top-1",
-    "top5": "top-5",
-    "f1": "F1",
-    "ece": "ECE",
-    "mce": "MCE",
-    "std": "(std)",
-    "n": "number of",
-    "num": "number of",
-    "ms": "ms",
-    "px": "px",
-}
-_NAMES = {
-    "n_kept": "photos kept",
-    "ms_per_image": "ms per photo",
-    "time_ratio": "time ratio (Pillow = 1)",
-    "val_top1": "validation top-1",
-}
 _CODE_NAME = re.compile(r"(<th[^>]*>)([a-z][a-z0-9]*(?:_[a-z0-9]+)+|val|ece)(</th>)")
 
 
 def _readable_headers(html: str) -> str:
     """Table headings written as code names (``val_top1``, ``ms_per_image``) in words (validation top-1, ...)."""
 
-    def words(match: re.Match) -> str:
-        code = match.group(2)
-        name = _NAMES.get(code) or " ".join(_WORDS.get(token, token) for token in code.split("_"))
-        return f"{match.group(1)}{name}{match.group(3)}"
+    def in_words(match: re.Match) -> str:
+        return f"{match.group(1)}{words(match.group(2))}{match.group(3)}"
 
-    return _CODE_NAME.sub(words, html)
+    return _CODE_NAME.sub(in_words, html)
 
 
 def _compress_image(data: dict) -> None:
