@@ -145,7 +145,7 @@ def test_the_cpu_profile_reads_the_shared_real_folders(make_dogs_dir, monkeypatc
             tmp_path / "shared/oxford-pet-dogs",
             tmp_path / "shared/not-dogs",
         )
-    assert (settings_for("quick").pets_sample, settings_for("cpu").pets_sample) == (16, None)  # quick: a seeded draw
+    assert (settings_for("quick").pets_sample, settings_for("cpu").pets_sample) == (8, None)  # quick: a seeded draw
 
     study = Study.start("03_scratch_cnn", "cpu", output_dir=tmp_path / "run", seeded=False, dataset="photos")
     assert len(study.data().label_map) == 2 and len(study.data("data").label_map) == 3

@@ -38,6 +38,30 @@ def test_chapters_get_one_style_and_figures_and_tables_a_number():
     assert finish_html(html) == html  # finishing again changes nothing
 
 
+TAGGED = """<html><body>
+<div class="jp-MarkdownCell"><p>The curves ({figure:curves}) and the scores ({table:scores}); {figure:curves} again.</p></div>
+<div class="jp-Cell celltag_hide"><div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div></div>
+<div class="jp-Cell celltag_figure-curves"><div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div>
+<div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div></div>
+<table><tr><td>1</td></tr></table>
+<div class="jp-Cell celltag_table-scores"><table><tr><td>2</td></tr></table></div>
+</body></html>"""
+
+
+def test_references_in_the_text_become_links_to_the_tagged_cells_figure_and_table():
+    html = finish_html(TAGGED)
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "The curves (Figure 2) and the scores (Table 2); Figure 2 again." in text
+    assert html.count('href="#figure-2"') == 2 and 'href="#table-2"' in html
+    assert 'id="figure-2"' in html and 'id="table-2"' in html
+    assert finish_html(html) == html
+
+
+def test_a_reference_no_cell_answers_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"\{figure:gone\}"):
+        finish_html(TAGGED.replace("{figure:curves} again", "{figure:gone} again"))
+
+
 def test_the_contents_list_every_chapter_and_section_with_its_page():
     html = finish_html(PAGE, pages={"a": 3, "heading-2": 4})
     contents = html[html.index('class="toc"') : html.index("</ul>")]

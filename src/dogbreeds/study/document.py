@@ -4,7 +4,9 @@
 heading after the title page) one style, "Chapter N · title", whatever the notebook wrote
 ("03 — title", "01 · title"); numbers every figure and table ("Figure 3", "Table 2"); writes a
 missing table value as an em dash; gives wide tables a smaller type so that they fit the page
-without breaking words; and fills the contents. Page numbers come from the printed PDF
+without breaking words; resolves the text's references ("{figure:curves}" becomes a link "Figure 7"
+to the first figure of the cell tagged ``figure-curves``; "{table:...}" likewise with ``table-...``);
+and fills the contents. Page numbers come from the printed PDF
 (:func:`heading_pages`: Chromium writes a named destination for every heading the contents links
 to), so the report is printed twice: once to learn the pages, once with them.
 """
@@ -39,8 +41,9 @@ def finish_html(html: str, pages: Mapping[str, int] | None = None) -> str:
     for anchor in page.select("a.anchor-link"):
         anchor.decompose()
     entries = _chapters_and_sections(page)
-    _number_figures(page)
-    _number_tables(page)
+    figures = _number_figures(page)
+    tables = _number_tables(page)
+    _resolve_references(page, {"figure": figures, "table": tables})
     contents = page.find(class_="toc")
     if contents is not None:
         contents.clear()
@@ -82,25 +85,79 @@ def _contents(page: BeautifulSoup, entries: list[tuple[int, Tag]], pages: Mappin
     return listing
 
 
-def _number_figures(page: BeautifulSoup) -> None:
-    """A "Figure N" caption under every figure a notebook drew (images in cell outputs)."""
+def _number_figures(page: BeautifulSoup) -> dict[str, tuple[int, str]]:
+    """A "Figure N" caption under every figure a notebook drew (images in cell outputs).
+
+    Returns (number, caption id) by the label of each cell tagged ``figure-<label>`` (its first figure).
+    """
+    labelled = {}
     for number, image in enumerate(page.select(".jp-OutputArea-output img"), start=1):
-        if image.find_next_sibling(class_="figure-number"):
-            continue  # numbered by an earlier pass
-        caption = page.new_tag("div", attrs={"class": "figure-number"})
-        caption.append(f"Figure {number}")
-        image.insert_after(caption)
-        image.parent["class"] = image.parent.get("class", []) + ["numbered-figure"]
+        caption = image.find_next_sibling(class_="figure-number")
+        if caption is None:
+            caption = page.new_tag("div", attrs={"class": "figure-number", "id": f"figure-{number}"})
+            caption.append(f"Figure {number}")
+            image.insert_after(caption)
+            image.parent["class"] = image.parent.get("class", []) + ["numbered-figure"]
+        for label in _cell_labels(image, "figure"):
+            labelled.setdefault(label, (number, caption.get("id", "")))
+    return labelled
 
 
-def _number_tables(page: BeautifulSoup) -> None:
+def _cell_labels(element: Tag, kind: str) -> list[str]:
+    """Labels of the notebook cell holding ``element``: its tags ``<kind>-<label>`` (nbconvert's ``celltag_`` classes)."""
+    cell = element.find_parent(class_="jp-Cell")
+    prefix = f"celltag_{kind}-"
+    classes = cell.get("class", []) if cell is not None else []
+    return [name[len(prefix) :] for name in classes if name.startswith(prefix)]
+
+
+REFERENCE = re.compile(r"\{(figure|table):([a-z0-9][a-z0-9-]*)\}")
+"""A reference in the text: ``{figure:label}`` or ``{table:label}``."""
+
+
+def _resolve_references(page: BeautifulSoup, targets: Mapping[str, Mapping[str, tuple[int, str]]]) -> None:
+    """Every ``{figure:label}`` and ``{table:label}`` of the text as a link "Figure N" / "Table N".
+
+    Raises ``ValueError`` naming the references no tagged cell answers (a figure that was renamed or
+    not drawn): a report never prints a dangling reference.
+    """
+    missing = []
+    for text in list(page.find_all(string=REFERENCE)):
+        if text.find_parent(["script", "style"]):
+            continue
+        parts, start = [], 0
+        for match in REFERENCE.finditer(text):
+            kind, label = match.groups()
+            parts.append(text[start : match.start()])
+            start = match.end()
+            if label not in targets[kind]:
+                missing.append(match.group(0))
+                parts.append(match.group(0))
+                continue
+            number, anchor = targets[kind][label]
+            link = page.new_tag("a", href=f"#{anchor}", attrs={"class": "reference"})
+            link.append(f"{kind.capitalize()} {number}")
+            parts.append(link)
+        parts.append(text[start:])
+        text.replace_with(*[part for part in parts if part != ""])
+    if missing:
+        raise ValueError(f"the report refers to figures or tables no cell is tagged with: {', '.join(missing)}")
+
+
+def _number_tables(page: BeautifulSoup) -> dict[str, tuple[int, str]]:
     """Every table numbered ("Table N", before its caption), missing values as dashes, no "Unnamed" heading,
     wide tables in smaller type.
+
+    Returns (number, table id) by the label of each cell tagged ``table-<label>`` (its first table).
     """
+    labelled = {}
     tables = [table for table in page.find_all("table") if not table.find_parent(class_="title-page")]
     for number, table in enumerate(tables, start=1):
+        for label in _cell_labels(table, "table"):
+            labelled.setdefault(label, (number, table.get("id") or f"table-{number}"))
         if table.find(class_="table-number"):
             continue  # numbered by an earlier pass
+        table["id"] = table.get("id") or f"table-{number}"
         for cell in table.find_all(["td", "th"]):
             if cell.get_text(strip=True) in MISSING_CELL:
                 cell.string = "—"
@@ -118,6 +175,7 @@ def _number_tables(page: BeautifulSoup) -> None:
             _break_long_names(page, table)
         spread = "table-full" if _text_width(table) > FULL_WIDTH else ""  # long texts: the page's width
         table["class"] = table.get("class", []) + [name for name in (size, spread) if name]
+    return labelled
 
 
 LONG_NAME = re.compile(r"(?<=[_/])(?=[^_/\s])")

@@ -30,12 +30,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         transfer_image_size=160,
         batch_size=32,
         epochs=2,
-        fine_tune_epochs=2,
+        fine_tune_epochs=1,
         tuner_trials=2,
         ablation_seeds=1,
         whitening_size=32,
         head_epochs=20,
-        pets_sample=16,
+        pets_sample=8,
+        timing_passes=2,
         ablation_image_size=32,
         pretrain_epochs=1,
         pretrained_epochs=2,
@@ -128,6 +129,7 @@ class RunSettings:
     whitening_size: int = _whole(2)  # side at which PCA/ZCA whitening is fitted
     seed: int = _whole(0)
     head_epochs: int = _whole(1, default=200)  # most epochs of a head on cached features (early stopping ends it)
+    timing_passes: int = _whole(1, default=5)  # timed passes over the test photos per model (the median is kept)
     val_fraction: float = _allowed(  # share of each breed's training photos held out for validation
         "a number between 0 and 1 (both excluded)",
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,

@@ -67,6 +67,7 @@ PRINT_CSS = """
   .jp-OutputArea-child, .jp-Cell, .jp-Cell-outputWrapper { break-inside: auto !important; }
   .figure-number, .table-number { font-size: 8.5pt; font-weight: 600; color: #333; }
   .figure-number { text-align: center; margin: 0.2em 0 0.6em; }
+  a.reference { color: inherit !important; text-decoration: none; font-weight: 600; }
   /* Tables fit the page and wrap between words only; a wide one gets smaller type instead. */
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
   .jp-RenderedHTMLCommon table { table-layout: auto; max-width: 100%; font-size: 8pt; border-collapse: collapse;
