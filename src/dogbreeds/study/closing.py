@@ -126,12 +126,14 @@ def limitations_markdown(run_dir: Path, benchmarks_dir: Path) -> str:
 
 def related_results_markdown(run_dir: Path) -> str:
     """The chapter "Related results": the cited papers, their protocol, and this run's best transfer top-1."""
-    table = related_results()
+    table = related_results().sort_values("year", kind="stable")
     lines = [
         "# Related results",
         "",
         "Published work on Stanford Dogs, each row checked against the source named in it. An accuracy is "
-        "quoted only where that source states it; elsewhere the cell is a dash rather than a number from memory.",
+        "quoted only where that source states it (two of them are benchmark leaderboards, and say so); elsewhere the "
+        "cell is a dash rather than a number from memory. Their protocols differ (training photos, pre-training), "
+        "as the columns say.",
         "",
         "| authors (year) | title and venue | method | top-1 | training photos per breed | ImageNet "
         "pre-training | what the source says |",
