@@ -132,6 +132,14 @@ def test_the_limitations_read_their_numbers_from_the_records(tmp_path):
     assert "ran in 30 minutes on this machine (CPU: test (2 cores))" in text
     assert "| scratch CNN input (px) | 64 | 128 |" in text and "| scratch CNN epochs at most | 30 | 60 |" in text
     assert "`" not in text
+    assert "first pass" not in text  # run once: no earlier pass to tell of
+
+    manifest = json.loads((run_dir / "run.json").read_text())
+    manifest["earlier_passes"] = {"01": [{"seconds": 3000}], "02": [{"seconds": 4200}, {"seconds": 1300}]}
+    (run_dir / "run.json").write_text(json.dumps(manifest))
+    text = closing.limitations_markdown(run_dir, benchmarks)
+    assert "ran in 30 minutes on this machine (CPU: test (2 cores)), with the backbones' features" in text
+    assert "a first pass of the same run filled in 120 minutes." in text  # each notebook's first pass
 
 
 @pytest.mark.notebook

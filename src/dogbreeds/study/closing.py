@@ -93,6 +93,7 @@ def limitations_markdown(run_dir: Path, benchmarks_dir: Path) -> str:
     settings = _json(run_dir / "settings.json")
     run_records = _records(run_dir / "results")
     minutes = sum(entry.get("seconds", 0) for entry in manifest.get("notebooks", {}).values()) / 60
+    first_pass = _first_pass_minutes(manifest)
     lines = ["# Limitations and future work", "", "## Stanford Dogs is part of ImageNet", ""]
     overlap = imagenet_overlap(_records(benchmarks_dir), run_records)
     lines += overlap or ["- No measurement of the overlap was found in the repository's benchmark records."]
@@ -103,7 +104,13 @@ def limitations_markdown(run_dir: Path, benchmarks_dir: Path) -> str:
         "",
         "## The computing budget",
         "",
-        f"The notebooks ran in {minutes:.0f} minutes on this machine ({manifest.get('device', 'not recorded')}). "
+        f"The notebooks ran in {minutes:.0f} minutes on this machine ({manifest.get('device', 'not recorded')})"
+        + (
+            f", with the backbones' features, the scratch CNNs' pre-training and their runs read from caches that "
+            f"a first pass of the same run filled in {first_pass:.0f} minutes. "
+            if first_pass is not None
+            else ". "
+        )
         + (
             "To fit, the settings below were cut from those the same notebooks use on a graphics card:"
             if settings
@@ -165,6 +172,16 @@ def _best_transfer(records: pd.DataFrame) -> str:
         f"{breeds} breeds ({0 if pd.isna(photos) else photos:,.0f} test photos) with an ImageNet backbone "
         "and a small head trained on a CPU, with the same ImageNet overlap as the papers above."
     )
+
+
+def _first_pass_minutes(manifest: Mapping[str, Any]) -> float | None:
+    """Minutes of the run's first pass over its notebooks, when some were run again (None otherwise)."""
+    earlier = manifest.get("earlier_passes") or {}
+    if not earlier:
+        return None
+    notebooks = manifest.get("notebooks", {})
+    first = {name: passes[0] for name, passes in earlier.items() if passes}
+    return sum(first.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
 
 
 def _json(path: Path) -> dict:

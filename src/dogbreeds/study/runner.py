@@ -335,6 +335,9 @@ def _run_one(
     output = run_dir / "notebooks" / f"{name}.ipynb"
     kernel_log = run_dir / "logs" / f"{name}.kernel.log"
     began = time.perf_counter()
+    previous = manifest["notebooks"].get(name)
+    if previous and previous.get("status") == "done":  # run again (--from): its earlier pass stays on record
+        manifest.setdefault("earlier_passes", {}).setdefault(name, []).append(previous)
     entry = manifest["notebooks"][name] = {"status": "running", "output": str(output)}
     if manifest.get("code") is not None:  # which commit ran this notebook (a run resumed with --from may mix them)
         entry["commit"] = manifest["code"]["commit"]
