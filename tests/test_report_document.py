@@ -62,6 +62,40 @@ def test_a_reference_no_cell_answers_is_refused_by_name():
         finish_html(TAGGED.replace("{figure:curves} again", "{figure:gone} again"))
 
 
+def test_the_text_names_chapters_not_notebooks_and_tables_hold_words_that_never_break_inside_a_number():
+    page = (
+        "<html><body><h1>01 · Data</h1><p>As notebook 03 shows, and notebooks 02–03 and notebooks 01 and 03; "
+        "notebook 09 is no chapter. This notebook and the next notebooks.</p><h1>02 · Prep</h1><h1>03 — CNN</h1>"
+        "<pre>notebook 02</pre><table><tr><th>change</th><th>top-1 (95 % interval)</th><th>filters</th></tr>"
+        "<tr><td>adamw -> sgd</td><td>87.6 % (86.9–88.3 %)</td><td>32-64-128</td></tr>"
+        "<tr><td>gap</td><td>ablation elu, relu</td><td>True</td></tr></table></body></html>"
+    )
+    html = finish_html(page)
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "As Chapter 3 shows, and Chapters 2–3 and Chapters 1 and 3; notebook 09 is no chapter." in text
+    assert "This chapter and the next chapters." in text and "<pre>notebook 02</pre>" in html  # code untouched
+    assert "AdamW → SGD" in text and "global average pooling" in text and "ablation ELU, ReLU" in text
+    assert ">yes<" in html and "True" not in text
+    kept = re.findall(r'<span class="nowrap">([^<]+)</span>', html)
+    assert kept == ["top-1", "(95 %", "87.6 %", "(86.9–88.3 %)", "32-64-128"]
+    assert finish_html(html) == html
+
+
+def test_a_chapter_heading_never_shares_its_anchor_with_the_title_pages_heading_of_the_same_words():
+    page = (
+        '<div class="title-page"><h2 id="scratch-against-transfer">Scratch against transfer</h2></div>'
+        '<div class="toc-page"><div class="toc"></div></div>'
+        '<h1 id="c">05 · Comparison</h1><h2 id="scratch-against-transfer">Scratch against transfer</h2>'
+    )
+    html = finish_html(page, pages={"scratch-against-transfer": 1, "heading-2": 39})
+    contents = html[html.index('class="toc"') : html.index("</ul>")]
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a><span class="toc-number">(\d*)</span>', contents)[1] == (
+        "heading-2",
+        "Scratch against transfer",
+        "39",
+    )
+
+
 def test_the_contents_list_every_chapter_and_section_with_its_page():
     html = finish_html(PAGE, pages={"a": 3, "heading-2": 4})
     contents = html[html.index('class="toc"') : html.index("</ul>")]

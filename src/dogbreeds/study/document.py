@@ -22,6 +22,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, Tag
 
 CHAPTER_NUMBER = re.compile(r"^\s*(?:chapter\s+)?\d+\s*[·—–\-:.]\s*", re.IGNORECASE)
+NOTEBOOK_NUMBER = re.compile(r"^\s*(\d\d)\s*[·—–\-:.]")
 MISSING_CELL = {"nan", "NaN", "None", "<NA>", "NaT"}
 TYPE_SIZES = ((100, ""), (115, "table-small"), (135, "table-smaller"))
 """(width in characters of a table's narrowest layout, class): wider tables get smaller type (8 pt fits
@@ -40,10 +41,13 @@ def finish_html(html: str, pages: Mapping[str, int] | None = None) -> str:
     page = BeautifulSoup(html, "html.parser")
     for anchor in page.select("a.anchor-link"):
         anchor.decompose()
-    entries = _chapters_and_sections(page)
+    entries, chapters = _chapters_and_sections(page)
     figures = _number_figures(page)
     tables = _number_tables(page)
     _resolve_references(page, {"figure": figures, "table": tables})
+    _notebooks_as_chapters(page, chapters)
+    for table in page.find_all("table"):
+        _table_words(page, table)
     contents = page.find(class_="toc")
     if contents is not None:
         contents.clear()
@@ -51,15 +55,22 @@ def finish_html(html: str, pages: Mapping[str, int] | None = None) -> str:
     return str(page)
 
 
-def _chapters_and_sections(page: BeautifulSoup) -> list[tuple[int, Tag]]:
-    """(level, heading) of every chapter (h1, renamed "Chapter N · ...") and section (h2) after the title page."""
-    entries, chapter, taken = [], 0, set()
+def _chapters_and_sections(page: BeautifulSoup) -> tuple[list[tuple[int, Tag]], dict[str, int]]:
+    """(level, heading) of every chapter (h1, renamed "Chapter N · ...") and section (h2) after the title page,
+    and the chapter number of each notebook number its heading gave ("03 — ..." -> {"03": 3}).
+    """
+    entries, chapter, taken, chapters = [], 0, set(), {}
     for heading in page.find_all(["h1", "h2"]):
         if heading.find_parent(class_="title-page") or heading.find_parent(class_="toc-page"):
+            if heading.get("id"):
+                taken.add(heading["id"])  # a chapter's heading of the same words must not share its anchor
             continue
         text = heading.get_text(" ", strip=True)
         if heading.name == "h1":
             chapter += 1
+            number = NOTEBOOK_NUMBER.match(text)
+            if number:
+                chapters[number.group(1)] = chapter
             heading.clear()
             heading.append(f"Chapter {chapter} · {CHAPTER_NUMBER.sub('', text)}")
             heading["class"] = list(dict.fromkeys([*heading.get("class", []), "chapter"]))
@@ -67,7 +78,7 @@ def _chapters_and_sections(page: BeautifulSoup) -> list[tuple[int, Tag]]:
             heading["id"] = f"heading-{len(entries) + 1}"
         taken.add(heading["id"])
         entries.append((1 if heading.name == "h1" else 2, heading))
-    return entries
+    return entries, chapters
 
 
 def _contents(page: BeautifulSoup, entries: list[tuple[int, Tag]], pages: Mapping[str, int]) -> Tag:
@@ -101,6 +112,83 @@ def _number_figures(page: BeautifulSoup) -> dict[str, tuple[int, str]]:
         for label in _cell_labels(image, "figure"):
             labelled.setdefault(label, (number, caption.get("id", "")))
     return labelled
+
+
+NOTEBOOK_MENTION = re.compile(
+    r"\b[Nn]otebooks? (\d\d)(?:(\s*[–-]\s*| and |, )(\d\d))?\b|\b([Tt]his|[Tt]he next|[Tt]he later|[Tt]he earlier|[Ee]very|[Ee]ach) "
+    r"notebook(s?)\b"
+)
+"""A notebook named in the text: "notebook 03", "notebooks 02–04", "notebooks 04 and 05", "the next notebooks"."""
+
+
+def _notebooks_as_chapters(page: BeautifulSoup, chapters: Mapping[str, int]) -> None:
+    """In the report, the text's "notebook 03" is "Chapter 3" (each notebook is a chapter), "this notebook" "this
+    chapter". A notebook number no chapter heading gave is left as it is; code and its outputs are untouched.
+    """
+
+    def chapter(match: re.Match) -> str:
+        if match.group(4):
+            return f"{match.group(4)} chapter{match.group(5)}"
+        first, joint, last = match.group(1), match.group(2), match.group(3)
+        if first not in chapters or (last and last not in chapters):
+            return match.group(0)
+        if not last:
+            return f"Chapter {chapters[first]}"
+        return f"Chapters {chapters[first]}{'–' if joint.strip() in '–-' else joint}{chapters[last]}"
+
+    for text in list(page.find_all(string=NOTEBOOK_MENTION)):
+        if text.find_parent(["code", "pre", "script", "style"]):
+            continue
+        text.replace_with(NOTEBOOK_MENTION.sub(chapter, str(text)))
+
+
+VALUE_WORDS = {
+    "adamw": "AdamW",
+    "sgd": "SGD",
+    "relu": "ReLU",
+    "elu": "ELU",
+    "clahe": "CLAHE",
+    "zca": "ZCA",
+    "categorical_crossentropy": "categorical cross-entropy",
+    "sparse_categorical_crossentropy": "sparse categorical cross-entropy",
+    "equalize_luma": "luma equalization",
+    "val_accuracy": "validation accuracy",
+    "val_loss": "validation loss",
+}
+"""Code words a table may hold, in words (any word of a cell)."""
+CELL_WORDS = {"gap": "global average pooling", "flatten": "flattening", "True": "yes", "False": "no", "None": "none"}
+"""Code words that are words too ("gap"), replaced only as a whole cell or one side of an arrow."""
+VALUE_WORD = re.compile(r"\b(" + "|".join(sorted(VALUE_WORDS, key=len, reverse=True)) + r")\b")
+NO_BREAK = re.compile(
+    r"\(?[+\-−]?\d[\d.,]*(?:\s?[–-]\s?[+\-−]?\d[\d.,]*)?\s?%\)?"  # 87.6 %, (86.9–88.3 %)
+    r"|\b[A-Za-z]+-\d+\b"  # top-1, Lite-0
+    r"|\b\d+(?:-\d+)+\b"  # 32-64-128
+)
+"""What a table cell must never break inside: a percentage with its sign, an interval, a name with a number."""
+
+
+def _table_words(page: BeautifulSoup, table: Tag) -> None:
+    """A table's cells in words (``adamw -> sgd`` becomes "AdamW → SGD"), and never broken inside a number."""
+    for cell in table.find_all(["td", "th"]):
+        whole = cell.get_text(strip=True)
+        if not cell.find(True) and " -> " in whole:
+            cell.string = " → ".join(CELL_WORDS.get(part.strip(), part.strip()) for part in whole.split(" -> "))
+        elif not cell.find(True) and whole in CELL_WORDS:
+            cell.string = CELL_WORDS[whole]
+        for text in list(cell.find_all(string=True)):
+            if text.find_parent(class_=["nowrap", "table-number"]):
+                continue
+            words = VALUE_WORD.sub(lambda match: VALUE_WORDS[match.group(1)], str(text))
+            parts, start = [], 0
+            for match in NO_BREAK.finditer(words):
+                parts.append(words[start : match.start()])
+                kept = page.new_tag("span", attrs={"class": "nowrap"})
+                kept.append(match.group(0))
+                parts.append(kept)
+                start = match.end()
+            parts.append(words[start:])
+            if len(parts) > 1 or words != str(text):
+                text.replace_with(*[part for part in parts if part != ""])
 
 
 def _cell_labels(element: Tag, kind: str) -> list[str]:

@@ -53,9 +53,9 @@ PRINT_CSS = """
   h1.chapter { font-size: 1.75em; font-weight: 600; }
   /* The contents: one line per chapter or section, its page number on the right. */
   .toc-list { list-style: none; padding: 0; margin: 0; }
-  .toc-list li { display: flex; align-items: baseline; gap: 0.5em; line-height: 1.45; }
+  .toc-list li { display: flex; align-items: baseline; gap: 0.5em; line-height: 1.3; }
   .toc-list li a { text-decoration: none; color: #111 !important; flex: 1; }
-  .toc-list li.toc-level-1 { font-weight: 600; margin-top: 0.55em; }
+  .toc-list li.toc-level-1 { font-weight: 600; margin-top: 0.35em; }
   .toc-list li.toc-level-2 { padding-left: 1.6em; font-size: 0.92em; }
   .toc-number { display: inline-block; min-width: 2.5em; text-align: right; }
   /* Figures at most two thirds of a page, so that one never leaves the page before it less than a third
@@ -68,6 +68,7 @@ PRINT_CSS = """
   .figure-number, .table-number { font-size: 8.5pt; font-weight: 600; color: #333; }
   .figure-number { text-align: center; margin: 0.2em 0 0.6em; }
   a.reference { color: inherit !important; text-decoration: none; font-weight: 600; }
+  .nowrap { white-space: nowrap; }
   /* Tables fit the page and wrap between words only; a wide one gets smaller type instead. */
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
   .jp-RenderedHTMLCommon table { table-layout: auto; max-width: 100%; font-size: 8pt; border-collapse: collapse;
@@ -85,7 +86,8 @@ PRINT_CSS = """
   .jp-RenderedHTMLCommon tr { break-inside: avoid; }
   h1, h2, h3, h4 { break-after: avoid; }
   @page { size: A4; margin: 14mm 12mm 16mm;
-          @bottom-center { content: "page " counter(page) " of " counter(pages); font-size: 8pt; color: #666; } }
+          @bottom-center { content: "page " counter(page) " of " counter(pages); font-size: 8pt; color: #666;
+                           font-family: "DejaVu Sans", Arial, sans-serif; } }
   @page :first { @bottom-center { content: none; } }
 </style>
 """
