@@ -68,22 +68,30 @@ def test_the_text_names_chapters_not_notebooks_and_tables_hold_words_that_never_
         "notebook 09 is no chapter. This notebook and the next notebooks.</p><h1>02 · Prep</h1><h1>03 — CNN</h1>"
         "<pre>notebook 02</pre><table><tr><th>change</th><th>top-1 (95 % interval)</th><th>filters</th></tr>"
         "<tr><td>adamw -> sgd</td><td>87.6 % (86.9–88.3 %)</td><td>32-64-128</td></tr>"
-        "<tr><td>gap</td><td>ablation elu, relu</td><td>True</td></tr></table></body></html>"
+        "<tr><td>gap</td><td>ablation elu, relu</td><td>True</td></tr><tr><td>batch norm: True -> False</td></tr>"
+        "</table></body></html>"
     )
     html = finish_html(page)
     text = re.sub(r"<[^>]+>", "", html)
     assert "As Chapter 3 shows, and Chapters 2–3 and Chapters 1 and 3; notebook 09 is no chapter." in text
     assert "This chapter and the next chapters." in text and "<pre>notebook 02</pre>" in html  # code untouched
     assert "AdamW → SGD" in text and "global average pooling" in text and "ablation ELU, ReLU" in text
-    assert ">yes<" in html and "True" not in text
+    assert ">yes<" in html and "True" not in text and "batch norm: yes → no" in text
     kept = re.findall(r'<span class="nowrap">([^<]+)</span>', html)
     assert kept == ["top-1", "(95 %", "87.6 %", "(86.9–88.3 %)", "32-64-128"]
     assert finish_html(html) == html
 
 
+def test_the_header_row_pandas_adds_for_an_index_name_goes_into_the_empty_corner():
+    import pandas as pd
+
+    html = finish_html(pd.DataFrame({"top-1": [0.5]}, index=pd.Index(["baseline"], name="arm")).style.to_html())
+    assert html.count("<tr") == 2 and re.search(r"<th[^>]*>arm</th>", html) and "top-1" in html
+
+
 def test_a_chapter_heading_never_shares_its_anchor_with_the_title_pages_heading_of_the_same_words():
     page = (
-        '<div class="title-page"><h2 id="scratch-against-transfer">Scratch against transfer</h2></div>'
+        '<div class="title-page"><h3 id="scratch-against-transfer">Scratch against transfer</h3></div>'
         '<div class="toc-page"><div class="toc"></div></div>'
         '<h1 id="c">05 · Comparison</h1><h2 id="scratch-against-transfer">Scratch against transfer</h2>'
     )

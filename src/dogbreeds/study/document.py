@@ -59,11 +59,11 @@ def _chapters_and_sections(page: BeautifulSoup) -> tuple[list[tuple[int, Tag]], 
     """(level, heading) of every chapter (h1, renamed "Chapter N · ...") and section (h2) after the title page,
     and the chapter number of each notebook number its heading gave ("03 — ..." -> {"03": 3}).
     """
-    entries, chapter, taken, chapters = [], 0, set(), {}
+    entries, chapter, chapters = [], 0, {}
+    # a chapter's heading with the same words as one of the title page must not share its anchor
+    taken = {element["id"] for element in page.select(".title-page [id], .toc-page [id]")}
     for heading in page.find_all(["h1", "h2"]):
         if heading.find_parent(class_="title-page") or heading.find_parent(class_="toc-page"):
-            if heading.get("id"):
-                taken.add(heading["id"])  # a chapter's heading of the same words must not share its anchor
             continue
         text = heading.get_text(" ", strip=True)
         if heading.name == "h1":
@@ -152,6 +152,7 @@ VALUE_WORDS = {
     "categorical_crossentropy": "categorical cross-entropy",
     "sparse_categorical_crossentropy": "sparse categorical cross-entropy",
     "equalize_luma": "luma equalization",
+    "equalize luma": "luma equalization",
     "val_accuracy": "validation accuracy",
     "val_loss": "validation loss",
 }
@@ -161,18 +162,20 @@ CELL_WORDS = {"gap": "global average pooling", "flatten": "flattening", "True": 
 VALUE_WORD = re.compile(r"\b(" + "|".join(sorted(VALUE_WORDS, key=len, reverse=True)) + r")\b")
 NO_BREAK = re.compile(
     r"\(?[+\-−]?\d[\d.,]*(?:\s?[–-]\s?[+\-−]?\d[\d.,]*)?\s?%\)?"  # 87.6 %, (86.9–88.3 %)
-    r"|\b[A-Za-z]+-\d+\b"  # top-1, Lite-0
-    r"|\b\d+(?:-\d+)+\b"  # 32-64-128
+    r"|\b\w+(?:-\w+)+\b"  # top-1, fine-tuned, 32-64-128: a table wraps at spaces only
 )
 """What a table cell must never break inside: a percentage with its sign, an interval, a name with a number."""
 
 
 def _table_words(page: BeautifulSoup, table: Tag) -> None:
-    """A table's cells in words (``adamw -> sgd`` becomes "AdamW → SGD"), and never broken inside a number."""
+    """A table's cells in words (``adamw -> sgd`` becomes "AdamW → SGD"), never broken inside a number or a
+    hyphenated word, and the header row pandas adds for the index's name merged into the one above it.
+    """
+    _merge_index_name_row(table)
     for cell in table.find_all(["td", "th"]):
         whole = cell.get_text(strip=True)
         if not cell.find(True) and " -> " in whole:
-            cell.string = " → ".join(CELL_WORDS.get(part.strip(), part.strip()) for part in whole.split(" -> "))
+            cell.string = " → ".join(_cell_word(part.strip()) for part in whole.split(" -> "))
         elif not cell.find(True) and whole in CELL_WORDS:
             cell.string = CELL_WORDS[whole]
         for text in list(cell.find_all(string=True)):
@@ -189,6 +192,28 @@ def _table_words(page: BeautifulSoup, table: Tag) -> None:
             parts.append(words[start:])
             if len(parts) > 1 or words != str(text):
                 text.replace_with(*[part for part in parts if part != ""])
+
+
+def _cell_word(text: str) -> str:
+    """``True`` as "yes", and ``batch norm: True`` as "batch norm: yes" (one side of a change)."""
+    setting, _, value = text.rpartition(": ")
+    return f"{setting}: {CELL_WORDS.get(value, value)}" if setting else CELL_WORDS.get(text, text)
+
+
+def _merge_index_name_row(table: Tag) -> None:
+    """pandas writes an index's name on a header row of its own, under an empty corner: move it into the corner."""
+    head = table.find("thead")
+    rows = head.find_all("tr", recursive=False) if head else []
+    if len(rows) != 2:
+        return
+    corner, names = rows[0].find(["th", "td"]), rows[1].find_all(["th", "td"])
+    if corner is None or corner.get_text(strip=True) or not names or not names[0].get_text(strip=True):
+        return
+    if any(cell.get_text(strip=True) for cell in names[1:]):
+        return
+    corner.clear()
+    corner.append(names[0].get_text(strip=True))
+    rows[1].decompose()
 
 
 def _cell_labels(element: Tag, kind: str) -> list[str]:
