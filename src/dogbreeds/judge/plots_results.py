@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from dogbreeds.judge.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
 from dogbreeds.judge.heatmaps import overlay_heatmap
+from dogbreeds.judge.tables import words
 from dogbreeds.judge.plots_common import (
     _BAD_COLOR,
     _GOOD_COLOR,
@@ -144,7 +145,7 @@ def plot_model_comparison(
             table[metric].to_numpy(),
             height=height,
             color=color,
-            label=metric,
+            label=words(metric),  # "top-1", not the column's code name "top1"
         )
         ax.bar_label(bars, fmt="%.3f", padding=2, fontsize="x-small")
     ax.set_yticks(positions, table[label_column].astype(str).tolist())

@@ -164,11 +164,15 @@ def _best_transfer(records: pd.DataFrame) -> str:
     rows = latest_records(records[records["kind"] == "transfer"])
     if rows.empty or "metrics.top1" not in rows:
         return ""
-    row = rows.sort_values("metrics.top1", ascending=False).iloc[0]
+    if "data.num_classes" in rows:  # the breeds benchmark, not the ten breeds' whole photos
+        rows = rows[rows["data.num_classes"] == rows["data.num_classes"].max()]
+    order = [column for column in ("metrics.val_top1", "metrics.top1") if column in rows]  # chosen on validation
+    row = rows.sort_values(order, ascending=False, kind="stable").iloc[0]
     breeds = int(row.get("data.num_classes", 0) or 0)
     photos = row.get("data.counts.test", 0)
     return (
-        f"For comparison, this study's best transfer model reaches {row['metrics.top1']:.1%} top-1 on "
+        f"For comparison, this study's best transfer model (chosen on its validation photos) reaches "
+        f"{row['metrics.top1']:.1%} top-1 on "
         f"{breeds} breeds ({0 if pd.isna(photos) else photos:,.0f} test photos) with an ImageNet backbone "
         "and a small head trained on a CPU, with the same ImageNet overlap as the papers above."
     )
