@@ -365,6 +365,16 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
     counts = "120 breeds; 900 training, 100 validation, 500 test photos"
     assert f"Data, breeds benchmark: stanford-dogs-crops224, {counts}" in page
     assert "(content hash abababababab)" in page and str(tmp_path) not in page and "`" not in page
+    assert "| 01 exploration | done | 2.0 |" in page
+
+    # run again from the caches: the first pass's time, and the second one's beside it
+    manifest = json.loads((run_dir / "run.json").read_text())
+    manifest["notebooks"]["01_exploration"]["seconds"] = 30
+    manifest["earlier_passes"] = {"01_exploration": [{"status": "done", "seconds": 120}]}
+    (run_dir / "run.json").write_text(json.dumps(manifest))
+    page = title_page_for_run(run_dir, author="A. Student")
+    assert "the notebooks ran in 2 min, then 0 min for those run again from the caches (seed 42)" in page
+    assert "| 01 exploration | done | 2.0 | 0.5 |" in page
 
 
 @pytest.mark.notebook

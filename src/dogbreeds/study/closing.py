@@ -93,7 +93,6 @@ def limitations_markdown(run_dir: Path, benchmarks_dir: Path) -> str:
     settings = _json(run_dir / "settings.json")
     run_records = _records(run_dir / "results")
     minutes = sum(entry.get("seconds", 0) for entry in manifest.get("notebooks", {}).values()) / 60
-    first_pass = _first_pass_minutes(manifest)
     lines = ["# Limitations and future work", "", "## Stanford Dogs is part of ImageNet", ""]
     overlap = imagenet_overlap(_records(benchmarks_dir), run_records)
     lines += overlap or ["- No measurement of the overlap was found in the repository's benchmark records."]
@@ -104,13 +103,7 @@ def limitations_markdown(run_dir: Path, benchmarks_dir: Path) -> str:
         "",
         "## The computing budget",
         "",
-        f"The notebooks ran in {minutes:.0f} minutes on this machine ({manifest.get('device', 'not recorded')})"
-        + (
-            f", with the backbones' features, the scratch CNNs' pre-training and their runs read from caches that "
-            f"a first pass of the same run filled in {first_pass:.0f} minutes. "
-            if first_pass is not None
-            else ". "
-        )
+        _run_time(manifest, minutes)
         + (
             "To fit, the settings below were cut from those the same notebooks use on a graphics card:"
             if settings
@@ -178,14 +171,26 @@ def _best_transfer(records: pd.DataFrame) -> str:
     )
 
 
-def _first_pass_minutes(manifest: Mapping[str, Any]) -> float | None:
-    """Minutes of the run's first pass over its notebooks, when some were run again (None otherwise)."""
-    earlier = manifest.get("earlier_passes") or {}
-    if not earlier:
-        return None
+def _run_time(manifest: Mapping[str, Any], minutes: float) -> str:
+    """How long the notebooks ran; for a run whose notebooks ran again, the first pass and the later one."""
+    device = manifest.get("device", "not recorded")
     notebooks = manifest.get("notebooks", {})
-    first = {name: passes[0] for name, passes in earlier.items() if passes}
-    return sum(first.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
+    earlier = {name: passes[0] for name, passes in (manifest.get("earlier_passes") or {}).items() if passes}
+    if not earlier:
+        return f"The notebooks ran in {minutes:.0f} minutes on this machine ({device}). "
+    first = sum(earlier.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
+    again = sum(notebooks[name].get("seconds", 0) for name in earlier if name in notebooks) / 60
+    chapters = sorted(int(name[:2]) for name in earlier if name[:2].isdigit())
+    which = (
+        f"chapters {chapters[0]} to {chapters[-1]}"
+        if len(chapters) > 1 and chapters == list(range(chapters[0], chapters[-1] + 1))
+        else "the chapters " + ", ".join(map(str, chapters))
+    )
+    return (
+        f"The notebooks ran in {first:.0f} minutes on this machine ({device}), computing the backbones' features, "
+        f"the scratch CNNs' runs and their pre-training as they went and keeping them in caches; {which} then ran "
+        f"again from those caches in {again:.0f} minutes. "
+    )
 
 
 def _json(path: Path) -> dict:

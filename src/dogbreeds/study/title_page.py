@@ -42,7 +42,9 @@ def title_page_for_run(run_dir: Path, author: str | None = None) -> str:
     """Markdown of the title page (from run.json and the records)."""
     manifest = json.loads((run_dir / "run.json").read_text())
     notebooks = manifest.get("notebooks", {})
-    minutes = sum(entry.get("seconds", 0) for entry in notebooks.values()) / 60
+    first = {name: passes[0] for name, passes in (manifest.get("earlier_passes") or {}).items() if passes}
+    minutes = sum(first.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
+    again = sum(notebooks[name].get("seconds", 0) for name in first if name in notebooks) / 60
     records = load_records(run_dir / "results") if (run_dir / "results").is_dir() else pd.DataFrame()
     lines = [
         f"**{COURSE}**",
@@ -59,14 +61,16 @@ def title_page_for_run(run_dir: Path, author: str | None = None) -> str:
         "### Data and hardware",
         "",
         *data_lines(manifest, records),
-        f"- Hardware: {manifest.get('device', 'not recorded')}; the notebooks ran in {minutes:.0f} min "
-        f"(seed {manifest.get('seed', 'not recorded')}).",
+        f"- Hardware: {manifest.get('device', 'not recorded')}; the notebooks ran in {minutes:.0f} min"
+        + (f", then {again:.0f} min for those run again from the caches" if first else "")
+        + f" (seed {manifest.get('seed', 'not recorded')}).",
         "- Software: " + ", ".join(f"{name} {version}" for name, version in manifest.get("versions", {}).items()) + ".",
         "",
-        "| notebook | status | minutes |",
-        "|---|---|---:|",
+        "| notebook | status | minutes |" + (" run again from the caches (minutes) |" if first else ""),
+        "|---|---|---:|" + ("---:|" if first else ""),
         *(
-            f"| {name.replace('_', ' ')} | {entry.get('status')} | {entry.get('seconds', 0) / 60:.1f} |"
+            f"| {name.replace('_', ' ')} | {entry.get('status')} | {first.get(name, entry).get('seconds', 0) / 60:.1f} |"
+            + (f" {entry.get('seconds', 0) / 60:.1f} |" if name in first else " — |" if first else "")
             for name, entry in notebooks.items()
         ),
     ]
