@@ -145,7 +145,7 @@ def test_epochs_state_the_epoch_kept_by_the_lowest_validation_loss():
 def test_chart_gives_the_range_chance_and_the_widest_gap():
     text = chart_markdown(TABLE, breeds=3)
     assert "from 70.0% (*Lite0 + head*) to **83.0%** (*MobileNetV2 fine-tuned (last 10)*)" in text
-    assert "chance at 33.3%" in text and "differ by at most 5.0%" in text
+    assert "chance at 33.3%" in text and "differ by at most 5.0 points" in text
 
 
 def test_saved_bundle_names_the_variant_and_its_accuracies():

@@ -49,7 +49,7 @@ def chart_markdown(table: pd.DataFrame, breeds: int) -> str:
     return (
         f"On the chart, test top-1 goes from {low['test top-1']:.1%} (*{low['model']}*) to "
         f"**{high['test top-1']:.1%}** (*{high['model']}*), against chance at {1 / breeds:.1%}; "
-        f"validation and test top-1 differ by at most {gap:.1%} for any variant."
+        f"validation and test top-1 differ by at most {100 * gap:.1f} points for any variant."
     )
 
 
