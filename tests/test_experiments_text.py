@@ -161,7 +161,7 @@ def test_transfer_conclusions_cover_heads_tta_fine_tuning_and_the_saved_model():
         "best head on validation is **MobileNetV2 + head, flip TTA** (82.0% validation top-1, **80.0% test" in lines[1]
     )
     assert "on 36 test photos, top-5 98.0%); the heads trained in 3 s or less" in lines[1]
-    assert "Flip TTA changes test top-1 by +2.0% (MobileNetV2 + head)." in lines[1]
+    assert "Flip TTA changes test top-1 by +2.0 points (MobileNetV2 + head)." in lines[1]
     assert lines[2] == (
         "- Fine-tuning MobileNetV2: test top-1 MobileNetV2 fine-tuned (last 10) 83.0%, against 78.0% for its head "
         "alone (validation: 85.0% against 80.0%)."

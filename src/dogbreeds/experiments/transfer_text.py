@@ -137,7 +137,8 @@ def verdicts_markdown(comparisons: pd.DataFrame) -> str:
 
 def _tta_sentence(table: pd.DataFrame) -> str:
     changes = [
-        f"{table.loc[name + _TTA, 'test top-1'] - table.loc[name, 'test top-1']:+.1%} ({table.loc[name, 'model']})"
+        f"{100 * (table.loc[name + _TTA, 'test top-1'] - table.loc[name, 'test top-1']):+.1f} points "
+        f"({table.loc[name, 'model']})"
         for name in table.index
         if name + _TTA in table.index
     ]
