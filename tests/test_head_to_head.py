@@ -85,6 +85,7 @@ def run(tmp_path: Path) -> Path:
     record(tmp_path, "transfer_size_mobilenet_v2_25", "data_size", 0.8, per_breed=25, model="MobileNetV2 + head")
     record(tmp_path, "scratch_size_10-seed1", "scratch", 0.25, model="CNN")  # its size read from its name
     record(tmp_path, "scratch_size_10-seed2", "scratch", 0.15, model="CNN")  # two seeds: one point, their mean
+    record(tmp_path, "scratch_size_25", "scratch", 0.3, model="CNN, 25 photos a breed")  # its own name: one curve
     record(tmp_path, "photos_other", "comparison", 0.1)  # another kind: not a contender
     return tmp_path
 
@@ -139,8 +140,15 @@ def test_missing_scratch_says_what_to_run(tmp_path: Path) -> None:
 
 def test_data_size_curve_and_its_figure(run: Path) -> None:
     curve = data_size_curve(load_records(run / "results"))
-    assert curve[["family", "per breed"]].values.tolist() == [["from scratch", 10], ["transfer", 10], ["transfer", 25]]
-    assert curve["test top-1"].tolist() == pytest.approx([0.2, 0.6, 0.8])
+    assert curve[["family", "per breed"]].values.tolist() == [
+        ["from scratch", 10],
+        ["from scratch", 25],
+        ["transfer", 10],
+        ["transfer", 25],
+    ]
+    assert curve["test top-1"].tolist() == pytest.approx([0.2, 0.3, 0.6, 0.8])
+    # the scratch sizes are one recipe, one curve, named as the central table names it
+    assert set(curve[curve["family"] == "from scratch"]["model"]) == {"CNN from scratch, random weights"}
     assert "60.0 %" in data_size_markdown(curve) and "80.0 %" in data_size_markdown(curve)
     figure = plots.plot_data_size_curve(curve, chance=0.5)
     assert figure.axes[0].get_xscale() == "log"

@@ -268,8 +268,14 @@ def data_size_curve(records: pd.DataFrame) -> pd.DataFrame:
     for family, found in (("from scratch", scratch), ("transfer", transfer)):
         for _, row in found.iterrows():
             photos = int(_value(row, "metrics.n") or row["data.counts.test"])
-            trained = _value(row, "params.train_photos") or _value(row, "data.counts.train")
-            model = _value(row, "params.model") or SCRATCH_RUNS["scratch_baseline"]
+            trained = _value(row, "params.train_photos")
+            if family == "from scratch":  # one recipe at every size: one curve, named as in the central table
+                model = SCRATCH_RUNS["scratch_baseline"]
+                if trained is None and _size(row) is not None and _value(row, "data.num_classes") is not None:
+                    # at most that many a breed: every breed here has at least the largest size's photos
+                    trained = min(_size(row) * int(row["data.num_classes"]), _value(row, "data.counts.train") or 0)
+            else:
+                model = _value(row, "params.model")
             rows.append([family, model, _size(row), trained, float(row["metrics.top1"]), photos])
     found = pd.DataFrame(rows, columns=[*columns[:5], "photos"]).dropna(subset=["per breed"])
     found["training photos"] = pd.to_numeric(found["training photos"], errors="coerce")  # None: not recorded
