@@ -235,13 +235,15 @@ def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:
         for (dataset, count), others in table[table["breeds"] != breeds].groupby(["dataset", "breeds"], dropna=False):
             best = choose_best(others)
             row = others.set_index("run_name").loc[best.run_name]
+            families = " and ".join(sorted(set(others["kind"])))
             lines.append(
-                f"The {best.kind} models were trained and tested on another data set ({dataset}, {int(count)} "
-                f"breeds, chance {1 / count:.0%}): the best, {best.model}, reaches {percent(row['top1'])} test "
-                f"top-1, {row['top1'] * count:.1f} times chance, against {percent(same['top1'].max())} "
-                f"({same['top1'].max() * breeds:.0f} times chance) for the best model on the {breeds} breeds."
+                f"Other {families} models were trained and tested on another data set ({dataset}, {int(count)} "
+                f"breeds, chance {1 / count:.0%}): the one chosen on its {best.criterion}, {best.model}, reaches "
+                f"{percent(row['top1'])} test top-1, {row['top1'] * count:.1f} times chance, against "
+                f"{percent(same['top1'].max())} ({same['top1'].max() * breeds:.0f} times chance) for the best model "
+                f"on the {breeds} breeds."
                 if not same.empty
-                else f"The {best.kind} models ({dataset}, {int(count)} breeds) reach at best {percent(row['top1'])}."
+                else f"The {families} models ({dataset}, {int(count)} breeds) reach at best {percent(row['top1'])}."
             )
         return " ".join(lines)
     best = choose_best(table)
@@ -254,8 +256,8 @@ def comparison_markdown(table: pd.DataFrame, breeds: int | None = None) -> str:
     kinds = set(table["kind"])
     if kinds != set(MODEL_KINDS):
         lines.append(
-            f"Only {' and '.join(sorted(kinds))} models were trained on these photos, so there is nothing to weigh "
-            "them against on the same test."
+            f"Only {' and '.join(sorted(kinds))} models were trained on these photos; the two families meet on "
+            "the same photos in the comparison of scratch against transfer."
         )
         return " ".join(lines)
     row = {
