@@ -11,6 +11,7 @@ import pytest
 
 from dogbreeds.core.config import shared_datasets_dir
 from dogbreeds.study import runner
+from dogbreeds.study.profiles import PROFILES
 
 from .conftest import TEST_PARAMETERS, load_results, notebook_errors
 
@@ -53,13 +54,14 @@ def test_the_shelter_part_opens_with_the_shipped_model_on_a_seeded_draw_of_the_r
     record = next(r for r in load_results(run_dir, NOTEBOOK) if r["run_name"] == "shelter_oxford")
     config = ShelterModel.load().config
     params, dogs, not_dogs = record["params"], record["metrics"]["dogs"], record["metrics"]["not_dogs"]
-    assert params["part"] == "reporting" and params["sample"] == 16  # the short run draws 16 photos of each half
-    assert (dogs["photos"], not_dogs["photos"]) == (16, 16) and record["metrics"]["sampled"]
+    sample = PROFILES["quick"]["pets_sample"]  # the short run draws a few photos of each half
+    assert params["part"] == "reporting" and params["sample"] == sample
+    assert (dogs["photos"], not_dogs["photos"]) == (sample, sample) and record["metrics"]["sampled"]
     assert record["metrics"]["half"]["dogs"] > 400 and record["metrics"]["half"]["not_dogs"] > 100
     assert params["thresholds"]["confidence_threshold"] == config.confidence_threshold
     per = dogs["per_1000"]
     assert abs(per["labelled"] + per["to_a_person"] + per["not_a_dog"] - 1000) <= 1
-    assert per["labelled"] == round(1000 * dogs["labelled_photos"] / 16)
+    assert per["labelled"] == round(1000 * dogs["labelled_photos"] / sample)
     assert len(dogs["coverage_accuracy_curve"]["coverage"]) == len(dogs["coverage_accuracy_curve"]["accuracy"]) > 0
     figure = run_dir / "figures" / NOTEBOOK / "shelter_coverage_reporting.png"
     assert figure.stat().st_size > 2_000 and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
