@@ -38,11 +38,13 @@ def test_chapters_get_one_style_and_figures_and_tables_a_number():
     assert finish_html(html) == html  # finishing again changes nothing
 
 
-TAGGED = """<html><body>
-<div class="jp-MarkdownCell"><p>The curves ({figure:curves}) and the scores ({table:scores}); {figure:curves} again.</p></div>
-<div class="jp-Cell celltag_hide"><div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div></div>
-<div class="jp-Cell celltag_figure-curves"><div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div>
-<div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div></div>
+IMAGE = '<div class="jp-OutputArea-output"><img src="data:image/png;base64,AA=="></div>'
+TAGGED = f"""<html><body>
+<div class="jp-MarkdownCell"><p>The curves ({{figure:curves}}) and the scores ({{table:scores}});
+{{figure:curves}} again.</p></div>
+<div class="jp-Cell celltag_hide">{IMAGE}</div>
+<div class="jp-Cell celltag_figure-curves">{IMAGE}
+{IMAGE}</div>
 <table><tr><td>1</td></tr></table>
 <div class="jp-Cell celltag_table-scores"><table><tr><td>2</td></tr></table></div>
 </body></html>"""
@@ -51,7 +53,7 @@ TAGGED = """<html><body>
 def test_references_in_the_text_become_links_to_the_tagged_cells_figure_and_table():
     html = finish_html(TAGGED)
     text = re.sub(r"<[^>]+>", "", html)
-    assert "The curves (Figure 2) and the scores (Table 2); Figure 2 again." in text
+    assert "The curves (Figure 2) and the scores (Table 2);\nFigure 2 again." in text
     assert html.count('href="#figure-2"') == 2 and 'href="#table-2"' in html
     assert 'id="figure-2"' in html and 'id="table-2"' in html
     assert finish_html(html) == html

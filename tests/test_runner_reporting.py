@@ -97,9 +97,11 @@ def test_run_resume_failure_and_report(tmp_path, notebook_dir, capfd):
     assert manifest["notebooks"]["03_scratch_cnn"]["status"] == "done"  # earlier work kept
     # the pass that had finished 04 stays on record (its time is the run's first pass); failed attempts do not
     [earlier] = manifest["earlier_passes"]["04_transfer_learning"]
-    assert earlier["status"] == "done" and earlier["seconds"] > 0 and list(manifest["earlier_passes"]) == [
-        "04_transfer_learning"
-    ]
+    assert (
+        earlier["status"] == "done"
+        and earlier["seconds"] > 0
+        and list(manifest["earlier_passes"]) == ["04_transfer_learning"]
+    )
     assert runner.latest_run_dir(tmp_path) == run_dir
 
     made = reporting.build_report(run_dir, pdf=False)

@@ -61,7 +61,8 @@ def head_to_head_markdown(table: pd.DataFrame, breeds: int) -> str:
         top = rows.loc[rows["test top-1"].idxmax()]
         lines.append(
             f"- Highest test top-1 {'from scratch' if family == 'from scratch' else 'by transfer'} (a description "
-            f"of these photos, not a choice): **{top['model']}**, {_interval(top)}, {top['test top-1'] * breeds:.1f} times chance"
+            f"of these photos, not a choice): **{top['model']}**, {_interval(top)}, "
+            f"{top['test top-1'] * breeds:.1f} times chance"
             + (f", trained on {top['training photos']:,.0f} photos." if pd.notna(top["training photos"]) else ".")
         )
     return "\n".join(lines)

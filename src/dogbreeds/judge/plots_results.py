@@ -15,7 +15,6 @@ from matplotlib.figure import Figure
 
 from dogbreeds.judge.evaluation import ErrorGallery, GalleryItem, calibration_errors, most_confused_classes
 from dogbreeds.judge.heatmaps import overlay_heatmap
-from dogbreeds.judge.tables import words
 from dogbreeds.judge.plots_common import (
     _BAD_COLOR,
     _GOOD_COLOR,
@@ -34,6 +33,7 @@ from dogbreeds.judge.plots_common import (
     _small_ticks,
     _stretched,
 )
+from dogbreeds.judge.tables import words
 
 
 def plot_confusion_matrix(

@@ -115,8 +115,8 @@ def _number_figures(page: BeautifulSoup) -> dict[str, tuple[int, str]]:
 
 
 NOTEBOOK_MENTION = re.compile(
-    r"\b[Nn]otebooks? (\d\d)(?:(\s*[–-]\s*| and |, )(\d\d))?\b|\b([Tt]his|[Tt]he next|[Tt]he later|[Tt]he earlier|[Ee]very|[Ee]ach) "
-    r"notebook(s?)\b"
+    r"\b[Nn]otebooks? (\d\d)(?:(\s*[–-]\s*| and |, )(\d\d))?\b"
+    r"|\b([Tt]his|[Tt]he next|[Tt]he later|[Tt]he earlier|[Ee]very|[Ee]ach) notebook(s?)\b"
 )
 """A notebook named in the text: "notebook 03", "notebooks 02–04", "notebooks 04 and 05", "the next notebooks"."""
 
@@ -201,7 +201,7 @@ def _cell_word(text: str) -> str:
 
 
 def _merge_index_name_row(table: Tag) -> None:
-    """pandas writes an index's name on a header row of its own, under an empty corner: move it into the corner."""
+    """Pandas writes an index's name on a header row of its own, under an empty corner: move it into the corner."""
     head = table.find("thead")
     rows = head.find_all("tr", recursive=False) if head else []
     if len(rows) != 2:
@@ -217,7 +217,7 @@ def _merge_index_name_row(table: Tag) -> None:
 
 
 def _cell_labels(element: Tag, kind: str) -> list[str]:
-    """Labels of the notebook cell holding ``element``: its tags ``<kind>-<label>`` (nbconvert's ``celltag_`` classes)."""
+    """Labels of the notebook cell holding ``element``: its tags ``<kind>-<label>`` (``celltag_`` classes)."""
     cell = element.find_parent(class_="jp-Cell")
     prefix = f"celltag_{kind}-"
     classes = cell.get("class", []) if cell is not None else []

@@ -69,7 +69,8 @@ def title_page_for_run(run_dir: Path, author: str | None = None) -> str:
         "| notebook | status | minutes |" + (" run again from the caches (minutes) |" if first else ""),
         "|---|---|---:|" + ("---:|" if first else ""),
         *(
-            f"| {name.replace('_', ' ')} | {entry.get('status')} | {first.get(name, entry).get('seconds', 0) / 60:.1f} |"
+            f"| {name.replace('_', ' ')} | {entry.get('status')} | "
+            f"{first.get(name, entry).get('seconds', 0) / 60:.1f} |"
             + (f" {entry.get('seconds', 0) / 60:.1f} |" if name in first else " — |" if first else "")
             for name, entry in notebooks.items()
         ),
