@@ -105,6 +105,13 @@ def latest_records(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("timestamp", kind="stable").drop_duplicates(["kind", "run_name"], keep="last")
 
 
+def most_breeds(table: pd.DataFrame) -> pd.DataFrame:
+    """The records of the task with the most breeds (the 120-breed benchmark, not the ten breeds' whole photos)."""
+    if table.empty or "data.num_classes" not in table or table["data.num_classes"].isna().all():
+        return table
+    return table[table["data.num_classes"] == table["data.num_classes"].max()]
+
+
 def load_records(folder: str | os.PathLike) -> pd.DataFrame:
     """All records of ``folder`` as a table: one row per record, nested sections flattened.
 

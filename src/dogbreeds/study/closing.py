@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from dogbreeds.experiments.records import latest_records, load_records
+from dogbreeds.experiments.records import latest_records, load_records, most_breeds
 from dogbreeds.study.profiles import PROFILES, RunSettings
+from dogbreeds.study.runner import first_passes, pass_minutes
 
 BUDGET_SETTINGS = {
     "image_size": "scratch CNN input (px)",
@@ -157,8 +158,7 @@ def _best_transfer(records: pd.DataFrame) -> str:
     rows = latest_records(records[records["kind"] == "transfer"])
     if rows.empty or "metrics.top1" not in rows:
         return ""
-    if "data.num_classes" in rows:  # the breeds benchmark, not the ten breeds' whole photos
-        rows = rows[rows["data.num_classes"] == rows["data.num_classes"].max()]
+    rows = most_breeds(rows)  # the breeds benchmark, not the ten breeds' whole photos
     order = [column for column in ("metrics.val_top1", "metrics.top1") if column in rows]  # chosen on validation
     row = rows.sort_values(order, ascending=False, kind="stable").iloc[0]
     breeds = int(row.get("data.num_classes", 0) or 0)
@@ -174,12 +174,10 @@ def _best_transfer(records: pd.DataFrame) -> str:
 def _run_time(manifest: Mapping[str, Any], minutes: float) -> str:
     """How long the notebooks ran; for a run whose notebooks ran again, the first pass and the later one."""
     device = manifest.get("device", "not recorded")
-    notebooks = manifest.get("notebooks", {})
-    earlier = {name: passes[0] for name, passes in (manifest.get("earlier_passes") or {}).items() if passes}
+    earlier = first_passes(manifest)
     if not earlier:
         return f"The notebooks ran in {minutes:.0f} minutes on this machine ({device}). "
-    first = sum(earlier.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
-    again = sum(notebooks[name].get("seconds", 0) for name in earlier if name in notebooks) / 60
+    first, again = pass_minutes(manifest)
     chapters = sorted(int(name[:2]) for name in earlier if name[:2].isdigit())
     which = (
         f"chapters {chapters[0]} to {chapters[-1]}"

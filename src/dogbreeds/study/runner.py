@@ -320,6 +320,19 @@ def _open_manifest(run_dir: Path, parameters: dict[str, Any]) -> tuple[dict[str,
     return manifest, notebook_only
 
 
+def first_passes(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The first pass's run.json entry of each notebook that was run again (``earlier_passes``), by name."""
+    return {name: passes[0] for name, passes in (manifest.get("earlier_passes") or {}).items() if passes}
+
+
+def pass_minutes(manifest: dict[str, Any]) -> tuple[float, float]:
+    """Minutes of the run's first pass over its notebooks, and of the notebooks run again since (0 if none)."""
+    notebooks, first = manifest.get("notebooks", {}), first_passes(manifest)
+    once = sum(first.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
+    again = sum(notebooks[name].get("seconds", 0) for name in first if name in notebooks) / 60
+    return once, again
+
+
 def _run_one(
     name: str,
     run_dir: Path,

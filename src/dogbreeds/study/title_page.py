@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from dogbreeds.experiments.head_to_head import central_table
-from dogbreeds.experiments.records import latest_records, load_records
+from dogbreeds.experiments.records import latest_records, load_records, most_breeds
+from dogbreeds.study.runner import first_passes, pass_minutes
 
 COURSE = "OpenClassrooms course project: classify images with deep learning"
 AUTHOR_ENV = "DOGBREEDS_REPORT_AUTHOR"
@@ -42,9 +43,8 @@ def title_page_for_run(run_dir: Path, author: str | None = None) -> str:
     """Markdown of the title page (from run.json and the records)."""
     manifest = json.loads((run_dir / "run.json").read_text())
     notebooks = manifest.get("notebooks", {})
-    first = {name: passes[0] for name, passes in (manifest.get("earlier_passes") or {}).items() if passes}
-    minutes = sum(first.get(name, entry).get("seconds", 0) for name, entry in notebooks.items()) / 60
-    again = sum(notebooks[name].get("seconds", 0) for name in first if name in notebooks) / 60
+    first = first_passes(manifest)
+    minutes, again = pass_minutes(manifest)
     records = load_records(run_dir / "results") if (run_dir / "results").is_dir() else pd.DataFrame()
     lines = [
         f"**{COURSE}**",
@@ -130,7 +130,7 @@ def _split_counts(records: pd.DataFrame, kind: str) -> str:
     """The breeds and photos per split of a record of that kind (120 breeds; 10,800 training, ...)."""
     if records.empty or "kind" not in records:
         return ""
-    rows = _most_breeds(records[records["kind"] == kind])
+    rows = most_breeds(records[records["kind"] == kind])
     columns = [f"data.counts.{split}" for split in ("train", "val", "test")]
     if rows.empty or not set(columns) <= set(rows):
         return ""
@@ -141,13 +141,6 @@ def _split_counts(records: pd.DataFrame, kind: str) -> str:
     return (
         f"{int(breeds)} breeds; " if pd.notna(breeds) else ""
     ) + f"{int(row[columns[0]]):,} training, {int(row[columns[1]]):,} validation, {int(row[columns[2]]):,} test photos"
-
-
-def _most_breeds(rows: pd.DataFrame) -> pd.DataFrame:
-    """The records of the task with the most breeds (the 120-breed benchmark, not the ten breeds' whole photos)."""
-    if rows.empty or "data.num_classes" not in rows or rows["data.num_classes"].isna().all():
-        return rows
-    return rows[rows["data.num_classes"] == rows["data.num_classes"].max()]
 
 
 def results_at_a_glance(records: pd.DataFrame) -> list[str]:
@@ -161,7 +154,7 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
 
     models = records[records["kind"].isin(("scratch", "transfer"))]
     for kind in ("transfer", "scratch"):
-        rows = _most_breeds(latest_records(models[models["kind"] == kind]))
+        rows = most_breeds(latest_records(models[models["kind"] == kind]))
         if rows.empty:
             continue
         by_validation = "metrics.val_top1" in rows and rows["metrics.val_top1"].notna().all()
