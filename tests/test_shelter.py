@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -42,6 +43,37 @@ def test_decisions_follow_the_thresholds_with_readable_reasons(shelter_model_fac
     assert [breed for breed, _ in labelled.top] == ["Chihuahua", "Shih-Tzu", "dingo"]
     assert unsure.status == ASK_A_HUMAN and "50.0%" in unsure.reason and "80.0%" in unsure.reason
     assert cat.status == NOT_A_DOG and "2.0%" in cat.reason
+
+
+def test_the_dog_detector_calls_not_a_dog_what_it_takes_for_a_cat_and_travels_with_the_model(
+    tmp_path, shelter_model_factory
+):
+    from dogbreeds.shelter.adapting import train_detector
+
+    rng = np.random.default_rng(0)
+    dogs, cats = rng.normal(0, 1, (200, 1280)), rng.normal(0, 1, (60, 1280))
+    dogs[:, 5] += 4.0  # the detector must find the one dimension that tells them apart
+    kernel, bias = train_detector(dogs, cats, seed=0)
+    plain = shelter_model_factory(confidence_threshold=0.8, dog_threshold=0.3)
+    model = ShelterModel(plain.kernel, plain.bias, replace(plain.config, detector_threshold=0.5), (kernel, bias))
+    features = np.stack([dogs[:2], cats[:2]]).reshape(4, 1280)
+    detector = model.detector_probability(features)
+    assert (detector[:2] > 0.9).all() and (detector[2:] < 0.1).all()
+    probabilities = np.tile([0.9, 0.05, 0.05], (4, 1))
+    answers = model.decide(probabilities, np.full(4, 0.99), detector)  # ImageNet sure of a dog each time
+    assert [a.status for a in answers] == [LABELLED, LABELLED, NOT_A_DOG, NOT_A_DOG]
+    assert "dog detector" in answers[2].reason and model.not_a_dog(np.full(4, 0.99), detector).tolist() == [
+        False, False, True, True
+    ]  # fmt: skip
+    assert np.isnan(plain.detector_probability(features)).all()
+    assert [a.status for a in plain.decide(probabilities, np.full(4, 0.99), plain.detector_probability(features))] == [
+        LABELLED
+    ] * 4  # without a detector the rule never fires
+    loaded = ShelterModel.load(model.save(tmp_path / "model"))
+    assert np.array_equal(loaded.detector[0], model.detector[0]) and loaded.detector[1] == model.detector[1]
+    assert loaded.model_id == model.model_id != plain.model_id
+    with pytest.raises(ShelterModelError, match="no dog detector"):
+        ShelterModel(plain.kernel, plain.bias, model.config)
 
 
 def test_dog_classes_include_the_wild_dog_breeds_of_stanford_dogs(shelter_model_factory):

@@ -172,6 +172,16 @@ def test_training_chooses_on_the_choosing_half_and_the_bench_measures_both(make_
     assert config.dog_threshold <= config.maybe_dog_threshold
     assert config.confidence_threshold == choice["label_thresholds"]["confidence_threshold"]
     assert len(config.provenance["choosing_data_hash"]) == 64
+    # the head trained on the crops and the choosing half's known-breed dogs (3 breeds x 2 photos, 2 views, 4x)
+    assert params["shelter_photos"] == {"weight": 4, "folds": 5, "trained_on": "choosing"}
+    assert trained.record["data"]["counts"]["choosing_dogs_trained_on"] == 6
+    metrics = trained.record["metrics"]
+    assert 0 <= metrics["crops_only_top1"] <= 1 and metrics["against_crops_only"]["verdict"] in (
+        "better",
+        "worse",
+        "tie",
+    )
+    assert trained.model.detector is not None and config.detector_threshold == choice["detector_threshold"]
     statuses = trained.record["metrics"]["statuses"]
     assert statuses["photos"] == 15
     assert statuses["labelled"] + statuses["ask_a_human"] + statuses["not_a_dog"] == pytest.approx(1.0)

@@ -102,6 +102,11 @@ def test_the_run_s_model_is_said_to_be_the_shipped_recipe_only_on_the_same_photo
     assert "same recipe" in same and "top-1 **87.6%** here, 87.6% for the shipped model on its 8,580 test" in same
     for run_name, data_hash in (("efficientnet_lite2/keras+tta", "sample"), ("mobilenet_v2/keras", "abc")):
         assert "is not the shelter's model" in same_recipe_markdown(run_name, data_hash, 0.5, shipped)
+    shipped["params"]["shelter_photos"] = {"weight": 4, "folds": 5, "trained_on": "choosing"}
+    shipped["metrics"]["top1"] = 0.8716
+    adapted = same_recipe_markdown("efficientnet_lite2/keras+tta", "abc", 0.8758, shipped)
+    assert "on the same crops; the shelter's model also learnt from the whole photos" in adapted
+    assert "top-1 **87.6%** here, 87.2% for the shipped model" in adapted
 
 
 def test_the_readmes_quote_the_shipped_model_s_records():
@@ -127,5 +132,11 @@ def test_the_readmes_quote_the_shipped_model_s_records():
 
 
 def _thresholds(model) -> dict:
-    names = ("confidence_threshold", "unknown_breed_threshold", "dog_threshold", "maybe_dog_threshold")
+    names = (
+        "confidence_threshold",
+        "unknown_breed_threshold",
+        "dog_threshold",
+        "detector_threshold",
+        "maybe_dog_threshold",
+    )
     return {name: getattr(model.config, name) for name in names}

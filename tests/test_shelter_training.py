@@ -70,3 +70,9 @@ def test_notebook_04_s_best_recipe_is_the_shipped_model_s():
     record = ShelterModel.load().record()
     assert record["params"]["recipe"] == variant.name and record["params"]["views"] == ["center", "center-flip"]
     assert record["metrics"]["top1"] == record["metrics"]["recipe_top1"] > 0.87  # the temperature keeps the answers
+    # the same recipe, also trained on the choosing half's whole pet photos; measured against the crops alone
+    assert record["params"]["shelter_photos"] == {"weight": 4, "folds": 5, "trained_on": "choosing"}
+    assert (
+        record["metrics"]["crops_only_top1"] > 0.87
+        and abs(record["metrics"]["against_crops_only"]["difference"]) < 0.01
+    )

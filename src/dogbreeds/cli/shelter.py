@@ -45,10 +45,12 @@ def add_train_command(commands: Subcommands) -> None:
         "10% validation share, each photo classified with its mirror image. Then on those validation photos\n"
         "the temperature (calibration), the confidence threshold for the\n"
         "target accuracy and the ImageNet dog probability under which a photo is 'not a dog'. Scored once\n"
-        "on the official test list. With --choose-on and --not-dogs, the thresholds ('not a dog', 'may not\n"
-        "be a dog', confidence, 'may be a breed not among the 120') are chosen instead on the choosing half\n"
-        "of those dogs that are not ImageNet photos and of those not-dogs (their other half is for\n"
-        "`dogbreeds bench oxford`). Writes head.npz, model.json and record.json into --out (default: the\n"
+        "on the official test list. With --choose-on and --not-dogs, the head also trains on the whole photos\n"
+        "of the choosing half of those dogs that are not ImageNet photos (4 times each, with mirror images),\n"
+        "and the thresholds ('not a dog', 'may not be a dog', confidence, 'may be a breed not among the 120')\n"
+        "are chosen instead on that choosing half and on the choosing half of those not-dogs, each photo\n"
+        "scored by a head trained without its fold (5 folds; the other halves are for `dogbreeds bench\n"
+        "oxford`). Writes head.npz, model.json and record.json into --out (default: the\n"
         "model shipped with dogbreeds) and the record into benchmarks/results/.",
         f"  dogbreeds train --data-dir {SHARED}/stanford-dogs-crops224 \\\n"
         f"      --choose-on {SHARED}/oxford-pet-dogs --not-dogs {SHARED}/not-dogs\n"
@@ -106,6 +108,13 @@ def run_train(args: argparse.Namespace) -> int:
         f"ECE {metrics['ece_before_calibration']:.3f} -> {metrics['ece_after_calibration']:.3f} "
         f"(temperature {config.temperature:.2f})"
     )
+    if "against_crops_only" in metrics:
+        against = metrics["against_crops_only"]
+        print(
+            f"the same recipe on the crops alone: top-1 {metrics['crops_only_top1']:.1%}; with the choosing photos "
+            f"{100 * against['difference']:+.1f} points ({100 * against['low']:+.1f} to {100 * against['high']:+.1f}),"
+            f" {against['verdict']}"
+        )
     statuses = metrics["statuses"]
     print(
         f"confidence >= {config.confidence_threshold:.2f}: {kept['coverage']:.1%} of the test photos, "
@@ -385,6 +394,10 @@ def run_bench_oxford(args: argparse.Namespace) -> int:
             f"| {dogs['unknown_labelled_wrong']:.1%} | {not_dogs['flagged_not_a_dog']:.1%} / "
             f"{not_dogs['given_a_breed']:.1%} |"
         )
+    print(
+        "the choosing half is where the thresholds were chosen, and what a head trained with --choose-on learnt "
+        "from: only the reporting half measures the model"
+    )
     each = record["metrics"]["reporting"]["dogs"]["per_1000"]
     print(
         f"reporting half, out of 1,000 photos like these: {each['labelled']} labelled automatically with "

@@ -162,12 +162,23 @@ class TransferExperiment:
             )[key]
         return self._sets[backbone, key, flipped]
 
-    def run(self, variant: TransferVariant, train_rows: Sequence[int] | None = None) -> TransferResult:
+    def run(
+        self,
+        variant: TransferVariant,
+        train_rows: Sequence[int] | None = None,
+        *,
+        extra_train: FeatureSet | None = None,
+        extra_name: str | None = None,
+    ) -> TransferResult:
         """Train the variant's head(s) on the train rows and predict validation and test photos.
 
         ``train_rows``: positions in ``split.train`` to train on (a smaller training set on the same
-        cached features); None: all of them.
+        cached features); None: all of them. ``extra_train``: more training rows (features of a
+        single-backbone variant, mirror images included), added after the split's; ``extra_name`` names
+        them, so that two different extras never share a head.
         """
+        if (extra_train is None) != (extra_name is None):
+            raise ExperimentError("extra_train and extra_name are given together.")
         groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
         val_probabilities, test_probabilities, heads, history = [], [], [], {}
         predict_seconds = 0.0
@@ -187,8 +198,12 @@ class TransferExperiment:
                 fit_rows = stack_features([fit_rows, flipped_train])
                 if val is not None:
                     refit_rows = stack_features([val, self._joined(group, "val", flipped=True)])
+            if extra_train is not None:
+                if len(group) > 1:
+                    raise ExperimentError("extra_train rows are features of one backbone; this variant joins several.")
+                fit_rows = stack_features([fit_rows, extra_train])
             recipe = (group, variant.head, variant.flip_train, variant.imagenet_start, variant.refit)
-            recipe += (None if train_rows is None else tuple(np.asarray(train_rows).tolist()),)
+            recipe += (None if train_rows is None else tuple(np.asarray(train_rows).tolist()), extra_name)
             if recipe not in self._heads:
                 self._heads[recipe] = self._make_head(
                     variant, group[0], fit_rows, val, refit_rows if variant.refit else None

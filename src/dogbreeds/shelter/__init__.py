@@ -6,6 +6,15 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=[],
     submod_attrs={
+        "adapting": [
+            "PET_WEIGHT",
+            "FOLDS",
+            "DETECTOR_C",
+            "ChoosingPhotos",
+            "read_choosing_photos",
+            "train_detector",
+            "out_of_fold_scores",
+        ],
         "advice": [
             "DEFAULT_TARGET_ACCURACY",
             "DEFAULT_MIN_KEPT",

@@ -198,6 +198,7 @@ def shipped_model_markdown(
     folder: str,
     confidence_threshold: float,
     dog_threshold: float,
+    detector_threshold: float = 0.0,
 ) -> str:
     """What the shipped model does for the shelter, from its record's ``official`` test metrics and the run's labels.
 
@@ -206,6 +207,7 @@ def shipped_model_markdown(
     """
     at_threshold = official["at_threshold"]
     photos = int(by_status["photos"].sum())
+    detector = f", or that the dog detector gives under {detector_threshold:.2f}," if detector_threshold else ""
     if "labelled" in by_status.index:
         labelled = by_status.loc["labelled"]
         here = (
@@ -220,9 +222,9 @@ def shipped_model_markdown(
         f"{official['top5']:.1%}. Above its confidence threshold ({confidence_threshold:.2f}) it labels "
         f"**{at_threshold['coverage']:.0%}** of them without a person, **{at_threshold['accuracy']:.1%}** correctly; "
         f"the rest go to a person with its three best guesses. {here}. Photos whose ImageNet dog probability is under "
-        f"{dog_threshold:.2f} are called *not a dog* ({official['dogs_flagged_not_a_dog']:.1%} of the dog photos of "
-        "the test list). ImageNet contains the Stanford Dogs photos, so the backbone may have seen these test "
-        "photos: for a shelter, expect the figures measured on the pet photos that are not ImageNet's."
+        f"{dog_threshold:.2f}{detector} are called *not a dog* ({official['dogs_flagged_not_a_dog']:.1%} of the dog "
+        "photos of the test list). ImageNet contains the Stanford Dogs photos, so the backbone may have seen these "
+        "test photos: for a shelter, expect the figures measured on the pet photos that are not ImageNet's."
     )
 
 
@@ -230,7 +232,8 @@ def same_recipe_markdown(run_name: str, data_hash: str | None, top1: float, ship
     """Whether this run's studied model is the shipped model's recipe on the same photos, with both top-1.
 
     ``shipped`` is the shipped model's record (``params.recipe`` names the recipe's run, ``data.hash``
-    its photos); ``run_name`` and ``data_hash`` are the studied model's.
+    its photos, ``params.shelter_photos`` the pet photos it also learnt from); ``run_name`` and ``data_hash``
+    are the studied model's.
     """
     official = shipped["metrics"]
     if shipped["params"].get("recipe") != run_name or shipped["data"]["hash"] != data_hash:
@@ -238,8 +241,16 @@ def same_recipe_markdown(run_name: str, data_hash: str | None, top1: float, ship
             "This run's studied model is not the shelter's model (another recipe, or other photos), so the "
             "threshold below is its own: the shelter's model keeps the thresholds chosen on the pet photos above."
         )
+    pets = shipped["params"].get("shelter_photos")
+    if pets:
+        photos = (
+            "on the same crops; the shelter's model also learnt from the whole photos of the choosing half of the pet "
+            f"dogs ({pets['weight']} times each, with their mirror images), which costs it a little on these crops: "
+        )
+    else:
+        photos = "on the same photos: "
     return (
-        "This run's studied model is trained by the same recipe as the shelter's model, on the same photos: "
+        f"This run's studied model is trained by the same recipe as the shelter's model, {photos}"
         f"top-1 **{top1:.1%}** here, {official['top1']:.1%} for the shipped model on its {official['n']:,} test "
         "photos. The threshold below is chosen on this run's validation photos, which come from ImageNet; the "
         "shelter's model keeps the thresholds chosen on the pet photos above, where the model is less sure of itself."

@@ -152,23 +152,25 @@ def _dogs_measures(model: ShelterModel, views: Sequence[np.ndarray], records: Se
     probabilities = model.breed_probabilities(stacked)
     labels = np.array([positions[r.label_id] for r in records])
     dog = dog_probability(model, stacked)
+    detector = model.detector_probability(stacked)
     return {
         "photos": len(records),
         "top1": float(np.mean(probabilities.argmax(1) == labels)),
         "top5": float(np.mean((np.argsort(-probabilities, 1)[:, :5] == labels[:, None]).any(1))),
-        "dogs_flagged_not_a_dog": float(np.mean(dog < model.config.dog_threshold)),
+        "dogs_flagged_not_a_dog": float(np.mean(model.not_a_dog(dog, detector))),
         "at_threshold": threshold_metrics(labels, probabilities, model.config.confidence_threshold).to_dict(),
         "ece": expected_calibration_error(labels, probabilities),
-        "statuses": status_metrics(model, labels, probabilities, dog),
+        "statuses": status_metrics(model, labels, probabilities, dog, detector),
     }
 
 
 def _not_dogs_measures(model: ShelterModel, views: Sequence[np.ndarray], kinds: np.ndarray) -> dict[str, Any]:
     """The model on photos that are not dogs: how many are flagged "not a dog" (by kind) or given a breed."""
     stacked = np.stack(views)
-    dog = dog_probability(model, stacked)
-    flagged = dog < model.config.dog_threshold
-    given = np.array([a.status == LABELLED for a in model.decide(model.breed_probabilities(stacked), dog)])
+    dog, detector = dog_probability(model, stacked), model.detector_probability(stacked)
+    flagged = model.not_a_dog(dog, detector)
+    answers = model.decide(model.breed_probabilities(stacked), dog, detector)
+    given = np.array([answer.status == LABELLED for answer in answers])
     return {
         "photos": len(kinds),
         "flagged_not_a_dog": float(flagged.mean()),

