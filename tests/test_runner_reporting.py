@@ -351,7 +351,9 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
     )
     per_1000 = {"labelled": 456, "labelled_wrong": 28, "to_a_person": 539, "not_a_dog": 4}
     write_record(
-        make_record("shelter_oxford", "comparison", metrics={"dogs": {"per_1000": per_1000}}, params={}),
+        make_record(
+            "shelter_oxford", "comparison", metrics={"dogs": {"per_1000": per_1000, "top1_known": 0.93}}, params={}
+        ),
         results,
     )
     (run_dir / "run.json").write_text(
@@ -372,6 +374,7 @@ def test_the_title_page_gives_the_date_the_scope_and_the_headline_numbers(tmp_pa
 
     assert "Author: A. Student · 2026-12-02" in page and "OpenClassrooms" in page and "Stanford Dogs" in page
     assert "Hardware: CPU: test; the notebooks ran in 2 min (seed 42)" in page
+    assert "the right breed first for 93.0% of the dogs of known breeds; out of 1,000 such photos, 456" in page
     assert "**87.5% test top-1**" in page  # chosen on validation (88 %), not the better test score of MobileNetV2
     assert "120 breeds of stanford-dogs-crops224 (500 test photos; chance 0.8%)" in page
     assert "**41.0% test top-1**" in page and "chance 10.0%" in page

@@ -312,6 +312,7 @@ def measure_on_pets(
                 )
             },
             "model_command": config.provenance.get("command"),
+            "shelter_photos": model.record().get("params", {}).get("shelter_photos"),
             "chosen_on": CHOOSING,
             "goals": GOALS,
         },

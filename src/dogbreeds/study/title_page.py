@@ -172,17 +172,21 @@ def results_at_a_glance(records: pd.DataFrame) -> list[str]:
     oxford = records[records["run_name"] == "shelter_oxford"]
     if not oxford.empty and pd.notna(oxford.iloc[-1].get("metrics.dogs.per_1000.labelled")):
         row = oxford.iloc[-1]
+        top1 = value(row, "metrics.dogs.top1_known", float("nan"))
+        first = "" if pd.isna(top1) else f"the right breed first for {top1:.1%} of the dogs of known breeds; "
         bullets.append(
             "- For the shelter, on dog photos that are not from ImageNet (Oxford-IIIT Pet, the reporting half): "
-            f"out of 1,000 such photos, {int(row['metrics.dogs.per_1000.labelled'])} are labelled automatically "
+            f"{first}out of 1,000 such photos, {int(row['metrics.dogs.per_1000.labelled'])} are labelled automatically "
             f"with {int(row['metrics.dogs.per_1000.labelled_wrong'])} mistakes and "
             f"{int(row['metrics.dogs.per_1000.to_a_person'])} go to a person."
         )
     shipped = records[records["run_name"] == "shelter_labeller"]
     if not shipped.empty:
         row = shipped.iloc[-1]
+        adapted = "--choose-on" in str(value(row, "params.trained_by", ""))
+        also = "; its head also learnt from the whole photos of the other half of those pet dogs" if adapted else ""
         bullets.append(
-            f"- The model shipped to the shelter (EfficientNet-Lite2 features, 120 breeds): "
+            f"- The model shipped to the shelter (EfficientNet-Lite2 features, 120 breeds{also}): "
             f"{value(row, 'metrics.official_test.top1', float('nan')):.1%} top-1 on the official test list "
             f"({int(value(row, 'metrics.official_test.n', 0)):,} photos); "
             f"{value(row, 'metrics.official_test.at_threshold.coverage', float('nan')):.0%} of them labelled "
