@@ -47,7 +47,10 @@ PRINT_CSS = """
 <style>
   body { font-family: "DejaVu Sans", Arial, sans-serif; }
   .jp-Notebook { padding: 0 1.5em; }
-  .report-section { break-before: page; }
+  /* Each chapter starts a page: the break sits on the marker's whole cell, which takes no room, so that a
+     chapter ending at the very bottom of a page never pushes an empty cell onto a blank page. */
+  .jp-Cell:has(.report-section) { break-before: page; margin: 0 !important; padding: 0 !important; }
+  .jp-Cell:has(.report-section) * { margin: 0 !important; padding: 0 !important; }
   .title-page, .toc-page { break-after: page; }
   .title-page h1 { font-size: 2.1em; margin-top: 1.5em; }
   h1.chapter { font-size: 1.75em; font-weight: 600; }
