@@ -10,7 +10,9 @@ Prints the top-1 (dogs of known breeds of the choosing half) of:
 2. heads trained on the crops *and* whole pet photos: 5-fold cross-validation over the choosing half's
    known-breed dogs (each fold's head trains on the crops' train photos and the other four folds, both
    views, repeated ``weight`` times; early stopping on the crops' validation photos), so every choosing
-   photo is scored by a head that never saw it. ``dogbreeds train --choose-on`` ships weight 4.
+   photo is scored by a head that never saw it. ``dogbreeds train --choose-on`` ships weight 4;
+3. with more backbones named after the folders (``efficientnet_lite0``), the same 5-fold head (weight 4)
+   on the shipped backbone's features joined with theirs (one vector per photo).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dogbreeds.data.pets import CHOOSING, read_pet_dogs
 from dogbreeds.data.splits import official_split, stratified_rows
 from dogbreeds.judge.calibration import view_probabilities
 from dogbreeds.judge.intervals import accuracy_interval, paired_comparison
-from dogbreeds.models.transfer import FeatureSet, split_features, stack_features, train_head
+from dogbreeds.models.transfer import FeatureSet, concat_features, split_features, stack_features, train_head
 from dogbreeds.shelter.measuring import view_features
 from dogbreeds.shelter.model import ShelterModel
 
@@ -35,7 +37,7 @@ POLICIES = {  # the pet photos are 299-px squares: the whole photo is the centre
 }
 
 
-def main(crops_dir: str, pets_dir: str) -> None:
+def main(crops_dir: str, pets_dir: str, *joined: str) -> None:
     model = ShelterModel.load()
     backbone, label_ids = model.config.backbone, list(model.config.label_ids)
     every_dog = read_pet_dogs(pets_dir)
@@ -72,16 +74,34 @@ def main(crops_dir: str, pets_dir: str) -> None:
     for policy, names in POLICIES.items():
         report(f"head on the crops alone, {policy}", correct(crops_kernel, crops_bias, names, every))
 
-    for weight in (1, 4):
+    def cross_validated(pool: FeatureSet, pets: dict[str, np.ndarray], weight: int) -> np.ndarray:
+        """Each choosing dog scored by a head trained on the crops and the other folds' pet photos."""
         right = np.zeros(len(labels), dtype=bool)
         for fit, held in KFold(5, shuffle=True, random_state=42).split(every):
-            whole = FeatureSet(np.concatenate([views[name][fit] for name in shipped]), np.tile(labels[fit], 2))
+            whole = FeatureSet(np.concatenate([pets[name][fit] for name in shipped]), np.tile(labels[fit], 2))
             rows = stack_features([pool.subset(train_rows), *[whole] * weight])
             head = train_head(rows, pool.subset(val_rows), kind="keras", num_classes=len(label_ids), progress=False)
             kernel, bias = head.model.get_layer("predictions").get_weights()
-            right[held] = correct(kernel, bias, shipped, held)
-        report(f"head on crops + whole pet photos (x{weight}), 5-fold, centre square + mirror", right)
+            logits = np.stack([pets[name][held] @ kernel + bias for name in shipped])
+            right[held] = view_probabilities(logits).argmax(1) == labels[held]
+        return right
+
+    for weight in (1, 4):
+        report(
+            f"head on crops + whole pet photos (x{weight}), 5-fold, centre square + mirror",
+            cross_validated(pool, views, weight),
+        )
+    if joined:
+        pools, pets = [pool], {name: [views[name]] for name in shipped}
+        for other in joined:
+            pools.append(split_features(other, {"pool": split.train}, label_map, batch_size=32)["pool"])
+            for name in shipped:
+                pets[name].append(view_features(other, [every_dog[i].path for i in kept], name))
+        report(
+            f"{' + '.join((backbone, *joined))} features joined, crops + whole pet photos (x4), 5-fold",
+            cross_validated(concat_features(pools), {name: np.concatenate(part, 1) for name, part in pets.items()}, 4),
+        )
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])

@@ -114,6 +114,47 @@ def test_decisions_say_may_not_be_a_dog_and_may_be_another_breed(shelter_model_f
         shelter_model_factory(dog_temperature=0.0)
 
 
+def test_the_detector_s_threshold_flags_the_cats_imagenet_takes_for_dogs_and_spares_the_dogs(
+    tmp_path, shelter_model_factory
+):
+    from dogbreeds.data.pets import PetPhoto
+    from dogbreeds.shelter.model import ShelterModel
+    from dogbreeds.shelter.pets import PetScores, choose_thresholds, not_dog_summary
+
+    plain = shelter_model_factory()
+    model = ShelterModel(plain.kernel, plain.bias, plain.config, (np.zeros(1280), 0.0))
+    rng = np.random.default_rng(0)
+
+    def imagenet(dog_share: np.ndarray) -> np.ndarray:
+        rows = np.full((1, len(dog_share), 1000), 0.0)
+        rows[0, :, 151], rows[0, :, 281] = dog_share, 1 - dog_share  # a dog breed, a tabby cat
+        return rows
+
+    breeds = [SHELTER_BREEDS[i % 3] for i in range(30)]
+    dogs = PetScores(
+        [PetPhoto(tmp_path / f"d{i}.jpg", "x", breed, CHOOSING) for i, breed in enumerate(breeds)],
+        np.eye(3)[[SHELTER_BREEDS.index(b) for b in breeds]] * 0.97 + 0.01,
+        imagenet(np.full(30, 0.99)),
+        rng.uniform(0.8, 1.0, 30),
+    )
+    # five cats the ImageNet classifier takes for dogs (only the detector knows), five it does not
+    not_dogs = PetScores(
+        [PetPhoto(tmp_path / f"c{i}.jpg", "cat", "", CHOOSING, "cat") for i in range(10)],
+        np.full((10, 3), 1 / 3),
+        imagenet(np.r_[np.full(5, 0.99), np.full(5, 0.01)]),
+        np.r_[rng.uniform(0.0, 0.2, 5), np.full(5, 0.5)],
+    )
+    chosen, choice = choose_thresholds(model, dogs, not_dogs)
+    assert 0.2 < chosen.config.detector_threshold < 0.8 and choice["detector_threshold"] == (
+        chosen.config.detector_threshold
+    )
+    assert not_dog_summary(chosen, not_dogs)["flagged_not_a_dog"] == 1.0
+    assert choice["dogs"]["known_not_a_dog"] == 0.0
+    _, without = choose_thresholds(plain, dogs, PetScores(not_dogs.photos, not_dogs.probabilities,
+                                                          not_dogs.imagenet, np.full(10, np.nan)))  # fmt: skip
+    assert without["detector_threshold"] == 0.0 and without["not_dogs"]["flagged_not_a_dog"] == 0.5
+
+
 def test_coverage_accuracy_curve_counts_the_held_photos_and_draws():
     curve = coverage_accuracy_curve([0.9, 0.8, 0.8, -np.inf], [True, False, True, True])
     assert curve["threshold"].tolist() == [0.9, 0.8]
