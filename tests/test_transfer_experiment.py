@@ -12,7 +12,7 @@ from dogbreeds.experiments.predictions import load_predictions
 from dogbreeds.experiments.transfer_experiment import TransferExperiment
 from dogbreeds.experiments.transfer_photos import photo_record, run_photo_heads, run_size_curve
 from dogbreeds.experiments.transfer_tables import compare_variants, results_table
-from dogbreeds.experiments.transfer_variants import TransferVariant, fine_tune_variants
+from dogbreeds.experiments.transfer_variants import ExperimentError, TransferVariant, fine_tune_variants
 from dogbreeds.inputs.pipeline import make_dataset
 from dogbreeds.models.fine_tuning import FineTuneSchedule
 
@@ -72,6 +72,17 @@ def test_a_tta_row_reuses_its_head_and_timing_and_photo_runs_are_recorded(make_d
     assert points["transfer_size_mobilenet_v2_10"][2].heads[0] is plain.heads[0]  # every training photo: same head
     small = points["transfer_size_mobilenet_v2_1"][2]
     assert small.heads[0] is not plain.heads[0] and len(small.test_labels) == 9
+
+    # more training rows (a shelter's photos) give a head of their own, and only to a single-backbone variant
+    more = engine.features("mobilenet_v2", "test")
+    extra = engine.run(TransferVariant("m/keras", ("mobilenet_v2",), "keras"), extra_train=more, extra_name="test")
+    assert extra.heads[0] is not plain.heads[0] and extra.test_probabilities.shape == (9, 3)
+    with pytest.raises(ExperimentError, match="given together"):
+        engine.run(TransferVariant("m/keras", ("mobilenet_v2",), "keras"), extra_train=more)
+    with pytest.raises(ExperimentError, match="one backbone"):
+        engine.run(
+            TransferVariant("two", ("mobilenet_v2", "efficientnet_lite0"), "keras"), extra_train=more, extra_name="x"
+        )
 
     fields = photo_record(small, engine, tmp_path, dataset="dogs", per_breed=1, train_photos=3)
     assert fields["data_counts"]["train"] == 3 and fields["params"]["per_breed"] == 1

@@ -179,6 +179,8 @@ class TransferExperiment:
         """
         if (extra_train is None) != (extra_name is None):
             raise ExperimentError("extra_train and extra_name are given together.")
+        if extra_train is not None and len(variant.backbones) > 1:
+            raise ExperimentError("extra_train rows are features of one backbone; this variant uses several.")
         groups = [variant.backbones] if variant.ensemble == "concat" else [(name,) for name in variant.backbones]
         val_probabilities, test_probabilities, heads, history = [], [], [], {}
         predict_seconds = 0.0
@@ -199,8 +201,6 @@ class TransferExperiment:
                 if val is not None:
                     refit_rows = stack_features([val, self._joined(group, "val", flipped=True)])
             if extra_train is not None:
-                if len(group) > 1:
-                    raise ExperimentError("extra_train rows are features of one backbone; this variant joins several.")
                 fit_rows = stack_features([fit_rows, extra_train])
             recipe = (group, variant.head, variant.flip_train, variant.imagenet_start, variant.refit)
             recipe += (None if train_rows is None else tuple(np.asarray(train_rows).tolist()), extra_name)
