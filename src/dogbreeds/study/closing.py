@@ -46,7 +46,7 @@ def _benchmark_metric(records: pd.DataFrame, run_name: str, column: str) -> floa
 
 
 def _oxford_top1(benchmarks: pd.DataFrame, *, adapted: bool) -> tuple[float, float] | None:
-    """(top-1, photos) on the Oxford reporting half of the newest `bench oxford` record of a model whose head did
+    """(top-1, photos) on the Oxford reporting half of the newest ``bench oxford`` record of a model whose head did
     (``adapted``) or did not learn from the choosing half's pet photos; None without one.
     """
     top1, photos, learnt = (
