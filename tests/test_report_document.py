@@ -151,16 +151,22 @@ def _record(folder, run_name, kind, metrics, **extra):
     write_record(make_record(run_name, kind, metrics=metrics, **extra), folder)
 
 
+def _oxford_record(folder, top1_known, **extra):
+    """A `bench oxford` record: top-1 on the 387 known-breed dogs of the reporting half."""
+    _record(
+        folder,
+        "shelter-oxford",
+        "benchmark",
+        {"reporting": {"dogs": {"top1_known": top1_known, "known_breed_photos": 387}}},
+        **extra,
+    )
+
+
 def test_the_limitations_read_their_numbers_from_the_records(tmp_path):
     benchmarks = tmp_path / "benchmarks"
     _record(benchmarks, "transfer-efficientnet_lite0/imagenet-head+tta", "benchmark", {"top1": 0.875, "n": 8580})
     _record(benchmarks, "transfer-efficientnet_lite0/keras+tta", "benchmark", {"top1": 0.838, "n": 8580})
-    _record(
-        benchmarks,
-        "shelter-oxford",
-        "benchmark",
-        {"reporting": {"dogs": {"top1_known": 0.814, "known_breed_photos": 387}}},
-    )
+    _oxford_record(benchmarks, 0.814)
     run_dir = tmp_path / "run"
     _record(run_dir / "results", "shelter_labeller", "shelter", {"official_test": {"top1": 0.874}})
     (run_dir / "run.json").write_text(
@@ -176,13 +182,7 @@ def test_the_limitations_read_their_numbers_from_the_records(tmp_path):
     assert "shipped model, whose head also learnt" not in text
     # a shipped head that learnt from the pet photos: the gap is read on the crops-only head's record
     _record(benchmarks, "shelter-model", "shelter", {"top1": 0.872, "crops_only_top1": 0.876})
-    _record(
-        benchmarks,
-        "shelter-oxford",
-        "benchmark",
-        {"reporting": {"dogs": {"top1_known": 0.93, "known_breed_photos": 387}}},
-        params={"shelter_photos": {"weight": 4, "folds": 5}},
-    )
+    _oxford_record(benchmarks, 0.93, params={"shelter_photos": {"weight": 4, "folds": 5}})
     adapted = closing.limitations_markdown(run_dir, benchmarks)
     assert "a head trained on the Stanford crops alone names 81.4% right, against 87.6%" in adapted
     assert "The shipped model, whose head also learnt from the whole photos of the other half of those pet dogs, " \
